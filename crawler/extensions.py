@@ -1,0 +1,125 @@
+"""Extensions: the crawl's record (evidence archive, run status, watermark) and progress on stderr."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from typing import Any
+
+from scrapy import signals
+from scrapy.http import Response
+from twisted.internet import task
+
+from pipelines.crawl_context import CrawlContext
+
+logger = logging.getLogger(__name__)
+
+# How Scrapy's close reasons map onto a run's status. Anything else (shutdown, closespider_*) is "interrupted":
+# the watermark stays put, so the next run completes the window.
+FINISHED, BLOCKED = "finished", "blocked"
+
+
+class CrawlRecorder:
+    """Archives every fetched page, resolves the start date from the watermark, and closes the run record."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.response_received, signal=signals.response_received)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CrawlRecorder:
+        return cls(crawler)
+
+    @property
+    def context(self) -> CrawlContext:
+        return CrawlContext.for_crawler(self.crawler)
+
+    def spider_opened(self, spider: Any) -> None:
+        if getattr(spider, "needs_since", False):
+            settings = self.crawler.settings
+            mark = self.context.store.watermark(spider.name, spider.query_key())
+            if mark is not None:
+                since = mark - dt.timedelta(days=settings.getint("CAIGOU_WATERMARK_OVERLAP_DAYS"))
+            else:
+                since = spider.until - dt.timedelta(days=settings.getint("CAIGOU_DEFAULT_DAYS") - 1)
+            spider.since = min(since, spider.until)
+            logger.info("%s: no --since given; starting at %s (%s)", spider.name, spider.since,
+                        "watermark" if mark else "default window")
+
+    def response_received(self, response: Response, request: Any, spider: Any) -> None:
+        context = self.context
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        headers = {key.decode("latin-1"): b", ".join(values).decode("latin-1")
+                   for key, values in response.headers.items() if key.lower() not in {b"set-cookie"}}
+        context.store.archive_page(response.url, response.status, response.body, headers=headers,
+                                   content_type=content_type, run_id=context.run_id)
+        self.crawler.stats.inc_value("caigou/pages_archived")
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        context = self.context
+        stats = self.crawler.stats.get_stats()
+        counts = summarise(stats)
+        if reason == BLOCKED:
+            status = "failed"
+            message = (f"{spider.name}: the site kept answering with block pages; stopped. Try later, slower "
+                       "(-s DOWNLOAD_DELAY=10) or through a proxy (http_proxy).")
+        elif reason == FINISHED and counts["pages"] == 0 and counts["download_errors"] > 0:
+            status = "failed"
+            message = f"{spider.name}: could not reach the site: {stats.get('caigou/last_download_error', '')}"
+        elif reason == FINISHED:
+            status = "succeeded"
+            message = ""
+            if hasattr(spider, "query_key"):
+                context.store.set_watermark(spider.name, spider.query_key(), spider.until)
+        else:
+            status = "interrupted"
+            message = f"{spider.name}: stopped before the end ({reason}); the next run completes the window"
+        context.store.finish_run(context.run_id, status, counts, message)
+        self.crawler.stats.set_value("caigou/run_status", status)
+        self.crawler.stats.set_value("caigou/run_message", message)
+        self.crawler.stats.set_value("caigou/run_id", context.run_id)
+
+
+def summarise(stats: dict[str, Any]) -> dict[str, int]:
+    """The counts a run keeps and prints: pages, new / updated / unchanged notices, skipped, blocked, errors."""
+    return {
+        "pages": int(stats.get("caigou/pages_archived", 0)),
+        "new": int(stats.get("caigou/notices_new", 0)),
+        "updated": int(stats.get("caigou/notices_updated", 0)),
+        "unchanged": int(stats.get("caigou/notices_unchanged", 0)),
+        "skipped_stored": int(stats.get("caigou/skipped_stored", 0)),
+        "blocked": int(stats.get("caigou/blocked", 0)),
+        "errors": int(stats.get("caigou/errors", 0)),
+        "download_errors": int(stats.get("caigou/download_errors", 0)),
+    }
+
+
+class Progress:
+    """A progress line on stderr every ``CAIGOU_PROGRESS_INTERVAL`` seconds (the command line turns it on)."""
+
+    def __init__(self, crawler: Any, interval: float) -> None:
+        self.crawler, self.interval = crawler, interval
+        self.loop: task.LoopingCall | None = None
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> Progress:
+        return cls(crawler, crawler.settings.getfloat("CAIGOU_PROGRESS_INTERVAL"))
+
+    def spider_opened(self, spider: Any) -> None:
+        if self.interval > 0:
+            self.loop = task.LoopingCall(self.report, spider)
+            self.loop.start(self.interval, now=False)
+
+    def report(self, spider: Any) -> None:
+        counts = summarise(self.crawler.stats.get_stats())
+        print(f"{spider.name}: {counts['pages']} pages, {counts['new']} new, {counts['updated']} updated, "
+              f"{counts['skipped_stored']} already stored, {counts['blocked']} blocked, {counts['errors']} errors",
+              file=sys.stderr, flush=True)
+
+    def spider_closed(self, spider: Any) -> None:
+        if self.loop and self.loop.running:
+            self.loop.stop()

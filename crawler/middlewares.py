@@ -1,0 +1,99 @@
+"""Downloader middlewares: leave stored notices alone, and recognise block pages for what they are."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro
+
+from pipelines.crawl_context import CrawlContext
+
+logger = logging.getLogger(__name__)
+
+
+class SkipStoredMiddleware:
+    """A detail request for a notice already stored is not sent again, unless the crawl refreshes.
+
+    Spiders mark detail requests with ``meta["notice_key"]`` (the source's own ID), so this works for every portal.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        self.refresh = crawler.settings.getbool("CAIGOU_REFRESH")
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SkipStoredMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        key = request.meta.get("notice_key")
+        if key is None or self.refresh:
+            return
+        context = CrawlContext.for_crawler(self.crawler)
+        if context.store.has_notice(context.source, str(key)):
+            self.crawler.stats.inc_value("caigou/skipped_stored")
+            raise IgnoreRequest(f"already stored: {context.source} {key}")
+
+
+class BlockPageMiddleware:
+    """Block pages and 429s: archived as evidence, counted, waited out, retried — never parsed as notices.
+
+    The spider says what a block looks like (``spider.block_reason(response, page_kind) -> str | None``). After
+    ``CAIGOU_BLOCK_RETRIES`` blocks in a row for one request it is given up; after ``CAIGOU_BLOCK_GIVE_UP`` requests
+    given up, the crawl stops with the reason ``blocked`` and its run is recorded as failed.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+        settings = crawler.settings
+        self.backoff = settings.getfloat("CAIGOU_BLOCK_BACKOFF")
+        self.retries = settings.getint("CAIGOU_BLOCK_RETRIES")
+        self.give_up_after = settings.getint("CAIGOU_BLOCK_GIVE_UP")
+        self.given_up = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> BlockPageMiddleware:
+        return cls(crawler)
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        spider = self.crawler.spider
+        if response.status == 429:
+            reason = "HTTP 429 Too Many Requests"
+        else:
+            detect = getattr(spider, "block_reason", None)
+            reason = detect(response, request.meta.get("page_kind", "detail")) if detect else None
+        if reason is None:
+            return response
+        stats = self.crawler.stats
+        stats.inc_value("caigou/blocked")
+        context = CrawlContext.for_crawler(self.crawler)
+        page = context.store.archive_page(response.url, response.status, response.body, kind="blocked",
+                                          content_type=response.headers.get("Content-Type", b"").decode("latin-1"),
+                                          run_id=context.run_id)
+        attempt = request.meta.get("caigou_block_attempt", 0) + 1
+        if attempt > self.retries:
+            self.given_up += 1
+            stats.inc_value("caigou/blocked_given_up")
+            context.store.record_error(context.run_id, request.url, "blocked",
+                                       f"{reason}; gave up after {self.retries} tries", raw_page_id=page.id)
+            if self.given_up >= self.give_up_after:
+                logger.error("%s keeps answering with block pages (%s); stopping", spider.name, reason)
+                # Scheduled, not awaited: closing waits for in-flight downloads, this one among them.
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason="blocked"))
+            raise IgnoreRequest(f"blocked: {reason}")
+        delay = self._delay(response, attempt)
+        logger.warning("blocked (%s) at %s; waiting %.1f s before try %d", reason, request.url, delay, attempt + 1)
+        await asyncio.sleep(delay)
+        retry = request.replace(dont_filter=True)
+        retry.meta["caigou_block_attempt"] = attempt
+        return retry
+
+    def _delay(self, response: Response, attempt: int) -> float:
+        retry_after = response.headers.get("Retry-After")
+        if response.status == 429 and retry_after and retry_after.isdigit():
+            return float(retry_after)
+        return self.backoff * 2 ** (attempt - 1)

@@ -1,0 +1,67 @@
+"""Scrapy settings for caigou's spiders: polite by default, because these portals ban quickly.
+
+Override any of them as Scrapy users expect: ``scrapy crawl ccgp -s DOWNLOAD_DELAY=10`` or
+``caigou crawl ccgp --set DOWNLOAD_DELAY=10``. caigou's own settings start with ``CAIGOU_``.
+"""
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "caigou"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# An identifying user agent: the portals' operators should be able to tell who is crawling and why.
+USER_AGENT = os.environ.get(
+    "CAIGOU_CRAWL_USER_AGENT",
+    "caigou/0.1 (+https://github.com/caigou-project/caigou; public-interest research on procurement notices)",
+)
+ROBOTSTXT_OBEY = False  # the notice pages are public records; robots.txt on these portals blocks all agents
+
+# Politeness: one request at a time per domain, seconds apart, slower when the site slows down.
+CONCURRENT_REQUESTS = 4
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 4.0
+DOWNLOAD_DELAY_JITTER = 0.5  # ±50%: requests at an even pace look like a bot
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 4.0
+AUTOTHROTTLE_MAX_DELAY = 60.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 60
+
+# Retries with back-off for transient failures; 429 and block pages are handled apart by BlockPageMiddleware.
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+
+COOKIES_ENABLED = True  # ccgp's anti-bot script sets HOY_TR/HBB_HC cookies
+HTTPPROXY_ENABLED = True  # http_proxy / https_proxy from the environment are honoured
+TELNETCONSOLE_ENABLED = False
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SkipStoredMiddleware": 50,
+    "crawler.middlewares.BlockPageMiddleware": 560,  # after RetryMiddleware (550) sees the response
+}
+ITEM_PIPELINES = {
+    "pipelines.steps.NormalisePipeline": 100,
+    "pipelines.steps.DeduplicatePipeline": 200,
+    "pipelines.steps.StorePipeline": 900,
+}
+EXTENSIONS = {
+    "crawler.extensions.CrawlRecorder": 100,
+    "crawler.extensions.Progress": 110,
+}
+
+# caigou's own settings.
+CAIGOU_DATABASE_URL = os.environ.get("CAIGOU_DATABASE_URL", "")  # empty: the configured default
+CAIGOU_REFRESH = False                 # re-fetch detail pages already stored
+CAIGOU_BLOCK_BACKOFF = 60.0            # seconds to wait after a block page, doubled each time
+CAIGOU_BLOCK_RETRIES = 3               # block pages in a row for one request before giving it up
+CAIGOU_BLOCK_GIVE_UP = 5               # requests given up as blocked before the crawl stops as blocked
+CAIGOU_DEFAULT_DAYS = 7                # a first run without --since covers this many days
+CAIGOU_WATERMARK_OVERLAP_DAYS = 1      # notices appear late: the next run starts a day before the watermark
+CAIGOU_PROGRESS_INTERVAL = 0           # seconds between progress lines on stderr (0: off; the CLI sets 10)
+
+LOG_LEVEL = "INFO"

@@ -1,0 +1,188 @@
+"""The base every portal's spider stands on: the same arguments everywhere, date windows, detail requests,
+block detection and error recording, so a portal's spider only describes its site.
+
+Recipe for a new portal (see ``ccgp.py``):
+
+1. Subclass ``NoticeSpider``; set ``name`` (the source's name), ``allowed_domains`` and the class docstring's
+   **Domain** and **Caveats**.
+2. Write ``list_requests()``: the requests that list notices for ``self.since``..``self.until``, using
+   ``self.date_windows()`` and ``self.keywords``, ``self.region``, ``self.notice_types``, ``self.buyer``.
+3. Write the list callbacks: yield ``self.detail_request(url, key)`` for each notice, and the next pages.
+4. Write ``parse_detail(response)``: yield a ``crawler.items.NoticeItem`` (``self.item_sha256(response)`` as
+   ``raw_sha256``), or let a ``ParseError`` out: it is recorded and the crawl goes on.
+5. Write ``block_reason(response, page_kind)``: a short reason when the page is a block page, else None.
+
+Every spider takes: ``since``, ``until`` (YYYY-MM-DD), ``keyword`` (repeatable or comma-separated), ``region``
+(a code such as 54 or 540000), ``type`` (normalised notice types: award, tender, …), ``buyer``, ``url``
+(explicit detail URLs: only those are fetched) — ``scrapy crawl ccgp -a since=2024-01-01 -a keyword=DNA,Y-STR``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from crawler.items import NoticeItem
+from crawler.parsers.common import ParseError
+from models import NOTICE_TYPES
+from models.errors import CaigouError
+from models.types import SHANGHAI
+from pipelines.normalise import parse_date_arg, region_by_code, resolve_region
+from pipelines.steps import CrawlErrorItem
+
+logger = logging.getLogger(__name__)
+
+
+def as_list(value: str | Iterable[str] | None) -> list[str]:
+    """Spider arguments arrive as "a,b" from ``scrapy crawl -a`` and as lists from ``caigou crawl``."""
+    if value is None:
+        return []
+    values = value.split(",") if isinstance(value, str) else list(value)
+    return [v.strip() for v in values if v and v.strip()]
+
+
+def today() -> dt.date:
+    return dt.datetime.now(SHANGHAI).date()
+
+
+class NoticeSpider(scrapy.Spider):
+    """A spider of procurement notices over a date window (see the module docstring for the recipe)."""
+
+    # Days in one list query before the portal's result cap bites; a spider may split further when told a total.
+    window_days: ClassVar[int] = 31
+
+    def __init__(self, since: str | None = None, until: str | None = None,
+                 keyword: str | list[str] | None = None, region: str | None = None,
+                 type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002 - Scrapy argument name
+                 url: str | list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        arguments = self.parse_arguments(since=since, until=until, keyword=keyword, region=region, type=type,
+                                         buyer=buyer, url=url)
+        self.until: dt.date = arguments["until"]
+        self.since: dt.date | None = arguments["since"]
+        self.keywords: list[str] = arguments["keywords"]
+        self.region: str | None = arguments["region"]
+        self.notice_types: list[str] = arguments["notice_types"]
+        self.buyer: str = arguments["buyer"]
+        self.urls: list[str] = arguments["urls"]
+        # Without --since the start comes from the watermark (CrawlRecorder sets it when the crawl opens).
+        self.needs_since = self.since is None and not self.urls
+
+    @classmethod
+    def parse_arguments(cls, since: str | None = None, until: str | None = None,
+                        keyword: str | list[str] | None = None, region: str | None = None,
+                        type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002
+                        url: str | list[str] | None = None) -> dict[str, Any]:
+        """Validate the arguments; a bad value is a CaigouError with a one-line message."""
+        until_date = parse_date_arg(until, "until") if until else today()
+        since_date = parse_date_arg(since, "since") if since else None
+        if since_date and since_date > until_date:
+            raise CaigouError(f"since {since_date} is after until {until_date}")
+        region_code = None
+        if region:
+            region_code = (region_by_code(region).code if region_by_code(region) else resolve_region(region)[0])
+            if region_code is None:
+                raise CaigouError(f"unknown region {region!r}: give a code such as 54 or 540600, or a name")
+        types = as_list(type)
+        unknown = [t for t in types if t not in NOTICE_TYPES]
+        if unknown:
+            raise CaigouError(f"unknown notice type {', '.join(unknown)}; known: {', '.join(NOTICE_TYPES)}")
+        urls = as_list(url)
+        for value in urls:
+            if not value.startswith(("http://", "https://")):
+                raise CaigouError(f"not a web address: {value!r}")
+        return {"since": since_date, "until": until_date, "keywords": as_list(keyword), "region": region_code,
+                "notice_types": types, "buyer": (buyer or "").strip(), "urls": urls}
+
+    # ------------------------------------------------------------------------------------------ bookkeeping
+
+    def query_key(self) -> str:
+        """What identifies "the same query" for the watermark: everything but the dates."""
+        parts = [f"kw={'|'.join(sorted(self.keywords))}", f"region={self.region or ''}",
+                 f"type={'|'.join(sorted(self.notice_types))}", f"buyer={self.buyer}"]
+        return ";".join(parts)
+
+    def run_arguments(self) -> dict[str, Any]:
+        return {"since": self.since.isoformat() if self.since else None, "until": self.until.isoformat(),
+                "keywords": self.keywords, "region": self.region, "types": self.notice_types,
+                "buyer": self.buyer, "urls": self.urls}
+
+    def date_windows(self, days: int | None = None) -> Iterator[tuple[dt.date, dt.date]]:
+        """[since, until] cut into consecutive inclusive windows of at most ``days`` days, newest first."""
+        assert self.since is not None, "since is resolved when the crawl opens"
+        size = dt.timedelta(days=days or self.window_days)
+        end = self.until
+        while end >= self.since:
+            start = max(self.since, end - size + dt.timedelta(days=1))
+            yield start, end
+            end = start - dt.timedelta(days=1)
+
+    @staticmethod
+    def split_window(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+        """Halve a window whose results the portal caps; a single day cannot be split."""
+        if start >= end:
+            return [(start, end)]
+        middle = start + (end - start) // 2
+        return [(start, middle), (middle + dt.timedelta(days=1), end)]
+
+    # ------------------------------------------------------------------------------------------ requests
+
+    async def start(self) -> AsyncIterator[Any]:
+        requests = (self.detail_request(url) for url in self.urls) if self.urls else self.list_requests()
+        for request in requests:
+            yield request
+
+    def list_requests(self) -> Iterable[scrapy.Request]:
+        raise NotImplementedError
+
+    def source_key(self, url: str) -> str | None:
+        """The source's own notice ID as read from a detail URL, if the URL carries it."""
+        return None
+
+    def detail_request(self, url: str, listing: dict[str, Any] | None = None, **kwargs: Any) -> scrapy.Request:
+        meta = {"page_kind": "detail", "listing": listing or {}}
+        key = self.source_key(url)
+        if key is not None:
+            meta["notice_key"] = key
+        return self.request(url, callback=self._detail, meta=meta, **kwargs)
+
+    def request(self, url: str, callback: Callable[..., Any], **kwargs: Any) -> scrapy.Request:
+        return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
+
+    def _detail(self, response: Response) -> Iterator[Any]:
+        try:
+            yield from self.parse_detail(response)
+        except ParseError as exc:
+            yield CrawlErrorItem(response.url, "parse", str(exc), self.item_sha256(response))
+        except Exception as exc:  # noqa: BLE001 - a page the parser trips over must not stop the crawl
+            logger.exception("could not parse %s", response.url)
+            yield CrawlErrorItem(response.url, "parse", f"{type(exc).__name__}: {exc}", self.item_sha256(response))
+
+    def parse_detail(self, response: Response) -> Iterator[NoticeItem]:
+        raise NotImplementedError
+
+    @staticmethod
+    def item_sha256(response: Response) -> str:
+        return hashlib.sha256(response.body).hexdigest()
+
+    def block_reason(self, response: Response, page_kind: str) -> str | None:
+        """Why ``response`` (a ``page_kind`` page: search, channel, detail…) is a block page, or None."""
+        return None
+
+    def on_error(self, failure: Failure) -> Iterator[Any]:
+        """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, go on."""
+        request = failure.request  # type: ignore[attr-defined]
+        reason = failure.getErrorMessage() or failure.type.__name__
+        from scrapy.exceptions import IgnoreRequest
+        if failure.check(IgnoreRequest):
+            return  # already counted where it was decided (stored notice, block page given up)
+        self.crawler.stats.inc_value("caigou/download_errors")
+        self.crawler.stats.set_value("caigou/last_download_error", f"{failure.type.__name__}: {reason}")
+        logger.error("could not fetch %s: %s", request.url, reason)
+        yield CrawlErrorItem(request.url, "download", f"{failure.type.__name__}: {reason}")

@@ -1,0 +1,17 @@
+"""The bottom layer: SQLAlchemy 2.0 typed models, the engine and sessions, configuration and user-facing errors.
+
+Importing this package registers every table on ``Base.metadata`` (Alembic compares against it).
+"""
+from models.base import Base
+from models.crawl import CrawlError, CrawlRun, Source, Watermark
+from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription
+from models.evidence import NoticePage, RawPage
+from models.matching import REVIEW_FIRST_SCORE, NoticeMatch, NoticeScore
+from models.review import REVIEW_STATUSES, Review, User
+from models.notices import NOTICE_TYPES, Attachment, Notice, NoticeRevision, Supplier
+
+__all__ = [
+    "Attachment", "Base", "CrawlError", "CrawlRun", "DeliveredNotice", "Delivery", "HealthAlert", "NOTICE_TYPES",
+    "Notice", "NoticeMatch", "NoticePage", "NoticeRevision", "NoticeScore", "REVIEW_FIRST_SCORE", "REVIEW_STATUSES",
+    "RawPage", "Review", "Source", "Subscription", "Supplier", "User", "Watermark",
+]

@@ -1,0 +1,5 @@
+"""Errors a user can cause and understand. The command line prints them as one line, never a traceback."""
+
+
+class CaigouError(Exception):
+    """An expected condition with a message meant for the user (bad date, unknown source, unreachable database)."""

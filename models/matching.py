@@ -1,0 +1,51 @@
+"""Watchlist matches and scores, recomputed whenever a notice or the watchlist changes.
+
+They are derived data: re-matching replaces a notice's matches, but never touches the evidence (raw pages, parsed
+fields) or the reviewers' judgements. ``first_matched_at`` and ``match_origin`` say when and why a notice first
+matched, so digests can tell "new notice" from "newly matched after a watchlist change".
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+from models.types import AwareDateTime, now
+
+REVIEW_FIRST_SCORE = 50  # a score at or above this means "review first"; digests and search default to it
+
+
+class NoticeMatch(Base):
+    """One occurrence of a watchlist term in one field of one notice."""
+
+    __tablename__ = "notice_matches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    term: Mapped[str] = mapped_column(String(200), index=True)      # the watchlist's canonical term
+    matched_text: Mapped[str] = mapped_column(String(200))           # the alias as it occurred
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    tier: Mapped[str] = mapped_column(String(10))                    # strong | medium | weak
+    field: Mapped[str] = mapped_column(String(200))                  # title | body | buyer | suppliers | items | attachment:NAME
+    start: Mapped[int] = mapped_column(Integer)
+    end: Mapped[int] = mapped_column(Integer)
+    snippet: Mapped[str] = mapped_column(Text)
+    quantity: Mapped[dict[str, Any] | None] = mapped_column()        # e.g. {"count": 15, "unit": "盒", "per_unit": 200, "per_unit_unit": "人份/盒"}
+
+
+class NoticeScore(Base):
+    """A notice's score (0–100) and the reasons for it in words, under one watchlist version."""
+
+    __tablename__ = "notice_scores"
+
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), primary_key=True)
+    score: Mapped[int] = mapped_column(Integer, index=True)
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    buyer_type: Mapped[str] = mapped_column(String(40), default="")
+    watchlist_version: Mapped[str] = mapped_column(String(64))
+    scored_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
+    first_matched_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), index=True)
+    match_origin: Mapped[str] = mapped_column(String(20), default="")  # crawl | rematch: what first made it match

@@ -1,0 +1,41 @@
+"""Reviewers and their judgements. Reviews are an append-only history: who said what about which notice, when.
+The evidence (raw pages, parsed fields) is never touched by a review."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+from models.types import AwareDateTime, now
+
+REVIEW_STATUSES = ("new", "relevant", "not_relevant", "unsure")
+
+
+class User(Base):
+    """A reviewer who can log in to the web interface. The password is kept only as an Argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
+
+
+class Review(Base):
+    """One judgement; the newest per notice is its current status. Rows are only ever added."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_notice_id_id", "notice_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    reviewer: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)

@@ -1,0 +1,327 @@
+"""The one place where portal strings become typed values: money, times, regions and notice types.
+
+Every function is strict: a value it cannot read with certainty raises ``NormaliseError`` (the pipeline records
+the message on the notice and goes on) rather than guessing. Dirty numbers are how published figures go wrong
+("$1,60,000" read as 1.6 million).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from models.errors import CaigouError
+from models.types import SHANGHAI
+
+
+class NormaliseError(CaigouError, ValueError):
+    """A value that cannot be read with certainty."""
+
+
+def clean_text(text: str | None) -> str:
+    """White space folded (non-breaking and ideographic spaces too), characters kept as the site wrote them."""
+    if not text:
+        return ""
+    return re.sub(r"[\s\u00a0\u3000]+", " ", text).strip()
+
+
+def fold_text(text: str | None) -> str:
+    """``clean_text`` after NFKC, so full-width ``ＤＮＡ``, ``１２３`` and ``：`` read as ASCII: for parsing values."""
+    return clean_text(unicodedata.normalize("NFKC", text or ""))
+
+
+_CJK = r"[\u3400-\u9fff\uf900-\ufaff（）：，、]"
+
+
+def squeeze_cjk(text: str) -> str:
+    """Remove white space between CJK characters ("总中标金 额" → "总中标金额"), keep it between Latin words."""
+    return re.sub(rf"(?<={_CJK})\s+(?={_CJK})", "", clean_text(text))
+
+
+def label_key(label: str) -> str:
+    """A table label as a dictionary key: NFKC, squeezed, without trailing colons."""
+    return squeeze_cjk(fold_text(label)).rstrip(":：").strip()
+
+
+# ---------------------------------------------------------------------------------------------------- money
+
+_UNITS = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000), "万": Decimal(10_000),
+          "亿": Decimal(100_000_000)}
+_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_AMOUNT = re.compile(rf"(?P<number>{_NUMBER})\s*\)?\s*(?P<unit>亿元|万元|元|亿|万)?")
+_NO_AMOUNT = {"", "-", "--", "/", "无", "详见附件", "见附件", "详见公告", "见公告"}
+_CENT = Decimal("0.01")
+
+
+def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | None:
+    """Yuan as a Decimal, from "￥56.980000 万元（人民币）", "总价形式报价:569800.00(元)", "2767万元", "1,234.50元".
+
+    No amount ("", "-", "详见附件") is None. A bare number needs ``default_unit`` (a column headed 单价（元）).
+    Rates (下浮率 5%), several different amounts in one cell, and digit groups that are not thousands raise.
+    """
+    cleaned = fold_text(text)
+    if cleaned in _NO_AMOUNT:
+        return None
+    if "%" in cleaned or "折扣" in cleaned and not re.search(r"\d\s*(万?元)", cleaned):
+        raise NormaliseError(f"not an amount (a rate or discount): {cleaned!r}")
+    if re.search(r"\d,\d{1,2}(?:\D|$)|\d,\d{4,}", cleaned):
+        raise NormaliseError(f"digits grouped other than by thousands: {cleaned!r}")
+    unit_hint = None
+    if re.search(r"\(\s*元\s*\)|（元）", cleaned):
+        unit_hint = "元"
+    found = []
+    for match in _AMOUNT.finditer(cleaned):
+        unit = match.group("unit") or unit_hint
+        found.append((match.group("number"), unit))
+    if not found:
+        raise NormaliseError(f"no amount in {cleaned!r}")
+    values = set()
+    for number, unit in found:
+        unit = unit or default_unit
+        if unit is None:
+            raise NormaliseError(f"amount without a unit: {cleaned!r}")
+        try:
+            values.add((Decimal(number.replace(",", "")) * _UNITS[unit]).quantize(_CENT))
+        except InvalidOperation as exc:
+            raise NormaliseError(f"unreadable amount {number!r}") from exc
+    if len(values) > 1:
+        raise NormaliseError(f"several amounts in one value: {cleaned!r}")
+    return values.pop()
+
+
+# ---------------------------------------------------------------------------------------------------- times
+
+_DATE_TIME = re.compile(
+    r"(?P<y>\d{4})\s*[年\-./:]\s*(?P<m>\d{1,2})\s*[月\-./:]\s*(?P<d>\d{1,2})\s*日?"
+    r"(?:\s*T?\s*(?P<H>\d{1,2})\s*[:时]\s*(?P<M>\d{1,2})(?:\s*[:分]\s*(?P<S>\d{1,2}))?)?")
+
+
+def parse_published(text: str | None) -> dt.datetime | None:
+    """An aware datetime in Asia/Shanghai from the portals' many forms; epoch milliseconds are UTC instants."""
+    cleaned = fold_text(text)
+    if not cleaned:
+        return None
+    if re.fullmatch(r"\d{12,13}", cleaned):
+        return dt.datetime.fromtimestamp(int(cleaned) / 1000, tz=dt.timezone.utc).astimezone(SHANGHAI)
+    try:
+        parsed = dt.datetime.fromisoformat(cleaned)
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(SHANGHAI)
+    except ValueError:
+        pass
+    match = _DATE_TIME.search(cleaned)
+    if not match:
+        raise NormaliseError(f"not a date: {cleaned!r}")
+    parts = {key: int(value) for key, value in match.groupdict().items() if value is not None}
+    try:
+        return dt.datetime(parts["y"], parts["m"], parts["d"], parts.get("H", 0), parts.get("M", 0),
+                           parts.get("S", 0), tzinfo=SHANGHAI)
+    except ValueError as exc:
+        raise NormaliseError(f"not a valid date: {cleaned!r} ({exc})") from exc
+
+
+def parse_date_arg(text: str, name: str = "date") -> dt.date:
+    """A date given on the command line or as a spider argument: YYYY-MM-DD (also YYYY/MM/DD, YYYYMMDD)."""
+    cleaned = fold_text(text)
+    for pattern in ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%Y.%m.%d"):
+        try:
+            return dt.datetime.strptime(cleaned, pattern).date()
+        except ValueError:
+            continue
+    raise NormaliseError(f"{name} {text!r} is not a date like 2024-01-31")
+
+
+# ---------------------------------------------------------------------------------------------------- regions
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: str          # province | prefecture | county | stat_zone
+    parent: str
+    tibetan: str        # yes | partial | no
+    former: bool        # a name (and code) replaced in 2015, e.g. 林芝地区
+
+    @property
+    def province_code(self) -> str:
+        return self.code[:2] + "0000"
+
+    @property
+    def short_name(self) -> str:
+        return short_region_name(self.name)
+
+
+_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "生产建设兵团", "自治区", "蒙古族藏族自治州",
+             "藏族羌族自治州", "藏族自治州", "藏族自治县", "自治州", "自治县", "地区", "省", "市", "县", "区")
+
+
+def short_region_name(name: str) -> str:
+    """西藏自治区 → 西藏, 甘孜藏族自治州 → 甘孜, 林芝地区 → 林芝; never shorter than two characters (索县 stays)."""
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
+@cache
+def regions() -> tuple[Region, ...]:
+    path = Path(__file__).with_name("data") / "regions.csv"
+    with open(path, encoding="utf-8") as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return tuple(Region(r["code"], r["name"], r["level"], r["parent"], r["tibetan"], r["former"] == "yes")
+                     for r in rows)
+
+
+@cache
+def _regions_by_name() -> dict[str, Region]:
+    index: dict[str, Region] = {}
+    # Current names before former ones, higher levels before lower, so 那曲 resolves to 那曲市, not 那曲县.
+    order = {"province": 0, "prefecture": 1, "stat_zone": 2, "county": 3}
+    for region in sorted(regions(), key=lambda r: (r.former, order.get(r.level, 9), r.code)):
+        for key in (region.name, region.short_name):
+            index.setdefault(key, region)
+    return index
+
+
+def region_by_code(code: str) -> Region | None:
+    code = code.strip()
+    if re.fullmatch(r"\d{2}", code):
+        code += "0000"
+    return next((r for r in regions() if r.code == code), None)
+
+
+def resolve_region(text: str | None) -> tuple[str | None, str]:
+    """(code, name) for a region field: a name (西藏自治区, 那曲市, 西藏), a code (54, 540600) or "省 市" pairs, the
+    most precise part winning. An unknown name keeps its text with no code."""
+    cleaned = fold_text(text)
+    if not cleaned:
+        return None, ""
+    if re.fullmatch(r"\d{2}|\d{6}", cleaned):
+        region = region_by_code(cleaned)
+        return (region.code, region.name) if region else (None, cleaned)
+    best: Region | None = None
+    for part in re.split(r"[\s,，/·\-|>»]+", cleaned):
+        region = _regions_by_name().get(part)
+        if region and (best is None or len(region.code.rstrip("0")) > len(best.code.rstrip("0"))):
+            best = region
+    if best is None:
+        best = _regions_by_name().get(cleaned)
+    return (best.code, best.name) if best else (None, cleaned)
+
+
+@cache
+def _place_pattern() -> re.Pattern[str]:
+    names = sorted((name for name in _regions_by_name() if len(name) >= 2), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, names)))
+
+
+def places_in(text: str) -> list[Region]:
+    """Every known region named in free text (a buyer's name, a title), the longest name at each place."""
+    found: list[Region] = []
+    for match in _place_pattern().finditer(text):
+        region = _regions_by_name()[match.group()]
+        if region not in found:
+            found.append(region)
+    return found
+
+
+def is_tibetan_area(code: str | None) -> bool:
+    """True for the TAR and the Tibetan autonomous prefectures and counties (not for a whole province like 青海)."""
+    if not code:
+        return False
+    by_code = {r.code: r for r in regions()}
+    while code and code != "000000":
+        region = by_code.get(code)
+        if region is None:
+            # A county code we do not list: try its prefecture, then its province.
+            parent = code[:4] + "00" if code[4:] != "00" else code[:2] + "0000"
+            if parent == code:
+                return False
+            code = parent
+            continue
+        if region.tibetan == "yes":
+            return True
+        code = region.parent
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------- notice types
+
+# Checked in order: the most specific labels first (中标 before 招标, 更正 before everything it corrects).
+_TYPE_KEYWORDS: tuple[tuple[str, str], ...] = (
+    ("意向", "intention"), ("更正", "correction"), ("变更", "correction"), ("澄清", "correction"),
+    ("终止", "termination"), ("废标", "termination"), ("流标", "termination"), ("失败", "termination"),
+    ("中标", "award"), ("成交", "award"), ("结果", "award"), ("合同", "contract"),
+    ("单一来源", "single_source"), ("资格预审", "prequalification"), ("邀请", "invitation"),
+    ("磋商", "consultation"), ("谈判", "negotiation"), ("询价", "inquiry"), ("招标", "tender"),
+    ("采购公告", "tender"), ("其他", "other"),
+)
+
+
+def notice_type_from_label(label: str | None) -> str | None:
+    """The normalised type for a site's label (中标公告 → award), or None when the label says nothing."""
+    cleaned = squeeze_cjk(label or "")
+    for keyword, notice_type in _TYPE_KEYWORDS:
+        if keyword in cleaned:
+            return notice_type
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- items
+
+def record_from_item(item: Any) -> Any:
+    """A spider's ``NoticeItem`` (strings as the site wrote them) as a typed ``NoticeRecord``.
+
+    Every value that cannot be read is left empty and explained in ``warnings``; the notice is still stored, because
+    a notice with an unreadable amount is still evidence.
+    """
+    from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
+
+    warnings: list[str] = []
+
+    def money(text: str, what: str, default_unit: str | None = None) -> Decimal | None:
+        try:
+            return parse_money(text, default_unit)
+        except NormaliseError as exc:
+            warnings.append(f"{what}: {exc}")
+            return None
+
+    try:
+        published_at = parse_published(item.published_text)
+    except NormaliseError as exc:
+        warnings.append(f"published time: {exc}")
+        published_at = None
+    region_code, region_name = resolve_region(item.region_text)
+    # Portals often give only the province; the buyer's name usually says where in it (昌都市公安局 → 昌都市).
+    for place in places_in(item.buyer):
+        if region_code and place.code != region_code and place.code.startswith(region_code.rstrip("0")[:2]) \
+                and len(place.code.rstrip("0")) > len(region_code.rstrip("0")):
+            region_code, region_name = place.code, place.name
+            break
+    notice_type = item.notice_type or notice_type_from_label(item.notice_type_label) \
+        or notice_type_from_label(item.title) or "other"
+    suppliers = [SupplierRecord(name=squeeze_cjk(s.name), lot=clean_text(s.lot), address=clean_text(s.address),
+                                amount_cny=money(s.amount_text, f"supplier {s.name} amount"),
+                                amount_text=clean_text(s.amount_text))
+                 for s in item.suppliers if clean_text(s.name)]
+    award = money(item.award_text, "award amount")
+    if award is None and not item.award_text and suppliers and all(s.amount_cny is not None for s in suppliers):
+        award = sum((s.amount_cny for s in suppliers if s.amount_cny is not None), Decimal("0.00"))
+    return NoticeRecord(
+        source=item.source, source_key=str(item.source_key), url=item.url, title=squeeze_cjk(item.title),
+        notice_type=notice_type, notice_type_label=clean_text(item.notice_type_label), published_at=published_at,
+        region_code=region_code, region_name=region_name, buyer=squeeze_cjk(item.buyer),
+        agency=squeeze_cjk(item.agency), project_code=clean_text(item.project_code),
+        budget_cny=money(item.budget_text, "budget"), award_cny=award, suppliers=suppliers,
+        line_items=[{key: clean_text(str(value)) for key, value in row.items()} for row in item.line_items],
+        body_text=item.body_text.strip(),
+        fields={label_key(key): squeeze_cjk(value) for key, value in item.fields.items()},
+        attachments=[AttachmentRecord(url=a.url, name=clean_text(a.name)) for a in item.attachments],
+        raw_sha256=item.raw_sha256, warnings=warnings,
+    )
