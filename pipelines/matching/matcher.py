@@ -1,0 +1,134 @@
+"""Finding watchlist terms in text: an Aho–Corasick pass for candidates, jieba only where one occurs.
+
+A match is a run of whole jieba tokens whose text is a spelling of a term (so 帝肯 does not fire inside 上帝肯定,
+nor 3500xL inside a price). jieba cuts text into blocks at every character outside
+``[\\u4E00-\\u9FD5a-zA-Z0-9+#&._%-]`` and segments each block on its own, so segmenting only the blocks where a
+candidate occurs gives exactly the tokens of segmenting everything. ``find_naive`` segments everything; the tests
+and ``bench/match.py`` check that both agree.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+
+import ahocorasick
+import jieba
+
+from pipelines.matching.watchlist import Term, Watchlist, spelling_variants
+
+# jieba's own block pattern (jieba.re_han_default): segmentation never crosses these blocks' edges.
+BLOCK = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+")
+SHORT_CJK_FREQUENCY = 5  # two-character names: a token where they stand alone, never inside a commoner word
+
+
+@dataclass(frozen=True)
+class Hit:
+    term: Term
+    text: str       # the spelling as it occurred (normalised)
+    start: int
+    end: int
+
+
+@cache
+def _quiet_jieba() -> None:
+    jieba.setLogLevel(logging.WARNING)
+
+
+class Matcher:
+    def __init__(self, watchlist: Watchlist) -> None:
+        _quiet_jieba()
+        self.watchlist = watchlist
+        self.spellings: dict[str, Term] = {}
+        for term in watchlist.match_terms:
+            for spelling in term.spellings:
+                for variant in spelling_variants(spelling):
+                    self.spellings.setdefault(variant, term)
+        self.tokenizer = jieba.Tokenizer()
+        self.tokenizer.initialize()
+        for spelling in self.spellings:
+            if " " in spelling or len(spelling) < 2 or not _has_cjk(spelling):
+                # Several tokens (matched as a sequence), too short, or Latin only: jieba keeps a run of Latin
+                # letters and digits whole, and a Latin word in the dictionary would split "abilities" at "abi".
+                continue
+            cjk_only = all("\u4e00" <= ch <= "\u9fd5" for ch in spelling)
+            if cjk_only and len(spelling) == 2:
+                self.tokenizer.add_word(spelling, SHORT_CJK_FREQUENCY)
+            else:
+                self.tokenizer.add_word(spelling, max(self.tokenizer.suggest_freq(spelling, False), 10))
+        self.automaton = ahocorasick.Automaton()
+        for spelling in self.spellings:
+            self.automaton.add_word(spelling, spelling)
+        self.automaton.make_automaton()
+        self.longest = max((len(s) for s in self.spellings), default=0)
+
+    # ------------------------------------------------------------------------------------------ fast path
+
+    def find(self, text: str) -> list[Hit]:
+        """Matches in normalised ``text``: candidates by Aho–Corasick, confirmed on jieba's token edges."""
+        candidates = [(end + 1 - len(spelling), end + 1, spelling) for end, spelling in self.automaton.iter(text)]
+        if not candidates:
+            return []
+        edges = self._edges_near(text, candidates)
+        hits = [Hit(self.spellings[s], s, start, end) for start, end, s in candidates
+                if start in edges and end in edges]
+        return _leftmost_longest(hits)
+
+    def _edges_near(self, text: str, candidates: list[tuple[int, int, str]]) -> set[int]:
+        """Token edges of the jieba blocks the candidates touch; characters outside blocks are edges themselves."""
+        edges: set[int] = set()
+        blocks = [(m.start(), m.end()) for m in BLOCK.finditer(text)]
+        wanted: set[tuple[int, int]] = set()
+        for start, end, _ in candidates:
+            for block in _blocks_between(blocks, start, end):
+                wanted.add(block)
+            edges.update((start, end))  # confirmed below only if they are real edges
+        confirmed: set[int] = set()
+        inside: set[int] = set()
+        for block_start, block_end in wanted:
+            inside.update(range(block_start + 1, block_end))
+            position = block_start
+            for token in self.tokenizer.cut(text[block_start:block_end], HMM=True):
+                confirmed.add(position)
+                position += len(token)
+            confirmed.add(position)
+        # An edge is real where jieba put one, or where no block surrounds it (spaces, punctuation).
+        return {edge for edge in edges if edge in confirmed or edge not in inside}
+
+    # ------------------------------------------------------------------------------------------ naive path
+
+    def find_naive(self, text: str) -> list[Hit]:
+        """The reference: segment all of ``text`` and look every run of tokens up."""
+        tokens = []
+        position = 0
+        for token in self.tokenizer.cut(text, HMM=True):
+            tokens.append((position, position + len(token)))
+            position += len(token)
+        hits = []
+        for i, (start, _) in enumerate(tokens):
+            for j in range(i, len(tokens)):
+                end = tokens[j][1]
+                if end - start > self.longest:
+                    break
+                spelling = text[start:end]
+                if spelling in self.spellings:
+                    hits.append(Hit(self.spellings[spelling], spelling, start, end))
+        return _leftmost_longest(hits)
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fd5" for ch in text)
+
+
+def _blocks_between(blocks: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    return [block for block in blocks if block[0] < end and start < block[1]]
+
+
+def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
+    """Overlapping matches keep the longest (thermo fisher scientific over thermo fisher), then the leftmost."""
+    chosen: list[Hit] = []
+    for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
+        if all(hit.end <= other.start or other.end <= hit.start for other in chosen):
+            chosen.append(hit)
+    return sorted(chosen, key=lambda h: h.start)

@@ -1,0 +1,213 @@
+"""Watchlist matching: every trap of the research notes, the fast path equal to the naive one, scores with reasons,
+quantities, storing and re-matching on SQLite and PostgreSQL, and the command line."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from models import NoticeMatch, NoticeScore
+from models.db import Database
+from pipelines.matching import MatchInput, Scorer, load_watchlist
+from pipelines.matching.matcher import Matcher
+from pipelines.matching.store import rematch
+from pipelines.matching.text import normalise
+from pipelines.matching.watchlist import parse_watchlist
+from pipelines.store import NoticeStore
+from tests.crawling import run_caigou
+from tests.test_store import make_record
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    return Scorer(load_watchlist())
+
+
+def terms(scorer: Scorer, text: str) -> list[str]:
+    return [m.term for m in scorer.matches(MatchInput(body=text))]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ＤＮＡ　Ｙ－ＳＴＲ扩增试剂盒", ["Y-STR扩增试剂盒"]),            # full width
+    ("采购ystr检测试剂", ["Y-STR扩增试剂盒"]),
+    ("THERMO FISHER SCIENTIFIC 供货", ["赛默飞世尔"]),                # Latin case, several tokens
+    ("Applied Biosystems 3500xL Genetic Analyzer", ["应用生物系统", "3500xL", "遗传分析仪"]),
+    ("帝肯（上海）实验器材有限公司", ["帝肯"]),
+    ("我们上帝肯定会保佑", []),                                         # 帝肯 inside 上帝肯定
+    ("清华大学采购实验设备", []),                                        # no bare 华大
+    ("华大基因测序服务", ["华大基因"]),
+    ("单价3500元，共3130元", []),                                       # model numbers as prices
+    ("3500型遗传分析仪一台", ["3500xL"]),
+    ("ABI 3130遗传分析仪", ["应用生物系统", "3130xl"]),
+    ("3500 型 遗传分析仪", ["3500xL"]),
+    ("男性家族排查系统血样检验试剂盒", ["家系排查"]),
+    ("DNA   数据库 建设", ["DNA数据库"]),                             # stray white space inside CJK
+    ("abilities of the lab", []),                                      # ABI only as a whole Latin token
+])
+def test_traps(scorer: Scorer, text: str, expected: list[str]) -> None:
+    assert terms(scorer, text) == expected
+
+
+@pytest.mark.parametrize(("notice", "at_least", "below"), [
+    (MatchInput(title="那曲市公安局刑侦支队DNA实验室遗传分析仪升级单一来源公示", buyer="那曲市公安局刑侦支队"), 50, None),
+    (MatchInput(title="拉萨市疾病预防控制中心荧光定量PCR仪采购", buyer="拉萨市疾病预防控制中心",
+                body="用于新冠病毒核酸检测"), None, 50),
+    (MatchInput(title="日喀则市妇幼保健院新生儿疾病筛查采血卡", buyer="日喀则市妇幼保健院"), None, 50),
+    (MatchInput(title="某市人民医院遗传分析仪采购", buyer="某市人民医院"), None, 50),          # hospital buyer
+    (MatchInput(title="西藏大学二代测序仪采购", buyer="西藏大学"), None, 50),
+    (MatchInput(title="某司法鉴定中心STR试剂盒采购", buyer="某司法鉴定中心", body="亲子鉴定"), None, 50),
+    (MatchInput(title="某县畜牧兽医站非洲猪瘟PCR仪采购", buyer="某县畜牧兽医站"), None, 50),
+])
+def test_buyers_and_contexts(scorer: Scorer, notice: MatchInput, at_least: int | None, below: int | None) -> None:
+    score = scorer.score(notice).score
+    if at_least is not None:
+        assert score >= at_least
+    if below is not None:
+        assert score < below
+
+
+def test_police_covid_purchase_is_mid_score_and_a_forensic_marker_cancels_the_penalty(scorer: Scorer) -> None:
+    covid = scorer.score(MatchInput(title="某县公安局核酸检测PCR扩增仪采购", buyer="某县公安局", body="新冠核酸检测"))
+    assert 0 < covid.score < 50
+    assert any("negative context" in r and "-25" in r for r in covid.reasons)
+    forensic = scorer.score(MatchInput(title="某县公安局PCR扩增仪采购", buyer="某县公安局",
+                                       body="用于新冠核酸检测及STR分型"))
+    assert forensic.score > covid.score
+    assert any("cancelled by forensic marker" in r for r in forensic.reasons)
+
+
+def test_tibet_scores_higher_including_former_names(scorer: Scorer) -> None:
+    elsewhere = scorer.score(MatchInput(title="某市公安局DNA采血卡采购", buyer="某市公安局")).score
+    nyingchi = scorer.score(MatchInput(title="林芝地区公安处DNA采血卡采购", buyer="林芝地区公安处"))
+    by_code = scorer.score(MatchInput(title="某市公安局DNA采血卡采购", buyer="某市公安局", region_code="632700"))
+    assert nyingchi.score == by_code.score == elsewhere + 15
+    assert any("Tibetan area (林芝地区)" in r for r in nyingchi.reasons)
+
+
+def test_reasons_and_vendor_product_kit(scorer: Scorer) -> None:
+    result = scorer.score(MatchInput(title="刑科所试剂采购", buyer="某市公安局刑事科学技术研究所",
+                                     items=["GlobalFiler 试剂盒 赛默飞世尔 3500xL 20盒",
+                                            "STR扩增试剂盒 200人份/盒 15盒"]))
+    assert result.score == 100
+    assert "vendor, product model and kit together: +10" in result.reasons
+    assert all(m.field == "items" for m in result.matches)
+    assert result.reasons[-1] == "score 100 — review first"
+
+
+def test_quantities(scorer: Scorer) -> None:
+    found = scorer.matches(MatchInput(body="B包Y-STR扩增试剂盒(100人份/盒)60盒；A包FTA卡50000张"))
+    by_term = {m.term: m.quantity for m in found}
+    assert by_term["Y-STR扩增试剂盒"] == {"per_unit": 100, "per_unit_unit": "人份/盒", "count": 60, "unit": "盒",
+                                       "reactions": 6000}
+    assert by_term["FTA卡"] == {"count": 50000, "unit": "张"}
+
+
+def test_snippets_and_offsets_refer_to_the_normalised_field(scorer: Scorer) -> None:
+    body = "前文" * 40 + "采购遗传分析仪一台" + "后文" * 40
+    match = scorer.matches(MatchInput(body=body))[0]
+    text = normalise(body)
+    assert text[match.start:match.end] == "遗传分析仪"
+    assert match.snippet == text[match.start - 30:match.end + 30]
+
+
+ALPHABET = st.sampled_from(list("公安局采购遗传分析仪试剂盒上帝肯定清华大学元台张盒人份的和在DNAYSTRxl3500-  ，。")
+                           + ["遗传分析仪", "Y-STR", "3500xL", "帝肯", "赛默飞", "Thermo Fisher", "采血卡",
+                              "3500元", "华大基因", "STR扩增试剂盒", "家系排查"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ALPHABET, max_size=40))
+def test_fast_path_equals_tokenising_everything(parts: list[str]) -> None:
+    matcher = _matcher()
+    text = normalise("".join(parts))
+    assert matcher.find(text) == matcher.find_naive(text)
+
+
+def test_fast_path_equals_naive_on_real_pages(shared_dir: Path) -> None:
+    from crawler.parsers.ccgp import parse_detail
+
+    matcher = _matcher()
+    for page in (shared_dir / "real/ccgp").glob("detail_*.html"):
+        text = normalise(parse_detail(page.read_bytes(), "http://www.ccgp.gov.cn/cggg/dfgg/zbgg/x/t1_1.htm")
+                         .body_text)
+        assert matcher.find(text) == matcher.find_naive(text)
+    titles = (shared_dir / "real/ccgp/titles_20220606-20220610.csv").read_text(encoding="utf-8")
+    text = normalise(titles[:200_000])
+    assert matcher.find(text) == matcher.find_naive(text)
+
+
+_MATCHER: list[Matcher] = []
+
+
+def _matcher() -> Matcher:
+    if not _MATCHER:
+        _MATCHER.append(Matcher(load_watchlist()))
+    return _MATCHER[0]
+
+
+def test_watchlist_check_reports_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "mine.toml"
+    bad.write_text(textwrap.dedent("""\
+        # my terms
+        [[term]]
+        term = "遗传分析仪"
+        category = "equipment"
+        tier = "strong"
+        aliases = ["基因分析仪"]
+
+        [[term]]
+        term = "新仪器"
+        category = "gadgets"
+        tier = "strong"
+        aliases = ["基因分析仪"]
+        """), encoding="utf-8")
+    _, problems = parse_watchlist([bad])
+    assert [(p.line, p.message) for p in problems] == [
+        (8, "新仪器: unknown category 'gadgets'"),
+        (8, "新仪器: alias '基因分析仪' is already claimed by '遗传分析仪' (line 2)")]
+    result = run_caigou("watchlist", "check", str(bad))
+    assert result.returncode == 1 and f"{bad}:8: 新仪器: unknown category" in result.stdout
+    assert run_caigou("watchlist", "check").returncode == 0
+
+
+def test_match_command(tmp_path: Path) -> None:
+    lines = [{"id": 1, "title": "那曲市公安局遗传分析仪采购", "buyer": "那曲市公安局"},
+             {"id": 2, "title": "办公桌椅采购"}]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", encoding="utf-8")
+    result = run_caigou("match", "--input", str(source))
+    assert result.returncode == 0, result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == [1, 2]
+    assert out[0]["score"] >= 50 and out[0]["matches"][0]["term"] == "遗传分析仪"
+    assert set(out[0]["matches"][0]) >= {"term", "category", "field", "start", "end", "snippet"}
+    assert out[1] == {"id": 2, "score": 0, "matches": [], "reasons": []}
+
+
+def test_store_matches_and_rematch(db: Database, tmp_path: Path) -> None:
+    store = NoticeStore(db)
+    matched = store.save_notice(make_record(source_key="1"))
+    plain = store.save_notice(make_record(source_key="2", title="办公家具采购", body_text="桌椅", buyer="某县财政局",
+                                          region_code="520000", suppliers=[]))
+    with db.session() as session:
+        score = session.get_one(NoticeScore, matched.notice_id)
+        assert score.score >= 50 and score.match_origin == "crawl" and score.first_matched_at is not None
+        assert session.get_one(NoticeScore, plain.notice_id).first_matched_at is None
+        assert {m.term for m in session.scalars(select(NoticeMatch))} == {"遗传分析仪"}
+
+    # A watchlist that adds 家具 (furniture) and drops the genetic analyzer.
+    changed = tmp_path / "watchlist.toml"
+    changed.write_text('[[term]]\nterm = "家具"\ncategory = "other"\ntier = "strong"\naliases = []\n'
+                       .replace('"other"', '"equipment"'), encoding="utf-8")
+    counts = rematch(db, Scorer(load_watchlist((changed,))), batch=1)
+    assert (counts.notices, counts.newly_matched, counts.no_longer_matching) == (2, 1, 1)
+    with db.session() as session:
+        now_matched = session.get_one(NoticeScore, plain.notice_id)
+        assert now_matched.match_origin == "rematch" and now_matched.first_matched_at is not None
+        assert session.get_one(NoticeScore, matched.notice_id).first_matched_at is None
+        assert {m.term for m in session.scalars(select(NoticeMatch))} == {"家具"}
