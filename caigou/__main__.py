@@ -1,0 +1,3 @@
+from caigou.cli import main
+
+main()

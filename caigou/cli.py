@@ -1,0 +1,55 @@
+"""The ``caigou`` command. Each feature's commands live in ``caigou/commands/<feature>.py`` and are added here.
+
+Expected failures (a bad date, an unknown source, an unreachable database) are ``CaigouError`` and print as one
+line on stderr with exit status 2; only a bug prints a traceback.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from caigou import __version__
+from caigou.context import AppContext
+from models.errors import CaigouError
+
+
+class CaigouGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except CaigouError as exc:
+            click.echo(f"caigou: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=CaigouGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="CAIGOU_CONFIG",
+              help="TOML configuration file (default: ./caigou.toml or ~/.config/caigou/caigou.toml).")
+@click.option("--db", "database_url", metavar="URL",
+              help="SQLAlchemy database URL (default: $CAIGOU_DATABASE_URL, the config file, "
+                   "or SQLite in ~/.local/share/caigou/caigou.db).")
+@click.version_option(__version__, prog_name="caigou")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -> None:
+    """Watch Chinese government procurement notices for DNA and biometric surveillance purchases."""
+    try:
+        ctx.obj = AppContext.create(config_path, database_url)
+    except CaigouError as exc:
+        click.echo(f"caigou: error: {exc}", err=True)
+        ctx.exit(2)
+
+
+def _register() -> None:
+    from caigou.commands import crawl, db, demo, digests, export, matching, schedule
+
+    for module in (db, crawl, demo, matching, export, digests, schedule):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    sys.exit(cli.main(prog_name="caigou", standalone_mode=True))

@@ -1,0 +1,71 @@
+"""Running a spider in-process from the command line (and the demo), with caigou's settings and a summary."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.settings import Settings
+from scrapy.spiderloader import SpiderLoader
+
+from crawler import settings as crawler_settings
+from models.errors import CaigouError
+
+
+def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    settings = Settings()
+    settings.setmodule(crawler_settings, priority="project")
+    for key, value in (overrides or {}).items():
+        settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def spider_class(source: str) -> type:
+    loader = SpiderLoader.from_settings(project_settings())
+    try:
+        return loader.load(source)
+    except KeyError as exc:
+        raise CaigouError(f"unknown source {source!r}; known: {', '.join(sorted(loader.list()))}") from exc
+
+
+def known_sources() -> list[str]:
+    return sorted(SpiderLoader.from_settings(project_settings()).list())
+
+
+@dataclass
+class CrawlSummary:
+    source: str
+    run_id: int | None
+    status: str
+    message: str
+    counts: dict[str, int]
+
+    def line(self) -> str:
+        c = self.counts
+        text = (f"{self.source}: {self.status} — {c.get('pages', 0)} pages, {c.get('new', 0)} new, "
+                f"{c.get('updated', 0)} updated, {c.get('unchanged', 0)} unchanged, "
+                f"{c.get('skipped_stored', 0)} already stored, {c.get('blocked', 0)} blocked, "
+                f"{c.get('errors', 0)} errors (run {self.run_id})")
+        return text + (f"\n{self.message}" if self.message else "")
+
+
+def run_crawl(source: str, arguments: dict[str, Any], database_url: str,
+              overrides: dict[str, Any] | None = None, verbose: bool = False) -> CrawlSummary:
+    """Crawl one source in this process (Twisted's reactor runs once per process: one call per process)."""
+    from crawler.extensions import summarise
+
+    cls = spider_class(source)
+    cls.parse_arguments(**arguments)  # a bad argument is a one-line error before anything starts
+    settings = project_settings({"CAIGOU_DATABASE_URL": database_url, "CAIGOU_PROGRESS_INTERVAL": 10,
+                                 "LOG_LEVEL": "INFO" if verbose else "WARNING", **(overrides or {})})
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(cls)
+    process.crawl(crawler, **{k: v for k, v in arguments.items() if v not in (None, [], "")})
+    process.start()
+    logging.getLogger().handlers.clear()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    if "caigou/run_status" not in stats:
+        raise CaigouError(f"{source}: the crawl did not start (see the messages above)")
+    return CrawlSummary(source, stats.get("caigou/run_id"), stats["caigou/run_status"],
+                        stats.get("caigou/run_message", ""), summarise(stats))

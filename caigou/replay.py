@@ -1,0 +1,117 @@
+"""A local HTTP server that replays recorded or sample responses, for the demo and the tests.
+
+It answers both as an ordinary server and as a forward proxy: with ``http_proxy=http://127.0.0.1:PORT`` a spider
+keeps the real portal URLs (``http://www.ccgp.gov.cn/…``) and gets the replayed pages, so the spider under test is
+exactly the one that runs against the real site. Query strings match whatever their parameters' order.
+A route may hold several responses, served in turn (the last repeats): a block page, then the real page.
+Anything not routed is a 404 and is logged in ``misses``.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+
+@dataclass
+class Reply:
+    body: bytes
+    status: int = 200
+    content_type: str = "text/html; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def route_key(url: str, host: str = "") -> str:
+    """host + path + sorted query: the identity of a request whatever its parameters' order."""
+    parts = urlsplit(url)
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return f"{(parts.hostname or host).lower()}{parts.path or '/'}" + (f"?{query}" if query else "")
+
+
+class ReplayServer:
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Reply]] = {}
+        self.served: dict[str, int] = {}
+        self.requests: list[str] = []
+        self.misses: list[str] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def add(self, url: str, *replies: Reply) -> None:
+        self.routes[route_key(url)] = list(replies)
+
+    def add_manifest(self, manifest: Path) -> None:
+        """Routes from a manifest: ``{"url": {"file": "a.html", "content_type": "...", "status": 200}}``; a list
+        of such entries is served in turn."""
+        entries = json.loads(manifest.read_text(encoding="utf-8"))
+        for url, spec in entries.items():
+            specs = spec if isinstance(spec, list) else [spec]
+            self.add(url, *(Reply(body=(manifest.parent / s["file"]).read_bytes(), status=s.get("status", 200),
+                                  content_type=s.get("content_type", "text/html; charset=utf-8"))
+                            for s in specs))
+
+    def reply_for(self, url: str, host: str) -> Reply | None:
+        key = route_key(url, host)
+        with self._lock:
+            self.requests.append(key)
+            replies = self.routes.get(key)
+            if not replies:
+                self.misses.append(key)
+                return None
+            count = self.served.get(key, 0)
+            self.served[key] = count + 1
+            return replies[min(count, len(replies) - 1)]
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> ReplayServer:
+        replay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                reply = replay.reply_for(self.path, self.headers.get("Host", "").split(":")[0])
+                if reply is None:
+                    reply = Reply(b"not found", status=404, content_type="text/plain")
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            do_POST = do_GET  # noqa: N815 - list APIs of some portals are POSTs; the body is not routed on
+
+            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence per-request logs
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+@contextmanager
+def serving(*manifests: Path) -> Iterator[ReplayServer]:
+    server = ReplayServer()
+    for manifest in manifests:
+        server.add_manifest(manifest)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,211 @@
+"""End-to-end crawls of ccgp through the real Scrapy engine (the real ``caigou crawl`` in a subprocess), against a
+local replay server acting as the http proxy, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from caigou.replay import Reply, ReplayServer
+from crawler.parsers.ccgp import build_search_url
+from models import CrawlError, CrawlRun, Notice, RawPage, Watermark
+from models.db import Database
+from tests.crawling import ROOT, crawl, run_caigou
+
+SAMPLES = ROOT / "caigou" / "demo_data" / "ccgp"
+JUNE = ("--since", "2024-06-01", "--until", "2024-06-30")
+DNA_DETAILS = {"22000101", "22000102", "22000103", "22000108", "22000109"}
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    replay = ReplayServer()
+    replay.add_manifest(SAMPLES / "manifest.json")
+    replay.start()
+    yield replay
+    replay.stop()
+
+
+def stored_keys(db: Database) -> set[str]:
+    with db.session() as session:
+        return set(session.scalars(select(Notice.source_key)))
+
+
+def last_run(db: Database) -> CrawlRun:
+    with db.session() as session:
+        return session.scalars(select(CrawlRun).order_by(CrawlRun.id.desc())).first()
+
+
+def detail_fetches(server: ReplayServer) -> int:
+    return sum(1 for key in server.requests if key.startswith("www.ccgp.gov.cn/cggg/") and "index" not in key)
+
+
+def test_real_page_through_a_proxy_stores_the_right_fields(db: Database, server: ReplayServer,
+                                                           shared_dir: Path) -> None:
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/zbgg/202506/t20250627_24871234.htm"
+    body = (shared_dir / "real/ccgp/detail_dfgg_zbgg_guizhou_20250627.html").read_bytes()
+    server.add(url, Reply(body))
+    result = crawl(db.url, "ccgp", "--url", url, proxy=server.url)
+    assert result.returncode == 0, result.stderr
+    assert "succeeded — 1 pages, 1 new" in result.stdout
+    with db.session() as session:
+        notice = session.scalars(select(Notice)).one()
+        assert (notice.source.name, notice.source_key, notice.url) == ("ccgp", "24871234", url)
+        assert (notice.notice_type, notice.notice_type_label) == ("award", "中标公告")
+        assert notice.published_at == dt.datetime(2025, 6, 27, 17, 52, tzinfo=notice.published_at.tzinfo)
+        assert notice.published_at.utcoffset() == dt.timedelta(hours=8)
+        assert (notice.region_code, notice.region_name) == ("520000", "贵州省")
+        assert notice.buyer == "清镇市麦格苗族布依族乡人民政府" and notice.agency == "贵州励柯工程咨询有限公司"
+        assert notice.project_code == "LKZX2025-CG013"
+        assert notice.award_cny == Decimal("569800.00") and notice.budget_cny is None
+        assert [(s.name, s.amount_cny) for s in notice.suppliers] == [("江苏新煦光电科技有限公司",
+                                                                      Decimal("569800.00"))]
+        page = session.scalars(select(RawPage).where(RawPage.url == url)).one()
+        assert page.body == body and page.sha256 == notice.raw_sha256 and page.http_status == 200
+
+
+def test_keyword_search_with_pagination_blocks_and_a_second_run(db: Database, server: ReplayServer) -> None:
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)
+    assert result.returncode == 0, result.stderr
+    assert stored_keys(db) == DNA_DETAILS  # page 1 (obfuscated links) and page 2
+    run = last_run(db)
+    assert run.status == "succeeded"
+    assert run.counts["new"] == 5 and run.counts["blocked"] == 1  # 22000101 answered "安全验证" once
+    with db.session() as session:
+        kinds = session.scalars(select(RawPage.kind).where(RawPage.url.like("%t20240612_22000101.htm"))).all()
+        assert sorted(kinds) == ["blocked", "page"]  # the block page is evidence, never a notice
+        assert session.scalar(select(Watermark.until_date)) == dt.date(2024, 6, 30)
+    fetched = detail_fetches(server)
+
+    again = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)
+    assert again.returncode == 0, again.stderr
+    assert "0 new" in again.stdout and "5 already stored" in again.stdout
+    assert detail_fetches(server) == fetched  # stored detail pages are not fetched again
+    with db.session() as session:
+        assert session.scalar(select(func.count(Notice.id))) == 5
+
+    refreshed = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, "--refresh", proxy=server.url)
+    assert refreshed.returncode == 0 and "5 unchanged" in refreshed.stdout
+    assert detail_fetches(server) == fetched + 5
+
+
+def test_channel_lists_stop_at_the_window(db: Database, server: ReplayServer) -> None:
+    result = crawl(db.url, "ccgp", "--type", "award", *JUNE, proxy=server.url)
+    assert result.returncode == 0, result.stderr
+    # 22000103 (dfgg/zbgg page 0), 22000104 (dfgg/cjgg); the May notice on page 1 is outside the window.
+    assert stored_keys(db) == {"22000103", "22000104"}
+    assert "www.ccgp.gov.cn/cggg/dfgg/zbgg/index_1.htm" in server.requests
+
+
+def test_explicit_urls(db: Database, server: ReplayServer) -> None:
+    urls = ["http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240603_22000105.htm",
+            "http://www.ccgp.gov.cn/cggg/dfgg/jzxcs/202406/t20240614_22000106.htm"]
+    result = crawl(db.url, "ccgp", "--url", urls[0], "--url", urls[1], proxy=server.url)
+    assert result.returncode == 0, result.stderr
+    assert stored_keys(db) == {"22000105", "22000106"}
+
+
+def test_a_page_that_does_not_parse_is_kept_and_recorded(db: Database, server: ReplayServer) -> None:
+    good = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240603_22000105.htm"
+    broken = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240603_22000999.htm"
+    server.add(broken, Reply("<html><head><title>改版了</title></head><body><p>页面结构已变</p></body></html>".encode()))
+    result = crawl(db.url, "ccgp", "--url", broken, "--url", good, proxy=server.url)
+    assert result.returncode == 0, result.stderr
+    assert "1 new" in result.stdout and "1 errors" in result.stdout
+    assert stored_keys(db) == {"22000105"}
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert (error.kind, error.url) == ("parse", broken) and "no notice" in error.message
+        assert session.scalars(select(RawPage.kind).where(RawPage.url == broken)).one() == "page"
+
+
+def test_429_is_waited_out_apart_from_other_retries(db: Database, server: ReplayServer) -> None:
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    page = (SAMPLES / "detail_22000107.html").read_bytes()
+    server.add(url, Reply(b"slow down", status=429, content_type="text/plain", headers={"Retry-After": "0"}),
+               Reply(page))
+    result = crawl(db.url, "ccgp", "--url", url, proxy=server.url)
+    assert result.returncode == 0, result.stderr
+    assert "1 new" in result.stdout and "1 blocked" in result.stdout
+    assert stored_keys(db) == {"22000107"}
+
+
+def test_interrupted_crawl_resumes(db: Database, server: ReplayServer) -> None:
+    stopped = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, "--set", "CLOSESPIDER_ITEMCOUNT=2",
+                    "--set", "CONCURRENT_REQUESTS=1", proxy=server.url)
+    assert stopped.returncode == 1 and "interrupted" in stopped.stdout
+    partial = stored_keys(db)
+    assert 1 <= len(partial) < 5
+    with db.session() as session:
+        assert session.scalar(select(func.count(Watermark.id))) == 0  # the window is not done
+    resumed = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)
+    assert resumed.returncode == 0, resumed.stderr
+    assert stored_keys(db) == DNA_DETAILS
+    assert f"{len(partial)} already stored" in resumed.stdout
+
+
+def test_watermark_sets_the_next_start(db: Database, server: ReplayServer) -> None:
+    assert crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url).returncode == 0
+    empty = (SAMPLES / "search_dna_2.html").read_text(encoding="utf-8").split("<ul")[0] + \
+        '<ul class="vT-srch-result-list-bid"></ul></body></html>'
+    empty = empty.replace(" 5 ", " 0 ")
+    server.add(build_search_url("DNA", dt.date(2024, 6, 29), dt.date(2024, 7, 5), page=1), Reply(empty.encode()))
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", "--until", "2024-07-05", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The watermark was 2024-06-30; the next run starts a day earlier, because notices appear late.
+    assert any("start_time=2024%3A06%3A29" in key for key in server.requests)
+
+
+def test_a_site_that_stays_blocked_fails_clearly(db: Database, server: ReplayServer) -> None:
+    blocked = Reply((SAMPLES / "rate_limited.html").read_bytes())
+    for page in (1, 2):
+        server.add(build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=page), blocked)
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "block pages" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert stored_keys(db) == set()
+    with db.session() as session:
+        assert session.scalars(select(CrawlError.kind)).all() == ["blocked"]
+        assert set(session.scalars(select(RawPage.kind))) == {"blocked"}
+    assert last_run(db).status == "failed"
+
+
+def test_unreachable_network_is_one_line(db: Database) -> None:
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy="http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "could not reach the site" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert last_run(db).status == "failed"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("crawl", "nosuch"), "unknown source 'nosuch'; known: ccgp"),
+    (("crawl", "ccgp", "--since", "2024-13-01"), "since '2024-13-01' is not a date"),
+    (("crawl", "ccgp", "--since", "2024-06-30", "--until", "2024-06-01"), "is after until"),
+    (("crawl", "ccgp", "--type", "purchase"), "unknown notice type purchase"),
+    (("crawl", "ccgp", "--url", "www.ccgp.gov.cn/x.htm"), "not a web address"),
+])
+def test_bad_arguments_are_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith("caigou: error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_scrapy_crawl_from_the_repository_root(db: Database, server: ReplayServer) -> None:
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "ccgp", "-a", f"url={url}", "-s", f"CAIGOU_DATABASE_URL={db.url}",
+         "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=WARNING"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={"PATH": "/usr/bin:/bin", "http_proxy": server.url, "PYTHONPATH": str(ROOT), "HOME": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert stored_keys(db) == {"22000107"}
+    assert last_run(db).status == "succeeded"
