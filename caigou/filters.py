@@ -1,0 +1,177 @@
+"""The filters every reader of the archive shares: search, digests, exports and the web interface.
+
+``NoticeFilters`` says which notices; ``apply_filters`` turns it into SQL over ``Notice`` (bound parameters only);
+``filter_options`` adds the same options to any command. Full-text queries are the search module's business and
+are applied there; everything else is here, once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy import Select, exists, func, or_, select
+
+from models import REVIEW_FIRST_SCORE, REVIEW_STATUSES, Notice, NoticeMatch, NoticeScore, Review, Source, Supplier
+from models.types import SHANGHAI
+from pipelines.normalise import parse_date_arg, regions
+
+TIBETAN_AREAS = "tibetan"  # the region value meaning "the TAR and every Tibetan autonomous prefecture/county"
+
+
+@dataclass
+class NoticeFilters:
+    since: dt.date | None = None              # published on or after
+    until: dt.date | None = None              # published on or before
+    regions: list[str] = field(default_factory=list)   # region codes (540000 covers its prefectures) or "tibetan"
+    sources: list[str] = field(default_factory=list)
+    notice_types: list[str] = field(default_factory=list)
+    buyer: str = ""                           # substring of the buyer's name
+    supplier: str = ""                        # substring of a supplier's name
+    terms: list[str] = field(default_factory=list)       # watchlist terms (canonical)
+    categories: list[str] = field(default_factory=list)  # watchlist categories
+    min_score: int | None = None
+    review_statuses: list[str] = field(default_factory=list)  # new, relevant, not_relevant, unsure
+
+    def is_empty(self) -> bool:
+        return all(not getattr(self, f.name) and getattr(self, f.name) != 0 for f in fields(self))
+
+
+def tibetan_region_prefixes() -> list[str]:
+    """Code prefixes of the Tibetan areas: the TAR as a whole, each Tibetan prefecture, each Tibetan county."""
+    prefixes: set[str] = set()
+    for region in regions():
+        if region.tibetan != "yes":
+            continue
+        code = region.code
+        prefix = code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
+        prefixes.add(prefix)
+    # A county inside an already-listed prefecture adds nothing.
+    return sorted(p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes))
+
+
+def _region_clause(values: list[str]) -> Any:
+    prefixes: list[str] = []
+    for value in values:
+        if value == TIBETAN_AREAS:
+            prefixes.extend(tibetan_region_prefixes())
+        else:
+            code = value.strip()
+            prefixes.append(code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code)
+    return or_(*(Notice.region_code.startswith(prefix, autoescape=True) for prefix in prefixes))
+
+
+def apply_filters(statement: Select[Any], filters: NoticeFilters) -> Select[Any]:
+    """Narrow a select over ``Notice`` to the filtered notices."""
+    if filters.since:
+        statement = statement.where(Notice.published_at >= dt.datetime.combine(filters.since, dt.time(), SHANGHAI))
+    if filters.until:
+        end = dt.datetime.combine(filters.until + dt.timedelta(days=1), dt.time(), SHANGHAI)
+        statement = statement.where(Notice.published_at < end)
+    if filters.regions:
+        statement = statement.where(_region_clause(filters.regions))
+    if filters.sources:
+        statement = statement.where(Notice.source_id.in_(select(Source.id).where(Source.name.in_(filters.sources))))
+    if filters.notice_types:
+        statement = statement.where(Notice.notice_type.in_(filters.notice_types))
+    if filters.buyer:
+        statement = statement.where(Notice.buyer.contains(filters.buyer, autoescape=True))
+    if filters.supplier:
+        statement = statement.where(exists().where(
+            Supplier.notice_id == Notice.id, Supplier.name.contains(filters.supplier, autoescape=True)))
+    if filters.terms:
+        statement = statement.where(exists().where(NoticeMatch.notice_id == Notice.id,
+                                                   NoticeMatch.term.in_(filters.terms)))
+    if filters.categories:
+        statement = statement.where(exists().where(NoticeMatch.notice_id == Notice.id,
+                                                   NoticeMatch.category.in_(filters.categories)))
+    if filters.review_statuses:
+        statement = statement.where(_review_clause(filters.review_statuses))
+    if filters.min_score is not None:
+        statement = statement.where(exists().where(NoticeScore.notice_id == Notice.id,
+                                                   NoticeScore.score >= filters.min_score))
+    return statement
+
+
+def _review_clause(statuses: list[str]) -> Any:
+    """The newest review of each notice decides its status; a notice never reviewed is "new"."""
+    latest = select(Review.notice_id, func.max(Review.id).label("id")).group_by(Review.notice_id).subquery()
+    current = select(Review.notice_id).join(latest, latest.c.id == Review.id).where(Review.status.in_(statuses))
+    clause = Notice.id.in_(current)
+    if "new" in statuses:
+        clause = or_(clause, ~exists().where(Review.notice_id == Notice.id))
+    return clause
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _date(_ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return parse_date_arg(value, f"--{param.name}")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
+    """The shared filter options, collected into ``filters: NoticeFilters`` for the command."""
+    options = [
+        click.option("--since", callback=_date, metavar="DATE", help="Published on or after DATE (YYYY-MM-DD)."),
+        click.option("--until", callback=_date, metavar="DATE", help="Published on or before DATE."),
+        click.option("--region", "regions", multiple=True, metavar="CODE",
+                     help=f"Region code (54 or 540000 = TAR, 540600 = 那曲) or '{TIBETAN_AREAS}' for every "
+                          "Tibetan area; repeatable."),
+        click.option("--source", "sources", multiple=True, help="Source name (ccgp, xizang, …); repeatable."),
+        click.option("--type", "notice_types", multiple=True, help="Notice type (award, tender, …); repeatable."),
+        click.option("--buyer", default="", help="Buyer name contains this text."),
+        click.option("--supplier", default="", help="A supplier's name contains this text."),
+        click.option("--term", "terms", multiple=True, help="Matched this watchlist term; repeatable."),
+        click.option("--category", "categories", multiple=True, help="Matched a term of this category; repeatable."),
+        click.option("--min-score", type=click.IntRange(0, 100), default=default_min_score, show_default=True,
+                     help=f"Score at least this ({REVIEW_FIRST_SCORE}+ means 'review first')."),
+        click.option("--status", "review_statuses", multiple=True, type=click.Choice(REVIEW_STATUSES),
+                     help="Current review status; repeatable."),
+    ]
+
+    def decorate(function: F) -> F:
+        def collect(*args: Any, **kwargs: Any) -> Any:
+            values = {name: kwargs.pop(name) for name in
+                      ("since", "until", "regions", "sources", "notice_types", "buyer", "supplier", "terms",
+                       "categories", "min_score", "review_statuses")}
+            regions_ = [_normalise_region_option(value) for value in values.pop("regions")]
+            kwargs["filters"] = NoticeFilters(
+                regions=regions_, sources=list(values.pop("sources")),
+                notice_types=list(values.pop("notice_types")), terms=list(values.pop("terms")),
+                categories=list(values.pop("categories")),
+                review_statuses=list(values.pop("review_statuses")), **values)
+            return function(*args, **kwargs)
+
+        collect.__name__ = function.__name__
+        collect.__doc__ = function.__doc__
+        wrapped: Any = collect
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def _normalise_region_option(value: str) -> str:
+    value = value.strip()
+    if value.lower() in {TIBETAN_AREAS, "tibet-areas", "藏区"}:
+        return TIBETAN_AREAS
+    if len(value) == 2 and value.isdigit():
+        return value + "0000"
+    if len(value) == 6 and value.isdigit():
+        return value
+    from pipelines.normalise import resolve_region
+
+    code, _name = resolve_region(value)
+    if code is None:
+        raise click.BadParameter(f"unknown region {value!r}: give a code like 540000 or a name like 那曲市",
+                                 param_hint="--region")
+    return code

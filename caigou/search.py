@@ -1,0 +1,298 @@
+"""Full-text search in Chinese over the archive, with filters, facets, sorting and highlighting.
+
+Query syntax: words (all must occur), ``"exact phrases"``, ``-excluded`` words or phrases, and ``OR`` between
+alternatives: ``遗传分析仪 公安 -医院``, ``"DNA数据库" OR Y-STR``. Words are cut by the index's own jieba
+tokenizer, so 公安 finds 公安厅. A malformed query raises ``QueryError`` with a one-line message.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from markupsafe import Markup, escape
+from sqlalchemy import (ColumnElement, Select, and_, case, column, func, literal_column, not_, or_, select, table,
+                        text)
+
+from caigou.filters import NoticeFilters, apply_filters, tibetan_region_prefixes
+from models import Notice, NoticeMatch, NoticeScore, Review, Source, Supplier
+from models.db import Database
+from models.errors import CaigouError
+from pipelines.normalise import region_by_code
+from pipelines.search_index import search_tokens
+
+SORTS = ("relevance", "date", "score")
+SIMPLE = literal_column("'simple'::regconfig")
+FTS = table("notice_fts", column("rowid"), column("notice_id"), column("document"), column("tokens"))
+
+
+class QueryError(CaigouError):
+    """A query that cannot be read."""
+
+
+@dataclass
+class Term:
+    text: str
+    phrase: bool
+    tokens: list[str]
+
+
+@dataclass
+class Query:
+    alternatives: list[list[Term]] = field(default_factory=list)   # OR of AND-groups
+    excluded: list[Term] = field(default_factory=list)
+
+    @property
+    def words(self) -> list[str]:
+        return [t.text for group in self.alternatives for t in group]
+
+
+_PART = re.compile(r'(-?)"([^"]*)"|(\S+)')
+
+
+def parse_query(raw: str) -> Query:
+    """Words, "phrases", -exclusions and OR, into a Query; errors say what is wrong in one line."""
+    if raw.count('"') % 2:
+        raise QueryError('unbalanced quote in the query: close every "phrase"')
+    query = Query()
+    group: list[Term] = []
+    previous_or = True
+    for match in _PART.finditer(raw.strip()):
+        negated, phrase, word = match.group(1), match.group(2), match.group(3)
+        if word == "OR":
+            if previous_or or not group:
+                raise QueryError("OR needs words on both sides")
+            query.alternatives.append(group)
+            group, previous_or = [], True
+            continue
+        excluded = bool(negated) or (word is not None and word.startswith("-") and len(word) > 1)
+        value = phrase if phrase is not None else word.lstrip("-") if excluded else word
+        if not value or not value.strip():
+            continue
+        tokens = search_tokens(value)
+        if not tokens:
+            raise QueryError(f"nothing to search for in {value!r}")
+        term = Term(value.strip(), phrase is not None, tokens)
+        if excluded:
+            query.excluded.append(term)
+        else:
+            group.append(term)
+            previous_or = False
+    if previous_or and query.alternatives:
+        raise QueryError("OR needs words on both sides")
+    if group:
+        query.alternatives.append(group)
+    if not query.alternatives:
+        raise QueryError("the query has nothing to find (only exclusions?)" if query.excluded else "empty query")
+    return query
+
+
+# ------------------------------------------------------------------------------------------------ SQL
+
+def _fts5(query: Query) -> str:
+    def quoted(token: str) -> str:
+        return '"' + token.replace('"', '""') + '"'
+
+    def all_of(terms: list[Term]) -> str:
+        return " AND ".join(quoted(token) for term in terms for token in term.tokens)
+
+    expression = " OR ".join(f"({all_of(group)})" for group in query.alternatives)
+    if query.excluded:
+        expression = f"({expression}) NOT ({' OR '.join(f'({all_of([t])})' for t in query.excluded)})"
+    return expression
+
+
+def _tsquery(query: Query) -> str:
+    def all_of(terms: list[Term]) -> str:
+        return " & ".join(f"'{token}'" for term in terms for token in term.tokens)
+
+    expression = " | ".join(f"({all_of(group)})" for group in query.alternatives)
+    for term in query.excluded:
+        expression = f"({expression}) & !({all_of([term])})"
+    return expression
+
+
+def _phrase(term: Term) -> ColumnElement[bool]:
+    return or_(Notice.title.contains(term.text, autoescape=True),
+               Notice.body_text.contains(term.text, autoescape=True),
+               Notice.buyer.contains(term.text, autoescape=True))
+
+
+def fulltext_clause(query: Query, dialect: str) -> ColumnElement[bool]:
+    """Notice.id among the full-text hits; phrases also occur verbatim; excluded phrases do not."""
+    if dialect == "postgresql":
+        hits = select(FTS.c.notice_id).where(
+            FTS.c.document.op("@@")(func.to_tsquery(SIMPLE, _tsquery(query))))
+    else:
+        hits = select(FTS.c.rowid).where(text("notice_fts MATCH :fts").bindparams(fts=_fts5(query)))
+    clauses: list[ColumnElement[bool]] = [Notice.id.in_(hits)]
+    phrase_groups = [and_(*[_phrase(t) for t in group if t.phrase]) for group in query.alternatives
+                     if any(t.phrase for t in group)]
+    if phrase_groups and len(phrase_groups) == len(query.alternatives):
+        clauses.append(or_(*phrase_groups))
+    clauses += [not_(_phrase(t)) for t in query.excluded if t.phrase]
+    return and_(*clauses)
+
+
+def filtered(statement: Select[Any], filters: NoticeFilters, query: Query | None, dialect: str) -> Select[Any]:
+    statement = apply_filters(statement, filters)
+    if query is not None:
+        statement = statement.where(fulltext_clause(query, dialect))
+    return statement
+
+
+# ------------------------------------------------------------------------------------------------ results
+
+@dataclass
+class Hit:
+    notice: Notice
+    score: int
+    reasons: list[str]
+    terms: list[str]
+    status: str
+    snippet: Markup
+
+
+@dataclass
+class Results:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[tuple[str, str, int]]]   # facet → [(value, label, count)]
+    query: Query | None
+
+
+def latest_status_subquery() -> Any:
+    latest = select(Review.notice_id, func.max(Review.id).label("id")).group_by(Review.notice_id).subquery()
+    return select(Review.notice_id, Review.status).join(latest, latest.c.id == Review.id).subquery()
+
+
+def search(database: Database, raw_query: str = "", filters: NoticeFilters | None = None, sort: str = "relevance",
+           limit: int = 20, offset: int = 0, facets: bool = True) -> Results:
+    filters = filters or NoticeFilters()
+    query = parse_query(raw_query) if raw_query.strip() else None
+    dialect = database.engine.dialect.name
+    if sort not in SORTS:
+        raise QueryError(f"sort must be one of {', '.join(SORTS)}")
+    with database.session() as session:
+        ids = filtered(select(Notice.id), filters, query, dialect).subquery()
+        total = session.scalar(select(func.count()).select_from(ids)) or 0
+        statement = (select(Notice).join(ids, ids.c.id == Notice.id)
+                     .outerjoin(NoticeScore, NoticeScore.notice_id == Notice.id))
+        if sort == "relevance" and query is not None:
+            statement = statement.order_by(*_relevance(query, dialect), Notice.published_at.desc().nulls_last())
+        elif sort == "score" or (sort == "relevance" and query is None):
+            statement = statement.order_by(NoticeScore.score.desc().nulls_last(),
+                                           Notice.published_at.desc().nulls_last())
+        else:
+            statement = statement.order_by(Notice.published_at.desc().nulls_last(), Notice.id.desc())
+        notices = session.scalars(statement.limit(limit).offset(offset)).unique().all()
+        hits = _hits(session, notices, query)
+        facet_counts = _facets(session, ids) if facets else {}
+    return Results(total, hits, facet_counts, query)
+
+
+def _relevance(query: Query, dialect: str) -> list[Any]:
+    if dialect == "postgresql":
+        rank = select(func.ts_rank(FTS.c.document, func.to_tsquery(SIMPLE, _tsquery(query)))) \
+            .where(FTS.c.notice_id == Notice.id).scalar_subquery()
+        return [rank.desc()]
+    rank = select(text("bm25(notice_fts)")).select_from(FTS).where(
+        and_(FTS.c.rowid == Notice.id, text("notice_fts MATCH :rank_fts").bindparams(rank_fts=_fts5(query)))) \
+        .scalar_subquery()
+    return [rank.asc()]  # bm25 is lower for better matches
+
+
+def _hits(session: Any, notices: list[Notice], query: Query | None) -> list[Hit]:
+    ids = [n.id for n in notices]
+    scores = {s.notice_id: s for s in session.scalars(select(NoticeScore).where(NoticeScore.notice_id.in_(ids)))}
+    terms: dict[int, list[str]] = {}
+    for notice_id, term in session.execute(select(NoticeMatch.notice_id, NoticeMatch.term)
+                                           .where(NoticeMatch.notice_id.in_(ids)).order_by(NoticeMatch.id)):
+        if term not in terms.setdefault(notice_id, []):
+            terms[notice_id].append(term)
+    statuses = latest_statuses(session, ids)
+    needles = (query.words if query else []) + [t for ts in terms.values() for t in ts]
+    hits = []
+    for notice in notices:
+        score = scores.get(notice.id)
+        hits.append(Hit(notice, score.score if score else 0, list(score.reasons) if score else [],
+                        terms.get(notice.id, []), statuses.get(notice.id, "new"),
+                        snippet(notice.body_text, (query.words if query else []) + terms.get(notice.id, []))))
+    del needles
+    return hits
+
+
+def latest_statuses(session: Any, ids: list[int]) -> dict[int, str]:
+    latest = latest_status_subquery()
+    return dict(session.execute(select(latest.c.notice_id, latest.c.status).where(latest.c.notice_id.in_(ids))).all())
+
+
+SCORE_BANDS = (("50", "50–100 review first"), ("1", "1–49"), ("0", "0 / not matched"))
+
+
+def _facets(session: Any, ids: Any) -> dict[str, list[tuple[str, str, int]]]:
+    def grouped(column_: Any, join: Any = None, limit: int = 12) -> list[tuple[str, int]]:
+        statement = select(column_, func.count(func.distinct(ids.c.id))).select_from(ids)
+        for target, on in join or []:
+            statement = statement.join(target, on)
+        statement = statement.group_by(column_).order_by(func.count(func.distinct(ids.c.id)).desc()).limit(limit)
+        return [(value, count) for value, count in session.execute(statement) if value not in (None, "")]
+
+    province = func.substr(Notice.region_code, 1, 2)
+    regions = [(code + "0000", (region_by_code(code + "0000").name if region_by_code(code + "0000") else code), n)
+               for code, n in grouped(province, [(Notice, Notice.id == ids.c.id)], 40)]
+    tibet = or_(*(Notice.region_code.startswith(p) for p in tibetan_region_prefixes()))
+    tibetan_count = session.scalar(select(func.count()).select_from(ids).join(Notice, Notice.id == ids.c.id)
+                                   .where(tibet)) or 0
+    band = case((NoticeScore.score >= 50, "50"), (NoticeScore.score >= 1, "1"), else_="0")
+    bands = dict(grouped(band, [(NoticeScore, NoticeScore.notice_id == ids.c.id)], 3))
+    unscored = session.scalar(select(func.count()).select_from(ids).outerjoin(
+        NoticeScore, NoticeScore.notice_id == ids.c.id).where(NoticeScore.notice_id.is_(None))) or 0
+    bands["0"] = bands.get("0", 0) + unscored
+    latest = latest_status_subquery()
+    reviewed = dict(grouped(latest.c.status, [(latest, latest.c.notice_id == ids.c.id)], 5))
+    total = session.scalar(select(func.count()).select_from(ids)) or 0
+    reviewed["new"] = reviewed.get("new", 0) + total - sum(reviewed.values())
+    return {
+        "region": ([("tibetan", "Tibetan areas 藏区", tibetan_count)] if tibetan_count else []) + regions,
+        "source": [(v, v, n) for v, n in grouped(Source.name, [(Notice, Notice.id == ids.c.id),
+                                                               (Source, Source.id == Notice.source_id)])],
+        "type": [(v, v, n) for v, n in grouped(Notice.notice_type, [(Notice, Notice.id == ids.c.id)])],
+        "buyer": [(v, v, n) for v, n in grouped(Notice.buyer, [(Notice, Notice.id == ids.c.id)], 10)],
+        "supplier": [(v, v, n) for v, n in grouped(Supplier.name, [(Supplier, Supplier.notice_id == ids.c.id)], 10)],
+        "term": [(v, v, n) for v, n in grouped(NoticeMatch.term, [(NoticeMatch, NoticeMatch.notice_id == ids.c.id)],
+                                               15)],
+        "category": [(v, v, n) for v, n in grouped(NoticeMatch.category,
+                                                   [(NoticeMatch, NoticeMatch.notice_id == ids.c.id)])],
+        "score": [(value, label, bands.get(value, 0)) for value, label in SCORE_BANDS if bands.get(value, 0)],
+        "review": [(v, v, n) for v, n in sorted(reviewed.items(), key=lambda kv: -kv[1]) if n],
+    }
+
+
+# ------------------------------------------------------------------------------------------------ highlighting
+
+def highlight(value: str, needles: list[str]) -> Markup:
+    """``value`` escaped, with every needle (case-insensitive) wrapped in <mark>: scraped text stays inert."""
+    needles = sorted({n for n in needles if n}, key=len, reverse=True)
+    if not needles or not value:
+        return escape(value or "")
+    pattern = re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE)
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(value):
+        out.append(str(escape(value[last:match.start()])))
+        out.append(f"<mark>{escape(match.group())}</mark>")
+        last = match.end()
+    out.append(str(escape(value[last:])))
+    return Markup("".join(out))
+
+
+def snippet(body: str, needles: list[str], width: int = 80) -> Markup:
+    """A piece of ``body`` around the first needle, highlighted."""
+    if not body:
+        return Markup("")
+    lower = body.lower()
+    positions = [lower.find(n.lower()) for n in needles if n and lower.find(n.lower()) >= 0]
+    start = max(0, min(positions) - width // 2) if positions else 0
+    piece = body[start:start + width * 2].replace("\n", " ")
+    return highlight(("…" if start else "") + piece + ("…" if start + width * 2 < len(body) else ""), needles)

@@ -1,0 +1,117 @@
+"""Chinese full-text search with filters and facets, on SQLite (FTS5) and PostgreSQL (tsvector)."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from caigou.filters import TIBETAN_AREAS, NoticeFilters
+from caigou.search import QueryError, highlight, search
+from models import Review
+from models.db import Database
+from models.types import SHANGHAI
+from pipelines.record import SupplierRecord
+from pipelines.store import NoticeStore
+from tests.test_store import make_record
+
+NOTICES = [
+    ("1", "那曲市公安局刑侦支队遗传分析仪升级单一来源公示", "那曲市公安局刑侦支队", "540600", "single_source",
+     "原有3500xL遗传分析仪升级，赛默飞世尔。", "西藏高原生物科技有限公司", 2024),
+    ("2", "西藏自治区公安厅DNA数据库建设项目公开招标公告", "西藏自治区公安厅", "540000", "tender",
+     "DNA数据库建设，Y-STR数据库。", "", 2023),
+    ("3", "某市人民医院遗传分析仪采购项目", "某市人民医院", "440100", "award", "临床遗传病检测用遗传分析仪。",
+     "广州某医疗器械有限公司", 2024),
+    ("4", "拉萨市疾病预防控制中心荧光定量PCR仪采购", "拉萨市疾病预防控制中心", "540100", "tender",
+     "用于新冠病毒核酸检测。", "", 2022),
+    ("5", "昌都市公安局Y-STR扩增试剂盒采购中标公告", "昌都市公安局", "540300", "award",
+     "Y-STR扩增试剂盒(100人份/盒)60盒。", "无锡中德美联生物技术有限公司", 2024),
+]
+
+
+@pytest.fixture
+def archive(db: Database) -> Database:
+    store = NoticeStore(db)
+    for key, title, buyer, region, kind, body, supplier, year in NOTICES:
+        store.save_notice(make_record(
+            source_key=key, title=title, buyer=buyer, region_code=region, notice_type=kind, body_text=body,
+            project_code=f"P-{key}", published_at=dt.datetime(year, 6, 1, tzinfo=SHANGHAI),
+            suppliers=[SupplierRecord(supplier, amount_cny=Decimal("1000.00"))] if supplier else []))
+    return db
+
+
+def keys(results) -> set[str]:  # type: ignore[no-untyped-def]
+    return {hit.notice.source_key for hit in results.hits}
+
+
+def test_chinese_words_and_sub_words(archive: Database) -> None:
+    assert keys(search(archive, "遗传分析仪")) == {"1", "3"}
+    assert keys(search(archive, "公安")) == {"1", "2", "5"}          # 公安 finds 公安厅 and 公安局
+    assert keys(search(archive, "公安厅")) == {"2"}
+    assert keys(search(archive, "分析仪")) == {"1", "3"}             # a sub-word of 遗传分析仪
+    assert keys(search(archive, "Y-STR")) == {"2", "5"}
+    assert keys(search(archive, "ｙ－ｓｔｒ")) == {"2", "5"}          # full width, any case
+    assert keys(search(archive, "中德美联")) == {"5"}                 # suppliers are searched
+
+
+def test_phrases_exclusions_or(archive: Database) -> None:
+    assert keys(search(archive, '"DNA数据库建设"')) == {"2"}
+    assert keys(search(archive, "遗传分析仪 -医院")) == {"1"}
+    assert keys(search(archive, '遗传分析仪 -"人民医院"')) == {"1"}
+    assert keys(search(archive, "核酸检测 OR 试剂盒")) == {"4", "5"}
+
+
+def test_filters_and_facets(archive: Database) -> None:
+    tibet = search(archive, "", NoticeFilters(regions=[TIBETAN_AREAS]))
+    assert keys(tibet) == {"1", "2", "4", "5"}
+    assert keys(search(archive, "公安", NoticeFilters(regions=["540600"]))) == {"1"}
+    assert keys(search(archive, "", NoticeFilters(notice_types=["award"]))) == {"3", "5"}
+    assert keys(search(archive, "", NoticeFilters(since=dt.date(2024, 1, 1)))) == {"1", "3", "5"}
+    assert keys(search(archive, "", NoticeFilters(supplier="中德美联"))) == {"5"}
+    assert keys(search(archive, "", NoticeFilters(min_score=50))) == {"1", "2", "5"}
+    assert keys(search(archive, "", NoticeFilters(terms=["遗传分析仪"]))) == {"1", "3"}
+    results = search(archive, "遗传分析仪")
+    facets = results.facets
+    assert ("tibetan", "Tibetan areas 藏区", 1) in facets["region"]
+    assert ("540000", "西藏自治区", 1) in facets["region"] and ("440000", "广东省", 1) in facets["region"]
+    assert dict((v, n) for v, _, n in facets["type"]) == {"single_source": 1, "award": 1}
+    assert dict((v, n) for v, _, n in facets["term"])["遗传分析仪"] == 2
+    assert dict((v, n) for v, _, n in facets["review"]) == {"new": 2}
+    assert dict((v, n) for v, _, n in facets["score"]) == {"50": 1, "0": 1}
+
+
+def test_review_status_filter(archive: Database) -> None:
+    first = next(h.notice.id for h in search(archive, "公安厅").hits)
+    with archive.session() as session:
+        session.add(Review(notice_id=first, reviewer="dolma", status="unsure"))
+        session.add(Review(notice_id=first, reviewer="dolma", status="relevant"))
+    assert keys(search(archive, "", NoticeFilters(review_statuses=["relevant"]))) == {"2"}
+    assert "2" not in keys(search(archive, "", NoticeFilters(review_statuses=["new"])))
+    assert keys(search(archive, "", NoticeFilters(review_statuses=["unsure"]))) == set()
+
+
+def test_sorting(archive: Database) -> None:
+    by_date = [h.notice.source_key for h in search(archive, "", sort="date").hits]
+    assert by_date[-1] == "4"
+    by_score = [h.score for h in search(archive, "", sort="score").hits]
+    assert by_score == sorted(by_score, reverse=True)
+    assert search(archive, "遗传分析仪 公安", sort="relevance").hits[0].notice.source_key == "1"
+
+
+@pytest.mark.parametrize("query", ['"遗传分析仪', "OR 公安", "公安 OR", "-公安", "   "])
+def test_malformed_queries_are_clear(archive: Database, query: str) -> None:
+    with pytest.raises(QueryError):
+        search(archive, query) if query.strip() else search(archive, query, sort="nonsense")
+
+
+def test_highlight_escapes_hostile_text() -> None:
+    marked = highlight('<script>alert(1)</script> 遗传分析仪 <img src=x onerror=alert(1)>', ["遗传分析仪"])
+    assert "<script>" not in marked and "<img" not in marked
+    assert "<mark>遗传分析仪</mark>" in marked and "&lt;script&gt;" in marked
+
+
+def test_updates_are_reindexed(archive: Database) -> None:
+    NoticeStore(archive).save_notice(make_record(source_key="3", title="某市人民医院离心机采购项目",
+                                                 body_text="离心机", buyer="某市人民医院"))
+    assert keys(search(archive, "遗传分析仪")) == {"1"}
+    assert keys(search(archive, "离心机")) == {"3"}
