@@ -1,0 +1,121 @@
+"""The one column set every export shares (documented in docs/export.md), read from the archive in batches."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from caigou.filters import NoticeFilters, apply_filters
+from models import Attachment, Notice, NoticeMatch, NoticeScore, Source, Supplier
+from models.db import Database
+
+# Order is the CSV/XLSX column order and the JSON key order. Never reorder or rename: users' scripts read them.
+COLUMNS = (
+    "notice_id", "source", "source_id", "url", "notice_type", "notice_type_label", "title", "published_at",
+    "region_code", "region_name", "buyer", "agency", "project_code", "budget_cny", "award_cny", "suppliers",
+    "supplier_details", "score", "reasons", "matched_terms", "categories", "first_seen_at", "last_seen_at",
+    "raw_sha256", "body_text", "fields", "line_items", "attachments",
+)
+MATCH_COLUMNS = ("notice_id", "source", "source_id", "url", "title", "published_at", "buyer", "region_code",
+                 "score", "term", "category", "tier", "field", "matched_text", "snippet", "quantity")
+LIST_COLUMNS = {"suppliers", "reasons", "matched_terms", "categories"}
+JSON_COLUMNS = {"supplier_details", "fields", "line_items", "attachments", "quantity"}
+MONEY_COLUMNS = {"budget_cny", "award_cny"}
+TIME_COLUMNS = {"published_at", "first_seen_at", "last_seen_at"}
+
+
+def _time(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+NOTICE_FIELDS = (Notice.id, Source.name, Notice.source_key, Notice.url, Notice.notice_type,
+                 Notice.notice_type_label, Notice.title, Notice.published_at, Notice.region_code, Notice.region_name,
+                 Notice.buyer, Notice.agency, Notice.project_code, Notice.budget_cny, Notice.award_cny,
+                 Notice.first_seen_at, Notice.last_seen_at, Notice.raw_sha256, Notice.body_text, Notice.fields,
+                 Notice.line_items)
+
+
+def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any],
+               attachments: list[Any]) -> dict[str, Any]:
+    """One notice as a row. Built from plain result tuples, not ORM objects: exports touch every notice."""
+    (notice_id, source, source_key, url, notice_type, notice_type_label, title, published_at, region_code,
+     region_name, buyer, agency, project_code, budget, award, first_seen, last_seen, raw_sha256, body_text,
+     fields, line_items) = values
+    return {
+        "notice_id": notice_id, "source": source, "source_id": source_key, "url": url, "notice_type": notice_type,
+        "notice_type_label": notice_type_label, "title": title, "published_at": _time(published_at),
+        "region_code": region_code, "region_name": region_name, "buyer": buyer, "agency": agency,
+        "project_code": project_code, "budget_cny": budget, "award_cny": award,
+        "suppliers": [s.name for s in suppliers],
+        "supplier_details": [{"name": s.name, "lot": s.lot, "address": s.address,
+                              "amount_cny": float(s.amount_cny) if s.amount_cny is not None else None,
+                              "amount_text": s.amount_text} for s in suppliers],
+        "score": score.score if score else 0, "reasons": list(score.reasons) if score else [],
+        "matched_terms": list(dict.fromkeys(m.term for m in matches)),
+        "categories": list(dict.fromkeys(m.category for m in matches)),
+        "first_seen_at": _time(first_seen), "last_seen_at": _time(last_seen), "raw_sha256": raw_sha256,
+        "body_text": body_text, "fields": fields, "line_items": line_items,
+        "attachments": [{"name": a.name, "url": a.url} for a in attachments],
+    }
+
+
+def match_rows(row: dict[str, Any], matches: list[Any]) -> Iterator[dict[str, Any]]:
+    for match in matches:
+        yield {**{key: row[key] for key in MATCH_COLUMNS if key in row}, "term": match.term,
+               "category": match.category, "tier": match.tier, "field": match.field,
+               "matched_text": match.matched_text, "snippet": match.snippet, "quantity": match.quantity}
+
+
+def _grouped(session: Any, columns: tuple[Any, ...], key: Any, ids: list[int], order: Any) -> dict[int, list[Any]]:
+    grouped: dict[int, list[Any]] = {}
+    for row in session.execute(select(key, *columns).where(key.in_(ids)).order_by(key, order)):
+        grouped.setdefault(row[0], []).append(row)
+    return grouped
+
+
+@dataclass
+class Selection:
+    """The notices an export reads: filters, in id order, in batches of ``batch``."""
+
+    filters: NoticeFilters
+    batch: int = 2000
+
+    def count(self, database: Database) -> int:
+        with database.session() as session:
+            return session.scalar(apply_filters(select(func.count(Notice.id)), self.filters)) or 0
+
+    def rows(self, database: Database, per: str = "notice") -> Iterator[dict[str, Any]]:
+        """Rows, streamed: keyset pages by id, one short transaction each (memory stays flat)."""
+        last_id = 0
+        while True:
+            with database.session() as session:
+                query = (apply_filters(select(*NOTICE_FIELDS).join(Source, Source.id == Notice.source_id),
+                                       self.filters)
+                         .where(Notice.id > last_id).order_by(Notice.id).limit(self.batch))
+                notices = session.execute(query).all()
+                if not notices:
+                    return
+                ids = [n[0] for n in notices]
+                suppliers = _grouped(session, (Supplier.name, Supplier.lot, Supplier.address, Supplier.amount_cny,
+                                               Supplier.amount_text), Supplier.notice_id, ids, Supplier.position)
+                attachments = _grouped(session, (Attachment.name, Attachment.url), Attachment.notice_id, ids,
+                                       Attachment.position)
+                matches = _grouped(session, (NoticeMatch.term, NoticeMatch.category, NoticeMatch.tier,
+                                             NoticeMatch.field, NoticeMatch.matched_text, NoticeMatch.snippet,
+                                             NoticeMatch.quantity), NoticeMatch.notice_id, ids, NoticeMatch.id)
+                scores = {row[0]: row for row in session.execute(
+                    select(NoticeScore.notice_id, NoticeScore.score, NoticeScore.reasons)
+                    .where(NoticeScore.notice_id.in_(ids)))}
+            for values in notices:
+                notice_id = values[0]
+                notice_matches = matches.get(notice_id, [])
+                row = notice_row(values, suppliers.get(notice_id, []), scores.get(notice_id), notice_matches,
+                                 attachments.get(notice_id, []))
+                if per == "match":
+                    yield from match_rows(row, notice_matches)
+                else:
+                    yield row
+            last_id = notices[-1][0]

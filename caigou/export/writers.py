@@ -1,0 +1,206 @@
+"""Writers for each export format. Each takes an iterator of rows (``caigou.export.rows``) and streams it out."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import IO, Any
+
+from caigou.export.rows import JSON_COLUMNS, LIST_COLUMNS, MONEY_COLUMNS, TIME_COLUMNS
+from models.types import now
+
+# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(…) runs when opened).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+XLSX_CELL_LIMIT = 32_767
+
+
+def neutralise(text: str) -> str:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe, so it shows as the text it is."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=_default)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)  # repr(float) is the shortest exact round trip for two-decimal yuan amounts
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def flat_cell(column: str, value: Any) -> str:
+    """One value as CSV text: lists joined with "; ", structures as JSON, amounts as plain numbers."""
+    if value is None:
+        return ""
+    if column in LIST_COLUMNS:
+        return "; ".join(str(v) for v in value)
+    if column in JSON_COLUMNS:
+        return _json(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def write_csv(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], out: IO[str]) -> int:
+    """RFC 4180 CSV (CRLF, quotes where needed); text cells that look like formulas are neutralised."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        cells = []
+        for column in columns:
+            text = flat_cell(column, row.get(column))
+            numeric = column in MONEY_COLUMNS or column in {"notice_id", "score"}
+            cells.append(text if numeric else neutralise(text))
+        writer.writerow(cells)
+        count += 1
+    return count
+
+
+def write_jsonl(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], out: IO[str]) -> int:
+    count = 0
+    for row in rows:
+        out.write(_json({column: row.get(column) for column in columns}) + "\n")
+        count += 1
+    return count
+
+
+def write_xlsx(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], path: str) -> int:
+    """XLSX in openpyxl's write-only mode: numbers as numbers, times as dates (Asia/Shanghai wall time, which
+    Excel cannot zone), the header frozen; text never becomes a formula; cells over Excel's limit are cut with a
+    marker (JSON Lines keeps everything)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("notices")
+    sheet.freeze_panes = "A2"
+    sheet.append(columns)
+    count = 0
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column)
+            if column in TIME_COLUMNS and value:
+                cell = WriteOnlyCell(sheet, value=dt.datetime.fromisoformat(value).replace(tzinfo=None))
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            elif isinstance(value, Decimal):
+                cell = WriteOnlyCell(sheet, value=float(value))
+                cell.number_format = "#,##0.00"
+            elif isinstance(value, int) and not isinstance(value, bool):
+                cell = WriteOnlyCell(sheet, value=value)
+            else:
+                text = flat_cell(column, value)
+                if len(text) > XLSX_CELL_LIMIT:
+                    text = text[:XLSX_CELL_LIMIT - 20] + " …[cut: see JSONL]"
+                cell = WriteOnlyCell(sheet, value=text)
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+            cells.append(cell)
+        sheet.append(cells)
+        count += 1
+    book.save(path)
+    return count
+
+
+# ------------------------------------------------------------------------------------------------ OCDS
+
+OCDS_TAGS = {
+    "intention": ["planning"], "tender": ["tender"], "invitation": ["tender"], "prequalification": ["tender"],
+    "consultation": ["tender"], "negotiation": ["tender"], "inquiry": ["tender"], "single_source": ["tender"],
+    "correction": ["tenderAmendment"], "termination": ["tenderCancellation"], "award": ["award"],
+    "contract": ["contract"], "other": ["tender"],
+}
+PROCUREMENT_METHODS = {
+    "tender": ("open", "公开招标"), "invitation": ("selective", "邀请招标"),
+    "prequalification": ("selective", "资格预审"), "consultation": ("selective", "竞争性磋商"),
+    "negotiation": ("selective", "竞争性谈判"), "inquiry": ("selective", "询价"),
+    "single_source": ("direct", "单一来源"),
+}
+
+
+def _party_id(role: str, name: str) -> str:
+    return f"{role}-{hashlib.sha1(name.encode()).hexdigest()[:12]}"
+
+
+def _value(amount: Any) -> dict[str, Any] | None:
+    return {"amount": float(amount), "currency": "CNY"} if amount is not None else None
+
+
+def ocds_release(row: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """One OCDS 1.1 release for one notice. Watchlist matches and review state stay out."""
+    process = row["project_code"] or f"{row['source']}-{row['source_id']}"
+    release: dict[str, Any] = {
+        "ocid": f"{prefix}{process}", "id": f"{row['source']}-{row['source_id']}",
+        "date": row["published_at"] or row["first_seen_at"], "tag": OCDS_TAGS.get(row["notice_type"], ["tender"]),
+        "initiationType": "tender", "language": "zh", "parties": [],
+    }
+    if row["buyer"]:
+        buyer = {"id": _party_id("buyer", row["buyer"]), "name": row["buyer"]}
+        release["buyer"] = buyer
+        release["parties"].append({**buyer, "roles": ["buyer"],
+                                   **({"address": {"region": row["region_name"]}} if row["region_name"] else {})})
+    tender: dict[str, Any] = {"id": process, "title": row["title"]}
+    if row["agency"]:
+        agency = {"id": _party_id("agency", row["agency"]), "name": row["agency"]}
+        tender["procuringEntity"] = agency
+        release["parties"].append({**agency, "roles": ["procuringEntity"]})
+    if row["budget_cny"] is not None:
+        tender["value"] = _value(row["budget_cny"])
+    method = PROCUREMENT_METHODS.get(row["notice_type"])
+    if method:
+        tender["procurementMethod"], tender["procurementMethodDetails"] = method
+    items = [{"id": str(index), "description": item.get("name") or item.get("model") or "",
+              **({"quantity": _number(item["quantity"])} if _number(item.get("quantity")) is not None else {})}
+             for index, item in enumerate(row["line_items"], start=1)]
+    if items:
+        tender["items"] = items
+    if row["notice_type"] == "termination":
+        tender["status"] = "cancelled"
+    release["tender"] = tender
+    if row["notice_type"] == "award":
+        awards = []
+        for index, supplier in enumerate(row["supplier_details"], start=1):
+            party = {"id": _party_id("supplier", supplier["name"]), "name": supplier["name"]}
+            if not any(p["id"] == party["id"] for p in release["parties"]):
+                release["parties"].append({**party, "roles": ["supplier"]})
+            award = {"id": f"{release['id']}-{index}", "status": "active", "suppliers": [party]}
+            if supplier["lot"]:
+                award["title"] = f"标包 {supplier['lot']}"
+            if supplier["amount_cny"] is not None:
+                award["value"] = _value(supplier["amount_cny"])
+            awards.append(award)
+        if not awards and row["award_cny"] is not None:
+            awards.append({"id": f"{release['id']}-1", "status": "active", "value": _value(row["award_cny"])})
+        if awards:
+            release["awards"] = awards
+    return release
+
+
+def _number(text: Any) -> float | None:
+    import re
+
+    match = re.match(r"\s*(\d+(?:\.\d+)?)", str(text or ""))
+    return float(match.group(1)) if match else None
+
+
+def write_ocds(rows: Iterable[dict[str, Any]], out: IO[str], prefix: str,
+               on_release: Callable[[], None] | None = None) -> int:
+    """A release package, streamed release by release."""
+    head = {"uri": f"urn:caigou:export:{now().strftime('%Y%m%dT%H%M%S')}", "version": "1.1",
+            "publishedDate": now().isoformat(timespec="seconds"),
+            "publisher": {"name": "caigou (collected from Chinese government procurement portals)"}}
+    out.write(_json(head)[:-1] + ', "releases": [\n')
+    count = 0
+    for row in rows:
+        out.write((",\n" if count else "") + _json(ocds_release(row, prefix)))
+        count += 1
+        if on_release:
+            on_release()
+    out.write("\n]}\n")
+    return count

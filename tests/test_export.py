@@ -1,0 +1,171 @@
+"""Exports and imports: CSV that spreadsheets open correctly and safely, XLSX, JSON Lines, OCDS, round trips
+between SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import shutil
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import jsonschema
+import pytest
+from openpyxl import load_workbook
+
+from caigou.export.importing import import_file
+from caigou.export.rows import COLUMNS, Selection
+from caigou.export.writers import write_csv, write_jsonl, write_ocds
+from caigou.filters import NoticeFilters
+from models.db import Database
+from models.types import SHANGHAI
+from pipelines.record import SupplierRecord
+from pipelines.store import NoticeStore
+from tests.crawling import run_caigou
+from tests.test_store import make_record
+
+HOSTILE = '=HYPERLINK("http://evil.example","点我"), "引号", 逗号\n换行'
+
+
+def fill(db: Database) -> None:
+    store = NoticeStore(db)
+    store.save_notice(make_record(source_key="1"))
+    store.save_notice(make_record(
+        source_key="2", title=HOSTILE, buyer="+某县公安局", agency="@代理", project_code="-P-2",
+        body_text="正文\t含制表符", budget_cny=Decimal("106185203.89"), notice_type="award",
+        published_at=dt.datetime(2025, 7, 14, 1, 59, tzinfo=SHANGHAI),
+        suppliers=[SupplierRecord("中建八局第二建设有限公司", lot="A", amount_cny=Decimal("28378613.89")),
+                   SupplierRecord("中铁十局集团有限公司", lot="B", amount_cny=Decimal("24350000.00"))]))
+
+
+def rows(db: Database) -> list[dict]:
+    return list(Selection(NoticeFilters()).rows(db))
+
+
+def test_csv_is_safe_and_exact(db: Database) -> None:
+    fill(db)
+    out = io.StringIO()
+    assert write_csv(rows(db), COLUMNS, out) == 2
+    text = out.getvalue()
+    assert "\r\n" in text
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    hostile = parsed[1]
+    assert hostile["title"] == "'" + HOSTILE  # a formula no more, the text intact after the apostrophe
+    assert hostile["buyer"] == "'+某县公安局" and hostile["agency"] == "'@代理" and hostile["project_code"] == "'-P-2"
+    assert hostile["budget_cny"] == "106185203.89"   # amounts stay plain numbers
+    assert hostile["suppliers"] == "中建八局第二建设有限公司; 中铁十局集团有限公司"
+    assert hostile["published_at"] == "2025-07-14T01:59:00+08:00"
+    assert json.loads(hostile["supplier_details"])[0] == {"name": "中建八局第二建设有限公司", "lot": "A", "address": "",
+                                                          "amount_cny": 28378613.89, "amount_text": ""}
+
+
+def test_command_writes_a_bom_and_filters(db: Database, tmp_path: Path) -> None:
+    fill(db)
+    target = tmp_path / "out.csv"
+    result = run_caigou("--db", db.url, "export", "--format", "csv", "--min-score", "50", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    raw = target.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    parsed = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [r["source_id"] for r in parsed] == ["1"]  # the genetic analyzer notice; the other scores lower
+    assert int(parsed[0]["score"]) >= 50 and "遗传分析仪" in parsed[0]["matched_terms"]
+    plain = run_caigou("--db", db.url, "export", "--format", "csv", "--encoding", "utf-8")
+    assert not plain.stdout.startswith("\ufeff") and plain.stdout.startswith("notice_id,")
+    per_match = run_caigou("--db", db.url, "export", "--format", "jsonl", "--per", "match", "--term", "遗传分析仪")
+    lines = [json.loads(line) for line in per_match.stdout.splitlines()]
+    assert lines and all(line["term"] == "遗传分析仪" and line["field"] for line in lines)
+
+
+def test_xlsx_keeps_types_and_never_makes_formulas(db: Database, tmp_path: Path) -> None:
+    fill(db)
+    target = tmp_path / "out.xlsx"
+    result = run_caigou("--db", db.url, "export", "--format", "xlsx", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    sheet = load_workbook(target).active
+    header = [c.value for c in sheet[1]]
+    assert header == list(COLUMNS) and sheet.freeze_panes == "A2"
+    row = {header[i]: cell for i, cell in enumerate(sheet[3])}
+    assert row["title"].value == HOSTILE and row["title"].data_type == "s"
+    assert row["budget_cny"].value == pytest.approx(106185203.89) and row["budget_cny"].data_type == "n"
+    assert row["published_at"].value == dt.datetime(2025, 7, 14, 1, 59)
+    assert isinstance(row["notice_id"].value, int)
+
+
+def test_ocds_validates(db: Database) -> None:
+    fill(db)
+    out = io.StringIO()
+    assert write_ocds(rows(db), out, "ocds-test-") == 2
+    package = json.loads(out.getvalue())
+    schema = json.loads((Path(__file__).with_name("data") / "ocds-release-package-1.1-required.json").read_text())
+    jsonschema.validate(package, schema, format_checker=jsonschema.FormatChecker())
+    tender, award = package["releases"]
+    assert tender["ocid"] == "ocds-test-XZNQ-2024-017" and tender["tag"] == ["tender"]
+    assert tender["tender"]["procurementMethod"] == "direct"
+    assert tender["tender"]["value"] == {"amount": 1230000.0, "currency": "CNY"}
+    assert award["tag"] == ["award"]
+    assert [a["value"]["amount"] for a in award["awards"]] == [28378613.89, 24350000.0]
+    assert {p["name"]: p["roles"] for p in award["parties"]}["中铁十局集团有限公司"] == ["supplier"]
+    assert "score" not in json.dumps(package) and "matches" not in json.dumps(package)
+
+
+def test_jsonl_round_trip_sqlite_to_postgres_and_back(db: Database, tmp_path: Path,
+                                                      sqlite_template: Path) -> None:
+    fill(db)
+    first = tmp_path / "first.jsonl"
+    with open(first, "w", encoding="utf-8") as out:
+        write_jsonl(rows(db), COLUMNS, out)
+    other_path = tmp_path / "other.db"
+    shutil.copy(sqlite_template, other_path)
+    other = Database(f"sqlite:///{other_path}")
+    assert import_file(other, first) == {"new": 2, "updated": 0, "unchanged": 0}
+    second = tmp_path / "second.jsonl"
+    with open(second, "w", encoding="utf-8") as out:
+        write_jsonl(rows(other), COLUMNS, out)
+    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+    assert import_file(other, first) == {"new": 0, "updated": 0, "unchanged": 2}  # importing again changes nothing
+
+
+def test_csv_round_trip(db: Database, tmp_path: Path, sqlite_template: Path) -> None:
+    fill(db)
+    target = tmp_path / "a.csv"
+    with open(target, "w", encoding="utf-8-sig", newline="") as out:
+        write_csv(rows(db), COLUMNS, out)
+    other_path = tmp_path / "other.db"
+    shutil.copy(sqlite_template, other_path)
+    other = Database(f"sqlite:///{other_path}")
+    import_file(other, target)
+    again = tmp_path / "b.csv"
+    with open(again, "w", encoding="utf-8-sig", newline="") as out:
+        write_csv(rows(other), COLUMNS, out)
+    assert again.read_bytes() == target.read_bytes()
+
+
+def test_bad_import_lines_are_one_line_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"source": "ccgp", "source_id": "1", "url": "http://x", "title": "t", "budget_cny": "lots"}\n',
+                   encoding="utf-8")
+    result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "import", str(bad))
+    assert result.returncode == 2 and f"{bad}:1: not an amount: 'lots'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None and os.environ.get("CAIGOU_REQUIRE_LIBREOFFICE") != "1",
+                    reason="LibreOffice (soffice) is not installed; .ci/run installs libreoffice-calc")
+def test_libreoffice_reads_the_csv_safely(sqlite_db: Database, tmp_path: Path) -> None:
+    fill(sqlite_db)
+    source = tmp_path / "export.csv"
+    with open(source, "w", encoding="utf-8-sig", newline="") as out:
+        write_csv(rows(sqlite_db), COLUMNS, out)
+    subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to",
+                    "xlsx", "--infilter=CSV:44,34,76,1", "--outdir", str(tmp_path), str(source)],
+                   check=True, capture_output=True, timeout=180)
+    sheet = load_workbook(tmp_path / "export.xlsx").active
+    header = [c.value for c in sheet[1]]
+    title = sheet.cell(row=3, column=header.index("title") + 1)
+    assert title.data_type == "s" and "HYPERLINK" in title.value and "点我" in title.value
+    assert not title.value.startswith("=")
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    assert sheet.cell(row=2, column=header.index("buyer") + 1).value == "那曲市公安局刑侦支队"
