@@ -1,0 +1,134 @@
+"""``caigou subscriptions add|list|show|remove`` and ``caigou digest``: researchers' daily digests."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from sqlalchemy import func, select
+
+from caigou.context import AppContext, pass_app
+from caigou.digest.feed import write_feeds
+from caigou.digest.run import run_digests
+from caigou.digest.subscriptions import (filters_to_json, get_subscription, parse_recipients, parse_time,
+                                         parse_zone)
+from caigou.filters import NoticeFilters, filter_options
+from models import REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Subscription
+from models.errors import CaigouError
+from models.types import SHANGHAI, now
+
+
+@click.group()
+def subscriptions() -> None:
+    """Manage digest subscriptions: who gets which notices, when."""
+
+
+@subscriptions.command("add")
+@click.argument("name")
+@click.option("--to", "recipients", multiple=True, metavar="ADDRESS",
+              help="Recipient, e.g. 'a@example.org' or '研究员 <a@example.org>'; repeatable. None: feed only.")
+@click.option("--at", "delivery_time", default="07:00", show_default=True, help="Delivery time, HH:MM.")
+@click.option("--tz", "time_zone", default="Asia/Shanghai", show_default=True, help="Time zone of --at.")
+@click.option("--send-empty", is_flag=True, help="Send a 'nothing new' message on empty days (default: skip).")
+@click.option("--csv", "attach_csv", is_flag=True, help="Attach the digest's notices as a CSV file.")
+@click.option("--backfill", is_flag=True,
+              help="Include notices matched before the subscription existed in the first digest.")
+@pass_app
+@filter_options(default_min_score=REVIEW_FIRST_SCORE)  # innermost: its wrapper keeps no options set below it
+def add(app: AppContext, name: str, recipients: tuple[str, ...], filters: NoticeFilters, delivery_time: str,
+        time_zone: str, send_empty: bool, attach_csv: bool, backfill: bool) -> None:
+    """Add the subscription NAME (filters as in search; minimum score 50 unless --min-score).
+
+    \b
+    Example:
+      caigou subscriptions add 西藏DNA --to '研究员 <r@example.org>' --region tibetan --category dna --csv
+    """
+    if not name.strip():
+        raise CaigouError("a subscription needs a name")
+    with app.db.session() as session:
+        if session.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
+            raise CaigouError(f"a subscription named {name!r} exists; remove it first or choose another name")
+        session.add(Subscription(
+            name=name, recipients=parse_recipients(recipients), filters=filters_to_json(filters),
+            delivery_time=parse_time(delivery_time), time_zone=parse_zone(time_zone),
+            skip_when_empty=not send_empty, attach_csv=attach_csv, watermark=None if backfill else now()))
+    click.echo(f"added subscription {name!r}")
+
+
+@subscriptions.command("list")
+@pass_app
+def list_(app: AppContext) -> None:
+    """List the subscriptions with their recipients, time and last delivery."""
+    with app.db.session() as session:
+        rows = session.scalars(select(Subscription).order_by(Subscription.name)).all()
+        if not rows:
+            click.echo("no subscriptions; add one with: caigou subscriptions add NAME --to ADDRESS")
+        for sub in rows:
+            last = session.scalar(select(func.max(Delivery.attempted_at)).where(
+                Delivery.subscription_id == sub.id, Delivery.status == "sent"))
+            when = f"last sent {last.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if last else "never sent"
+            who = ", ".join(sub.recipients) or "(feed only)"
+            click.echo(f"{sub.name}\t{sub.delivery_time} {sub.time_zone}\t{who}\t{when}")
+
+
+@subscriptions.command("show")
+@click.argument("name")
+@click.option("--deliveries", "limit", default=10, show_default=True, help="How many recent deliveries to list.")
+@pass_app
+def show(app: AppContext, name: str, limit: int) -> None:
+    """Show a subscription: filters, schedule, watermark and its delivery log."""
+    with app.db.session() as session:
+        sub = get_subscription(session, name)
+        click.echo(f"name:        {sub.name}")
+        click.echo(f"recipients:  {', '.join(sub.recipients) or '(none: feed only)'}")
+        click.echo(f"filters:     {json.dumps(sub.filters, ensure_ascii=False)}")
+        click.echo(f"delivery:    {sub.delivery_time} {sub.time_zone}"
+                   f"{'' if sub.skip_when_empty else ', also on empty days'}{', CSV attached' if sub.attach_csv else ''}")
+        click.echo(f"watermark:   {sub.watermark.isoformat() if sub.watermark else '(none: backlog included)'}")
+        sent = session.scalar(select(func.count(DeliveredNotice.id)).where(DeliveredNotice.subscription_id == sub.id))
+        click.echo(f"delivered:   {sent} notice deliveries")
+        for delivery in session.scalars(select(Delivery).where(Delivery.subscription_id == sub.id)
+                                        .order_by(Delivery.id.desc()).limit(limit)):
+            click.echo(f"  {delivery.attempted_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {delivery.status:6}  "
+                       f"{delivery.recipient}  {delivery.notice_count} notices"
+                       + (f"  {delivery.error}" if delivery.error else ""))
+
+
+@subscriptions.command("remove")
+@click.argument("name")
+@pass_app
+def remove(app: AppContext, name: str) -> None:
+    """Remove a subscription and its delivery log."""
+    with app.db.session() as session:
+        session.delete(get_subscription(session, name))
+    click.echo(f"removed subscription {name!r}")
+
+
+@click.command()
+@click.option("--subscription", "names", multiple=True, metavar="NAME", help="Only this subscription; repeatable.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing, change nothing.")
+@click.option("--feed-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write each subscription's Atom feed to DIR/NAME.atom.")
+@click.option("--no-mail", is_flag=True, help="Only write the feeds (with --feed-dir).")
+@pass_app
+def digest(app: AppContext, names: tuple[str, ...], dry_run: bool, feed_dir: Path | None, no_mail: bool) -> None:
+    """Send each subscription's digest of newly matched notices, exactly once.
+
+    Only notices not yet delivered go out; the watermark advances only after delivery succeeded, so after an
+    SMTP failure the next run delivers the backlog. SMTP settings: [smtp] in the configuration file.
+    """
+    failed = 0
+    if not no_mail:
+        for outcome in run_digests(app.db, app.config, list(names), dry_run, echo=click.echo):
+            click.echo(outcome.line(), err=outcome.status == "failed")
+            failed += outcome.status == "failed"
+    if feed_dir is not None:
+        with app.db.session() as session:
+            for path in write_feeds(session, feed_dir, app.config.get("web", "base_url", ""), list(names)):
+                click.echo(f"wrote {path}")
+    if failed:
+        raise CaigouError(f"{failed} digest deliver{'ies' if failed != 1 else 'y'} failed; "
+                          "the watermark stays, the next run delivers the backlog")
+
+
+COMMANDS = [subscriptions, digest]

@@ -1,0 +1,210 @@
+"""The scheduler for real: ``caigou schedule`` in a subprocess, crawls in their own processes against the replay
+server (as the http proxy), digests to a loopback SMTP server, health alerts to the operator; SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from caigou.replay import Reply, ReplayServer
+from crawler.parsers.ccgp import build_search_url
+from models import CrawlRun, HealthAlert, Notice, Source, Subscription
+from models.db import Database
+from models.types import SHANGHAI, now
+from tests.crawling import FAST, ROOT, run_caigou
+from tests.digest_data import SmtpServer, add_notice
+
+SAMPLES = ROOT / "caigou" / "demo_data" / "ccgp"
+JUNE = ["--since", "2024-06-01", "--until", "2024-06-30"]
+DNA_DETAILS = {"22000101", "22000102", "22000103", "22000108", "22000109"}
+OPERATOR = "ops@example.org"
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    server = ReplayServer()
+    server.add_manifest(SAMPLES / "manifest.json")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+
+def write_config(path: Path, smtp: SmtpServer, crawls: list[tuple[str, list[str], str]],
+                 rematch_cron: str = "") -> Path:
+    lines = [f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'
+             'sender = "采购监测 <caigou@example.org>"\n',
+             '[web]\nbase_url = "http://127.0.0.1:8000"\n',
+             f'[health]\noperator_email = "{OPERATOR}"\nquiet_days = 3\n',
+             f'[schedule]\ntimezone = "Asia/Shanghai"\nmisfire_grace_time = 30\nrematch_cron = "{rematch_cron}"\n']
+    for name, arguments, cron in crawls:
+        lines.append(f'[[schedule.crawls]]\nname = "{name}"\nsource = "ccgp"\n'
+                     f"arguments = {toml_list(arguments + FAST)}\ncron = \"{cron}\"\n")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def environment(proxy: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.lower() not in {"http_proxy", "https_proxy", "no_proxy"}
+           and not k.startswith("CAIGOU_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["http_proxy"] = env["https_proxy"] = proxy
+    return env
+
+
+def job_events(log: str) -> list[tuple[str, str]]:
+    """(started|finished, job) in log order."""
+    return [(m.group(2), m.group(1)) for m in re.finditer(r"job (crawl:\S+|digest:\S+|rematch)\S* (started|finished)",
+                                                          log)]
+
+
+def test_schedule_runs_crawls_in_processes_one_at_a_time_and_stops_on_sigterm(
+        db: Database, replay: ReplayServer, smtp: SmtpServer, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "caigou.toml", smtp, [
+        ("dna", ["--keyword", "DNA", *JUNE], "*/2 * * * * *"),
+        ("awards", ["--type", "award", *JUNE], "*/2 * * * * *")])
+    process = subprocess.Popen([sys.executable, "-m", "caigou", "--config", str(config), "--db", db.url, "schedule"],
+                               cwd=ROOT, env=environment(replay.url), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with db.session() as session:
+            finished = session.scalar(select(func.count(CrawlRun.id)).where(CrawlRun.status != "running"))
+        if finished >= 4 or process.poll() is not None:
+            break
+        time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert finished >= 4, stderr
+    assert "received SIGTERM: stopping after the running job" in stderr and stderr.rstrip().endswith(
+        "scheduler stopped")
+    assert "Traceback" not in stderr
+
+    events = [(event, job) for event, job in job_events(stderr) if job.startswith("crawl:")]
+    # One at a time: every start is followed by its own finish before anything else starts.
+    assert events[0::2] == [("started", job) for _, job in events[0::2]]
+    assert events[1::2] == [("finished", job) for _, job in events[0::2]][:len(events[1::2])]
+    assert len(events) % 2 == 0, "SIGTERM let the running job finish"
+    assert {"crawl:dna", "crawl:awards"} <= {job for _, job in events}
+    with db.session() as session:
+        keys = set(session.scalars(select(Notice.source_key)))
+        assert keys == DNA_DETAILS | {"22000104"}  # 22000103 comes through both the search and the channel
+        assert set(session.scalars(select(CrawlRun.status))) == {"succeeded"}
+        stored = set(session.execute(text("SELECT id FROM scheduler_jobs")).scalars())
+        assert stored == {"crawl:dna", "crawl:awards"}  # kept in the database for the next start
+    assert smtp.inbox.messages == []  # healthy sources: no alert
+
+
+def test_once_runs_due_jobs_in_order_and_the_digest_once(db: Database, replay: ReplayServer, smtp: SmtpServer,
+                                                         tmp_path: Path) -> None:
+    moment = now()
+    with db.session() as session:
+        add_notice(session, "1001", "拉萨市公安局 Y-STR 试剂盒采购项目", score=90, matched_at=moment,
+                   terms=[("Y-STR", "dna", "采购 Y-STR 检测试剂盒")])
+        session.add(Subscription(name="西藏", recipients=["researcher@example.org"], filters={"min_score": 50},
+                                 delivery_time="06:30", watermark=moment - dt.timedelta(hours=1)))
+    config = write_config(tmp_path / "caigou.toml", smtp, [("dna", ["--keyword", "DNA", *JUNE], "0 5 * * *")],
+                          rematch_cron="15 * * * *")
+    first = run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=replay.url)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "ran 3 due job(s): crawl:dna, rematch:watchlist, digest:西藏"
+    order = [job for event, job in job_events(first.stderr) if event == "started"]
+    assert order == ["crawl:dna", "rematch", "digest:西藏"]
+    # The seeded notice was scored under watchlist version "v1": the watchlist changed since, so a re-match is due.
+    assert re.search(r"job rematch(: | started: )1 notice\(s\) scored under another watchlist version", first.stderr)
+    assert first.stderr.index("job crawl:dna finished") < first.stderr.index("rematch") < first.stderr.index(
+        "job digest:西藏 started")
+    with db.session() as session:
+        assert set(session.scalars(select(Notice.source_key))) >= DNA_DETAILS
+    [message] = smtp.inbox.to("researcher@example.org")
+    assert "拉萨市公安局 Y-STR" in message.get_body(preferencelist=("plain",)).get_content()
+
+    second = run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=replay.url)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == "ran 0 due job(s): none"  # nothing came due since
+    assert len(smtp.inbox.messages) == 1
+
+
+def test_health_alert_for_a_source_that_only_returns_block_pages(db: Database, replay: ReplayServer,
+                                                                 smtp: SmtpServer, tmp_path: Path) -> None:
+    blocked = Reply((SAMPLES / "rate_limited.html").read_bytes())
+    for page in (1, 2):
+        replay.add(build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=page), blocked)
+    config = write_config(tmp_path / "caigou.toml", smtp, [
+        ("dna", ["--keyword", "DNA", *JUNE, "--set", "CAIGOU_BLOCK_GIVE_UP=1"], "0 5 * * *")])
+    once = run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=replay.url)
+    assert once.returncode == 0, once.stderr
+    assert "health: ccgp: blocked" in once.stderr and "alerted ops@example.org" in once.stderr
+    [alert] = smtp.inbox.to(OPERATOR)
+    body = alert.get_content()
+    assert "ccgp" in alert["Subject"] and "抓取异常" in alert["Subject"]
+    assert "* ccgp: blocked — " in body and "* ccgp: failing — " in body and "block pages" in body
+
+    # The condition lasts: another blocked run and another check send nothing more.
+    again = run_caigou("--config", str(config), "--db", db.url, "crawl", "ccgp", "--keyword", "DNA", *JUNE,
+                       *FAST, "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=replay.url)
+    assert again.returncode == 1
+    check = run_caigou("--config", str(config), "--db", db.url, "health")
+    assert check.returncode == 0 and check.stdout.strip().endswith("no new condition")
+    assert len(smtp.inbox.to(OPERATOR)) == 1
+    status = run_caigou("--config", str(config), "--db", db.url, "status")
+    assert "ccgp: 0 notices" in status.stdout and "failed — " in status.stdout
+    assert "ccgp: blocked — " in status.stdout and "(operator alerted)" in status.stdout
+
+
+def test_quiet_source_alerts_once_and_again_after_recovery(db: Database, smtp: SmtpServer) -> None:
+    from caigou.health import run_health
+    from models.config import Config
+
+    config = Config(values={**smtp.config(), "health": {"operator_email": OPERATOR, "quiet_days": 3}})
+    start = dt.datetime(2024, 6, 1, 6, 0, tzinfo=SHANGHAI)
+    with db.session() as session:
+        source = Source(name="ccgp")
+        session.add(source)
+        session.flush()
+        for day in range(6):
+            session.add(CrawlRun(source_id=source.id, started_at=start + dt.timedelta(days=day), status="succeeded",
+                                 counts={"pages": 10, "new": 0, "blocked": 0}))
+        session.add(Notice(source_id=source.id, source_key="1", url="http://x/1", notice_type="tender", title="t",
+                           first_seen_at=start))
+    conditions, outcome = run_health(db, config, now=start + dt.timedelta(days=5, hours=1))
+    assert [c.condition for c in conditions] == ["quiet"] and outcome == f"alerted {OPERATOR} about 1 condition(s)"
+    assert "no new notice for 3 days (newest: 2024-06-01)" in conditions[0].detail
+    assert run_health(db, config, now=start + dt.timedelta(days=5, hours=2))[1] == "no new condition"
+    with db.session() as session:  # a new notice ends the condition …
+        session.add(Notice(source_id=session.scalar(select(Source.id)), source_key="2", url="http://x/2",
+                           notice_type="tender", title="t2", first_seen_at=start + dt.timedelta(days=5)))
+    assert run_health(db, config, now=start + dt.timedelta(days=5, hours=3))[0] == []
+    conditions, outcome = run_health(db, config, now=start + dt.timedelta(days=9))  # … and a new one is new
+    assert outcome == f"alerted {OPERATOR} about 1 condition(s)"
+    assert len(smtp.inbox.to(OPERATOR)) == 2
+    with db.session() as session:
+        alerts = session.scalars(select(HealthAlert).order_by(HealthAlert.id)).all()
+        assert [(a.condition, a.cleared_at is not None) for a in alerts] == [("quiet", True), ("quiet", False)]
+
+
+def test_bad_schedule_configuration_is_one_line(tmp_path: Path, smtp: SmtpServer) -> None:
+    config = write_config(tmp_path / "caigou.toml", smtp, [("dna", [], "every day")])
+    result = run_caigou("--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "schedule", "--once")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "caigou: error: crawl dna: a cron expression has 5 fields" in result.stderr
