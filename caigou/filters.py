@@ -15,10 +15,15 @@ import click
 from sqlalchemy import Select, exists, func, or_, select
 
 from models import REVIEW_FIRST_SCORE, REVIEW_STATUSES, Notice, NoticeMatch, NoticeScore, Review, Source, Supplier
+from models.errors import CaigouError
 from models.types import SHANGHAI
 from pipelines.normalise import parse_date_arg, regions
 
 TIBETAN_AREAS = "tibetan"  # the region value meaning "the TAR and every Tibetan autonomous prefecture/county"
+
+
+class FilterError(CaigouError):
+    """A filter value that cannot be read (a bad date, an unknown region or status)."""
 
 
 @dataclass
@@ -89,7 +94,7 @@ def apply_filters(statement: Select[Any], filters: NoticeFilters) -> Select[Any]
                                                    NoticeMatch.category.in_(filters.categories)))
     if filters.review_statuses:
         statement = statement.where(_review_clause(filters.review_statuses))
-    if filters.min_score is not None:
+    if filters.min_score:  # 0 means every notice, scored or not
         statement = statement.where(exists().where(NoticeScore.notice_id == Notice.id,
                                                    NoticeScore.score >= filters.min_score))
     return statement
@@ -152,6 +157,8 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
 
         collect.__name__ = function.__name__
         collect.__doc__ = function.__doc__
+        # Options declared below this decorator were attached to ``function``: keep them.
+        collect.__click_params__ = list(getattr(function, "__click_params__", []))  # type: ignore[attr-defined]
         wrapped: Any = collect
         for option in reversed(options):
             wrapped = option(wrapped)
@@ -175,3 +182,64 @@ def _normalise_region_option(value: str) -> str:
         raise click.BadParameter(f"unknown region {value!r}: give a code like 540000 or a name like 那曲市",
                                  param_hint="--region")
     return code
+
+
+def filters_from_params(params: dict[str, list[str]], default_min_score: int | None = None) -> NoticeFilters:
+    """Filters from a web query string (``region=540000&region=tibetan&min_score=50``); a bad value is a
+    ``FilterError`` naming the parameter."""
+    def values(name: str) -> list[str]:
+        return [v.strip() for v in params.get(name, []) if v and v.strip()]
+
+    def one(name: str) -> str:
+        found = values(name)
+        return found[-1] if found else ""
+
+    def date(name: str) -> dt.date | None:
+        value = one(name)
+        if not value:
+            return None
+        try:
+            return parse_date_arg(value, name)
+        except ValueError as exc:
+            raise FilterError(str(exc)) from exc
+
+    min_score: int | None = default_min_score
+    if "min_score" in params:
+        raw = one("min_score")
+        if raw:
+            if not raw.isdigit() or not 0 <= int(raw) <= 100:
+                raise FilterError(f"min_score must be a whole number from 0 to 100, not {raw!r}")
+            min_score = int(raw)
+        else:
+            min_score = None
+    statuses = values("status")
+    unknown = [s for s in statuses if s not in REVIEW_STATUSES]
+    if unknown:
+        raise FilterError(f"unknown review status {unknown[0]!r}; one of {', '.join(REVIEW_STATUSES)}")
+    regions_: list[str] = []
+    for value in values("region"):
+        try:
+            regions_.append(_normalise_region_option(value))
+        except click.BadParameter as exc:
+            raise FilterError(exc.message) from exc
+    return NoticeFilters(since=date("since"), until=date("until"), regions=regions_, sources=values("source"),
+                         notice_types=values("type"), buyer=one("buyer"), supplier=one("supplier"),
+                         terms=values("term"), categories=values("category"), min_score=min_score,
+                         review_statuses=statuses)
+
+
+def filters_to_params(filters: NoticeFilters) -> list[tuple[str, str]]:
+    """The inverse of ``filters_from_params``: the query string that selects the same notices."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in (("since", filters.since), ("until", filters.until)):
+        if value:
+            pairs.append((name, value.isoformat()))
+    for name, items in (("region", filters.regions), ("source", filters.sources), ("type", filters.notice_types),
+                        ("term", filters.terms), ("category", filters.categories),
+                        ("status", filters.review_statuses)):
+        pairs.extend((name, item) for item in items)
+    for name, text_value in (("buyer", filters.buyer), ("supplier", filters.supplier)):
+        if text_value:
+            pairs.append((name, text_value))
+    pairs.append(("min_score", "" if filters.min_score is None else str(filters.min_score)))
+    return pairs

@@ -13,6 +13,7 @@ from typing import Any
 from markupsafe import Markup, escape
 from sqlalchemy import (ColumnElement, Select, and_, case, column, func, literal_column, not_, or_, select, table,
                         text)
+from sqlalchemy.orm import selectinload
 
 from caigou.filters import NoticeFilters, apply_filters, tibetan_region_prefixes
 from models import Notice, NoticeMatch, NoticeScore, Review, Source, Supplier
@@ -185,6 +186,7 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
                                            Notice.published_at.desc().nulls_last())
         else:
             statement = statement.order_by(Notice.published_at.desc().nulls_last(), Notice.id.desc())
+        statement = statement.options(selectinload(Notice.source), selectinload(Notice.suppliers))
         notices = session.scalars(statement.limit(limit).offset(offset)).unique().all()
         hits = _hits(session, notices, query)
         facet_counts = _facets(session, ids) if facets else {}
@@ -211,14 +213,12 @@ def _hits(session: Any, notices: list[Notice], query: Query | None) -> list[Hit]
         if term not in terms.setdefault(notice_id, []):
             terms[notice_id].append(term)
     statuses = latest_statuses(session, ids)
-    needles = (query.words if query else []) + [t for ts in terms.values() for t in ts]
     hits = []
     for notice in notices:
         score = scores.get(notice.id)
         hits.append(Hit(notice, score.score if score else 0, list(score.reasons) if score else [],
                         terms.get(notice.id, []), statuses.get(notice.id, "new"),
                         snippet(notice.body_text, (query.words if query else []) + terms.get(notice.id, []))))
-    del needles
     return hits
 
 

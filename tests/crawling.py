@@ -14,7 +14,7 @@ FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_ENABLED=False", "--s
 
 
 def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None = None,
-               timeout: float = 120) -> subprocess.CompletedProcess[str]:
+               timeout: float = 120, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items()
                    if key.lower() not in {"http_proxy", "https_proxy", "no_proxy", "all_proxy"}}
     environment["PYTHONPATH"] = str(ROOT) + os.pathsep + environment.get("PYTHONPATH", "")
@@ -22,7 +22,7 @@ def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None 
         environment["http_proxy"] = environment["https_proxy"] = proxy
     environment.update(env or {})
     return subprocess.run([sys.executable, "-m", "caigou", *args], capture_output=True, text=True,
-                          env=environment, cwd=ROOT, timeout=timeout)
+                          input=input_text, env=environment, cwd=ROOT, timeout=timeout)
 
 
 def crawl(database_url: str, source: str, *args: str, proxy: str | None = None,

@@ -29,4 +29,34 @@ def status(app: AppContext) -> None:
                f"\nnewest:   {head_revision()}")
 
 
+@db.command()
+@pass_app
+def reindex(app: AppContext) -> None:
+    """Rebuild the full-text index of every notice (after a watchlist or tokenizer change)."""
+    import sys
+
+    from sqlalchemy import func, select
+
+    from models import Notice
+    from pipelines.search_index import index_notice
+
+    database = app.db
+    with database.session() as session:
+        total = session.scalar(select(func.count(Notice.id))) or 0
+    done, last_id = 0, 0
+    with click.progressbar(length=total, label="indexing", file=sys.stderr) as bar:
+        while True:
+            with database.session() as session:  # one short transaction per batch
+                batch = list(session.scalars(select(Notice).where(Notice.id > last_id).order_by(Notice.id)
+                                             .limit(1000)))
+                if not batch:
+                    break
+                for notice in batch:
+                    index_notice(session, notice)
+                last_id = batch[-1].id
+            done += len(batch)
+            bar.update(len(batch))
+    click.echo(f"indexed {done} notices")
+
+
 COMMANDS = [db]

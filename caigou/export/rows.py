@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
-from caigou.filters import NoticeFilters, apply_filters
+from caigou.filters import NoticeFilters
 from models import Attachment, Notice, NoticeMatch, NoticeScore, Source, Supplier
 from models.db import Database
 
@@ -78,22 +78,29 @@ def _grouped(session: Any, columns: tuple[Any, ...], key: Any, ids: list[int], o
 
 @dataclass
 class Selection:
-    """The notices an export reads: filters, in id order, in batches of ``batch``."""
+    """The notices an export reads: filters and an optional full-text query (the search's syntax), in id order,
+    in batches of ``batch``."""
 
     filters: NoticeFilters
+    query: str = ""
     batch: int = 2000
+
+    def narrowed(self, statement: Select[Any], database: Database) -> Select[Any]:
+        from caigou.search import filtered, parse_query  # search builds on the same filters
+
+        query = parse_query(self.query) if self.query.strip() else None
+        return filtered(statement, self.filters, query, database.engine.dialect.name)
 
     def count(self, database: Database) -> int:
         with database.session() as session:
-            return session.scalar(apply_filters(select(func.count(Notice.id)), self.filters)) or 0
+            return session.scalar(self.narrowed(select(func.count(Notice.id)), database)) or 0
 
     def rows(self, database: Database, per: str = "notice") -> Iterator[dict[str, Any]]:
         """Rows, streamed: keyset pages by id, one short transaction each (memory stays flat)."""
         last_id = 0
         while True:
             with database.session() as session:
-                query = (apply_filters(select(*NOTICE_FIELDS).join(Source, Source.id == Notice.source_id),
-                                       self.filters)
+                query = (self.narrowed(select(*NOTICE_FIELDS).join(Source, Source.id == Notice.source_id), database)
                          .where(Notice.id > last_id).order_by(Notice.id).limit(self.batch))
                 notices = session.execute(query).all()
                 if not notices:

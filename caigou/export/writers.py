@@ -4,8 +4,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import IO, Any
 
@@ -47,20 +48,44 @@ def flat_cell(column: str, value: Any) -> str:
     return str(value)
 
 
-def write_csv(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], out: IO[str]) -> int:
-    """RFC 4180 CSV (CRLF, quotes where needed); text cells that look like formulas are neutralised."""
-    writer = csv.writer(out, lineterminator="\r\n")
+def csv_chunks(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], chunk_rows: int = 500) -> Iterator[str]:
+    """RFC 4180 CSV (CRLF, quotes where needed) as text chunks of about ``chunk_rows`` rows, header first; text
+    cells that look like formulas are neutralised. Amounts and IDs stay plain numbers."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
-    count = 0
-    for row in rows:
+    for index, row in enumerate(rows, start=1):
         cells = []
         for column in columns:
             text = flat_cell(column, row.get(column))
             numeric = column in MONEY_COLUMNS or column in {"notice_id", "score"}
             cells.append(text if numeric else neutralise(text))
         writer.writerow(cells)
-        count += 1
-    return count
+        if index % chunk_rows == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_csv(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], out: IO[str]) -> int:
+    counted = Counted(rows)
+    for chunk in csv_chunks(counted, columns):
+        out.write(chunk)
+    return counted.count
+
+
+class Counted:
+    """An iterable that counts what passed through it."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for row in self.rows:
+            self.count += 1
+            yield row
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], out: IO[str]) -> int:

@@ -1,0 +1,424 @@
+"""``caigou serve``: the investigators' web interface and JSON API (FastAPI, server-rendered Jinja2, no build step).
+
+Security model, because every scraped string and page is hostile and the readers are human-rights investigators:
+
+* every value is escaped by Jinja2's autoescape; archived pages are shown only after nh3's allow-list cleaning, and
+  the original bytes are served only as a download; a strict Content-Security-Policy forbids any script at all,
+  inline or remote, and images from anywhere but this server (so a notice cannot make a reader's browser call home);
+* reviewers log in; passwords are Argon2id hashes; the session is a signed, HttpOnly, SameSite=Lax cookie; every
+  form carries a CSRF token bound to the session; failed logins are slowed down per name;
+* without ``[web] anonymous_read = true`` nothing but the login page is shown to anonymous visitors; even with it,
+  only reading is open — reviewing always needs a login;
+* queries reach the database only as bound parameters (SQLAlchemy);
+* links to the portals carry ``rel=noreferrer`` and the Referrer-Policy is ``no-referrer``.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from caigou import __version__
+from caigou.accounts import authenticate
+from caigou.digest.feed import atom_feed
+from caigou.export.rows import COLUMNS, Selection
+from caigou.export.writers import csv_chunks
+from caigou.filters import FilterError, NoticeFilters, filters_from_params, filters_to_params
+from caigou.notice_view import NotFound, archived_page, notice_detail, notice_dict, sanitised_html
+from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
+from caigou.search import SORTS, QueryError, highlight, search
+from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
+from models.config import Config
+from models.db import Database
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "caigou_session"
+SESSION_AGE = 12 * 3600          # seconds a login lasts
+PAGE_SIZE = 20
+MAX_PAGE = 500                   # deep paging is what exports are for
+LOGIN_FAILURES = 5               # failures per name within LOGIN_WINDOW before that name waits
+LOGIN_WINDOW = 15 * 60
+
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
+
+
+@dataclass
+class WebSettings:
+    secret_key: str
+    anonymous_read: bool = False
+    base_url: str = ""
+    secure_cookies: bool = False   # set when served over HTTPS (behind a proxy)
+
+    @classmethod
+    def from_config(cls, config: Config, anonymous_read: bool | None = None) -> WebSettings:
+        return cls(secret_key=config.get("web", "secret_key", "") or persistent_secret(config.data_dir),
+                   anonymous_read=bool(config.get("web", "anonymous_read", False)) if anonymous_read is None
+                   else anonymous_read,
+                   base_url=str(config.get("web", "base_url", "") or ""),
+                   secure_cookies=bool(config.get("web", "secure_cookies", False)))
+
+
+def persistent_secret(data_dir: Path) -> str:
+    """A random signing key kept in the data folder (mode 0600), so logins survive a restart."""
+    path = data_dir / "web-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
+
+
+@dataclass
+class LoginThrottle:
+    failures: dict[str, list[float]] = field(default_factory=dict)
+
+    def blocked(self, name: str) -> bool:
+        recent = [t for t in self.failures.get(name, []) if t > time.monotonic() - LOGIN_WINDOW]
+        self.failures[name] = recent
+        return len(recent) >= LOGIN_FAILURES
+
+    def failed(self, name: str) -> None:
+        self.failures.setdefault(name, []).append(time.monotonic())
+
+    def succeeded(self, name: str) -> None:
+        self.failures.pop(name, None)
+
+
+def feed_token(secret_key: str, name: str) -> str:
+    """The capability in a subscription's feed address: feed readers cannot log in."""
+    return hmac.new(secret_key.encode(), f"feed:{name}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def create_app(database: Database, settings: WebSettings) -> FastAPI:
+    app = FastAPI(title="caigou", version=__version__, docs_url=None, redoc_url=None,
+                  description="Search and read the caigou archive of procurement notices (read-only API).")
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals.update(highlight=highlight, statuses=REVIEW_STATUSES, notice_types=NOTICE_TYPES,
+                                 review_first=REVIEW_FIRST_SCORE, version=__version__)
+    serializer = URLSafeTimedSerializer(settings.secret_key, salt="caigou-session")
+    throttle = LoginThrottle()
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    @app.middleware("http")
+    async def session_and_headers(request: Request, call_next: Any) -> Response:
+        session: dict[str, Any] = {}
+        raw = request.cookies.get(SESSION_COOKIE)
+        if raw:
+            try:
+                session = serializer.loads(raw, max_age=SESSION_AGE)
+            except BadSignature:
+                session = {}
+        fresh = "csrf" not in session
+        if fresh:
+            session = {"csrf": secrets.token_urlsafe(32)}
+        request.state.session = session
+        response: Response = await call_next(request)
+        if fresh or request.state.session is not session or getattr(request.state, "session_changed", False):
+            response.set_cookie(SESSION_COOKIE, serializer.dumps(request.state.session), max_age=SESSION_AGE,
+                                httponly=True, samesite="lax", secure=settings.secure_cookies)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def user_of(request: Request) -> str | None:
+        return request.state.session.get("user")
+
+    def require_reader(request: Request) -> str | None:
+        user = user_of(request)
+        if user is None and not settings.anonymous_read:
+            raise LoginRequired()
+        return user
+
+    def check_csrf(request: Request, token: str) -> None:
+        if not hmac.compare_digest(str(request.state.session.get("csrf", "")), token or ""):
+            raise HTTPException(403, "The form's security token did not match (CSRF check). Reload the page "
+                                     "and send it again.")
+
+    def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        context.update(request=request, user=user_of(request), csrf=request.state.session["csrf"],
+                       anonymous_read=settings.anonymous_read)
+        return templates.TemplateResponse(request, template, context, status_code=status_code)
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    class LoginRequired(Exception):
+        pass
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": "log in first (or switch on [web] anonymous_read)"}, status_code=401)
+        return RedirectResponse(f"/login?{urlencode({'next': request.url.path + '?' + request.url.query})}",
+                                status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_json(request):
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
+
+    def params_of(request: Request) -> dict[str, list[str]]:
+        return {key: request.query_params.getlist(key) for key in request.query_params}
+
+    def selection(request: Request) -> tuple[str, NoticeFilters, str]:
+        params = params_of(request)
+        try:
+            filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
+        except FilterError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        sort = (params.get("sort") or ["relevance"])[-1]
+        if sort not in SORTS:
+            raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
+        return (params.get("q") or [""])[-1].strip(), filters, sort
+
+    def page_number(request: Request) -> int:
+        raw = request.query_params.get("page", "1")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+            raise HTTPException(400, f"page must be a number from 1 to {MAX_PAGE}")
+        return int(raw)
+
+    # ------------------------------------------------------------------------------------------ accounts
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_form(request: Request, next: str = "/search") -> HTMLResponse:  # noqa: A002
+        return page(request, "login.html", next=safe_next(next), error="")
+
+    @app.post("/login", include_in_schema=False)
+    def login(request: Request, name: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
+              next: str = Form("/search")) -> Response:  # noqa: A002
+        check_csrf(request, csrf_token)
+        if throttle.blocked(name):
+            return page(request, "login.html", status_code=429, next=safe_next(next),
+                        error="Too many failed attempts for this name; wait 15 minutes.")
+        with database.session() as session:
+            user = authenticate(session, name, password)
+        if user is None:
+            throttle.failed(name)
+            return page(request, "login.html", status_code=401, next=safe_next(next),
+                        error="Unknown name or wrong password.")
+        throttle.succeeded(name)
+        # A new session (and CSRF token) at login: a token planted before login is worthless after it.
+        request.state.session = {"csrf": secrets.token_urlsafe(32), "user": user.name}
+        return RedirectResponse(safe_next(next), status_code=303)
+
+    @app.post("/logout", include_in_schema=False)
+    def logout(request: Request, csrf_token: str = Form("")) -> Response:
+        check_csrf(request, csrf_token)
+        request.state.session = {"csrf": secrets.token_urlsafe(32)}
+        return RedirectResponse("/login", status_code=303)
+
+    # ------------------------------------------------------------------------------------------ pages
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/search", status_code=303)
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
+    def search_page(request: Request) -> HTMLResponse:
+        require_reader(request)
+        query, filters, sort = selection(request)
+        number = page_number(request)
+        try:
+            results = search(database, query, filters, sort=sort, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+            error = ""
+        except QueryError as exc:
+            results, error = None, str(exc)
+        base = [("q", query), ("sort", sort), *filters_to_params(filters)]
+        return page(request, "search.html", status_code=400 if error else 200, query=query, filters=filters,
+                    sort=sort, sorts=SORTS, results=results, error=error, page_number=number,
+                    pages=math.ceil(results.total / PAGE_SIZE) if results else 0,
+                    link=lambda **changes: "/search?" + urlencode(with_changes(base, changes)),
+                    export_link="/export.csv?" + urlencode([(k, v) for k, v in base if k != "sort"]),
+                    facet_names=FACET_PARAMS, hidden=[(k, v) for k, v in base if k != "q"])
+
+    @app.get("/notices/{notice_id}", response_class=HTMLResponse, include_in_schema=False)
+    def notice_page(request: Request, notice_id: int) -> HTMLResponse:
+        require_reader(request)
+        with database.session() as session:
+            try:
+                detail = notice_detail(session, notice_id)
+            except NotFound as exc:
+                raise HTTPException(404, str(exc)) from exc
+            return page(request, "notice.html", detail=detail, notice=detail.notice, needles=detail.needles,
+                        error=request.query_params.get("error", ""))
+
+    @app.post("/notices/{notice_id}/review", include_in_schema=False)
+    def review(request: Request, notice_id: int, status: str = Form(""), note: str = Form(""),
+               tags: str = Form(""), csrf_token: str = Form("")) -> Response:
+        check_csrf(request, csrf_token)
+        user = user_of(request)
+        if user is None:
+            raise HTTPException(403, "Only a logged-in reviewer can record a judgement.")
+        try:
+            with database.session() as session:
+                add_review(session, notice_id, user, ReviewInput(status, note, parse_tags(tags)))
+        except ReviewError as exc:
+            return RedirectResponse(f"/notices/{notice_id}?{urlencode({'error': str(exc)})}#review",
+                                    status_code=303)
+        return RedirectResponse(f"/notices/{notice_id}#review", status_code=303)
+
+    @app.get("/notices/{notice_id}/pages/{page_id}", response_class=HTMLResponse, include_in_schema=False)
+    def archived(request: Request, notice_id: int, page_id: int) -> HTMLResponse:
+        require_reader(request)
+        with database.session() as session:
+            try:
+                detail = notice_detail(session, notice_id)
+                raw = archived_page(session, page_id)
+            except NotFound as exc:
+                raise HTTPException(404, str(exc)) from exc
+            if raw.id not in {p.id for p in detail.pages}:
+                raise HTTPException(404, f"page {page_id} is not evidence of notice {notice_id}")
+            return page(request, "archived.html", notice=detail.notice, raw=raw, content=sanitised_html(raw))
+
+    @app.get("/raw/{page_id}", include_in_schema=False)
+    def raw_download(request: Request, page_id: int) -> Response:
+        """The archived bytes exactly as fetched, as a download: evidence, never rendered here."""
+        require_reader(request)
+        with database.session() as session:
+            try:
+                raw = archived_page(session, page_id)
+            except NotFound as exc:
+                raise HTTPException(404, str(exc)) from exc
+            body, sha = raw.body, raw.sha256
+        return Response(body, media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="page-{page_id}-{sha[:12]}.bin"',
+                                 "X-Content-SHA256": sha})
+
+    @app.get("/export.csv", include_in_schema=False)
+    def export_csv(request: Request) -> Response:
+        """The current result set (query and filters) as CSV, streamed, with a byte-order mark for Excel."""
+        require_reader(request)
+        query, filters, _sort = selection(request)
+        chosen = Selection(filters, query=query)
+        try:
+            chosen.count(database)  # a malformed query is a 400 here, not a broken download later
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from exc
+
+        def stream() -> Iterator[bytes]:
+            yield "\ufeff".encode()
+            for chunk in csv_chunks(chosen.rows(database), COLUMNS):
+                yield chunk.encode("utf-8")
+
+        return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="caigou-export.csv"'})
+
+    @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
+    def subscriptions_page(request: Request) -> HTMLResponse:
+        require_reader(request)
+        with database.session() as session:
+            rows = list(session.scalars(select(Subscription).order_by(Subscription.name)))
+            return page(request, "subscriptions.html", subscriptions=rows,
+                        feed=lambda name: f"/feeds/{name}.atom?token={feed_token(settings.secret_key, name)}")
+
+    @app.get("/feeds/{name}.atom", include_in_schema=False)
+    def feed(request: Request, name: str, token: str = "") -> Response:
+        if not hmac.compare_digest(token, feed_token(settings.secret_key, name)):
+            require_reader(request)
+        with database.session() as session:
+            subscription = session.scalars(select(Subscription).where(Subscription.name == name)).first()
+            if subscription is None:
+                raise HTTPException(404, f"no subscription {name!r}")
+            body = atom_feed(session, subscription, settings.base_url or str(request.base_url).rstrip("/"))
+        return Response(body, media_type="application/atom+xml; charset=utf-8")
+
+    # ------------------------------------------------------------------------------------------ JSON API
+
+    @app.get("/api/search", summary="Search notices", tags=["notices"])
+    def api_search(request: Request, q: str = "", sort: str = "relevance", page: int = 1,
+                   size: int = PAGE_SIZE) -> dict[str, Any]:
+        """Full-text query (words, "phrases", -exclusions, OR) and filters as query parameters: since, until,
+        region (code or `tibetan`), source, type, buyer, supplier, term, category, min_score (default 50),
+        status. Facet counts come with the results."""
+        require_reader(request)
+        query, filters, sort = selection(request)
+        if not 1 <= size <= 100 or not 1 <= page <= MAX_PAGE:
+            raise HTTPException(400, f"size must be 1–100 and page 1–{MAX_PAGE}")
+        try:
+            results = search(database, query, filters, sort=sort, limit=size, offset=(page - 1) * size)
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        base = settings.base_url or str(request.base_url).rstrip("/")
+        return {"total": results.total, "page": page, "size": size,
+                "results": [{"id": h.notice.id, "source": h.notice.source.name, "title": h.notice.title,
+                             "url": h.notice.url, "archive_url": f"{base}/notices/{h.notice.id}",
+                             "published_at": h.notice.published_at.isoformat() if h.notice.published_at else None,
+                             "buyer": h.notice.buyer, "region_name": h.notice.region_name,
+                             "notice_type": h.notice.notice_type, "score": h.score, "reasons": h.reasons,
+                             "terms": h.terms, "review_status": h.status} for h in results.hits],
+                "facets": {name: [{"value": v, "label": label, "count": n} for v, label, n in values]
+                           for name, values in results.facets.items()}}
+
+    @app.get("/api/notices/{notice_id}", summary="One notice with its matches, score, reviews and evidence",
+             tags=["notices"])
+    def api_notice(request: Request, notice_id: int) -> dict[str, Any]:
+        require_reader(request)
+        with database.session() as session:
+            try:
+                detail = notice_detail(session, notice_id)
+            except NotFound as exc:
+                raise HTTPException(404, str(exc)) from exc
+            return notice_dict(detail, settings.base_url or str(request.base_url).rstrip("/"))
+
+    @app.get("/api/notices/{notice_id}/reviews", summary="The review history of a notice, oldest first",
+             tags=["reviews"])
+    def api_reviews(request: Request, notice_id: int) -> list[dict[str, Any]]:
+        require_reader(request)
+        with database.session() as session:
+            try:
+                detail = notice_detail(session, notice_id)
+            except NotFound as exc:
+                raise HTTPException(404, str(exc)) from exc
+            return [review_dict(r) for r in detail.reviews]
+
+    return app
+
+
+# Query parameters the facets set, by facet name.
+FACET_PARAMS = {"region": "region", "source": "source", "type": "type", "buyer": "buyer", "supplier": "supplier",
+                "term": "term", "category": "category", "score": "min_score", "review": "status"}
+
+
+def with_changes(base: list[tuple[str, str]], changes: dict[str, Any]) -> list[tuple[str, str]]:
+    """The query string ``base`` changed: ``NAME=value`` replaces, ``add_NAME`` adds a value, ``drop_NAME`` removes
+    one. Any change but an explicit ``page`` goes back to the first page."""
+    pairs = [(k, v) for k, v in base if k != "page"]
+    for key, value in changes.items():
+        if key.startswith("add_") and (key[4:], str(value)) not in pairs:
+            pairs.append((key[4:], str(value)))
+        elif key.startswith("drop_"):
+            pairs = [(k, v) for k, v in pairs if (k, v) != (key[5:], str(value))]
+        elif not key.startswith(("add_", "drop_")):
+            pairs = [(k, v) for k, v in pairs if k != key] + [(key, str(value))]
+    # min_score="" is meaningful (every score); other empty values are noise.
+    return [(k, v) for k, v in pairs if v != "" or k == "min_score"]
+
+
+def safe_next(target: str) -> str:
+    """Only a path on this site: never an open redirect."""
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/search"
+

@@ -1,0 +1,288 @@
+"""The web interface and JSON API, through the real ASGI application (FastAPI's TestClient speaks HTTP to it in
+process), on SQLite and PostgreSQL: logins, CSRF, permissions, review history, hostile content, CSV, API, feeds.
+The same interface in a real browser: tests/test_web_browser.py."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from caigou.web.app import LOGIN_FAILURES, WebSettings, create_app, feed_token
+from models import Notice, RawPage, Review, Subscription
+from models.db import Database
+from tests.crawling import run_caigou
+from tests.web_data import HOSTILE_TITLE, PASSWORD, build_archive
+
+SECRET = "test-secret-key-0123456789"
+
+
+@pytest.fixture
+def archive(db: Database) -> tuple[Database, dict[str, int]]:
+    return db, build_archive(db)
+
+
+def client_for(db: Database, anonymous_read: bool = False) -> TestClient:
+    app = create_app(db, WebSettings(secret_key=SECRET, anonymous_read=anonymous_read))
+    return TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False)
+
+
+@pytest.fixture
+def client(archive: tuple[Database, dict[str, int]]) -> Iterator[TestClient]:
+    with client_for(archive[0]) as web:
+        yield web
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has a form with a CSRF token"
+    return found.group(1)
+
+
+def log_in(web: TestClient, name: str = "anna", password: str = PASSWORD) -> None:
+    token = csrf_of(web.get("/login").text)
+    answer = web.post("/login", data={"name": name, "password": password, "csrf_token": token, "next": "/search"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/search", answer.text
+
+
+def test_anonymous_visitors_must_log_in(client: TestClient) -> None:
+    answer = client.get("/search?q=公安")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=")
+    assert client.get("/api/search?q=公安").status_code == 401
+    assert client.get("/notices/1").status_code == 303
+    assert client.get("/export.csv").status_code == 303
+
+
+def test_login_needs_the_right_password_and_a_csrf_token(client: TestClient) -> None:
+    token = csrf_of(client.get("/login").text)
+    wrong = client.post("/login", data={"name": "anna", "password": "wrong password!", "csrf_token": token})
+    assert wrong.status_code == 401 and "wrong password" in wrong.text
+    forged = client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf_token": "forged"})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    log_in(client)
+    page = client.get("/search")
+    assert page.status_code == 200 and 'id="current-user">anna<' in page.text
+
+
+def test_login_never_redirects_off_site(client: TestClient) -> None:
+    token = csrf_of(client.get("/login").text)
+    answer = client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf_token": token,
+                                         "next": "//evil.example/phish"})
+    assert answer.headers["location"] == "/search"
+
+
+def test_repeated_failures_slow_a_name_down(client: TestClient) -> None:
+    token = csrf_of(client.get("/login").text)
+    for _ in range(LOGIN_FAILURES):
+        client.post("/login", data={"name": "bob", "password": "not the password", "csrf_token": token})
+    answer = client.post("/login", data={"name": "bob", "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 429  # even the right password waits
+
+
+def test_search_page_finds_sub_words_shows_facets_and_defaults_to_review_first(client: TestClient) -> None:
+    log_in(client)
+    page = client.get("/search", params={"q": "公安"})
+    assert page.status_code == 200
+    total = int(re.search(r'id="total">(\d+)<', page.text).group(1))
+    everything = client.get("/search", params={"q": "公安", "min_score": ""})
+    total_all = int(re.search(r'id="total">(\d+)<', everything.text).group(1))
+    # 公安 finds 公安厅 and 公安局; by default only "review first" (score ≥ 50) notices are listed.
+    assert "建设项目公开招标公告" in page.text and "score ≥ 50" in page.text
+    assert total_all >= total >= 3
+    assert 'data-facet="region"' in page.text and "Tibetan areas" in page.text
+    assert "<mark>公安</mark>" in page.text
+    hospital = client.get("/search", params={"q": "新冠", "min_score": ""})
+    assert "拉萨市人民医院" in hospital.text
+    assert "拉萨市人民医院" not in client.get("/search", params={"q": "新冠"}).text  # scored low
+
+
+def test_facet_filters_narrow_the_results(client: TestClient) -> None:
+    log_in(client)
+    page = client.get("/search", params=[("q", "公安"), ("min_score", ""), ("region", "540600")])
+    assert int(re.search(r'id="total">(\d+)<', page.text).group(1)) == 2  # 那曲: the analyser and the hostile one
+    award = client.get("/search", params=[("q", "DNA数据库"), ("min_score", ""), ("type", "award")])
+    assert "中标公告" in award.text and int(re.search(r'id="total">(\d+)<', award.text).group(1)) == 1
+
+
+def test_malformed_queries_and_filters_are_clear_messages(client: TestClient) -> None:
+    log_in(client)
+    quote = client.get("/search", params={"q": '"unclosed'})
+    assert quote.status_code == 400 and "unbalanced quote" in quote.text
+    date = client.get("/search", params={"since": "2024-13-45"})
+    assert date.status_code == 400 and "since" in date.text
+    assert client.get("/api/search", params={"q": "OR"}).status_code == 400
+    assert "OR needs words" in client.get("/api/search", params={"q": "OR"}).json()["error"]
+    assert client.get("/search", params={"page": "0"}).status_code == 400
+
+
+def test_review_history_is_append_only_and_never_touches_evidence(
+        archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    db, ids = archive
+    notice_id = ids["analyzer"]
+    with db.session() as session:
+        before = session.get(Notice, notice_id)
+        evidence_before = (before.title, before.body_text, before.buyer, before.raw_sha256)
+        pages_before = session.scalar(select(func.count(RawPage.id)))
+    log_in(client)
+    token = csrf_of(client.get(f"/notices/{notice_id}").text)
+    first = client.post(f"/notices/{notice_id}/review",
+                        data={"status": "unsure", "note": "check the supplier", "tags": "3500xL, 那曲",
+                              "csrf_token": token})
+    assert first.status_code == 303
+    second = client.post(f"/notices/{notice_id}/review",
+                         data={"status": "relevant", "note": "confirmed: police DNA lab", "csrf_token": token})
+    assert second.status_code == 303
+    page = client.get(f"/notices/{notice_id}").text
+    assert 'id="current-status">relevant<' in page
+    assert page.index("check the supplier") < page.index("confirmed: police DNA lab")  # oldest first, both kept
+    with db.session() as session:
+        reviews = session.scalars(select(Review).where(Review.notice_id == notice_id).order_by(Review.id)).all()
+        assert [(r.reviewer, r.status, r.tags) for r in reviews] == [("anna", "unsure", ["3500xL", "那曲"]),
+                                                                      ("anna", "relevant", [])]
+        after = session.get(Notice, notice_id)
+        assert (after.title, after.body_text, after.buyer, after.raw_sha256) == evidence_before
+        assert session.scalar(select(func.count(RawPage.id))) == pages_before
+    api = client.get(f"/api/notices/{notice_id}/reviews").json()
+    assert [r["status"] for r in api] == ["unsure", "relevant"]
+
+
+def test_a_review_without_the_csrf_token_is_refused(archive: tuple[Database, dict[str, int]],
+                                                    client: TestClient) -> None:
+    db, ids = archive
+    log_in(client)
+    answer = client.post(f"/notices/{ids['award']}/review", data={"status": "relevant", "csrf_token": "guess"})
+    assert answer.status_code == 403
+    missing = client.post(f"/notices/{ids['award']}/review", data={"status": "relevant"})
+    assert missing.status_code == 403
+    with db.session() as session:
+        assert session.scalar(select(func.count(Review.id))) == 0
+
+
+def test_an_unknown_status_is_a_message_not_a_row(archive: tuple[Database, dict[str, int]],
+                                                  client: TestClient) -> None:
+    db, ids = archive
+    log_in(client)
+    token = csrf_of(client.get(f"/notices/{ids['award']}").text)
+    answer = client.post(f"/notices/{ids['award']}/review", data={"status": "maybe", "csrf_token": token})
+    assert answer.status_code == 303 and "error=" in answer.headers["location"]
+    assert "unknown status" in client.get(answer.headers["location"]).text
+    with db.session() as session:
+        assert session.scalar(select(func.count(Review.id))) == 0
+
+
+def test_anonymous_reading_when_switched_on_but_never_reviewing(archive: tuple[Database, dict[str, int]]) -> None:
+    db, ids = archive
+    with client_for(db, anonymous_read=True) as web:
+        page = web.get("/search", params={"q": "遗传分析仪"})
+        assert page.status_code == 200 and "那曲市公安局刑侦支队" in page.text
+        notice = web.get(f"/notices/{ids['analyzer']}")
+        assert notice.status_code == 200 and "Log in</a> to record a judgement" in notice.text
+        token = csrf_of(web.get("/login").text)  # a valid token of this anonymous session
+        answer = web.post(f"/notices/{ids['analyzer']}/review", data={"status": "relevant", "csrf_token": token})
+        assert answer.status_code == 403
+    with db.session() as session:
+        assert session.scalar(select(func.count(Review.id))) == 0
+
+
+def test_hostile_notice_text_and_archived_page_are_inert(archive: tuple[Database, dict[str, int]],
+                                                        client: TestClient) -> None:
+    db, ids = archive
+    log_in(client)
+    notice_id = ids["hostile"]
+    page = client.get(f"/notices/{notice_id}")
+    assert page.status_code == 200
+    assert "<script" not in page.text and "onerror=" not in page.text.replace("onerror=&#34;", "")
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no script at all
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    results = client.get("/search", params={"q": "试剂盒", "min_score": ""})
+    assert "<script" not in results.text and HOSTILE_TITLE not in results.text
+    with db.session() as session:
+        page_id = session.scalars(select(RawPage.id).where(RawPage.url.like("%_105.htm"))).one()
+    archived = client.get(f"/notices/{notice_id}/pages/{page_id}")
+    content = archived.text.split('id="archived-content">', 1)[1]
+    assert "那曲市公安局" in content and "Y-STR扩增试剂盒" in content
+    for forbidden in ("<script", "onclick", "onerror", "<img", "<iframe", "javascript:"):
+        assert forbidden not in content.lower(), forbidden
+    raw = client.get(f"/raw/{page_id}")
+    assert raw.headers["content-type"] == "application/octet-stream"
+    assert raw.headers["content-disposition"].startswith("attachment")
+    assert b"<script>window.pwned=3</script>" in raw.content  # the evidence itself is kept byte for byte
+
+
+def test_notice_page_shows_fields_reasons_evidence_and_the_project(archive: tuple[Database, dict[str, int]],
+                                                                   client: TestClient) -> None:
+    db, ids = archive
+    log_in(client)
+    page = client.get(f"/notices/{ids['award']}").text
+    assert "西藏某科技有限公司" in page and "¥2,860,000.00" in page
+    assert 'id="reasons"' in page and "Tibetan area" in page
+    assert 'href="http://www.ccgp.gov.cn/' in page and 'rel="noopener noreferrer nofollow"' in page
+    project = page.split('id="project-notices"', 1)[1].split("</ol>", 1)[0]
+    assert project.index("公开招标公告") < project.index("中标公告")  # tender before award
+    assert f'href="/notices/{ids["tender"]}"' in project
+    assert client.get("/notices/999999").status_code == 404
+
+
+def test_csv_download_of_the_result_set_is_safe_for_spreadsheets(client: TestClient) -> None:
+    log_in(client)
+    answer = client.get("/export.csv", params={"q": "试剂盒", "min_score": ""})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    assert answer.content.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    api = client.get("/api/search", params={"q": "试剂盒", "min_score": "", "size": 100}).json()
+    assert {int(r["notice_id"]) for r in rows} == {r["id"] for r in api["results"]} and rows
+    hostile = next(r for r in rows if "pwned" in r["title"])
+    assert hostile["body_text"].startswith("Y-STR")  # not formula-like: left as is
+    assert client.get("/export.csv", params={"q": '"'}).status_code == 400
+
+
+def test_json_api_and_its_openapi_description(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    db, ids = archive
+    log_in(client)
+    found = client.get("/api/search", params={"q": "DNA数据库", "min_score": ""}).json()
+    assert found["total"] == 2 and {r["id"] for r in found["results"]} == {ids["tender"], ids["award"]}
+    assert any(f["value"] == "tibetan" for f in found["facets"]["region"])
+    notice = client.get(f"/api/notices/{ids['award']}").json()
+    assert notice["award_cny"] == "2860000.00" and notice["suppliers"][0]["name"] == "西藏某科技有限公司"
+    assert notice["score"] >= 50 and notice["reasons"] and notice["project_notices"][0]["id"] == ids["tender"]
+    assert client.get("/api/notices/999999").status_code == 404
+    schema = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/notices/{notice_id}", "/api/notices/{notice_id}/reviews"} <= set(schema["paths"])
+    assert "/login" not in schema["paths"]
+
+
+def test_feed_is_readable_with_its_key_only(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    db, _ids = archive
+    with db.session() as session:
+        session.add(Subscription(name="tibet", recipients=["a@example.org"], filters={"min_score": 50}))
+    feed = client.get(f"/feeds/tibet.atom?token={feed_token(SECRET, 'tibet')}")
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/atom+xml")
+    assert "西藏自治区公安厅DNA数据库" in feed.text
+    assert client.get("/feeds/tibet.atom?token=wrong").status_code == 303  # to the login page
+    log_in(client)
+    listing = client.get("/subscriptions").text
+    assert f"/feeds/tibet.atom?token={feed_token(SECRET, 'tibet')}" in listing
+
+
+def test_command_line_user_search_and_review(archive: tuple[Database, dict[str, int]]) -> None:
+    db, ids = archive
+    added = run_caigou("--db", db.url, "user", "add", "carol", "--password-stdin",
+                       input_text="a long enough password\n")
+    assert added.returncode == 0, added.stderr
+    short = run_caigou("--db", db.url, "user", "add", "dave", "--password-stdin", input_text="short\n")
+    assert short.returncode == 2 and "at least 10 characters" in short.stderr and "Traceback" not in short.stderr
+    found = run_caigou("--db", db.url, "search", "遗传分析仪", "--format", "jsonl")
+    assert found.returncode == 0, found.stderr
+    assert str(ids["analyzer"]) in found.stdout and "拉萨市人民医院" not in found.stdout
+    reviewed = run_caigou("--db", db.url, "review", str(ids["analyzer"]), "--status", "relevant", "--note", "核实",
+                          "--reviewer", "carol")
+    assert reviewed.returncode == 0 and "relevant by carol" in reviewed.stdout
+    history = run_caigou("--db", db.url, "review", str(ids["analyzer"]))
+    assert "carol: relevant" in history.stdout and "核实" in history.stdout
+    bad = run_caigou("--db", db.url, "search", '"DNA')
+    assert bad.returncode == 2 and "unbalanced quote" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,136 @@
+"""The web interface in a real browser: Debian's Chromium driven by Playwright against ``caigou serve``'s application
+on a real socket (uvicorn). Skipped when Chromium is missing, unless CAIGOU_REQUIRE_BROWSER=1 (as in .ci/run)."""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from caigou.web.app import WebSettings, create_app
+from models.db import Database
+from tests.digest_data import free_port
+from tests.web_data import PASSWORD, build_archive
+
+CHROMIUM = os.environ.get("CAIGOU_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _browser_or_skip() -> str:
+    if CHROMIUM:
+        return CHROMIUM
+    if os.environ.get("CAIGOU_REQUIRE_BROWSER") == "1":
+        pytest.fail("Chromium is required (CAIGOU_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
+    pytest.skip("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
+    database = Database(f"sqlite:///{tmp_path / 'web.db'}")
+    ids = build_archive(database)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(database, WebSettings(secret_key="browser-test-secret")),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("the web server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", ids
+    server.should_exit = True
+    thread.join(10)
+    database.dispose()
+
+
+def test_an_investigator_searches_reads_reviews_and_downloads(served: tuple[str, dict[str, int]],
+                                                              tmp_path: Path) -> None:
+    executable = _browser_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    base, ids = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(accept_downloads=True)
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        csp_violations: list[str] = []
+        page.on("console", lambda message: csp_violations.append(message.text)
+                if "Content Security Policy" in message.text else None)
+
+        # Anonymous: sent to the login page, then back where they were going.
+        page.goto(f"{base}/search?q=遗传分析仪")
+        assert "/login" in page.url
+        page.fill("input[name=name]", "anna")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/search?q=*")
+        assert page.inner_text("#current-user") == "anna"
+        assert page.inner_text("#total") == "2"  # the analyser and the hostile notice
+
+        # Show every score, then narrow with the type facet.
+        page.fill("input[type=search]", "公安")
+        page.press("input[type=search]", "Enter")
+        page.wait_for_load_state()
+        page.click("#show-all-scores")
+        page.wait_for_load_state()
+        everything = int(page.inner_text("#total"))
+        page.click("section[data-facet=type] a:has-text('award')")
+        page.wait_for_load_state()
+        assert "type: award" in page.inner_text(".active")
+        assert 0 < int(page.inner_text("#total")) < everything
+
+        # The hostile notice: its script never runs, its text is shown as text.
+        page.goto(f"{base}/notices/{ids['hostile']}")
+        assert "<script>window.pwned=1</script>" in page.inner_text("#notice-title")
+        page.click("#evidence a >> nth=0")
+        page.wait_for_selector("#archived-content")
+        assert "Y-STR扩增试剂盒" in page.inner_text("#archived-content")
+        assert page.evaluate("typeof window.pwned") == "undefined"
+        assert page.locator("#archived-content img, #archived-content script, #archived-content iframe").count() == 0
+
+        # Review the analyser notice; the history grows, the status follows the newest judgement.
+        page.goto(f"{base}/notices/{ids['analyzer']}")
+        assert page.locator("mark", has_text="遗传分析仪").count() > 0
+        page.check("input[name=status][value=unsure]")
+        page.fill("textarea[name=note]", "需要核实供应商")
+        page.click("form.review-form button[type=submit]")
+        page.wait_for_load_state()
+        page.check("input[name=status][value=relevant]")
+        page.fill("textarea[name=note]", "公安DNA实验室：相关")
+        page.fill("input[name=tags]", "3500xL, 那曲")
+        page.click("form.review-form button[type=submit]")
+        page.wait_for_load_state()
+        assert page.inner_text("#current-status") == "relevant"
+        history = page.inner_text("#review-history")
+        assert history.index("需要核实供应商") < history.index("公安DNA实验室：相关") and "3500xL" in history
+
+        # The reviewed filter finds it; the CSV download carries the result set.
+        page.goto(f"{base}/search?q=遗传分析仪&status=relevant&min_score=")
+        assert page.inner_text("#total") == "1"
+        with page.expect_download() as download_info:
+            page.click("#export-csv")
+        path = tmp_path / "export.csv"
+        download_info.value.save_as(path)
+        text = path.read_text(encoding="utf-8-sig")
+        assert "那曲市公安局刑侦支队遗传分析仪升级单一来源公示" in text and len(text.strip().splitlines()) == 2
+
+        # A malformed query is a message on the page.
+        page.goto(f"{base}/search?q=%22DNA")
+        assert "unbalanced quote" in page.inner_text("#query-error")
+
+        # Log out: the archive is closed again.
+        page.click("header form button[type=submit]")
+        page.wait_for_url("**/login")
+        page.goto(f"{base}/notices/{ids['analyzer']}")
+        assert "/login" in page.url
+        browser.close()
+    assert dialogs == []  # no alert() from any notice
+    # The policy itself was not in the way of the interface (our own pages use no script nor inline style).
+    assert not [v for v in csp_violations if "style" in v], csp_violations
