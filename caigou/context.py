@@ -1,6 +1,7 @@
 """What every command needs: the configuration and the database, opened lazily so ``--help`` stays fast."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import click
@@ -18,6 +19,10 @@ class AppContext:
     @classmethod
     def create(cls, config_path: str | None, database_url: str | None) -> AppContext:
         config = load_config(config_path)
+        if config.path is not None:
+            # Parts that read the configuration themselves (the matcher inside a crawl, child processes of the
+            # scheduler) must read the same file.
+            os.environ["CAIGOU_CONFIG"] = str(config.path.resolve())
         return cls(config=config, database_url=database_url or config.database_url)
 
     @property
