@@ -49,10 +49,10 @@ class AttachmentFetching:
         limit = request.meta.get("download_maxsize", 0)
         if failure.check(DownloadCancelledError, CancelledError):
             status, message = "too_large", f"larger than the download cap of {limit} bytes"
+        elif failure.check(HttpError):  # before IgnoreRequest, which it subclasses
+            status, message = "failed", f"HTTP {failure.value.response.status}"
         elif failure.check(IgnoreRequest):
             status, message = "blocked", f"the site answered with block pages: {failure.getErrorMessage()}"
-        elif failure.check(HttpError):
-            status, message = "failed", f"HTTP {failure.value.response.status}"
         else:
             status, message = "failed", f"{failure.type.__name__}: {failure.getErrorMessage()}"
         self.crawler.stats.inc_value("caigou/attachments_failed")
