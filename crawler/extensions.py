@@ -53,9 +53,10 @@ class CrawlRecorder:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         headers = {key.decode("latin-1"): b", ".join(values).decode("latin-1")
                    for key, values in response.headers.items() if key.lower() not in {b"set-cookie"}}
+        kind = request.meta.get("archive_kind", "page")  # page, or attachment
         context.store.archive_page(response.url, response.status, response.body, headers=headers,
-                                   content_type=content_type, run_id=context.run_id)
-        self.crawler.stats.inc_value("caigou/pages_archived")
+                                   content_type=content_type, kind=kind, run_id=context.run_id)
+        self.crawler.stats.inc_value("caigou/attachments_archived" if kind == "attachment" else "caigou/pages_archived")
 
     def spider_closed(self, spider: Any, reason: str) -> None:
         context = self.context
@@ -93,6 +94,8 @@ def summarise(stats: dict[str, Any]) -> dict[str, int]:
         "blocked": int(stats.get("caigou/blocked", 0)),
         "errors": int(stats.get("caigou/errors", 0)),
         "download_errors": int(stats.get("caigou/download_errors", 0)),
+        "attachments": int(stats.get("caigou/attachments_downloaded", 0)),
+        "attachments_failed": int(stats.get("caigou/attachments_failed", 0)),
     }
 
 

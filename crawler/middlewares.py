@@ -10,6 +10,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 
+from pipelines.attachments import sniff
 from pipelines.crawl_context import CrawlContext
 
 logger = logging.getLogger(__name__)
@@ -61,11 +62,14 @@ class BlockPageMiddleware:
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         spider = self.crawler.spider
+        page_kind = request.meta.get("page_kind", "detail")
         if response.status == 429:
             reason = "HTTP 429 Too Many Requests"
+        elif page_kind == "attachment" and sniff(response.body[:4096]) not in {"html", "text"}:
+            reason = None  # a PDF or a spreadsheet is what was asked for, whatever bytes it holds
         else:
             detect = getattr(spider, "block_reason", None)
-            reason = detect(response, request.meta.get("page_kind", "detail")) if detect else None
+            reason = detect(response, page_kind) if detect else None
         if reason is None:
             return response
         stats = self.crawler.stats

@@ -64,4 +64,16 @@ CAIGOU_DEFAULT_DAYS = 7                # a first run without --since covers this
 CAIGOU_WATERMARK_OVERLAP_DAYS = 1      # notices appear late: the next run starts a day before the watermark
 CAIGOU_PROGRESS_INTERVAL = 0           # seconds between progress lines on stderr (0: off; the CLI sets 10)
 
+# Attachments (crawler/attachments.py, pipelines/attachments.py). Which notices' attachments are downloaded:
+# matched (the default: notices that match the watchlist), all, or off; empty means the configuration's
+# [crawl] attachments (CAIGOU_CRAWL_ATTACHMENTS), else matched.
+CAIGOU_ATTACHMENTS = ""
+CAIGOU_ATTACHMENT_MAXSIZE = 30 * 1024 * 1024         # bytes per download; larger ones are cut off (too_large)
+CAIGOU_ATTACHMENT_MAX_UNCOMPRESSED = 100 * 1024 * 1024  # an archive's members together, nested ones included
+CAIGOU_ATTACHMENT_MAX_MEMBERS = 500                  # files in one archive
+CAIGOU_ATTACHMENT_MAX_RATIO = 100                    # compression ratio of one member (zip bombs)
+CAIGOU_ATTACHMENT_MAX_DEPTH = 2                      # archives inside archives
+CAIGOU_ATTACHMENT_MAX_PAGES = 300                    # PDF pages read
+CAIGOU_ATTACHMENT_MAX_CHARS = 500_000                # characters of text kept per attachment
+
 LOG_LEVEL = "INFO"

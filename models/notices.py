@@ -87,8 +87,21 @@ class Supplier(Base):
     notice: Mapped[Notice] = relationship(back_populates="suppliers")
 
 
+# What became of an attachment's download: "" (not tried yet), ok, too_large (over the download size cap),
+# failed (HTTP or network error: tried again next time), blocked (block pages: tried again next time).
+DOWNLOAD_STATUSES = ("", "ok", "too_large", "failed", "blocked")
+# What became of its text: ok, truncated (page or character cap reached; the text so far is kept), no_text (e.g. a
+# scanned PDF: no OCR here), too_large / zip_bomb (archive limits), unsupported, encrypted, corrupt, no_converter.
+EXTRACTION_STATUSES = ("", "ok", "truncated", "no_text", "too_large", "zip_bomb", "unsupported", "encrypted",
+                       "corrupt", "no_converter")
+
+
 class Attachment(Base):
-    """An attachment link found on a notice page (downloading and extracting it is a later step)."""
+    """An attachment link found on a notice page, and — once downloaded — its archived bytes and extracted text.
+
+    The downloaded bytes are a ``RawPage`` (``kind="attachment"``, append-only like every page); ``raw_page_id``
+    links the version this row's text was extracted from. Every failure is a status here, never an exception.
+    """
 
     __tablename__ = "notice_attachments"
 
@@ -97,6 +110,16 @@ class Attachment(Base):
     position: Mapped[int] = mapped_column(default=0)
     name: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str] = mapped_column(Text)
+    download_status: Mapped[str] = mapped_column(String(20), default="", index=True)
+    raw_page_id: Mapped[int | None] = mapped_column(ForeignKey("raw_pages.id"))
+    raw_sha256: Mapped[str] = mapped_column(String(64), default="")
+    size: Mapped[int | None]
+    content_type: Mapped[str] = mapped_column(String(20), default="")   # sniffed from the bytes: pdf, docx, …
+    extraction_status: Mapped[str] = mapped_column(String(20), default="")
+    message: Mapped[str] = mapped_column(Text, default="")               # why, in words, when not plain ok
+    text: Mapped[str] = mapped_column(Text, default="")
+    members: Mapped[list[Any]] = mapped_column(default=list)           # an archive's members: name, type, status
+    fetched_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime())
 
     notice: Mapped[Notice] = relationship(back_populates="attachments")
 

@@ -1,7 +1,8 @@
 """The full-text index: notices segmented with jieba at index time, kept in sync by the store.
 
 Chinese has no spaces, so a database tokenizer alone finds nothing (SQLite's unicode61 sees a run of Chinese as
-one token; trigrams miss two-character words). Each notice's title, buyer, agency, suppliers and body are cut with
+one token; trigrams miss two-character words). Each notice's title, buyer, agency, suppliers, body and
+attachments' text are cut with
 jieba's ``cut_for_search`` (sub-words too: 公安厅 also indexes 公安) by the same tokenizer the watchlist uses (its
 terms come out whole), and the tokens are stored space-separated: an FTS5 table on SQLite, a tsvector with a GIN
 index on PostgreSQL (migration 0003). Queries are cut by the same tokenizer (``search_tokens``).
@@ -49,6 +50,8 @@ def search_tokens(value: str, for_index: bool = False) -> list[str]:
 def document(notice: Notice) -> str:
     parts = [notice.title, notice.buyer, notice.agency, notice.project_code,
              " ".join(s.name for s in notice.suppliers), notice.body_text]
+    # Attachments' names and extracted text: the equipment list is often only there.
+    parts += [f"{a.name}\n{a.text}" for a in notice.attachments if a.text]
     return " ".join(search_tokens(" \n ".join(p for p in parts if p), for_index=True))
 
 

@@ -4,13 +4,25 @@ Each is one step; the storage step owns the database through ``CrawlContext``; s
 """
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
 
+from models.config import load_config
+from models.errors import CaigouError
+from pipelines.attachments import Extraction, Limits, extract
 from pipelines.crawl_context import CrawlContext
 from pipelines.normalise import record_from_item
 from pipelines.record import NoticeRecord
+
+logger = logging.getLogger(__name__)
+
+# Whose attachments a crawl downloads: matched notices (the default), all notices, or none.
+ATTACHMENT_MODES = ("matched", "all", "off")
 
 
 class CrawlErrorItem:
@@ -18,6 +30,47 @@ class CrawlErrorItem:
 
     def __init__(self, url: str, kind: str, message: str, raw_sha256: str = "") -> None:
         self.url, self.kind, self.message, self.raw_sha256 = url, kind, message, raw_sha256
+
+
+@dataclass(repr=False)
+class AttachmentDownloadItem:
+    """An attachment's bytes as downloaded (already archived by the crawl's recorder)."""
+
+    url: str                    # as asked for
+    final_url: str              # after redirects: the archived page's URL
+    body: bytes
+    attachment_ids: list[int] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # Scrapy logs items; the bytes stay out of the log
+        return f"<attachment {self.url} {len(self.body)} bytes>"
+
+
+@dataclass
+class AttachmentFailureItem:
+    """An attachment whose download failed: too_large, failed (HTTP, network) or blocked."""
+
+    url: str
+    attachment_ids: list[int]
+    status: str
+    message: str
+
+
+def attachment_mode(settings: Any) -> str:
+    """``CAIGOU_ATTACHMENTS``, else the configuration's ``[crawl] attachments``, else matched."""
+    mode = str(settings.get("CAIGOU_ATTACHMENTS") or load_config().get("crawl", "attachments", "matched"))
+    mode = mode.strip().lower()
+    if mode not in ATTACHMENT_MODES:
+        raise CaigouError(f"attachments must be one of {', '.join(ATTACHMENT_MODES)}, not {mode!r}")
+    return mode
+
+
+def attachment_limits(settings: Any) -> Limits:
+    return Limits(max_pages=settings.getint("CAIGOU_ATTACHMENT_MAX_PAGES"),
+                  max_chars=settings.getint("CAIGOU_ATTACHMENT_MAX_CHARS"),
+                  max_uncompressed=settings.getint("CAIGOU_ATTACHMENT_MAX_UNCOMPRESSED"),
+                  max_members=settings.getint("CAIGOU_ATTACHMENT_MAX_MEMBERS"),
+                  max_ratio=settings.getint("CAIGOU_ATTACHMENT_MAX_RATIO"),
+                  max_depth=settings.getint("CAIGOU_ATTACHMENT_MAX_DEPTH"))
 
 
 class _Step:
@@ -38,7 +91,7 @@ class NormalisePipeline(_Step):
     """Item → NoticeRecord: strings become Decimal yuan, aware times, region codes and normalised types."""
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, CrawlErrorItem):
+        if isinstance(item, (CrawlErrorItem, AttachmentDownloadItem, AttachmentFailureItem)):
             return item
         record = record_from_item(item)
         if not record.source_key or not record.title:
@@ -62,16 +115,50 @@ class DeduplicatePipeline(_Step):
 
 
 class StorePipeline(_Step):
+    """Stores notices (which matches and indexes them), then asks the spider for the attachments to download;
+    stores downloaded attachments' text (extracted off the reactor thread) and re-scores their notices."""
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        self.attachments = attachment_mode(crawler.settings)
+        self.limits = attachment_limits(crawler.settings)
+        self.requested: set[str] = set()  # attachment URLs asked for in this crawl: one download each
+
     def open_spider(self) -> None:
         self.context  # noqa: B018 - creates the run record when the crawl opens
 
-    def process_item(self, item: Any) -> Any:
+    async def process_item(self, item: Any) -> Any:
         context = self.context
         if isinstance(item, CrawlErrorItem):
             context.store.record_error(context.run_id, item.url, item.kind, item.message)
             self.stats.inc_value(f"caigou/errors/{item.kind}")
             self.stats.inc_value("caigou/errors")
             return item
+        if isinstance(item, AttachmentDownloadItem):
+            await self._store_attachment(item)
+            return item
+        if isinstance(item, AttachmentFailureItem):
+            context.store.attachment_failed(item.attachment_ids, item.status, item.message)
+            logger.warning("attachment %s: %s (%s)", item.url, item.status, item.message)
+            return item
         result = context.store.save_notice(item)
         self.stats.inc_value(f"caigou/notices_{result.outcome}")
+        self._request_attachments(result.notice_id)
         return item
+
+    def _request_attachments(self, notice_id: int) -> None:
+        spider = self.crawler.spider
+        if self.attachments == "off" or not hasattr(spider, "attachment_request"):
+            return
+        for pending in self.context.store.attachments_to_fetch(self.attachments, notice_id=notice_id):
+            if pending.url in self.requested:
+                continue  # already asked for by another notice: storing it updates every row with its URL
+            self.requested.add(pending.url)
+            self.crawler.engine.crawl(spider.attachment_request(pending.url, pending.attachment_ids))
+
+    async def _store_attachment(self, item: AttachmentDownloadItem) -> None:
+        # Extraction is CPU work (and maybe a converter process): a thread keeps the crawl's downloads moving.
+        extraction: Extraction = await maybe_deferred_to_future(
+            threads.deferToThread(extract, item.body, self.limits))
+        self.context.store.save_attachment(item.url, item.final_url, item.body, extraction, item.attachment_ids)
+        self.stats.inc_value(f"caigou/attachments_extracted/{extraction.status}")

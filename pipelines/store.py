@@ -6,7 +6,9 @@ the rules live in one place:
 * raw pages are append-only: the same bytes again only move ``last_fetched_at``; changed bytes are a new version;
 * a notice is unique per source and the source's own ID; re-storing the same content changes nothing but
   ``last_seen_at``; changed content keeps the previous parse as a ``NoticeRevision`` before replacing it;
-* after a notice is stored or changed, it is matched against the watchlist and (re)indexed for search.
+* after a notice is stored or changed, it is matched against the watchlist and (re)indexed for search;
+* attachments are downloaded once per URL and archived like pages; their extracted text joins the notice's
+  matching and search, and a notice keeps its attachments' downloads when its page changes.
 """
 from __future__ import annotations
 
@@ -15,13 +17,14 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import (Attachment, CrawlError, CrawlRun, Notice, NoticePage, NoticeRevision, RawPage, Source,
-                    Supplier, Watermark)
+from models import (Attachment, CrawlError, CrawlRun, Notice, NoticePage, NoticeRevision, NoticeScore, RawPage,
+                    Source, Supplier, Watermark)
 from models.db import Database
 from models.types import now
+from pipelines.attachments import Extraction
 from pipelines.matching.store import apply_matches
 from pipelines.search_index import index_notice
 from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
@@ -38,6 +41,19 @@ SOURCE_TITLES = {
 class SaveResult:
     notice_id: int
     outcome: Outcome
+
+
+# Download statuses tried again: never tried, failed (HTTP, network) and blocked. ok and too_large are final.
+RETRIED_DOWNLOADS = ("", "failed", "blocked")
+
+
+@dataclass(frozen=True)
+class PendingDownload:
+    """One attachment URL to download, and the attachment rows (of one or more notices) it fills."""
+
+    url: str
+    attachment_ids: list[int]
+    source: str
 
 
 class NoticeStore:
@@ -161,6 +177,71 @@ class NoticeStore:
         if linked is None:
             session.add(NoticePage(notice_id=notice.id, raw_page_id=page_id))
 
+    # ------------------------------------------------------------------------------------------ attachments
+
+    def attachments_to_fetch(self, mode: str, notice_id: int | None = None,
+                             source: str | None = None) -> list[PendingDownload]:
+        """Attachments not downloaded yet (or whose download failed or was blocked), one entry per URL, of
+        matched notices (``mode="matched"``) or of all (``"all"``); of one notice or one source if given."""
+        if mode == "off":
+            return []
+        with self.db.session() as session:
+            query = (select(Attachment.id, Attachment.url, Source.name)
+                     .join(Notice, Attachment.notice_id == Notice.id).join(Source, Notice.source_id == Source.id)
+                     .where(Attachment.download_status.in_(RETRIED_DOWNLOADS)).order_by(Attachment.id))
+            if notice_id is not None:
+                query = query.where(Attachment.notice_id == notice_id)
+            if source is not None:
+                query = query.where(Source.name == source)
+            if mode == "matched":
+                query = query.join(NoticeScore, NoticeScore.notice_id == Notice.id).where(
+                    NoticeScore.first_matched_at.is_not(None))
+            pending: dict[str, PendingDownload] = {}
+            unusable: list[int] = []
+            for attachment_id, url, source_name in session.execute(query):
+                if not url.startswith(("http://", "https://")):
+                    unusable.append(attachment_id)  # javascript:, mailto: … — nothing to download, ever
+                    continue
+                pending.setdefault(url, PendingDownload(url, [], source_name)).attachment_ids.append(attachment_id)
+            for row in session.scalars(select(Attachment).where(Attachment.id.in_(unusable))):
+                row.download_status, row.message = "failed", f"not a web address: {row.url[:200]}"
+            return list(pending.values())
+
+    def save_attachment(self, url: str, final_url: str, body: bytes, extraction: Extraction,
+                        attachment_ids: list[int]) -> list[int]:
+        """Record a downloaded attachment on its rows — ``attachment_ids`` and every other row with the same URL
+        not yet downloaded — then re-match and re-index their notices. Returns those notices' IDs.
+
+        The bytes are normally archived already (the crawl's recorder keeps every response); if not, here."""
+        sha256 = RawPage.digest(body)
+        with self.db.session() as session:
+            page_id = session.scalar(select(RawPage.id).where(RawPage.url == final_url, RawPage.sha256 == sha256))
+        if page_id is None:
+            page_id = self.archive_page(final_url, 200, body, kind="attachment").id
+        with self.db.session() as session:
+            rows = session.scalars(select(Attachment).where(or_(
+                Attachment.id.in_(attachment_ids),
+                and_(Attachment.url == url, Attachment.download_status != "ok")))).all()
+            fetched_at = now()
+            for row in rows:
+                row.download_status, row.raw_page_id, row.raw_sha256, row.size = "ok", page_id, sha256, len(body)
+                row.content_type, row.extraction_status = extraction.content_type, extraction.status
+                row.message, row.text, row.members = extraction.message, extraction.text, extraction.members
+                row.fetched_at = fetched_at
+            session.flush()
+            notices = sorted({row.notice_id for row in rows})
+            for notice_id in notices:
+                self._after_change(session, session.get_one(Notice, notice_id))
+            return notices
+
+    def attachment_failed(self, attachment_ids: list[int], status: str, message: str) -> None:
+        """A download that did not give the file: too_large (final), failed or blocked (tried again later)."""
+        with self.db.session() as session:
+            for row in session.scalars(select(Attachment).where(Attachment.id.in_(attachment_ids))):
+                row.download_status, row.message, row.fetched_at = status, message[:2000], now()
+                if status == "too_large":
+                    row.extraction_status = "too_large"
+
     def _after_change(self, session: Session, notice: Notice) -> None:
         """What follows a new or changed notice: watchlist matching and search indexing."""
         apply_matches(session, notice, self.origin)
@@ -174,7 +255,17 @@ def _apply(notice: Notice, record: NoticeRecord) -> None:
         setattr(notice, name, getattr(record, name))
     notice.suppliers = [Supplier(position=i, lot=s.lot, name=s.name, address=s.address, amount_cny=s.amount_cny,
                                  amount_text=s.amount_text) for i, s in enumerate(record.suppliers)]
-    notice.attachments = [Attachment(position=i, name=a.name, url=a.url) for i, a in enumerate(record.attachments)]
+    # Rows are kept by URL: a changed page must not forget which of its attachments were downloaded.
+    existing: dict[str, list[Attachment]] = {}
+    for row in notice.attachments:
+        existing.setdefault(row.url, []).append(row)
+    attachments = []
+    for position, attachment in enumerate(record.attachments):
+        rows = existing.get(attachment.url)
+        row = rows.pop(0) if rows else Attachment(url=attachment.url)
+        row.position, row.name = position, attachment.name
+        attachments.append(row)
+    notice.attachments = attachments
 
 
 def record_from_notice(notice: Notice) -> NoticeRecord:

@@ -8,9 +8,18 @@ import click
 from caigou.context import AppContext, pass_app
 from caigou.crawling import run_crawl
 from models.errors import CaigouError
+from pipelines.steps import ATTACHMENT_MODES
 
 
-def _settings(values: tuple[str, ...]) -> dict[str, Any]:
+def configured_attachment_mode(app: AppContext) -> str:
+    """``[crawl] attachments`` (``CAIGOU_CRAWL_ATTACHMENTS``), checked before anything starts."""
+    mode = str(app.config.get("crawl", "attachments", "matched")).strip().lower()
+    if mode not in ATTACHMENT_MODES:
+        raise CaigouError(f"[crawl] attachments must be one of {', '.join(ATTACHMENT_MODES)}, not {mode!r}")
+    return mode
+
+
+def settings_overrides(values: tuple[str, ...]) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     for value in values:
         key, sep, setting = value.partition("=")
@@ -33,12 +42,14 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--buyer", help="Buyer name filter (e.g. 公安).")
 @click.option("--url", "urls", multiple=True, help="Fetch exactly this detail page; repeatable.")
 @click.option("--refresh", is_flag=True, help="Fetch detail pages again even when already stored.")
+@click.option("--attachments", type=click.Choice(["matched", "all", "off"]),
+              help="Whose attachments to download: matched notices (default; [crawl] attachments), all, or off.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A Scrapy setting, as scrapy -s.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
 @pass_app
 def crawl(app: AppContext, source: str, since: str | None, until: str | None, keywords: tuple[str, ...],
           region: str | None, types: tuple[str, ...], buyer: str | None, urls: tuple[str, ...], refresh: bool,
-          settings: tuple[str, ...], verbose: bool) -> None:
+          attachments: str | None, settings: tuple[str, ...], verbose: bool) -> None:
     """Crawl SOURCE (ccgp, …) into the archive and print a summary.
 
     \b
@@ -47,12 +58,13 @@ def crawl(app: AppContext, source: str, since: str | None, until: str | None, ke
       caigou crawl ccgp --type award --since 2024-06-01 --until 2024-06-30
       caigou crawl ccgp --url http://www.ccgp.gov.cn/cggg/dfgg/zbgg/202506/t20250627_24871234.htm
     """
-    overrides = _settings(settings)
+    overrides = settings_overrides(settings)
     user_agent = app.config.get("crawl", "user_agent")
     if user_agent:
         overrides.setdefault("USER_AGENT", user_agent)
     if refresh:
         overrides["CAIGOU_REFRESH"] = True
+    overrides.setdefault("CAIGOU_ATTACHMENTS", attachments or configured_attachment_mode(app))
     app.db  # noqa: B018 - migrate (and fail clearly on an unreachable database) before the crawl starts
     summary = run_crawl(source, {"since": since, "until": until, "keyword": list(keywords), "region": region,
                                  "type": list(types), "buyer": buyer, "url": list(urls)},

@@ -15,8 +15,10 @@ from models.db import Database
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data" / "ccgp"
 # The sample search pages answer these keywords over June 2024 (see demo_data/build.py).
 DEMO_ARGUMENTS = {"since": "2024-06-01", "until": "2024-06-30", "keyword": list(KEYWORDS)}
+# Attachments off: the sample pages link the real https download host, which the local (plain http) replay
+# server cannot answer — the demo must not reach out to the internet.
 FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CAIGOU_BLOCK_BACKOFF": 0.2,
-        "CAIGOU_PROGRESS_INTERVAL": 0}
+        "CAIGOU_PROGRESS_INTERVAL": 0, "CAIGOU_ATTACHMENTS": "off"}
 
 
 @click.command()

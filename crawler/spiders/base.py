@@ -28,6 +28,7 @@ import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.attachments import AttachmentFetching
 from crawler.items import NoticeItem
 from crawler.parsers.common import ParseError
 from models import NOTICE_TYPES
@@ -51,8 +52,9 @@ def today() -> dt.date:
     return dt.datetime.now(SHANGHAI).date()
 
 
-class NoticeSpider(scrapy.Spider):
-    """A spider of procurement notices over a date window (see the module docstring for the recipe)."""
+class NoticeSpider(AttachmentFetching, scrapy.Spider):
+    """A spider of procurement notices over a date window (see the module docstring for the recipe); it fetches
+    its notices' attachments too (``crawler.attachments``)."""
 
     # Days in one list query before the portal's result cap bites; a spider may split further when told a total.
     window_days: ClassVar[int] = 31

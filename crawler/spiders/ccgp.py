@@ -42,7 +42,10 @@ class CcgpSpider(NoticeSpider):
     rate-limited search answers a short "频繁访问" page and a blocked detail page is titled "安全验证"; search result
     links may be obfuscated (``var ohtmlurls``); the search takes a province as zoneId (54 = 西藏, inferred from
     other provinces' codes, not confirmed); the channel lists carry no region filter, so ``region`` filters their
-    rows by the region text they show.
+    rows by the region text they show. Attachments (``a.bizDownload`` → ``https://download.ccgp.gov.cn/oss/
+    download?uuid=…``, and ``ul.fjxx`` links) are fetched with a plain GET: that the download host answers one
+    without the page's script, cookies or a referer is a guess, as is that it answers errors as HTML (which is
+    then checked for block pages like any page).
     """
 
     name = "ccgp"

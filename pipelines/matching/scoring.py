@@ -97,6 +97,12 @@ def quantity_after(text: str, end: int, limit: int = 40) -> dict[str, Any] | Non
     return found or None
 
 
+def _where(field_name: str) -> str:
+    """A match's field in words: "title", or "attachment 设备清单.pdf" for text found in an attachment."""
+    name = field_name.removeprefix("attachment:")
+    return f"attachment {name}" if name != field_name else field_name
+
+
 def _snippet(text: str, start: int, end: int) -> str:
     return text[max(0, start - SNIPPET):end + SNIPPET]
 
@@ -150,7 +156,7 @@ class Scorer:
             for index, match in enumerate(of_tier[:4]):
                 points = FIRST_TERM[tier] if index == 0 else MORE_TERMS[tier]
                 total += points
-                reasons.append(f"{tier} term {match.term} ({match.category}) in {match.field}: +{points}")
+                reasons.append(f"{tier} term {match.term} ({match.category}) in {_where(match.field)}: +{points}")
         if len(terms) >= 3:
             total += MANY_TERMS
             reasons.append(f"{len(terms)} distinct terms: +{MANY_TERMS}")

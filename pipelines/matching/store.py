@@ -34,7 +34,11 @@ def configured_scorer() -> Scorer:
 def input_from_notice(notice: Notice) -> MatchInput:
     items = [" ".join(str(v) for k, v in row.items() if k in {"name", "brand", "model", "quantity"} and v)
              for row in notice.line_items]
-    attachments = {a.name or a.url: a.text for a in notice.attachments if getattr(a, "text", None)}
+    attachments: dict[str, str] = {}
+    for attachment in notice.attachments:
+        if attachment.text:
+            name = attachment.name or attachment.url
+            attachments[name if name not in attachments else f"{name} #{attachment.position + 1}"] = attachment.text
     return MatchInput(title=notice.title, body=notice.body_text, buyer=notice.buyer,
                       suppliers="; ".join(s.name for s in notice.suppliers), items=items,
                       attachments=attachments, region_code=notice.region_code)
