@@ -226,7 +226,7 @@ def _assign_groups(groups: Iterable[list[NoticeLink]], stamp: dt.datetime) -> No
 
 
 def _source_names(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Source.id, Source.name)).tuples().all())
+    return {source_id: name for source_id, name in session.execute(select(Source.id, Source.name))}
 
 
 def _set_procurements(session: Session, rows: list[NoticeLink], stamp: dt.datetime,
