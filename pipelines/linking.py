@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, delete, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models import Notice, NoticeLink, Procurement, Source
 from models.types import now
@@ -453,6 +453,22 @@ def sources_of_groups(session: Session, canonical_ids: Iterable[int]) -> dict[in
                 .where(NoticeLink.canonical_id.in_(ids[start:start + 500]))
                 .order_by(NoticeLink.canonical_id, NoticeLink.group_rank)):
             found.setdefault(canonical, []).append(name)
+    return found
+
+
+def other_copies(session: Session, notice_ids: Iterable[int]) -> dict[int, list[tuple[int, str]]]:
+    """For each notice, the other stored copies of its publication as (notice ID, source name), best-ranked first:
+    what a result shows as "also on: ggzy, xizang"."""
+    ids = list(set(notice_ids))
+    this, other = aliased(NoticeLink), aliased(NoticeLink)
+    found: dict[int, list[tuple[int, str]]] = {}
+    for start in range(0, len(ids), 500):
+        for notice_id, other_id, name in session.execute(
+                select(this.notice_id, other.notice_id, Source.name)
+                .join(other, other.canonical_id == this.canonical_id).join(Source, Source.id == other.source_id)
+                .where(this.notice_id.in_(ids[start:start + 500]), other.notice_id != this.notice_id)
+                .order_by(this.notice_id, other.group_rank)):
+            found.setdefault(notice_id, []).append((other_id, name))
     return found
 
 
