@@ -2,17 +2,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
-from models import Notice, NoticeLink, Procurement
+from caigou.digest.build import candidates
+from caigou.digest.run import run_digests
+from caigou.digest.subscriptions import filters_to_json
+from caigou.filters import NoticeFilters
+from caigou.search import search
+from models import DeliveredNotice, Notice, NoticeLink, Procurement, Subscription
+from models.config import Config
 from models.db import Database
 from models.types import SHANGHAI
 from pipelines.linking import procurement_notices, project_code_key, publication_group, relink, text_key
 from pipelines.record import NoticeRecord, SupplierRecord
 from pipelines.store import NoticeStore
+from tests.crawling import run_caigou
+from tests.digest_data import SmtpServer
 
 BUYER = "西藏自治区公安厅刑事侦查局"
 TITLE = "西藏自治区公安厅刑事侦查局Y-STR检测试剂盒采购项目中标公告"
@@ -197,3 +206,87 @@ def test_a_project_from_intention_to_award_is_one_procurement_in_order(db: Datab
         assert [n.id for n in procurement_notices(session, tender)] == [intention, tender, award]
         assert [n.id for n in procurement_notices(session, other)] == [other]
         assert [n.id for n in procurement_notices(session, correction)] == [correction]
+
+
+def test_relink_command_rebuilds_links_with_progress(db: Database) -> None:
+    ids = store_award_on_three_sources(db)
+    as_stored = links(db)
+    with db.session() as session:   # as a database upgraded from before linking: no links at all
+        session.execute(NoticeLink.__table__.delete())
+        session.execute(Procurement.__table__.delete())
+    result = run_caigou("--db", db.url, "db", "relink")
+    assert result.returncode == 0, result.stderr
+    assert "relink: 3/3 notices read" in result.stderr
+    assert result.stdout.strip() == ("3 notices: 1 publications on several sources (3 notices), 1 procurements; "
+                                     "3 notices' links changed")
+    assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
+    assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
+    assert "Recompute every link" in run_caigou("db", "relink", "--help").stdout
+
+
+# ------------------------------------------------------------------------------------------------ search
+
+def test_search_shows_a_publication_once_with_its_other_sources(db: Database) -> None:
+    ids = store_award_on_three_sources(db)
+    results = search(db, "试剂盒")
+    assert results.total == 1 and len(results.hits) == 1
+    [hit] = results.hits
+    assert hit.notice.id == ids["ccgp"] and hit.also_on == ["xizang", "ggzy"]
+    assert [copy for copy, _ in hit.copies] == [ids["xizang"], ids["ggzy"]]
+    facets = {name: {value: n for value, _, n in values} for name, values in results.facets.items()}
+    assert facets["type"] == {"award": 1} and facets["buyer"] == {BUYER: 1} and facets["review"] == {"new": 1}
+    assert facets["source"] == {"ccgp": 1, "xizang": 1, "ggzy": 1}   # seen on each, counted once on each
+    assert facets["region"]["tibetan"] == 1 and facets["score"] == {"50": 1}
+    assert facets["supplier"] == {"北京某某生物科技有限公司": 1} and facets["term"]["Y-STR扩增试剂盒"] == 1
+    # A filter that leaves the canonical copy out shows the copy it kept, still once.
+    only_ggzy = search(db, "试剂盒", NoticeFilters(sources=["ggzy"]))
+    assert [(h.notice.id, h.also_on) for h in only_ggzy.hits] == [(ids["ggzy"], ["ccgp", "xizang"])]
+    # Without a query, sorted by date, with another notice beside it: two results.
+    store = NoticeStore(db)
+    other = save(store, "ccgp", "9", buyer="拉萨市公安局", title="拉萨市公安局DNA测序仪采购", project_code="LS-2024-3")
+    by_date = search(db, "", sort="date")
+    assert by_date.total == 2 and sorted(h.notice.id for h in by_date.hits) == sorted([ids["ccgp"], other])
+    assert {v: n for v, _, n in by_date.facets["source"]} == {"ccgp": 2, "xizang": 1, "ggzy": 1}
+
+
+# ------------------------------------------------------------------------------------------------ digests
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+def test_a_digest_reports_a_publication_once_and_a_later_copy_is_not_new(db: Database, smtp: SmtpServer) -> None:
+    store = NoticeStore(db)
+    xizang = save(store, "xizang", "xz-77", project_code="xz2024015", published_at=day(12, 16))
+    ggzy = save(store, "ggzy", "gg-5", project_code="", published_at=day(12, 12))
+    with db.session() as session:
+        session.add(Subscription(name="西藏 DNA", recipients=["r@example.org"],
+                                 filters=filters_to_json(NoticeFilters(min_score=50))))
+    config = Config(values=smtp.config())
+    now = dt.datetime.now(SHANGHAI)
+    assert [(o.status, o.notices) for o in run_digests(db, config, now=now)] == [("sent", 1)]
+    [message] = smtp.inbox.to("r@example.org")
+    plain = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert plain.count(TITLE) == 1 and "Published on 发布于: xizang, ggzy" in plain
+    with db.session() as session:
+        assert set(session.scalars(select(DeliveredNotice.notice_id))) == {xizang, ggzy}
+
+    # ccgp publishes the same notice later: a new stored notice, but nothing new for the reader.
+    ccgp = save(store, "ccgp", "22001", project_code="XZ-2024-015")
+    with db.session() as session:   # it is a candidate (newly matched), and only its copies' delivery keeps it out
+        subscription = session.scalars(select(Subscription)).one()
+        assert ccgp in {notice.id for notice, _ in candidates(session, subscription)}
+    assert [o.status for o in run_digests(db, config, now=now + dt.timedelta(days=1))] == ["nothing new"]
+
+    # A correction of the project, its code written yet another way: an update of the reported notice.
+    correction = save(store, "xizang", "xz-80", notice_type="correction", title="Y-STR检测试剂盒采购项目更正公告",
+                      project_code="XZ 2024 015", published_at=day(20))
+    assert [(o.status, o.notices) for o in run_digests(db, config, now=now + dt.timedelta(days=2))] == [("sent", 1)]
+    plain = smtp.inbox.to("r@example.org")[-1].get_body(preferencelist=("plain",)).get_content()  # type: ignore
+    assert "== Updates to projects already reported (1) ==" in plain and "Y-STR检测试剂盒采购项目更正公告" in plain
+    assert f"UPDATE of “{TITLE}” (reported {now:%Y-%m-%d})" in plain
+    with db.session() as session:
+        assert correction in set(session.scalars(select(DeliveredNotice.notice_id)))
