@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from caigou.digest.build import candidates
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import filters_to_json
+from caigou.export.rows import Selection
 from caigou.filters import NoticeFilters
 from caigou.search import search
 from models import DeliveredNotice, Notice, NoticeLink, Procurement, Subscription
@@ -290,3 +291,16 @@ def test_a_digest_reports_a_publication_once_and_a_later_copy_is_not_new(db: Dat
     assert f"UPDATE of “{TITLE}” (reported {now:%Y-%m-%d})" in plain
     with db.session() as session:
         assert correction in set(session.scalars(select(DeliveredNotice.notice_id)))
+
+
+# ------------------------------------------------------------------------------------------------ exports
+
+def test_exports_keep_one_row_per_stored_notice_with_its_links(db: Database) -> None:
+    ids = store_award_on_three_sources(db)
+    store = NoticeStore(db)
+    alone = save(store, "ccgp", "9", buyer="拉萨市公安局", title="拉萨市公安局DNA测序仪采购", project_code="无")
+    rows = {row["notice_id"]: row for row in Selection(NoticeFilters()).rows(db)}
+    assert len(rows) == 4 and list(rows[alone])[-2:] == ["group_id", "procurement_id"]
+    assert {rows[i]["group_id"] for i in ids.values()} == {ids["ccgp"]}
+    assert len({rows[i]["procurement_id"] for i in ids.values()}) == 1 and rows[ids["ggzy"]]["procurement_id"]
+    assert (rows[alone]["group_id"], rows[alone]["procurement_id"]) == (alone, None)
