@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, case, delete, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from models import Notice, NoticeLink, Procurement, Source
@@ -255,10 +257,7 @@ def _set_procurements(session: Session, rows: list[NoticeLink], stamp: dt.dateti
         buyer = buyer if key.split("|", 1)[1] else ""
         procurement = procurements.get(key)
         if procurement is None:
-            procurement = Procurement(key=key, project_code=code[:200], buyer=buyer[:300], updated_at=stamp)
-            session.add(procurement)
-            session.flush()
-            procurements[key] = procurement
+            procurement = procurements[key] = _new_procurement(session, key, code[:200], buyer[:300], stamp)
         elif (procurement.project_code, procurement.buyer) != (code[:200], buyer[:300]):
             procurement.project_code, procurement.buyer, procurement.updated_at = code[:200], buyer[:300], stamp
         for row in members:
@@ -267,6 +266,21 @@ def _set_procurements(session: Session, rows: list[NoticeLink], stamp: dt.dateti
                     maybe_orphaned.add(row.procurement_id)
                 row.procurement_id, row.linked_at = procurement.id, stamp
     return maybe_orphaned
+
+
+def _new_procurement(session: Session, key: str, code: str, buyer: str, stamp: dt.datetime) -> Procurement:
+    """The procurement of ``key``, created unless another process just did (two crawls storing copies of one
+    project at the same moment must not fail a notice's save on the unique key)."""
+    values = {"key": key, "project_code": code, "buyer": buyer, "updated_at": stamp}
+    dialect = session.get_bind().dialect.name
+    if dialect in {"postgresql", "sqlite"}:
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(Procurement).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+        return session.scalars(select(Procurement).where(Procurement.key == key)).one()
+    procurement = Procurement(**values)
+    session.add(procurement)
+    session.flush()
+    return procurement
 
 
 def _written(session: Session, ids: list[int]) -> dict[int, tuple[str, str, dt.datetime | None]]:
