@@ -251,10 +251,10 @@ def _set_procurements(session: Session, rows: list[NoticeLink], stamp: dt.dateti
             procurements[procurement.key] = procurement
     maybe_orphaned: set[int] = set()
     for key, members in keyed.items():
-        first = min(members, key=lambda r: (written[r.notice_id][2] is None, written[r.notice_id][2] or stamp,
-                                           r.notice_id))
-        code, buyer, _ = written[first.notice_id]
-        buyer = buyer if key.split("|", 1)[1] else ""
+        in_order = sorted(members, key=lambda r: (written[r.notice_id][2] is None, written[r.notice_id][2] or stamp,
+                                                  r.notice_id))
+        code = written[in_order[0].notice_id][0]
+        buyer = next((written[r.notice_id][1] for r in in_order if r.buyer_key), "") if key.split("|", 1)[1] else ""
         procurement = procurements.get(key)
         if procurement is None:
             procurement = procurements[key] = _new_procurement(session, key, code[:200], buyer[:300], stamp)
