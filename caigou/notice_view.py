@@ -14,10 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from caigou.review import history
 from models import Notice, NoticeMatch, NoticePage, NoticeRevision, NoticeScore, RawPage, Review
 from models.errors import CaigouError
-
-# Placeholders some buyers write where there is no project number; they must not tie unrelated notices together.
-PLACEHOLDER_CODES = {"", "无", "/", "-", "—", "暂无", "null", "none", "n/a"}
-
+from pipelines.linking import other_copies, procurement_notices
 
 class NotFound(CaigouError):
     """No such notice or page."""
@@ -32,6 +29,7 @@ class NoticeDetail:
     pages: list[RawPage]          # the archived versions it was parsed from, newest first
     revisions: int                # how many earlier parsed versions are kept
     project: list[Notice]         # every notice of the same project, oldest first (this one included)
+    copies: list[tuple[int, str]]  # the same notice stored from other sources: (notice ID, source name)
 
     @property
     def status(self) -> str:
@@ -54,20 +52,15 @@ def notice_detail(session: Session, notice_id: int) -> NoticeDetail:
                                  .where(NoticePage.notice_id == notice_id).order_by(NoticePage.id.desc())))
     revisions = len(session.scalars(select(NoticeRevision.id).where(NoticeRevision.notice_id == notice_id)).all())
     return NoticeDetail(notice, session.get(NoticeScore, notice_id), matches, history(session, notice_id),
-                        list(dict.fromkeys(pages)), revisions, project_notices(session, notice))
+                        list(dict.fromkeys(pages)), revisions, project_notices(session, notice),
+                        other_copies(session, [notice_id]).get(notice_id, []))
 
 
 def project_notices(session: Session, notice: Notice) -> list[Notice]:
-    """The notices of the same procurement (intention → tender → correction → award): the same project number
-    and, where both name one, the same buyer. A notice without a real project number stands alone."""
-    code = notice.project_code.strip()
-    if code.lower() in PLACEHOLDER_CODES:
-        return [notice]
-    statement = select(Notice).where(Notice.project_code == code).options(selectinload(Notice.source))
-    if notice.buyer:
-        statement = statement.where(Notice.buyer.in_([notice.buyer, ""]))
-    found = list(session.scalars(statement.order_by(Notice.published_at.asc().nulls_last(), Notice.id)))
-    return found or [notice]
+    """The notices of the same procurement (intention → tender → correction → award), linked by
+    ``pipelines.linking`` (normalised project code and buyer), each publication once; the notice alone when it
+    belongs to none."""
+    return procurement_notices(session, notice.id) or [notice]
 
 
 def archived_page(session: Session, page_id: int) -> RawPage:
@@ -110,7 +103,10 @@ def notice_dict(detail: NoticeDetail, base_url: str = "") -> dict[str, Any]:
         "award_cny": money(notice.award_cny),
         "suppliers": [{"name": s.name, "lot": s.lot, "amount_cny": money(s.amount_cny)} for s in notice.suppliers],
         "line_items": notice.line_items, "fields": notice.fields, "body_text": notice.body_text,
-        "attachments": [{"name": a.name, "url": a.url} for a in notice.attachments],
+        "attachments": [{"name": a.name, "url": a.url, "download_status": a.download_status,
+                         "content_type": a.content_type, "size": a.size, "raw_sha256": a.raw_sha256,
+                         "extraction_status": a.extraction_status, "message": a.message}
+                        for a in notice.attachments],
         "score": detail.score.score if detail.score else 0,
         "reasons": list(detail.score.reasons) if detail.score else [],
         "matches": [{"term": m.term, "matched_text": m.matched_text, "category": m.category, "tier": m.tier,
@@ -121,6 +117,7 @@ def notice_dict(detail: NoticeDetail, base_url: str = "") -> dict[str, Any]:
         "archived_pages": [{"id": p.id, "url": p.url, "version": p.version, "sha256": p.sha256,
                             "http_status": p.http_status, "fetched_at": p.first_fetched_at.isoformat()}
                            for p in detail.pages],
+        "also_on": [{"id": copy_id, "source": source} for copy_id, source in detail.copies],
         "project_notices": [{"id": n.id, "notice_type": n.notice_type, "title": n.title,
                              "published_at": n.published_at.isoformat() if n.published_at else None}
                             for n in detail.project],

@@ -16,9 +16,10 @@ from sqlalchemy import (ColumnElement, Select, and_, case, column, func, literal
 from sqlalchemy.orm import selectinload
 
 from caigou.filters import NoticeFilters, apply_filters, tibetan_region_prefixes
-from models import Notice, NoticeMatch, NoticeScore, Review, Source, Supplier
+from models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from models.db import Database
 from models.errors import CaigouError
+from pipelines.linking import group_key, group_rank, other_copies
 from pipelines.normalise import region_by_code
 from pipelines.search_index import search_tokens
 
@@ -152,6 +153,12 @@ class Hit:
     terms: list[str]
     status: str
     snippet: Markup
+    copies: list[tuple[int, str]] = field(default_factory=list)   # the same notice on other sources: (id, source)
+
+    @property
+    def also_on(self) -> list[str]:
+        """The other sources this notice was published on ("also on: ggzy, xizang")."""
+        return list(dict.fromkeys(name for _, name in self.copies))
 
 
 @dataclass
@@ -176,8 +183,9 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
     with database.session() as session:
         ids = filtered(select(Notice.id), filters, query, dialect).subquery()
-        total = session.scalar(select(func.count()).select_from(ids)) or 0
-        statement = (select(Notice).join(ids, ids.c.id == Notice.id)
+        members, shown = _publications(ids)
+        total = session.scalar(select(func.count()).select_from(shown)) or 0
+        statement = (select(Notice).join(shown, shown.c.id == Notice.id)
                      .outerjoin(NoticeScore, NoticeScore.notice_id == Notice.id))
         if sort == "relevance" and query is not None:
             statement = statement.order_by(*_relevance(query, dialect), Notice.published_at.desc().nulls_last())
@@ -189,8 +197,22 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
         statement = statement.options(selectinload(Notice.source), selectinload(Notice.suppliers))
         notices = session.scalars(statement.limit(limit).offset(offset)).unique().all()
         hits = _hits(session, notices, query)
-        facet_counts = _facets(session, ids) if facets else {}
+        facet_counts = _facets(session, members, shown) if facets else {}
     return Results(total, hits, facet_counts, query)
+
+
+def _publications(ids: Any) -> tuple[Any, Any]:
+    """A notice seen on several sources is one publication (``pipelines.linking``): the hits are counted and shown
+    once per publication group. ``members``: every hit with its group; ``shown``: per group, the best-ranked hit
+    (the canonical copy unless the filters or the query left it out)."""
+    members = (select(ids.c.id, group_key().label("group_id"), group_rank().label("rank"))
+               .select_from(ids).join(Notice, Notice.id == ids.c.id)
+               .outerjoin(NoticeLink, NoticeLink.notice_id == ids.c.id)).subquery()
+    best = (select(members.c.group_id, func.min(members.c.rank).label("rank"))
+            .group_by(members.c.group_id)).subquery()
+    shown = (select(members.c.id, members.c.group_id)
+             .join(best, and_(best.c.group_id == members.c.group_id, best.c.rank == members.c.rank))).subquery()
+    return members, shown
 
 
 def _relevance(query: Query, dialect: str) -> list[Any]:
@@ -213,12 +235,14 @@ def _hits(session: Any, notices: list[Notice], query: Query | None) -> list[Hit]
         if term not in terms.setdefault(notice_id, []):
             terms[notice_id].append(term)
     statuses = latest_statuses(session, ids)
+    copies = other_copies(session, ids)
     hits = []
     for notice in notices:
         score = scores.get(notice.id)
         hits.append(Hit(notice, score.score if score else 0, list(score.reasons) if score else [],
                         terms.get(notice.id, []), statuses.get(notice.id, "new"),
-                        snippet(notice.body_text, (query.words if query else []) + terms.get(notice.id, []))))
+                        snippet(notice.body_text, (query.words if query else []) + terms.get(notice.id, [])),
+                        copies.get(notice.id, [])))
     return hits
 
 
@@ -230,40 +254,44 @@ def latest_statuses(session: Any, ids: list[int]) -> dict[int, str]:
 SCORE_BANDS = (("50", "50–100 review first"), ("1", "1–49"), ("0", "0 / not matched"))
 
 
-def _facets(session: Any, ids: Any) -> dict[str, list[tuple[str, str, int]]]:
-    def grouped(column_: Any, join: Any = None, limit: int = 12) -> list[tuple[str, int]]:
-        statement = select(column_, func.count(func.distinct(ids.c.id))).select_from(ids)
+def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str, str, int]]]:
+    """Facet counts count publications: a notice on three sources counts once under its type or buyer, and once
+    under each source it was seen on. Score bands and review statuses are those of the hit shown."""
+    def grouped(column_: Any, join: Any = None, limit: int = 12, over: Any = members) -> list[tuple[str, int]]:
+        count = func.count(func.distinct(over.c.group_id))
+        statement = select(column_, count).select_from(over)
         for target, on in join or []:
-            statement = statement.join(target, on)
-        statement = statement.group_by(column_).order_by(func.count(func.distinct(ids.c.id)).desc()).limit(limit)
-        return [(value, count) for value, count in session.execute(statement) if value not in (None, "")]
+            statement = statement.join(target, on(over))
+        statement = statement.group_by(column_).order_by(count.desc()).limit(limit)
+        return [(value, n) for value, n in session.execute(statement) if value not in (None, "")]
 
     province = func.substr(Notice.region_code, 1, 2)
+    notice = (Notice, lambda over: Notice.id == over.c.id)
     regions = [(code + "0000", (region_by_code(code + "0000").name if region_by_code(code + "0000") else code), n)
-               for code, n in grouped(province, [(Notice, Notice.id == ids.c.id)], 40)]
+               for code, n in grouped(province, [notice], 40)]
     tibet = or_(*(Notice.region_code.startswith(p) for p in tibetan_region_prefixes()))
-    tibetan_count = session.scalar(select(func.count()).select_from(ids).join(Notice, Notice.id == ids.c.id)
-                                   .where(tibet)) or 0
+    tibetan_count = session.scalar(select(func.count(func.distinct(members.c.group_id))).select_from(members)
+                                   .join(Notice, Notice.id == members.c.id).where(tibet)) or 0
     band = case((NoticeScore.score >= 50, "50"), (NoticeScore.score >= 1, "1"), else_="0")
-    bands = dict(grouped(band, [(NoticeScore, NoticeScore.notice_id == ids.c.id)], 3))
-    unscored = session.scalar(select(func.count()).select_from(ids).outerjoin(
-        NoticeScore, NoticeScore.notice_id == ids.c.id).where(NoticeScore.notice_id.is_(None))) or 0
+    bands = dict(grouped(band, [(NoticeScore, lambda over: NoticeScore.notice_id == over.c.id)], 3, shown))
+    unscored = session.scalar(select(func.count()).select_from(shown).outerjoin(
+        NoticeScore, NoticeScore.notice_id == shown.c.id).where(NoticeScore.notice_id.is_(None))) or 0
     bands["0"] = bands.get("0", 0) + unscored
     latest = latest_status_subquery()
-    reviewed = dict(grouped(latest.c.status, [(latest, latest.c.notice_id == ids.c.id)], 5))
-    total = session.scalar(select(func.count()).select_from(ids)) or 0
+    reviewed = dict(grouped(latest.c.status, [(latest, lambda over: latest.c.notice_id == over.c.id)], 5, shown))
+    total = session.scalar(select(func.count()).select_from(shown)) or 0
     reviewed["new"] = reviewed.get("new", 0) + total - sum(reviewed.values())
+    matched = (NoticeMatch, lambda over: NoticeMatch.notice_id == over.c.id)
+    source = (Source, lambda _over: Source.id == Notice.source_id)
+    supplier = (Supplier, lambda over: Supplier.notice_id == over.c.id)
     return {
         "region": ([("tibetan", "Tibetan areas 藏区", tibetan_count)] if tibetan_count else []) + regions,
-        "source": [(v, v, n) for v, n in grouped(Source.name, [(Notice, Notice.id == ids.c.id),
-                                                               (Source, Source.id == Notice.source_id)])],
-        "type": [(v, v, n) for v, n in grouped(Notice.notice_type, [(Notice, Notice.id == ids.c.id)])],
-        "buyer": [(v, v, n) for v, n in grouped(Notice.buyer, [(Notice, Notice.id == ids.c.id)], 10)],
-        "supplier": [(v, v, n) for v, n in grouped(Supplier.name, [(Supplier, Supplier.notice_id == ids.c.id)], 10)],
-        "term": [(v, v, n) for v, n in grouped(NoticeMatch.term, [(NoticeMatch, NoticeMatch.notice_id == ids.c.id)],
-                                               15)],
-        "category": [(v, v, n) for v, n in grouped(NoticeMatch.category,
-                                                   [(NoticeMatch, NoticeMatch.notice_id == ids.c.id)])],
+        "source": [(v, v, n) for v, n in grouped(Source.name, [notice, source])],
+        "type": [(v, v, n) for v, n in grouped(Notice.notice_type, [notice])],
+        "buyer": [(v, v, n) for v, n in grouped(Notice.buyer, [notice], 10)],
+        "supplier": [(v, v, n) for v, n in grouped(Supplier.name, [supplier], 10)],
+        "term": [(v, v, n) for v, n in grouped(NoticeMatch.term, [matched], 15)],
+        "category": [(v, v, n) for v, n in grouped(NoticeMatch.category, [matched])],
         "score": [(value, label, bands.get(value, 0)) for value, label in SCORE_BANDS if bands.get(value, 0)],
         "review": [(v, v, n) for v, n in sorted(reviewed.items(), key=lambda kv: -kv[1]) if n],
     }

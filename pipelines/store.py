@@ -6,7 +6,8 @@ the rules live in one place:
 * raw pages are append-only: the same bytes again only move ``last_fetched_at``; changed bytes are a new version;
 * a notice is unique per source and the source's own ID; re-storing the same content changes nothing but
   ``last_seen_at``; changed content keeps the previous parse as a ``NoticeRevision`` before replacing it;
-* after a notice is stored or changed, it is matched against the watchlist and (re)indexed for search;
+* after a notice is stored or changed, it is matched against the watchlist, (re)indexed for search and (re)linked
+  to its copies on other sources and its project's other notices (``pipelines.linking``);
 * attachments are downloaded once per URL and archived like pages; their extracted text joins the notice's
   matching and search, and a notice keeps its attachments' downloads when its page changes.
 """
@@ -20,11 +21,12 @@ from typing import Any, Literal
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import (Attachment, CrawlError, CrawlRun, Notice, NoticePage, NoticeRevision, NoticeScore, RawPage,
-                    Source, Supplier, Watermark)
+from models import (Attachment, CrawlError, CrawlRun, Notice, NoticeLink, NoticePage, NoticeRevision, NoticeScore,
+                    RawPage, Source, Supplier, Watermark)
 from models.db import Database
 from models.types import now
 from pipelines.attachments import Extraction
+from pipelines.linking import link_notice
 from pipelines.matching.store import apply_matches
 from pipelines.search_index import index_notice
 from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
@@ -163,6 +165,8 @@ class NoticeStore:
             self._link_page(session, notice, record)
             if outcome != "unchanged":
                 self._after_change(session, notice)
+            elif session.get(NoticeLink, notice.id) is None:  # stored before linking existed
+                link_notice(session, notice)
             return SaveResult(notice.id, outcome)
 
     def _link_page(self, session: Session, notice: Notice, record: NoticeRecord) -> None:
@@ -243,9 +247,11 @@ class NoticeStore:
                     row.extraction_status = "too_large"
 
     def _after_change(self, session: Session, notice: Notice) -> None:
-        """What follows a new or changed notice: watchlist matching and search indexing."""
+        """What follows a new or changed notice: watchlist matching, search indexing and linking to its copies on
+        other sources and to the other notices of its project."""
         apply_matches(session, notice, self.origin)
         index_notice(session, notice)
+        link_notice(session, notice)
 
 
 def _apply(notice: Notice, record: NoticeRecord) -> None:

@@ -59,4 +59,20 @@ def reindex(app: AppContext) -> None:
     click.echo(f"indexed {done} notices")
 
 
+@db.command()
+@pass_app
+def relink(app: AppContext) -> None:
+    """Recompute every link between notices: copies of one notice on several sources (one publication) and the
+    notices of one project (one procurement). Links are derived data: this changes no notice and can be run any
+    time, e.g. after upgrading a database stored before linking existed. Progress goes to stderr."""
+    from pipelines.linking import relink as relink_all
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rrelink: {done}/{total} notices read", err=True, nl=done >= total)
+
+    with app.db.session() as session:
+        counts = relink_all(session, progress=progress)
+    click.echo(counts.line())
+
+
 COMMANDS = [db]

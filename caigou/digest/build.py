@@ -1,7 +1,10 @@
 """What a digest holds: the notices newly matched for a subscription, as entries grouped by score band.
 
 "Newly matched" means: the notice fits the subscription's filters now, its score was set (or it first matched)
-after the subscription's watermark, and it never reached this recipient before (the delivery log). The watermark
+after the subscription's watermark, and neither it nor a copy of it from another source (its publication group,
+``pipelines.linking``) reached this recipient before (the delivery log). A notice seen on several sources is one
+entry, the best-ranked copy (ccgp's, usually), saying where else it was published; a later notice of a project
+(procurement) already reported is shown as an update. The watermark
 is looked at with an overlap, because a crawl may commit a score stamped a moment before the last digest read;
 the delivery log makes the overlap harmless.
 """
@@ -18,8 +21,10 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from caigou.digest.subscriptions import filters_from_json
 from caigou.filters import apply_filters
-from models import REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Notice, NoticeMatch, NoticeScore, Subscription
+from models import (REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Notice, NoticeLink, NoticeMatch, NoticeScore,
+                    Subscription)
 from models.types import SHANGHAI
+from pipelines.linking import other_copies
 
 WATERMARK_OVERLAP = dt.timedelta(hours=6)
 BANDS: tuple[tuple[int, str], ...] = (
@@ -69,6 +74,8 @@ class Entry:
     rematched: bool              # newly matched after a watchlist change
     matched_at: dt.datetime
     update_of: UpdateOf | None = None
+    also_on: list[str] = field(default_factory=list)   # the other sources this notice was published on
+    covers: list[int] = field(default_factory=list)    # the other copies' IDs among the candidates, folded in here
 
 
 @dataclass
@@ -119,12 +126,18 @@ def candidates(session: Session, subscription: Subscription) -> list[tuple[Notic
 
 
 def delivered_ids(session: Session, subscription_id: int, recipient: str, notice_ids: Iterable[int]) -> set[int]:
+    """Those of ``notice_ids`` this recipient already had: the notice itself, or a copy of it from another source."""
     ids = list(notice_ids)
     if not ids:
         return set()
-    return set(session.scalars(select(DeliveredNotice.notice_id).where(
-        DeliveredNotice.subscription_id == subscription_id, DeliveredNotice.recipient == recipient,
-        DeliveredNotice.notice_id.in_(ids))))
+    delivered = (select(DeliveredNotice.notice_id).where(DeliveredNotice.subscription_id == subscription_id,
+                                                         DeliveredNotice.recipient == recipient))
+    done = set(session.scalars(delivered.where(DeliveredNotice.notice_id.in_(ids))))
+    copy, this = aliased(NoticeLink), aliased(NoticeLink)
+    done |= set(session.scalars(
+        select(this.notice_id).join(copy, copy.canonical_id == this.canonical_id)
+        .where(this.notice_id.in_(ids), copy.notice_id != this.notice_id, copy.notice_id.in_(delivered))))
+    return done
 
 
 def _terms(matches: Sequence[NoticeMatch]) -> list[Term]:
@@ -137,34 +150,79 @@ def _terms(matches: Sequence[NoticeMatch]) -> list[Term]:
     return list(by_term.values())
 
 
-def _reported_projects(session: Session, subscription_id: int, codes: set[str],
-                       exclude: set[int]) -> dict[str, UpdateOf]:
-    """The first notice of each project (by project code) this subscription already delivered."""
-    if not codes:
+ProjectKey = tuple[str, Any]
+
+
+def _project_key(procurement_id: int | None, project_code: str) -> ProjectKey | None:
+    """A notice's project: its procurement (``pipelines.linking``), or its project code when it is not linked."""
+    if procurement_id is not None:
+        return ("procurement", procurement_id)
+    return ("code", project_code) if project_code else None
+
+
+def _reported_projects(session: Session, subscription_id: int, keys: set[ProjectKey],
+                       exclude: set[int]) -> dict[ProjectKey, UpdateOf]:
+    """The first notice of each project this subscription already delivered."""
+    procurements = {value for kind, value in keys if kind == "procurement"}
+    codes = {value for kind, value in keys if kind == "code"}
+    if not keys:
         return {}
     rows = session.execute(
-        select(Notice.project_code, Notice.id, Notice.title, Delivery.attempted_at)
+        select(NoticeLink.procurement_id, Notice.project_code, Notice.id, Notice.title, Delivery.attempted_at)
         .join(DeliveredNotice, DeliveredNotice.notice_id == Notice.id)
         .join(Delivery, Delivery.id == DeliveredNotice.delivery_id)
-        .where(DeliveredNotice.subscription_id == subscription_id, Notice.project_code.in_(codes),
-               Notice.id.not_in(exclude))
+        .outerjoin(NoticeLink, NoticeLink.notice_id == Notice.id)
+        .where(DeliveredNotice.subscription_id == subscription_id, Notice.id.not_in(exclude),
+               or_(NoticeLink.procurement_id.in_(procurements), Notice.project_code.in_(codes)))
         .order_by(Delivery.attempted_at, Notice.id)).all()
-    reported: dict[str, UpdateOf] = {}
-    for code, notice_id, title, sent_at in rows:
-        reported.setdefault(code, UpdateOf(notice_id, title, f"reported {sent_at.astimezone(SHANGHAI):%Y-%m-%d}"))
+    reported: dict[ProjectKey, UpdateOf] = {}
+    for procurement_id, code, notice_id, title, sent_at in rows:
+        key = _project_key(procurement_id, code)
+        if key in keys:
+            reported.setdefault(key, UpdateOf(notice_id, title,
+                                              f"reported {sent_at.astimezone(SHANGHAI):%Y-%m-%d}"))
     return reported
+
+
+def _one_per_publication(session: Session, rows: Sequence[tuple[Notice, NoticeScore]]
+                         ) -> tuple[list[tuple[Notice, NoticeScore]], dict[int, NoticeLink], dict[int, list[int]]]:
+    """The rows with each publication once (its best-ranked copy among them), their links, and the folded copies."""
+    ids = [notice.id for notice, _ in rows]
+    links: dict[int, NoticeLink] = {}
+    for start in range(0, len(ids), 500):
+        links.update((link.notice_id, link) for link in session.scalars(
+            select(NoticeLink).where(NoticeLink.notice_id.in_(ids[start:start + 500]))))
+    best: dict[int, tuple[Notice, NoticeScore]] = {}
+    folded: dict[int, list[int]] = {}
+    for notice, score in rows:
+        link = links.get(notice.id)
+        group = link.canonical_id if link is not None and link.canonical_id is not None else notice.id
+        kept = best.get(group)
+        rank = link.group_rank if link is not None else 0
+        if kept is None or rank < (links[kept[0].id].group_rank if kept[0].id in links else 0):
+            best[group] = (notice, score)
+        folded.setdefault(group, []).append(notice.id)
+    kept_ids = {notice.id for notice, _ in best.values()}
+    covers = {notice.id: [i for i in folded[group] if i != notice.id] for group, (notice, _) in best.items()}
+    return [row for row in rows if row[0].id in kept_ids], links, covers
 
 
 def build_digest(session: Session, subscription: Subscription, rows: Sequence[tuple[Notice, NoticeScore]],
                  base_url: str, now: dt.datetime) -> Digest:
-    """Entries for ``rows`` (the candidates not yet delivered to this recipient), sectioned."""
+    """Entries for ``rows`` (the candidates not yet delivered to this recipient), sectioned; a notice seen on
+    several sources is one entry."""
+    rows, links, covers = _one_per_publication(session, rows)
+    copies = other_copies(session, [notice.id for notice, _ in rows])
     ids = [notice.id for notice, _ in rows]
     matches: dict[int, list[NoticeMatch]] = {}
     if ids:
         for match in session.scalars(select(NoticeMatch).where(NoticeMatch.notice_id.in_(ids))):
             matches.setdefault(match.notice_id, []).append(match)
-    reported = _reported_projects(session, subscription.id,
-                                  {n.project_code for n, _ in rows if n.project_code}, set(ids))
+    projects = {n.id: _project_key(links[n.id].procurement_id if n.id in links else None, n.project_code)
+                for n, _ in rows}
+    folded = {i for notice_ids in covers.values() for i in notice_ids}
+    reported = _reported_projects(session, subscription.id, {k for k in projects.values() if k is not None},
+                                  set(ids) | folded)
     entries: list[Entry] = []
     for notice, score in rows:
         amount, amount_label = ((notice.award_cny, "award") if notice.award_cny is not None
@@ -179,13 +237,15 @@ def build_digest(session: Session, subscription: Subscription, rows: Sequence[tu
             archive_url=archive_url(base_url, notice.id), score=score.score,
             reasons=[reason_text(r) for r in score.reasons or []], terms=_terms(matches.get(notice.id, [])),
             rematched=score.match_origin == "rematch",
-            matched_at=max(t for t in (score.scored_at, score.first_matched_at) if t is not None))
-        code = notice.project_code
-        if code:
-            if code in reported:
-                entry.update_of = reported[code]
+            matched_at=max(t for t in (score.scored_at, score.first_matched_at) if t is not None),
+            also_on=list(dict.fromkeys(name for _, name in copies.get(notice.id, []))),
+            covers=covers.get(notice.id, []))
+        project = projects[notice.id]
+        if project is not None:
+            if project in reported:
+                entry.update_of = reported[project]
             else:  # a later notice of the same project in this very digest is an update of this one
-                reported[code] = UpdateOf(notice.id, notice.title, "in this digest")
+                reported[project] = UpdateOf(notice.id, notice.title, "in this digest")
         entries.append(entry)
     return Digest(subscription=subscription.name, generated_at=now, entries=entries,
                   sections=sections(entries),

@@ -17,7 +17,7 @@ from caigou.digest.build import Digest, Entry, band
 
 CSV_COLUMNS = ("notice_id", "score", "band", "update_of", "rematched", "published", "title", "notice_type", "buyer",
                "region", "amount_cny", "amount_kind", "suppliers", "project_code", "terms", "reasons", "source",
-               "url", "archive_url")
+               "url", "archive_url", "also_on")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TERMS_SHOWN = 6  # a notice can fire a dozen terms; the strongest few say why, the CSV has them all
 
@@ -47,6 +47,8 @@ def _facts(entry: Entry) -> list[tuple[str, str]]:
         facts.append(("Supplier 供应商", "、".join(entry.suppliers)))
     if entry.project_code:
         facts.append(("Project 项目编号", entry.project_code))
+    if entry.also_on:
+        facts.append(("Published on 发布于", ", ".join([entry.source, *entry.also_on])))
     return facts
 
 
@@ -143,7 +145,7 @@ def csv_bytes(digest: Digest) -> bytes:
             "yes" if entry.rematched else "", entry.published or "", entry.title, entry.notice_type, entry.buyer,
             entry.region, entry.amount if entry.amount is not None else "", entry.amount_label,
             "; ".join(entry.suppliers), entry.project_code, "; ".join(t.term for t in entry.terms),
-            "; ".join(entry.reasons), entry.source, entry.url, entry.archive_url)])
+            "; ".join(entry.reasons), entry.source, entry.url, entry.archive_url, "; ".join(entry.also_on))])
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -82,8 +82,10 @@ def deliver_subscription(session: Session, subscription: Subscription, connectio
                             notice_count=len(digest.entries), message_id=str(message["Message-ID"]))
         session.add(delivery)
         session.flush()
-        session.add_all(DeliveredNotice(subscription_id=subscription.id, recipient=key, notice_id=entry.notice_id,
-                                        delivery_id=delivery.id) for entry in digest.entries)
+        # An entry's folded copies (the same notice from other sources) count as delivered with it.
+        session.add_all(DeliveredNotice(subscription_id=subscription.id, recipient=key, notice_id=notice_id,
+                                        delivery_id=delivery.id)
+                        for entry in digest.entries for notice_id in [entry.notice_id, *entry.covers])
         session.commit()
         outcomes.append(Outcome(subscription.name, recipient, "sent", len(digest.entries)))
     if connection is not None and up_to_date and rows:

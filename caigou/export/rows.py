@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from caigou.filters import NoticeFilters
-from models import Attachment, Notice, NoticeMatch, NoticeScore, Source, Supplier
+from models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Source, Supplier
 from models.db import Database
+from pipelines.linking import group_key
 
 # Order is the CSV/XLSX column order and the JSON key order. Never reorder or rename: users' scripts read them.
 COLUMNS = (
@@ -18,6 +19,10 @@ COLUMNS = (
     "region_code", "region_name", "buyer", "agency", "project_code", "budget_cny", "award_cny", "suppliers",
     "supplier_details", "score", "reasons", "matched_terms", "categories", "first_seen_at", "last_seen_at",
     "raw_sha256", "body_text", "fields", "line_items", "attachments",
+    # Links (pipelines.linking), derived: rows with the same group_id are one notice published on several sources
+    # (group_id is the notice_id of its canonical copy, the row's own when it was seen once); rows with the same
+    # procurement_id are the notices of one project (empty when no copy carries a project code).
+    "group_id", "procurement_id",
 )
 MATCH_COLUMNS = ("notice_id", "source", "source_id", "url", "title", "published_at", "buyer", "region_code",
                  "score", "term", "category", "tier", "field", "matched_text", "snippet", "quantity")
@@ -35,7 +40,7 @@ NOTICE_FIELDS = (Notice.id, Source.name, Notice.source_key, Notice.url, Notice.n
                  Notice.notice_type_label, Notice.title, Notice.published_at, Notice.region_code, Notice.region_name,
                  Notice.buyer, Notice.agency, Notice.project_code, Notice.budget_cny, Notice.award_cny,
                  Notice.first_seen_at, Notice.last_seen_at, Notice.raw_sha256, Notice.body_text, Notice.fields,
-                 Notice.line_items)
+                 Notice.line_items, group_key(), NoticeLink.procurement_id)
 
 
 def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any],
@@ -43,7 +48,7 @@ def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any]
     """One notice as a row. Built from plain result tuples, not ORM objects: exports touch every notice."""
     (notice_id, source, source_key, url, notice_type, notice_type_label, title, published_at, region_code,
      region_name, buyer, agency, project_code, budget, award, first_seen, last_seen, raw_sha256, body_text,
-     fields, line_items) = values
+     fields, line_items, group_id, procurement_id) = values
     return {
         "notice_id": notice_id, "source": source, "source_id": source_key, "url": url, "notice_type": notice_type,
         "notice_type_label": notice_type_label, "title": title, "published_at": _time(published_at),
@@ -59,6 +64,7 @@ def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any]
         "first_seen_at": _time(first_seen), "last_seen_at": _time(last_seen), "raw_sha256": raw_sha256,
         "body_text": body_text, "fields": fields, "line_items": line_items,
         "attachments": [{"name": a.name, "url": a.url} for a in attachments],
+        "group_id": group_id, "procurement_id": procurement_id,
     }
 
 
@@ -100,7 +106,8 @@ class Selection:
         last_id = 0
         while True:
             with database.session() as session:
-                query = (self.narrowed(select(*NOTICE_FIELDS).join(Source, Source.id == Notice.source_id), database)
+                query = (self.narrowed(select(*NOTICE_FIELDS).join(Source, Source.id == Notice.source_id)
+                                       .outerjoin(NoticeLink, NoticeLink.notice_id == Notice.id), database)
                          .where(Notice.id > last_id).order_by(Notice.id).limit(self.batch))
                 notices = session.execute(query).all()
                 if not notices:
