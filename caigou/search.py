@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import (ColumnElement, Select, and_, case, column, func, literal_column, not_, or_, select, table,
-                        text)
+from sqlalchemy import (Column, ColumnElement, Integer, MetaData, Select, Table, and_, case, column, func,
+                        literal_column, not_, or_, select, table, text)
 from sqlalchemy.orm import selectinload
 
 from caigou.filters import NoticeFilters, apply_filters, tibetan_region_prefixes
@@ -183,47 +183,72 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
     with database.session() as session:
         ids = filtered(select(Notice.id), filters, query, dialect).subquery()
-        members, shown = _publications(ids)
-        total = session.scalar(select(func.count()).select_from(shown)) or 0
-        statement = (select(Notice).join(shown, shown.c.id == Notice.id)
-                     .outerjoin(NoticeScore, NoticeScore.notice_id == Notice.id))
-        if sort == "relevance" and query is not None:
-            statement = statement.order_by(*_relevance(query, dialect), Notice.published_at.desc().nulls_last())
-        elif sort == "score" or (sort == "relevance" and query is None):
-            statement = statement.order_by(NoticeScore.score.desc().nulls_last(),
-                                           Notice.published_at.desc().nulls_last())
-        else:
-            statement = statement.order_by(Notice.published_at.desc().nulls_last(), Notice.id.desc())
-        statement = statement.options(selectinload(Notice.source), selectinload(Notice.suppliers))
-        notices = session.scalars(statement.limit(limit).offset(offset)).unique().all()
-        hits = _hits(session, notices, query)
-        facet_counts = _facets(session, members, shown) if facets else {}
+        try:
+            # The hits are computed once into temporary tables; the count, the page and every facet read them.
+            members_table = _materialise(session, MEMBERS, _members(ids))
+            shown_table = _materialise(session, SHOWN, _shown(members_table))
+            total = session.scalar(select(func.count()).select_from(shown_table)) or 0
+            statement = (select(Notice).join(shown_table, shown_table.c.id == Notice.id)
+                         .outerjoin(NoticeScore, NoticeScore.notice_id == Notice.id))
+            if sort == "relevance" and query is not None:
+                rank = _rank(query, dialect)
+                statement = statement.join(rank, rank.c.id == Notice.id).order_by(
+                    rank.c.rank.asc(), Notice.published_at.desc().nulls_last())
+            elif sort == "score" or (sort == "relevance" and query is None):
+                statement = statement.order_by(NoticeScore.score.desc().nulls_last(),
+                                               Notice.published_at.desc().nulls_last())
+            else:
+                statement = statement.order_by(Notice.published_at.desc().nulls_last(), Notice.id.desc())
+            statement = statement.options(selectinload(Notice.source), selectinload(Notice.suppliers))
+            notices = session.scalars(statement.limit(limit).offset(offset)).unique().all()
+            hits = _hits(session, notices, query)
+            facet_counts = _facets(session, members_table, shown_table) if facets else {}
+        finally:
+            for temporary in (MEMBERS, SHOWN):
+                temporary.drop(session.connection(), checkfirst=True)
     return Results(total, hits, facet_counts, query)
 
 
-def _publications(ids: Any) -> tuple[Any, Any]:
-    """A notice seen on several sources is one publication (``pipelines.linking``): the hits are counted and shown
-    once per publication group. ``members``: every hit with its group; ``shown``: per group, the best-ranked hit
-    (the canonical copy unless the filters or the query left it out)."""
-    members = (select(ids.c.id, group_key().label("group_id"), group_rank().label("rank"))
-               .select_from(ids).join(Notice, Notice.id == ids.c.id)
-               .outerjoin(NoticeLink, NoticeLink.notice_id == ids.c.id)).subquery()
+# Per-search scratch tables (temporary: private to the connection, gone with it). Not part of the schema.
+_SCRATCH = MetaData()
+MEMBERS = Table("search_members", _SCRATCH, Column("id", Integer, primary_key=True), Column("group_id", Integer),
+                Column("rank", Integer), prefixes=["TEMPORARY"])
+SHOWN = Table("search_shown", _SCRATCH, Column("id", Integer, primary_key=True), Column("group_id", Integer),
+              prefixes=["TEMPORARY"])
+
+
+def _materialise(session: Any, scratch: Table, statement: Any) -> Table:
+    connection = session.connection()
+    scratch.drop(connection, checkfirst=True)
+    scratch.create(connection)
+    connection.execute(scratch.insert().from_select([c.name for c in scratch.columns], statement))
+    return scratch
+
+
+def _members(ids: Any) -> Select[Any]:
+    """Every hit with its publication group and its rank in it (``pipelines.linking``: a notice seen on several
+    sources is one publication, counted and shown once)."""
+    return (select(ids.c.id, group_key().label("group_id"), group_rank().label("rank"))
+            .select_from(ids).join(Notice, Notice.id == ids.c.id)
+            .outerjoin(NoticeLink, NoticeLink.notice_id == ids.c.id))
+
+
+def _shown(members: Table) -> Select[Any]:
+    """Per group, the best-ranked hit: the canonical copy unless the filters or the query left it out."""
     best = (select(members.c.group_id, func.min(members.c.rank).label("rank"))
             .group_by(members.c.group_id)).subquery()
-    shown = (select(members.c.id, members.c.group_id)
-             .join(best, and_(best.c.group_id == members.c.group_id, best.c.rank == members.c.rank))).subquery()
-    return members, shown
+    return (select(members.c.id, members.c.group_id)
+            .join(best, and_(best.c.group_id == members.c.group_id, best.c.rank == members.c.rank)))
 
 
-def _relevance(query: Query, dialect: str) -> list[Any]:
+def _rank(query: Query, dialect: str) -> Any:
+    """(id, rank) of every full-text hit, lower rank first; one pass over the index, not one per row."""
     if dialect == "postgresql":
-        rank = select(func.ts_rank(FTS.c.document, func.to_tsquery(SIMPLE, _tsquery(query)))) \
-            .where(FTS.c.notice_id == Notice.id).scalar_subquery()
-        return [rank.desc()]
-    rank = select(text("bm25(notice_fts)")).select_from(FTS).where(
-        and_(FTS.c.rowid == Notice.id, text("notice_fts MATCH :rank_fts").bindparams(rank_fts=_fts5(query)))) \
-        .scalar_subquery()
-    return [rank.asc()]  # bm25 is lower for better matches
+        score = func.ts_rank(FTS.c.document, func.to_tsquery(SIMPLE, _tsquery(query)))
+        return (select(FTS.c.notice_id.label("id"), (-score).label("rank"))
+                .where(FTS.c.document.op("@@")(func.to_tsquery(SIMPLE, _tsquery(query))))).subquery()
+    return (select(FTS.c.rowid.label("id"), literal_column("bm25(notice_fts)").label("rank"))
+            .where(text("notice_fts MATCH :rank_fts").bindparams(rank_fts=_fts5(query)))).subquery()
 
 
 def _hits(session: Any, notices: list[Notice], query: Query | None) -> list[Hit]:
