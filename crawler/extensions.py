@@ -65,6 +65,10 @@ class CrawlRecorder:
             status = "failed"
             message = (f"{spider.name}: the site kept answering with block pages; stopped. Try later, slower "
                        "(-s DOWNLOAD_DELAY=10) or through a proxy (http_proxy).")
+        elif reason == stats.get("caigou/stop_reason"):
+            # A final block the spider recognised (a captcha): BlockPageMiddleware stopped the crawl.
+            status = "failed"
+            message = f"{spider.name}: stopped ({reason}): {stats.get('caigou/stop_message', '')}"
         elif reason == FINISHED and counts["pages"] == 0 and counts["download_errors"] > 0:
             status = "failed"
             message = f"{spider.name}: could not reach the site: {stats.get('caigou/last_download_error', '')}"
