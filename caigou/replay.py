@@ -9,15 +9,22 @@ POST routes: a route may also match on the method and the request body — form 
 not matter) or a JSON body (keys sorted) — so the list POSTs of different pages and date windows get different
 replies. A POST whose body matches no body route falls back to the route of its URL alone (GET behaviour).
 Anything not routed is a 404 and is logged in ``misses`` (POSTs with their body key).
+
+https: as a proxy it accepts ``CONNECT`` and speaks TLS inside the tunnel with a self-signed certificate made on
+the spot (Scrapy, like most crawlers, does not verify certificates), so https portals keep their real URLs too.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import ssl
+import tempfile
 import threading
 from collections.abc import Mapping
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -58,6 +65,30 @@ def post_key(url: str, form: Mapping[str, object] | None = None, json_body: obje
     else:
         body = urlencode(sorted((str(k), str(v)) for k, v in (form or {}).items()))
     return f"POST {route_key(url)} {body}"
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """A server context with a throwaway self-signed certificate (made once per process)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "caigou replay")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    folder = Path(tempfile.mkdtemp(prefix="caigou-replay-"))
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
 
 
 class ReplayServer:
@@ -140,6 +171,20 @@ class ReplayServer:
                 self.wfile.write(reply.body)
 
             do_POST = do_GET  # noqa: N815 - list APIs of some portals are POSTs; reply_for routes on the body
+
+            def do_CONNECT(self) -> None:  # noqa: N802 - an https request through the proxy: TLS in the tunnel
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    tunnel = tls_context().wrap_socket(self.connection, server_side=True)
+                except (ssl.SSLError, OSError):
+                    self.close_connection = True
+                    return
+                self.connection = tunnel
+                self.rfile = tunnel.makefile("rb", self.rbufsize)
+                self.wfile = tunnel.makefile("wb")
+                self.close_connection = False  # handle() goes on with the request inside the tunnel
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence per-request logs
                 return

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from caigou.replay import Reply, ReplayServer
-from crawler.parsers import xizang
+from crawler.parsers import ggzy, qinghai, xizang
 from models import CrawlError, RawPage, Watermark
 from models.db import Database
 from tests.crawling import crawl, run_caigou
@@ -136,3 +136,200 @@ def test_a_region_outside_the_portal_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == ("caigou: error: xizang covers only the province(s) 54; "
                                      "region 63 is outside them")
+
+
+# ---------------------------------------------------------------------------------------------------- ggzy
+
+GZ_AWARD, GZ_TENDER, GZ_INQUIRY = "0054f3e1a2b6", "0054c7d8e9f0", "0054a1b2c3d4"
+JUNE_ONLY = ("--since", "2024-06-01", "--until", "2024-06-30")
+
+
+def ggzy_paths(key: str, day: str, stage: str = "0201") -> tuple[str, str]:
+    """The list's /a/ wrapper URL and the /b/ content URL the spider fetches."""
+    path = f"/information/html/{{}}/540000/{stage}/{day}/{key}.shtml"
+    return f"http://www.ggzy.gov.cn{path.format('a')}", f"http://www.ggzy.gov.cn{path.format('b')}"
+
+
+def ggzy_record(key: str, title: str, time: str, info_type: str, stage: str = "0201",
+                city: str = "") -> dict[str, object]:
+    return {"id": key, "title": title, "publishTime": time, "provinceText": "西藏", "cityText": city,
+            "businessTypeText": "政府采购", "informationTypeText": info_type,
+            "transactionSourcesPlatformText": "西藏自治区公共资源交易平台", "tenderProjectCode": "",
+            "url": ggzy_paths(key, time[:10].replace("-", ""), stage)[0]}
+
+
+def ggzy_list(total: int, *records: dict[str, object], code: int = 200) -> Reply:
+    return json_reply({"code": code, "message": "success", "data": {"records": list(records), "total": total,
+                                                                   "size": 20, "pages": -(-total // 20)}})
+
+
+def ggzy_route(server: ReplayServer, start: dt.date, end: dt.date, page: int, *replies: Reply, keyword: str = "",
+               stage: str = "0200", province: str = "540000") -> None:
+    server.add(ggzy.LIST_URL, *replies, form=ggzy.list_form(keyword, stage, province, start, end, page))
+
+
+AWARD_RECORD = ggzy_record(GZ_AWARD, "昌都市公安局DNA实验室建设项目（二期）中标结果公告", "2024-06-24 11:20:00",
+                           "中标公告", "0202", "昌都市")
+TENDER_RECORD = ggzy_record(GZ_TENDER, "那曲市公安局STR试剂盒采购项目公开招标公告", "2024-06-12 10:45:00",
+                            "采购/资格预审公告", city="那曲市")
+INQUIRY_RECORD = ggzy_record(GZ_INQUIRY, "日喀则市公安局人像比对系统运维服务询价公告", "2024-06-05 09:10:00",
+                             "采购/资格预审公告", city="日喀则市")
+
+
+@pytest.fixture
+def ggzy_site(server: ReplayServer) -> ReplayServer:
+    server.add(ggzy.DEAL_LIST_PAGE, Reply("<html><body>交易公开</body></html>".encode()))
+    for record, name in ((AWARD_RECORD, "b_changdu_award.html"), (TENDER_RECORD, "b_naqu_tender.html"),
+                         (INQUIRY_RECORD, "b_shigatse_inquiry.html")):
+        key = str(record["id"])
+        stage = "0202" if key == GZ_AWARD else "0201"
+        server.add(ggzy_paths(key, str(record["publishTime"])[:10].replace("-", ""), stage)[1], html("ggzy", name))
+    return server
+
+
+def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database, ggzy_site: ReplayServer) -> None:
+    june, first_half, second_half = ((dt.date(2024, 6, 1), dt.date(2024, 6, 30)),
+                                     (dt.date(2024, 6, 1), dt.date(2024, 6, 15)),
+                                     (dt.date(2024, 6, 16), dt.date(2024, 6, 30)))
+    # The whole month passes the 1,000 cap: the spider must halve it. The first answer is "too frequent".
+    ggzy_route(ggzy_site, *june, 1, json_reply({"code": 800, "message": "访问太频繁"}), ggzy_list(1500, AWARD_RECORD))
+    ggzy_route(ggzy_site, *second_half, 1, ggzy_list(21, AWARD_RECORD))
+    ggzy_route(ggzy_site, *second_half, 2, ggzy_list(21, TENDER_RECORD))  # 21 results: two pages of 20
+    ggzy_route(ggzy_site, *first_half, 1, ggzy_list(1, INQUIRY_RECORD))
+    result = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ggzy_site.misses == []
+    assert "www.ggzy.gov.cn/deal/dealList.html" in ggzy_site.requests  # cookies first
+    assert not any("/html/a/" in key for key in ggzy_site.requests)  # the wrapper is never fetched
+    notices = stored(db)
+    assert set(notices) == {GZ_AWARD, GZ_TENDER, GZ_INQUIRY}
+    award = notices[GZ_AWARD]
+    assert award["url"] == ggzy_paths(GZ_AWARD, "20240624", "0202")[1]
+    assert award["title"] == "昌都市公安局DNA实验室建设项目（二期）中标结果公告" and award["type"] == "award"
+    assert award["published"] == "2024-06-24 11:20" and award["region"] == "540300"
+    assert (award["buyer"], award["agency"]) == ("昌都市公安局", "西藏康巴招标咨询有限公司")
+    assert award["project_code"] == "CDGA-2024-017"
+    assert award["suppliers"] == [("西藏高原刑科技术有限公司", Decimal("2865000.00"))]
+    assert award["award"] == Decimal("2865000.00")
+    assert notices[GZ_TENDER]["budget"] == Decimal("569800.00") and notices[GZ_TENDER]["type"] == "tender"
+    assert notices[GZ_INQUIRY]["type"] == "inquiry" and notices[GZ_INQUIRY]["region"] == "540200"
+    run = last_run(db)
+    assert run.status == "succeeded" and run.counts["blocked"] == 1
+    details = sum(1 for key in ggzy_site.requests if "/html/b/" in key)
+
+    again = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert again.returncode == 0 and "3 already stored" in again.stdout
+    assert sum(1 for key in ggzy_site.requests if "/html/b/" in key) == details
+
+
+def test_ggzy_rechecks_the_keyword_in_titles(db: Database, ggzy_site: ReplayServer) -> None:
+    june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    # 试剂盒: one title has it, one does not (kept out). 人脸识别: no hits, so the site sent its unfiltered list
+    # (40 results, two pages): nothing is kept and page 2 is not asked for.
+    ggzy_route(ggzy_site, *june, 1, ggzy_list(2, TENDER_RECORD, AWARD_RECORD), keyword="试剂盒")
+    ggzy_route(ggzy_site, *june, 1, ggzy_list(40, AWARD_RECORD, INQUIRY_RECORD), keyword="人脸识别")
+    result = crawl(db.url, "ggzy", "--region", "54", "--keyword", "试剂盒", "--keyword", "人脸识别", *JUNE_ONLY,
+                   proxy=ggzy_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ggzy_site.misses == []
+    assert set(stored(db)) == {GZ_TENDER}
+
+
+def test_ggzy_filters_a_prefecture_by_its_rows(db: Database, ggzy_site: ReplayServer) -> None:
+    june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    ggzy_route(ggzy_site, *june, 1, ggzy_list(3, AWARD_RECORD, TENDER_RECORD, INQUIRY_RECORD))
+    result = crawl(db.url, "ggzy", "--region", "540600", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(stored(db)) == {GZ_TENDER}  # 那曲市 only
+
+
+def test_ggzy_captcha_stops_the_source_at_once(db: Database, ggzy_site: ReplayServer) -> None:
+    june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    ggzy_route(ggzy_site, *june, 1, json_reply({"code": 829, "message": "请输入验证码"}))
+    result = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "captcha" in result.stdout and "code 829" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert sum(1 for key in ggzy_site.requests if "getTradList" in key) == 1  # no retry loop
+    assert stored(db) == {}
+    run = last_run(db)
+    assert run.status == "failed" and "captcha" in run.message
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "captcha" and error.url == ggzy.LIST_URL and error.raw_page_id is not None
+        assert session.scalar(select(Watermark.id)) is None  # the window was not done
+
+
+# ---------------------------------------------------------------------------------------------------- qinghai
+
+QH_CONSULTATION, QH_AWARD = "Qh7Lx2yT0aB9cD1eF3gH5w==", "Gl4Mn8pQ2rS6tU0vW4xY8z=="
+
+
+def qinghai_url(key: str, category: str) -> str:
+    return f"http://www.ccgp-qinghai.gov.cn/ZcyAnnouncement/{category}/{key}.html"
+
+
+def qinghai_hit(key: str, title: str, time: str, district: str, path_name: str, category: str) -> dict[str, object]:
+    return {"_index": "announcement", "_id": key, "_source": {
+        "articleId": key, "title": title, "url": f"/ZcyAnnouncement/{category}/{key}.html",
+        "publishDate": epoch_ms(time), "districtName": district, "pathName": path_name}}
+
+
+def qinghai_answer(total: int, *hits: dict[str, object]) -> Reply:
+    return json_reply({"hits": {"total": total, "hits": list(hits)}})
+
+
+def qinghai_route(server: ReplayServer, page: int, *replies: Reply, category: str = "ZcyAnnouncement",
+                  districts: tuple[str, ...] = ()) -> None:
+    body = qinghai.search_body("", category, list(districts), dt.date(2024, 6, 1), dt.date(2024, 6, 30), page, 50)
+    server.add(qinghai.SEARCH_URL, *replies, json_body=body)
+
+
+CONSULTATION_HIT = qinghai_hit(QH_CONSULTATION, "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告",
+                               "2024-06-12 11:00:00", "玉树藏族自治州", "竞争性磋商公告", "ZcyAnnouncement3011")
+AWARD_HIT = qinghai_hit(QH_AWARD, "果洛藏族自治州公安局人像识别系统采购项目中标（成交）结果公告", "2024-06-24 17:30:00",
+                        "果洛藏族自治州", "中标（成交）结果公告", "ZcyAnnouncement4")
+
+
+@pytest.fixture
+def qinghai_site(server: ReplayServer) -> ReplayServer:
+    server.add(qinghai_url(QH_CONSULTATION, "ZcyAnnouncement3011"), html("qinghai", "detail_yushu_consultation.html"))
+    # The award page is first Aliyun WAF's JavaScript challenge.
+    server.add(qinghai_url(QH_AWARD, "ZcyAnnouncement4"), html("qinghai", "aliyun_waf.html"),
+               html("qinghai", "detail_guoluo_award.html"))
+    return server
+
+
+def test_qinghai_search_pages_and_article_details(db: Database, qinghai_site: ReplayServer) -> None:
+    qinghai_route(qinghai_site, 1, qinghai_answer(51, CONSULTATION_HIT))  # 51 results: two pages of 50
+    qinghai_route(qinghai_site, 2, qinghai_answer(51, AWARD_HIT))
+    result = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert qinghai_site.misses == []
+    notices = stored(db)
+    assert set(notices) == {QH_CONSULTATION, QH_AWARD}
+    consultation, award = notices[QH_CONSULTATION], notices[QH_AWARD]
+    assert consultation["title"] == "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告"
+    assert consultation["type"] == "consultation" and consultation["published"] == "2024-06-12 11:00"
+    assert (consultation["region"], consultation["buyer"]) == ("632700", "玉树藏族自治州公安局")
+    assert consultation["budget"] == Decimal("1280000.00") and consultation["project_code"] == "YSZC2024-089"
+    assert len(consultation["attachments"]) == 1 and "Y-STR检测试剂盒" in str(consultation["body"])
+    assert award["type"] == "award" and award["region"] == "632600"
+    assert award["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]
+    run = last_run(db)
+    assert run.status == "succeeded" and run.counts["blocked"] == 1
+    with db.session() as session:
+        blocked = session.scalars(select(RawPage).where(RawPage.kind == "blocked")).one()
+        assert blocked.url == qinghai_url(QH_AWARD, "ZcyAnnouncement4") and b"acw_sc__v2" in blocked.body
+
+    again = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert again.returncode == 0 and "2 already stored" in again.stdout
+    assert sum(1 for key in qinghai_site.requests if "/ZcyAnnouncement/" in key and "search" not in key) == 3
+
+
+def test_qinghai_region_and_type_go_into_the_search(db: Database, qinghai_site: ReplayServer) -> None:
+    qinghai_route(qinghai_site, 1, qinghai_answer(1, AWARD_HIT), category="ZcyAnnouncement4", districts=("632600",))
+    result = crawl(db.url, "qinghai", "--region", "632600", "--type", "award", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert qinghai_site.misses == []
+    assert set(stored(db)) == {QH_AWARD}

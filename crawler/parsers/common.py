@@ -306,7 +306,8 @@ _WAF_SIGNS = (("acw_sc__v2", "Aliyun WAF JavaScript challenge (acw_sc__v2)"),
               ("aliyun_waf", "Aliyun WAF block page"), ("errors.aliyun.com", "Aliyun WAF block page"),
               ("_waf_", "web application firewall page"), ("滑动验证", "slider captcha (滑动验证)"),
               ("安全验证", "security check page (安全验证)"), ("访问被拦截", "request blocked (访问被拦截)"),
-              ("访问被拒绝", "access denied (访问被拒绝)"), ("频繁访问", "rate limited (频繁访问)"),
+              ("访问被拒绝", "access denied (访问被拒绝)"),
+              ("您的访问被阻断", "request blocked (您的访问被阻断)"), ("频繁访问", "rate limited (频繁访问)"),
               ("访问过于频繁", "rate limited (访问过于频繁)"), ("Access Denied", "access denied"))
 
 

@@ -106,7 +106,8 @@ class JsonListSpider(NoticeSpider):
         if not codes or unfiltered:
             codes.append(self.all_types_code)
         region = self.portal_region()
-        return [ListQuery(keyword, code, region) for keyword in (self.keywords or [""]) for code in codes]
+        return [ListQuery(keyword, code, region) for keyword in (self.keywords or [""])
+                for code in dict.fromkeys(codes)]  # two types may share one code
 
     def list_requests(self) -> Iterable[scrapy.Request]:
         for query in self.queries():
