@@ -41,9 +41,9 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
 
 
 def _register() -> None:
-    from caigou.commands import crawl, db, demo, digests, export, matching, schedule
+    from caigou.commands import crawl, db, demo, digests, export, matching, schedule, sources
 
-    for module in (db, crawl, demo, matching, export, digests, schedule):
+    for module in (db, crawl, sources, demo, matching, export, digests, schedule):
         for command in module.COMMANDS:
             cli.add_command(command)
 
