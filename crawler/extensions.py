@@ -10,6 +10,7 @@ from scrapy import signals
 from scrapy.http import Response
 from twisted.internet import task
 
+from crawler.middlewares import request_line
 from pipelines.crawl_context import CrawlContext
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class CrawlRecorder:
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
         headers = {key.decode("latin-1"): b", ".join(values).decode("latin-1")
                    for key, values in response.headers.items() if key.lower() not in {b"set-cookie"}}
+        if request.method != "GET":
+            # A list POST's answer is only evidence together with what was asked (page, window, keyword).
+            headers["X-Caigou-Request"] = request_line(request)
         context.store.archive_page(response.url, response.status, response.body, headers=headers,
                                    content_type=content_type, run_id=context.run_id)
         self.crawler.stats.inc_value("caigou/pages_archived")

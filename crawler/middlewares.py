@@ -16,6 +16,11 @@ from pipelines.crawl_context import CrawlContext
 logger = logging.getLogger(__name__)
 
 
+def request_line(request: Request) -> str:
+    """``POST <body>``: archived beside the answer to a POST, which is evidence only with what was asked."""
+    return f"{request.method} {request.body.decode('utf-8', 'replace')}"[:4000]
+
+
 class SkipStoredMiddleware:
     """A detail request for a notice already stored is not sent again, unless the crawl refreshes.
 
@@ -74,7 +79,8 @@ class BlockPageMiddleware:
         stats = self.crawler.stats
         stats.inc_value("caigou/blocked")
         context = CrawlContext.for_crawler(self.crawler)
-        page = context.store.archive_page(response.url, response.status, response.body, kind="blocked",
+        asked = {"X-Caigou-Request": request_line(request)} if request.method != "GET" else {}
+        page = context.store.archive_page(response.url, response.status, response.body, kind="blocked", headers=asked,
                                           content_type=response.headers.get("Content-Type", b"").decode("latin-1"),
                                           run_id=context.run_id)
         if isinstance(reason, StopCrawl):

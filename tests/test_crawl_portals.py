@@ -215,6 +215,11 @@ def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database,
     assert notices[GZ_INQUIRY]["type"] == "inquiry" and notices[GZ_INQUIRY]["region"] == "540200"
     run = last_run(db)
     assert run.status == "succeeded" and run.counts["blocked"] == 1
+    with db.session() as session:  # each list answer is archived with the form that asked for it
+        asked = [page.headers.get("X-Caigou-Request", "")
+                 for page in session.scalars(select(RawPage).where(RawPage.url == ggzy.LIST_URL))]
+        assert len(asked) == 5 and all(value.startswith("POST ") for value in asked)  # 4 answers, 1 block
+        assert sum("PAGENUMBER=2" in value and "TIMEBEGIN=2024-06-16" in value for value in asked) == 1
     details = sum(1 for key in ggzy_site.requests if "/html/b/" in key)
 
     again = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
