@@ -4,15 +4,27 @@ It answers both as an ordinary server and as a forward proxy: with ``http_proxy=
 keeps the real portal URLs (``http://www.ccgp.gov.cn/…``) and gets the replayed pages, so the spider under test is
 exactly the one that runs against the real site. Query strings match whatever their parameters' order.
 A route may hold several responses, served in turn (the last repeats): a block page, then the real page.
-Anything not routed is a 404 and is logged in ``misses``.
+
+POST routes: a route may also match on the method and the request body — form fields (sorted, so their order does
+not matter) or a JSON body (keys sorted) — so the list POSTs of different pages and date windows get different
+replies. A POST whose body matches no body route falls back to the route of its URL alone (GET behaviour).
+Anything not routed is a 404 and is logged in ``misses`` (POSTs with their body key).
+
+https: as a proxy it accepts ``CONNECT`` and speaks TLS inside the tunnel with a self-signed certificate made on
+the spot (Scrapy, like most crawlers, does not verify certificates), so https portals keep their real URLs too.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
+import ssl
+import tempfile
 import threading
+from collections.abc import Mapping
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -33,6 +45,52 @@ def route_key(url: str, host: str = "") -> str:
     return f"{(parts.hostname or host).lower()}{parts.path or '/'}" + (f"?{query}" if query else "")
 
 
+def body_key(body: bytes, content_type: str = "") -> str:
+    """A request body's identity: JSON with sorted keys, or form fields sorted; other bodies as text."""
+    text = body.decode("utf-8", errors="replace")
+    if "json" in content_type or text.lstrip().startswith(("{", "[")):
+        try:
+            return json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        except ValueError:
+            pass
+    if "=" in text or not text:
+        return urlencode(sorted(parse_qsl(text, keep_blank_values=True)))
+    return text
+
+
+def post_key(url: str, form: Mapping[str, object] | None = None, json_body: object = None) -> str:
+    """The route key of a POST of ``form`` fields or a ``json_body`` to ``url``."""
+    if json_body is not None:
+        body = json.dumps(json_body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    else:
+        body = urlencode(sorted((str(k), str(v)) for k, v in (form or {}).items()))
+    return f"POST {route_key(url)} {body}"
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """A server context with a throwaway self-signed certificate (made once per process)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "caigou replay")])
+    now = dt.datetime.now(dt.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+    folder = Path(tempfile.mkdtemp(prefix="caigou-replay-"))
+    (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                       serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
 class ReplayServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
@@ -42,26 +100,46 @@ class ReplayServer:
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
-    def add(self, url: str, *replies: Reply) -> None:
-        self.routes[route_key(url)] = list(replies)
+    def add(self, url: str, *replies: Reply, form: Mapping[str, object] | None = None,
+            json_body: object = None) -> None:
+        """Route ``url`` (any method) to ``replies``; with ``form`` or ``json_body``, only a POST of that body."""
+        if form is not None or json_body is not None:
+            self.routes[post_key(url, form, json_body)] = list(replies)
+        else:
+            self.routes[route_key(url)] = list(replies)
 
     def add_manifest(self, manifest: Path) -> None:
         """Routes from a manifest: ``{"url": {"file": "a.html", "content_type": "...", "status": 200}}``; a list
-        of such entries is served in turn."""
+        of such entries is served in turn. A manifest may instead be a list of routes, for POSTs:
+        ``[{"url": …, "form": {…} | "json": {…}, "replies": [{"file": …}, …]}, …]``."""
         entries = json.loads(manifest.read_text(encoding="utf-8"))
-        for url, spec in entries.items():
-            specs = spec if isinstance(spec, list) else [spec]
-            self.add(url, *(Reply(body=(manifest.parent / s["file"]).read_bytes(), status=s.get("status", 200),
-                                  content_type=s.get("content_type", "text/html; charset=utf-8"))
-                            for s in specs))
 
-    def reply_for(self, url: str, host: str) -> Reply | None:
+        def replies(specs: list[dict[str, object]]) -> list[Reply]:
+            return [Reply(body=(manifest.parent / str(s["file"])).read_bytes(), status=int(s.get("status", 200)),
+                          content_type=str(s.get("content_type", "text/html; charset=utf-8"))) for s in specs]
+
+        if isinstance(entries, list):
+            for route in entries:
+                specs = route.get("replies") or [route]
+                self.add(route["url"], *replies(specs), form=route.get("form"), json_body=route.get("json"))
+            return
+        for url, spec in entries.items():
+            self.add(url, *replies(spec if isinstance(spec, list) else [spec]))
+
+    def reply_for(self, url: str, host: str, method: str = "GET", body: bytes = b"",
+                  content_type: str = "") -> Reply | None:
         key = route_key(url, host)
         with self._lock:
-            self.requests.append(key)
+            if method == "POST":
+                keyed = f"POST {key} {body_key(body, content_type)}"
+                self.requests.append(keyed)
+                if keyed in self.routes:
+                    key = keyed
+            else:
+                self.requests.append(key)
             replies = self.routes.get(key)
             if not replies:
-                self.misses.append(key)
+                self.misses.append(keyed if method == "POST" else key)
                 return None
             count = self.served.get(key, 0)
             self.served[key] = count + 1
@@ -78,7 +156,10 @@ class ReplayServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                reply = replay.reply_for(self.path, self.headers.get("Host", "").split(":")[0])
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                reply = replay.reply_for(self.path, self.headers.get("Host", "").split(":")[0], self.command,
+                                         body, self.headers.get("Content-Type", ""))
                 if reply is None:
                     reply = Reply(b"not found", status=404, content_type="text/plain")
                 self.send_response(reply.status)
@@ -89,7 +170,21 @@ class ReplayServer:
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            do_POST = do_GET  # noqa: N815 - list APIs of some portals are POSTs; the body is not routed on
+            do_POST = do_GET  # noqa: N815 - list APIs of some portals are POSTs; reply_for routes on the body
+
+            def do_CONNECT(self) -> None:  # noqa: N802 - an https request through the proxy: TLS in the tunnel
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    tunnel = tls_context().wrap_socket(self.connection, server_side=True)
+                except (ssl.SSLError, OSError):
+                    self.close_connection = True
+                    return
+                self.connection = tunnel
+                self.rfile = tunnel.makefile("rb", self.rbufsize)
+                self.wfile = tunnel.makefile("wb")
+                self.close_connection = False  # handle() goes on with the request inside the tunnel
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence per-request logs
                 return

@@ -10,6 +10,7 @@ from scrapy import signals
 from scrapy.http import Response
 from twisted.internet import task
 
+from crawler.middlewares import request_line
 from pipelines.crawl_context import CrawlContext
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class CrawlRecorder:
         headers = {key.decode("latin-1"): b", ".join(values).decode("latin-1")
                    for key, values in response.headers.items() if key.lower() not in {b"set-cookie"}}
         kind = request.meta.get("archive_kind", "page")  # page, or attachment
+        if request.method != "GET":
+            # A list POST's answer is only evidence together with what was asked (page, window, keyword).
+            headers["X-Caigou-Request"] = request_line(request)
         context.store.archive_page(response.url, response.status, response.body, headers=headers,
                                    content_type=content_type, kind=kind, run_id=context.run_id)
         self.crawler.stats.inc_value("caigou/attachments_archived" if kind == "attachment" else "caigou/pages_archived")
@@ -66,6 +70,10 @@ class CrawlRecorder:
             status = "failed"
             message = (f"{spider.name}: the site kept answering with block pages; stopped. Try later, slower "
                        "(-s DOWNLOAD_DELAY=10) or through a proxy (http_proxy).")
+        elif reason == stats.get("caigou/stop_reason"):
+            # A final block the spider recognised (a captcha): BlockPageMiddleware stopped the crawl.
+            status = "failed"
+            message = f"{spider.name}: stopped ({reason}): {stats.get('caigou/stop_message', '')}"
         elif reason == FINISHED and counts["pages"] == 0 and counts["download_errors"] > 0:
             status = "failed"
             message = f"{spider.name}: could not reach the site: {stats.get('caigou/last_download_error', '')}"

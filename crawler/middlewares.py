@@ -10,10 +10,16 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 
+from crawler.spiders.base import StopCrawl
 from pipelines.attachments import sniff
 from pipelines.crawl_context import CrawlContext
 
 logger = logging.getLogger(__name__)
+
+
+def request_line(request: Request) -> str:
+    """``POST <body>``: archived beside the answer to a POST, which is evidence only with what was asked."""
+    return f"{request.method} {request.body.decode('utf-8', 'replace')}"[:4000]
 
 
 class SkipStoredMiddleware:
@@ -45,7 +51,8 @@ class BlockPageMiddleware:
 
     The spider says what a block looks like (``spider.block_reason(response, page_kind) -> str | None``). After
     ``CAIGOU_BLOCK_RETRIES`` blocks in a row for one request it is given up; after ``CAIGOU_BLOCK_GIVE_UP`` requests
-    given up, the crawl stops with the reason ``blocked`` and its run is recorded as failed.
+    given up, the crawl stops with the reason ``blocked`` and its run is recorded as failed. A block the spider
+    calls final (a ``StopCrawl``: a captcha) is not retried: the crawl stops at once with its reason.
     """
 
     def __init__(self, crawler: Any) -> None:
@@ -55,6 +62,7 @@ class BlockPageMiddleware:
         self.retries = settings.getint("CAIGOU_BLOCK_RETRIES")
         self.give_up_after = settings.getint("CAIGOU_BLOCK_GIVE_UP")
         self.given_up = 0
+        self.stopping = False
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> BlockPageMiddleware:
@@ -75,9 +83,12 @@ class BlockPageMiddleware:
         stats = self.crawler.stats
         stats.inc_value("caigou/blocked")
         context = CrawlContext.for_crawler(self.crawler)
-        page = context.store.archive_page(response.url, response.status, response.body, kind="blocked",
+        asked = {"X-Caigou-Request": request_line(request)} if request.method != "GET" else {}
+        page = context.store.archive_page(response.url, response.status, response.body, kind="blocked", headers=asked,
                                           content_type=response.headers.get("Content-Type", b"").decode("latin-1"),
                                           run_id=context.run_id)
+        if isinstance(reason, StopCrawl):
+            return self._stop(request, reason, page.id)
         attempt = request.meta.get("caigou_block_attempt", 0) + 1
         if attempt > self.retries:
             self.given_up += 1
@@ -95,6 +106,18 @@ class BlockPageMiddleware:
         retry = request.replace(dont_filter=True)
         retry.meta["caigou_block_attempt"] = attempt
         return retry
+
+    def _stop(self, request: Request, stop: StopCrawl, page_id: int) -> Response:
+        """Record the final block once and close the crawl with its reason; later answers are only counted."""
+        if not self.stopping:
+            self.stopping = True
+            context = CrawlContext.for_crawler(self.crawler)
+            context.store.record_error(context.run_id, request.url, stop.reason, stop.message, raw_page_id=page_id)
+            self.crawler.stats.set_value("caigou/stop_reason", stop.reason)
+            self.crawler.stats.set_value("caigou/stop_message", stop.message)
+            logger.error("%s: %s; stopping", self.crawler.spider.name, stop.message)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=stop.reason))
+        raise IgnoreRequest(f"{stop.reason}: {stop.message}")
 
     def _delay(self, response: Response, attempt: int) -> float:
         retry_after = response.headers.get("Retry-After")

@@ -191,6 +191,8 @@ def test_unreachable_network_is_one_line(db: Database) -> None:
     (("crawl", "ccgp", "--since", "2024-06-30", "--until", "2024-06-01"), "is after until"),
     (("crawl", "ccgp", "--type", "purchase"), "unknown notice type purchase"),
     (("crawl", "ccgp", "--url", "www.ccgp.gov.cn/x.htm"), "not a web address"),
+    (("crawl", "ccgp", "--url", "http://www.ccgp-xizang.gov.cn/freecms/site/xizang/ggxx/info/2024/a.html"),
+     "is not on ccgp's portal (ccgp.gov.cn)"),
 ])
 def test_bad_arguments_are_one_line(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
     result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", *args)

@@ -50,11 +50,15 @@ def settings_overrides(values: tuple[str, ...]) -> dict[str, Any]:
 def crawl(app: AppContext, source: str, since: str | None, until: str | None, keywords: tuple[str, ...],
           region: str | None, types: tuple[str, ...], buyer: str | None, urls: tuple[str, ...], refresh: bool,
           attachments: str | None, settings: tuple[str, ...], verbose: bool) -> None:
-    """Crawl SOURCE (ccgp, …) into the archive and print a summary.
+    """Crawl SOURCE (ccgp, xizang, ggzy, qinghai, sichuan: see ``caigou sources``) into the archive and print a
+    summary.
 
     \b
     Examples:
       caigou crawl ccgp --keyword 遗传分析仪 --keyword Y-STR --since 2024-01-01 --region 54
+      caigou crawl xizang --type award --since 2024-06-01
+      caigou crawl ggzy --region 54 --keyword 试剂盒 --since 2024-01-01
+      caigou crawl sichuan --region 513300 --set CAIGOU_BROWSER=1
       caigou crawl ccgp --type award --since 2024-06-01 --until 2024-06-30
       caigou crawl ccgp --url http://www.ccgp.gov.cn/cggg/dfgg/zbgg/202506/t20250627_24871234.htm
     """

@@ -14,7 +14,8 @@ from urllib.parse import urlencode, urljoin
 from bs4 import Tag
 
 from crawler.items import AttachmentItem, NoticeItem, SupplierItem
-from crawler.parsers.common import ParseError, cell_text, labelled_cells, links, soup_of, table_rows, text_of
+from crawler.parsers.common import (ParseError, cell_text, code_after_label, labelled_cells, line_items, links,
+                                    name_in_section, soup_of, text_of)
 from pipelines.normalise import clean_text, label_key, notice_type_from_label, squeeze_cjk
 
 __all__ = ["ParseError", "block_reason", "build_search_url", "channel_url", "parse_channel_page", "parse_detail",
@@ -64,8 +65,6 @@ def block_reason(html: str | bytes, kind: str) -> str | None:
 # Summary-table labels that become item fields; every other label stays in ``fields``.
 _BUYER_LABELS = ("采购单位", "采购人")
 _AWARD_LABELS = ("总中标金额", "总成交金额", "中标金额", "成交金额")
-_LINE_ITEM_KEYS = {"标的名称": "name", "货物名称": "name", "品牌": "brand", "规格型号": "model", "数量": "quantity",
-                   "单价": "unit_price", "标项名称": "lot_name"}
 
 
 def parse_detail(html: str | bytes, url: str) -> NoticeItem:
@@ -107,8 +106,8 @@ def parse_detail(html: str | bytes, url: str) -> NoticeItem:
 
     purchaser = soup.find(class_="noticePurchase-purchaserOrgName")
     agency_node = soup.find(class_="noticeAgency-agencyName")
-    buyer = _first(summary, _BUYER_LABELS) or cell_text(purchaser) or _labelled_text(body_text, "采购人信息")
-    project_code = summary.get("项目编号", "") or _after_label(body_text, "项目编号")
+    buyer = _first(summary, _BUYER_LABELS) or cell_text(purchaser) or name_in_section(body_text, "采购人信息")
+    project_code = summary.get("项目编号", "") or code_after_label(body_text, "项目编号")
     attachments = [AttachmentItem(url=DOWNLOAD_URL.format(a["id"]), name=cell_text(a))
                    for a in soup.find_all("a", class_="bizDownload", id=True)]
     listed = [a for ul in soup.find_all("ul", class_="fjxx") for a in ul.find_all("a")]
@@ -124,7 +123,7 @@ def parse_detail(html: str | bytes, url: str) -> NoticeItem:
         region_text=summary.get("行政区域", ""), buyer=_distinct(buyer),
         agency=summary.get("代理机构名称", "") or cell_text(agency_node), project_code=project_code,
         budget_text=summary.get("预算金额", ""), award_text=_first(summary, _AWARD_LABELS),
-        suppliers=_suppliers(content), line_items=_line_items(content), body_text=body_text, fields=fields,
+        suppliers=_suppliers(content), line_items=line_items(content), body_text=body_text, fields=fields,
         attachments=attachments,
     )
 
@@ -137,20 +136,6 @@ def _distinct(value: str) -> str:
     """``济南大学,济南大学,济南大学`` (one buyer per lot) → ``济南大学``; different names stay listed."""
     names = [squeeze_cjk(part) for part in re.split(r"[,，]", value) if part.strip()]
     return ",".join(dict.fromkeys(names))
-
-
-def _after_label(text: str, label: str) -> str:
-    match = re.search(rf"{label}\s*[:：]\s*([A-Za-z0-9][A-Za-z0-9\-_/\[\]【】()（）.#]*)", text)
-    return match.group(1).rstrip("。；;,，") if match else ""
-
-
-def _labelled_text(text: str, section: str) -> str:
-    """``名 称：X`` in the paragraph after a section heading (采购人信息 → the buyer's name)."""
-    start = text.find(section)
-    if start < 0:
-        return ""
-    match = re.search(r"名\s*称\s*[:：]\s*(\S[^\n]*)", text[start:start + 400])
-    return squeeze_cjk(match.group(1)) if match else ""
 
 
 def _suppliers(content: Tag) -> list[SupplierItem]:
@@ -194,28 +179,6 @@ def _cell_pair(cell: Tag) -> tuple[str, str]:
     label = label_key(re.split(r"[:：]", text, maxsplit=1)[0])
     value = cell_text(underlined) if underlined is not None else clean_text(re.split(r"[:：]", text)[-1])
     return label, value
-
-
-def _line_items(content: Tag) -> list[dict[str, str]]:
-    """The 主要标的信息 table (brand and model are where a distributor's Thermo Fisher purchase shows)."""
-    for table in content.find_all("table"):
-        header = table.find("tr")
-        if header is None or "品牌" not in header.get_text() and "规格型号" not in header.get_text():
-            continue
-        rows = table_rows(table)
-        if not rows or not any(key.startswith(("品牌", "规格型号")) for key in rows[0]):
-            continue
-        items = []
-        for row in rows:
-            item: dict[str, str] = {}
-            for key, value in row.items():
-                for prefix, name in _LINE_ITEM_KEYS.items():
-                    if key.startswith(prefix) and name not in item:
-                        item[name] = value
-            if item:
-                items.append(item)
-        return items
-    return []
 
 
 # ------------------------------------------------------------------------------------------------ search pages

@@ -10,7 +10,14 @@ Recipe for a new portal (see ``ccgp.py``):
 3. Write the list callbacks: yield ``self.detail_request(url, key)`` for each notice, and the next pages.
 4. Write ``parse_detail(response)``: yield a ``crawler.items.NoticeItem`` (``self.item_sha256(response)`` as
    ``raw_sha256``), or let a ``ParseError`` out: it is recorded and the crawl goes on.
-5. Write ``block_reason(response, page_kind)``: a short reason when the page is a block page, else None.
+5. Write ``block_reason(response, page_kind)``: a short reason when the page is a block page, else None — or a
+   ``StopCrawl`` for a block that waiting will not lift (a captcha): the source then stops at once.
+
+A portal whose list is a paged JSON API over date windows subclasses ``crawler.spiders.patterns.JsonListSpider``
+instead and only describes its requests and answers (see ``xizang.py``).
+
+The class docstring is what ``caigou sources`` shows: a first line, then sections ``**Domain**:``, ``**Ways in**:``,
+``**Regions**:`` and ``**Caveats**:`` (every guess about the live site goes in the caveats).
 
 Every spider takes: ``since``, ``until`` (YYYY-MM-DD), ``keyword`` (repeatable or comma-separated), ``region``
 (a code such as 54 or 540000), ``type`` (normalised notice types: award, tender, …), ``buyer``, ``url``
@@ -21,7 +28,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import scrapy
@@ -52,12 +61,26 @@ def today() -> dt.date:
     return dt.datetime.now(SHANGHAI).date()
 
 
+@dataclass(frozen=True)
+class StopCrawl:
+    """What ``block_reason`` returns for a block that waiting will not lift (a captcha): the page is archived and
+    recorded as a CrawlError of kind ``reason``, and the crawl closes with ``reason`` (its run fails with
+    ``message``) instead of retrying."""
+
+    reason: str      # the close reason and the CrawlError kind, e.g. "captcha"
+    message: str     # one line for the operator: what happened and what to do
+
+
 class NoticeSpider(AttachmentFetching, scrapy.Spider):
     """A spider of procurement notices over a date window (see the module docstring for the recipe); it fetches
     its notices' attachments too (``crawler.attachments``)."""
 
     # Days in one list query before the portal's result cap bites; a spider may split further when told a total.
     window_days: ClassVar[int] = 31
+    # The portal's home, for ``caigou sources``.
+    home_url: ClassVar[str] = ""
+    # Province codes (2 digits) the portal covers; empty: all of China. A region outside them is a one-line error.
+    covered_provinces: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, since: str | None = None, until: str | None = None,
                  keyword: str | list[str] | None = None, region: str | None = None,
@@ -91,6 +114,9 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
             region_code = (region_by_code(region).code if region_by_code(region) else resolve_region(region)[0])
             if region_code is None:
                 raise CaigouError(f"unknown region {region!r}: give a code such as 54 or 540600, or a name")
+            if cls.covered_provinces and region_code[:2] not in cls.covered_provinces:
+                raise CaigouError(f"{cls.name} covers only the province(s) {', '.join(cls.covered_provinces)}; "
+                                  f"region {region} is outside them")
         types = as_list(type)
         unknown = [t for t in types if t not in NOTICE_TYPES]
         if unknown:
@@ -99,6 +125,12 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         for value in urls:
             if not value.startswith(("http://", "https://")):
                 raise CaigouError(f"not a web address: {value!r}")
+            host = (urlsplit(value).hostname or "").lower()
+            domains = list(getattr(cls, "allowed_domains", None) or [])
+            if domains and not any(host == d or host.endswith("." + d) for d in domains):
+                # Scrapy's offsite filter would drop it silently and the run would "succeed" with nothing.
+                raise CaigouError(f"{value} is not on {cls.name}'s portal ({', '.join(domains)}); "
+                                  "see `caigou sources` for which source crawls which site")
         return {"since": since_date, "until": until_date, "keywords": as_list(keyword), "region": region_code,
                 "notice_types": types, "buyer": (buyer or "").strip(), "urls": urls}
 
@@ -147,9 +179,12 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         """The source's own notice ID as read from a detail URL, if the URL carries it."""
         return None
 
-    def detail_request(self, url: str, listing: dict[str, Any] | None = None, **kwargs: Any) -> scrapy.Request:
+    def detail_request(self, url: str, listing: dict[str, Any] | None = None, key: str | None = None,
+                       **kwargs: Any) -> scrapy.Request:
+        """A detail page's request; ``key`` (the portal's notice ID, else read from the URL) lets a stored notice
+        be skipped without fetching it again."""
         meta = {"page_kind": "detail", "listing": listing or {}}
-        key = self.source_key(url)
+        key = key or self.source_key(url)
         if key is not None:
             meta["notice_key"] = key
         return self.request(url, callback=self._detail, meta=meta, **kwargs)
@@ -173,8 +208,9 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     def item_sha256(response: Response) -> str:
         return hashlib.sha256(response.body).hexdigest()
 
-    def block_reason(self, response: Response, page_kind: str) -> str | None:
-        """Why ``response`` (a ``page_kind`` page: search, channel, detail…) is a block page, or None."""
+    def block_reason(self, response: Response, page_kind: str) -> str | StopCrawl | None:
+        """Why ``response`` (a ``page_kind`` page: search, channel, list, detail…) is a block page, or None; a
+        ``StopCrawl`` when the source must stop at once (a captcha)."""
         return None
 
     def on_error(self, failure: Failure) -> Iterator[Any]:

@@ -32,11 +32,15 @@ class CcgpSpider(NoticeSpider):
 
     **Domain**: 中国政府采购网, the Ministry of Finance's national procurement portal.
 
+    **Ways in**:
+
     * keyword search (``bxsearch``) when keywords or a buyer are given: one query per keyword, notice type and
       date window; a window whose total exceeds ``CAIGOU_CCGP_SEARCH_CAP`` is halved until it fits;
     * the keyword-free channel lists (地方公告 ``dfgg`` and 中央公告 ``zygg``, one list per type) otherwise: paged
       newest first until the window's start is passed;
     * explicit detail URLs (``url``): only those.
+
+    **Regions**: every province (the search's ``zoneId``: 54 西藏, 63 青海, 51 四川 …).
 
     **Caveats**: search results are capped and rate-limited (the cap's size is a guess: 1,000 results); a
     rate-limited search answers a short "频繁访问" page and a blocked detail page is titled "安全验证"; search result
@@ -50,6 +54,7 @@ class CcgpSpider(NoticeSpider):
 
     name = "ccgp"
     allowed_domains: ClassVar[list[str]] = ["ccgp.gov.cn"]
+    home_url: ClassVar[str] = "http://www.ccgp.gov.cn"
     window_days: ClassVar[int] = 31
     scopes: ClassVar[tuple[str, ...]] = ("dfgg", "zygg")
 

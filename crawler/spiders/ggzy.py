@@ -1,0 +1,112 @@
+"""全国公共资源交易平台 www.ggzy.gov.cn — the national platform mirroring every province's trading notices."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.http import Response
+
+from crawler.items import NoticeItem
+from crawler.parsers import ggzy as site
+from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
+from crawler.spiders.base import StopCrawl
+from crawler.spiders.patterns import JsonListSpider, ListWindow
+from pipelines.normalise import region_by_code
+
+
+class GgzySpider(JsonListSpider):
+    """www.ggzy.gov.cn: government-procurement notices of every province, by date window and province.
+
+    **Domain**: 全国公共资源交易平台, the national public-resources trading platform (政府采购 class only).
+
+    **Ways in**:
+
+    * ``dealList.html`` once, for the session cookies, then the list ``POST …/getTradList`` (form-encoded,
+      20 rows a page, JSON), one query per keyword (``FINDTXT``), stage (``DEAL_STAGE``) and 31-day window
+      (``DEAL_TIME=06`` with ``TIMEBEGIN``/``TIMEEND``); a window whose total passes the 1,000-result cap, or that
+      the site calls too broad (code 804), is halved until it fits;
+    * the content pages: the list's ``/html/a/`` wrapper URL with ``/html/b/``, fetched directly;
+    * explicit detail URLs (``url``): ``/a/`` ones are read at ``/b/``.
+
+    **Regions**: every province by ``DEAL_PROVINCE`` (540000 西藏, 630000 青海, 510000 四川 …); a prefecture is
+    sent as its province and rows are kept by their ``cityText``.
+
+    **Caveats**: the form's fields beyond those documented (SOURCE_TYPE, DEAL_CITY, isShowAll …) and the
+    DEAL_STAGE codes (0201 announcements of every method, 0202 awards, 0203 contracts, 0204 corrections) are from
+    public spiders, not confirmed, so a method type (tender, inquiry …) asks for all 0201 announcements; answer codes
+    800 (too frequent: waited out and retried) and 829 (captcha: the crawl stops, run failed) are from notes; a
+    keyword with no hits is said to return the unfiltered list, so rows are kept only when their title has the
+    keyword and a page 1 without any such row counts as no hits (a hit only in the text is lost); the list has no
+    buyer, so ``buyer`` filters the fetched notices; one project appears several times (one record per stage and
+    platform); the record ``id`` is taken as the notice ID.
+    """
+
+    name = "ggzy"
+    allowed_domains: ClassVar[list[str]] = ["ggzy.gov.cn"]
+    home_url: ClassVar[str] = site.BASE_URL
+    page_size: ClassVar[int] = site.PAGE_SIZE
+    result_cap: ClassVar[int | None] = 1000
+    type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.STAGE_CODES
+    all_types_code: ClassVar[str] = site.ALL_STAGES
+    keyword_in_title: ClassVar[bool] = True
+
+    def list_requests(self) -> Iterable[scrapy.Request]:
+        # The list page first: it sets the session cookies the API expects.
+        yield self.request(site.DEAL_LIST_PAGE, callback=self.after_list_page, meta={"page_kind": "page"})
+
+    def after_list_page(self, response: Response) -> Iterable[scrapy.Request]:
+        yield from super().list_requests()
+
+    def portal_region(self) -> str:
+        region = region_by_code(self.region) if self.region else None
+        return region.province_code if region else ""
+
+    def build_list_request(self, window: ListWindow) -> scrapy.Request:
+        query = window.query
+        form = site.list_form(query.keyword, query.type_code, query.region_code, window.start, window.end,
+                              window.page)
+        return scrapy.FormRequest(site.LIST_URL, formdata=form,
+                                  headers={"Referer": site.DEAL_LIST_PAGE, "X-Requested-With": "XMLHttpRequest"})
+
+    def parse_list(self, response: Response, window: ListWindow) -> ListPage:
+        return site.parse_list(response.body)
+
+    def keep_row(self, row: ListRow, window: ListWindow) -> bool:
+        region = region_by_code(self.region) if self.region else None
+        if region is None or region.code == region.province_code:
+            return True
+        text = row.listing.get("region_text", "")
+        return region.short_name in text or region.name in text
+
+    def row_request(self, row: ListRow, window: ListWindow) -> scrapy.Request:
+        request = super().row_request(row, window)
+        stage_type = site.STAGE_TYPES.get(window.query.type_code)
+        if stage_type:
+            request.meta["listing"]["notice_type"] = stage_type
+        return request
+
+    def source_key(self, url: str) -> str | None:
+        return site.source_key_from_url(url)
+
+    def detail_request(self, url: str, listing: dict[str, Any] | None = None, key: str | None = None,
+                       **kwargs: Any) -> scrapy.Request:
+        return super().detail_request(site.content_url(url), listing, key, **kwargs)
+
+    def parse_detail(self, response: Response) -> Iterator[NoticeItem]:
+        item = self.with_listing(site.parse_detail(response.body, response.url), response)
+        listing = response.meta.get("listing") or {}
+        if listing.get("platform"):
+            item.fields.setdefault("来源平台", listing["platform"])
+        yield item
+
+    def block_reason(self, response: Response, page_kind: str) -> str | StopCrawl | None:
+        if page_kind != "list":
+            return waf_block_reason(response.body)
+        code = site.answer_code(response.body)
+        if code == site.CAPTCHA:
+            return StopCrawl("captcha", "ggzy asks for a captcha (code 829); open https://www.ggzy.gov.cn/deal/"
+                                        "dealList.html in a browser, wait, and crawl again later or more slowly")
+        if code == site.TOO_FREQUENT:
+            return "too frequent (code 800)"
+        return json_block_reason(response.body)

@@ -1,0 +1,71 @@
+"""西藏自治区政府采购网 www.ccgp-xizang.gov.cn — the Tibet Autonomous Region's own procurement portal."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import ClassVar
+
+import scrapy
+from scrapy.http import Response
+
+from crawler.items import NoticeItem
+from crawler.parsers import xizang as site
+from crawler.parsers.common import ListPage
+from crawler.spiders.patterns import JsonListSpider, ListWindow
+
+
+class XizangSpider(JsonListSpider):
+    """www.ccgp-xizang.gov.cn: the TAR's notices from its FreeCMS JSON list and HTML detail pages.
+
+    **Domain**: 西藏自治区政府采购网, the TAR finance department's portal (FreeCMS).
+
+    **Ways in**:
+
+    * the notice list ``/freecms/rest/v1/notice/selectInfoMoreChannel.do`` (JSON over GET, 100 rows a page), one
+      query per keyword (``noticeName``, a title filter), notice-type code (``noticeType``) and 31-day window
+      (``operationStartTime`` / ``operationEndTime``), every page of it;
+    * the detail pages (host + ``pageurl``), HTML;
+    * explicit detail URLs (``url``): only those.
+
+    **Regions**: 西藏 (54) only; a prefecture or county (e.g. 540600 那曲市) is sent as ``cityOrArea``.
+
+    **Caveats**: the list, its parameters and the row fields come from public spiders, not from the live site:
+    the date bounds' format (``YYYY-MM-DD HH:MM:SS``), ``cityOrArea`` taking a 6-digit region code, ``%`` meaning
+    every notice type, http rather than https, and the ``fieldValues`` (f_purchaser, f_budget in yuan, f_agency,
+    f_noticeTypeName) seen on other FreeCMS sites are guesses; no result cap is known, so windows are not split; the
+    detail template (``div.notice-hear h2``, ``div#print-content div.notice-con``, older ``div.noticeArea`` /
+    ``div.wangedit``) is from notes, and the publication time falls back to the list's ``f_noticeTime``; the
+    notice ID is the row's ``id`` (taken to be the 32-hex name of the page); if FreeCMS stops answering the site may
+    have moved to gpcms (``/gpcms/rest/web/v2/…``, as Sichuan's).
+    """
+
+    name = "xizang"
+    allowed_domains: ClassVar[list[str]] = ["ccgp-xizang.gov.cn"]
+    home_url: ClassVar[str] = site.BASE_URL
+    covered_provinces: ClassVar[tuple[str, ...]] = ("54",)
+    page_size: ClassVar[int] = 100
+    type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.TYPE_CODES
+    all_types_code: ClassVar[str] = site.ALL_TYPES
+
+    def portal_region(self) -> str:
+        return self.region if self.region and self.region != "540000" else ""
+
+    def build_list_request(self, window: ListWindow) -> scrapy.Request:
+        query = window.query
+        url = site.list_url(query.keyword, query.type_code, query.region_code, window.start, window.end, window.page,
+                            self.page_size)
+        # The site's own page sends this header with the GET (it answers HTML without it, say the notes).
+        return scrapy.Request(url, headers={"Content-Type": "application/json;charset=utf-8",
+                                            "X-Requested-With": "XMLHttpRequest"})
+
+    def parse_list(self, response: Response, window: ListWindow) -> ListPage:
+        return site.parse_list(response.body, response.url)
+
+    def source_key(self, url: str) -> str | None:
+        return site.source_key_from_url(url)
+
+    def parse_detail(self, response: Response) -> Iterator[NoticeItem]:
+        item = self.with_listing(site.parse_detail(response.body, response.url), response)
+        listing = response.meta.get("listing") or {}
+        item.notice_type = item.notice_type or site.CODE_TYPES.get(listing.get("type_code", ""), "")
+        item.region_text = item.region_text or "西藏自治区"  # the buyer's name narrows it (那曲市公安局 → 那曲市)
+        yield item

@@ -1,0 +1,456 @@
+"""End-to-end crawls of the provincial and national portals (xizang, ggzy, qinghai, sichuan) through the real
+Scrapy engine — the real ``caigou crawl`` in a subprocess — against replayed answers in the documented structure,
+with the replay server as the http proxy, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from caigou.replay import Reply, ReplayServer
+from crawler.parsers import ggzy, qinghai, sichuan, xizang
+from models import CrawlError, RawPage, Watermark
+from models.db import Database
+from tests.crawling import crawl as crawl_with_attachments
+from tests.crawling import run_caigou
+from tests.portals import epoch_ms, html, json_reply, last_run, stored
+
+JUNE = ("--since", "2024-05-01", "--until", "2024-06-30")
+WINDOW_JUNE = (dt.date(2024, 5, 31), dt.date(2024, 6, 30))  # date_windows: 31 days back from --until
+WINDOW_MAY = (dt.date(2024, 5, 1), dt.date(2024, 5, 30))
+
+
+def crawl(database_url: str, source: str, *args: str, proxy: str | None = None):  # type: ignore[no-untyped-def]
+    """These tests are about the portals' lists and pages; attachments are tested in tests/test_attachments.py."""
+    return crawl_with_attachments(database_url, source, "--attachments", "off", *args, proxy=proxy)
+
+
+@pytest.fixture
+def server() -> Iterator[ReplayServer]:
+    replay = ReplayServer().start()
+    yield replay
+    replay.stop()
+
+
+# ---------------------------------------------------------------------------------------------------- xizang
+
+XZ_TENDER = "5d2f0a7c1e9b4c3d8a6f2b1e0c9d8a71"
+XZ_AWARD = "8b1c2d3e4f5a6b7c8d9e0f1a2b3c4d52"
+XZ_LASA = "0f9e8d7c6b5a49382716a5b4c3d2e1f3"
+
+
+def xizang_url(key: str, year: int = 2024) -> str:
+    return f"http://www.ccgp-xizang.gov.cn/freecms/site/xizang/ggxx/info/{year}/{key}.html"
+
+
+def xizang_row(key: str, title: str, time: str, type_name: str, purchaser: str, budget: str = "") -> dict[str, object]:
+    return {"id": key, "title": title, "pageurl": f"/freecms/site/xizang/ggxx/info/2024/{key}.html",
+            "htmlpath": f"/freecms/site/xizang/ggxx/info/2024/{key}.html", "description": "",
+            "addtime": epoch_ms(time), "addtimeStr": time[:10], "htmlIndexnum": 0,
+            "fieldValues": {"f_noticeTime": time, "f_purchaser": purchaser, "f_budget": budget,
+                            "f_noticeTypeName": type_name}}
+
+
+def xizang_list(total: int, *rows: dict[str, object]) -> Reply:
+    return json_reply({"code": "200", "msg": "操作成功", "total": total, "data": list(rows)})
+
+
+def xizang_list_url(window: tuple[dt.date, dt.date], page: int = 1, keyword: str = "", type_code: str = "%",
+                    region: str = "") -> str:
+    return xizang.list_url(keyword, type_code, region, window[0], window[1], page, 100)
+
+
+@pytest.fixture
+def xizang_site(server: ReplayServer) -> ReplayServer:
+    tender = xizang_row(XZ_TENDER, "那曲市公安局STR试剂盒采购项目公开招标公告", "2024-06-12 10:30:00", "采购公告",
+                        "那曲市公安局", "569800")
+    award = xizang_row(XZ_AWARD, "那曲市公安局STR试剂盒采购项目中标（成交）结果公告", "2024-06-20 16:05:00",
+                       "中标（成交）结果公告", "那曲市公安局")
+    lasa = xizang_row(XZ_LASA, "拉萨市公安局物证鉴定DNA实验室耗材采购竞争性磋商公告", "2024-05-20 09:00:00",
+                      "采购公告", "拉萨市公安局", "380000")
+    # The June window claims 101 results: 100 a page makes two pages.
+    server.add(xizang_list_url(WINDOW_JUNE, 1), xizang_list(101, award))
+    server.add(xizang_list_url(WINDOW_JUNE, 2), xizang_list(101, tender))
+    server.add(xizang_list_url(WINDOW_MAY, 1), xizang_list(1, lasa))
+    server.add(xizang_url(XZ_TENDER), html("xizang", "detail_tender.html"))
+    # The award page first answers the firewall's check page, then the notice.
+    server.add(xizang_url(XZ_AWARD), html("xizang", "waf_block.html"), html("xizang", "detail_award.html"))
+    server.add(xizang_url(XZ_LASA), html("xizang", "detail_lasa.html"))
+    return server
+
+
+def test_xizang_pages_windows_details_blocks_and_a_second_run(db: Database, xizang_site: ReplayServer) -> None:
+    result = crawl(db.url, "xizang", *JUNE, proxy=xizang_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert xizang_site.misses == []
+    notices = stored(db)
+    assert set(notices) == {XZ_TENDER, XZ_AWARD, XZ_LASA}
+    tender, award = notices[XZ_TENDER], notices[XZ_AWARD]
+    assert tender["source"] == "xizang" and tender["url"] == xizang_url(XZ_TENDER)
+    assert tender["title"] == "那曲市公安局STR试剂盒采购项目公开招标公告" and tender["type"] == "tender"
+    assert tender["published"] == "2024-06-12 10:30"
+    assert (tender["buyer"], tender["region"]) == ("那曲市公安局", "540600")  # narrowed from 西藏 by the buyer
+    assert tender["agency"] == "西藏雪域招标代理有限公司" and tender["project_code"] == "XZNQ2024-GK031"
+    assert tender["budget"] == Decimal("569800.00")
+    assert tender["attachments"] == ["http://www.ccgp-xizang.gov.cn/freecms/upload/2024/06/12/zbwj-nq031.pdf"]
+    assert award["type"] == "award" and award["published"] == "2024-06-20 16:05"
+    assert award["award"] == Decimal("565000.00")
+    assert award["suppliers"] == [("西藏锐新生物科技有限公司", Decimal("565000.00"))]
+    assert notices[XZ_LASA]["region"] == "540100" and notices[XZ_LASA]["budget"] == Decimal("380000.00")
+    run = last_run(db)
+    assert run.status == "succeeded" and run.counts["new"] == 3 and run.counts["blocked"] == 1
+    with db.session() as session:
+        kinds = sorted(session.scalars(select(RawPage.kind).where(RawPage.url == xizang_url(XZ_AWARD))))
+        assert kinds == ["blocked", "page"]  # the firewall's page is evidence, never a notice
+        assert session.scalar(select(Watermark.until_date)) == dt.date(2024, 6, 30)
+    details = sum(1 for key in xizang_site.requests if "/ggxx/info/" in key)
+
+    again = crawl(db.url, "xizang", *JUNE, proxy=xizang_site.url)
+    assert again.returncode == 0, again.stderr
+    assert "0 new" in again.stdout and "3 already stored" in again.stdout
+    assert sum(1 for key in xizang_site.requests if "/ggxx/info/" in key) == details
+
+
+def test_xizang_keyword_type_and_region_go_into_the_query(db: Database, server: ReplayServer) -> None:
+    row = xizang_row(XZ_AWARD, "那曲市公安局STR试剂盒采购项目中标（成交）结果公告", "2024-06-20 16:05:00",
+                     "中标（成交）结果公告", "那曲市公安局")
+    server.add(xizang_list_url(WINDOW_JUNE, keyword="STR", type_code="00102", region="540600"), xizang_list(1, row))
+    server.add(xizang_url(XZ_AWARD), html("xizang", "detail_award.html"))
+    result = crawl(db.url, "xizang", "--keyword", "STR", "--type", "award", "--region", "540600",
+                   "--since", "2024-05-31", "--until", "2024-06-30", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert server.misses == []
+    assert set(stored(db)) == {XZ_AWARD}
+
+
+def test_xizang_html_where_json_was_expected_is_a_block(db: Database, server: ReplayServer) -> None:
+    server.add(xizang_list_url(WINDOW_JUNE), html("xizang", "waf_block.html"))
+    result = crawl(db.url, "xizang", "--since", "2024-05-31", "--until", "2024-06-30",
+                   "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
+    assert result.returncode == 1 and "block pages" in result.stdout
+    assert "Traceback" not in result.stderr
+    with db.session() as session:
+        assert session.scalars(select(CrawlError.kind)).all() == ["blocked"]
+
+
+def test_a_region_outside_the_portal_is_one_line(tmp_path: Path) -> None:
+    result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "crawl", "xizang", "--region", "63")
+    assert result.returncode == 2
+    assert result.stderr.strip() == ("caigou: error: xizang covers only the province(s) 54; "
+                                     "region 63 is outside them")
+
+
+# ---------------------------------------------------------------------------------------------------- ggzy
+
+GZ_AWARD, GZ_TENDER, GZ_INQUIRY = "0054f3e1a2b6", "0054c7d8e9f0", "0054a1b2c3d4"
+JUNE_ONLY = ("--since", "2024-06-01", "--until", "2024-06-30")
+
+
+def ggzy_paths(key: str, day: str, stage: str = "0201") -> tuple[str, str]:
+    """The list's /a/ wrapper URL and the /b/ content URL the spider fetches."""
+    path = f"/information/html/{{}}/540000/{stage}/{day}/{key}.shtml"
+    return f"http://www.ggzy.gov.cn{path.format('a')}", f"http://www.ggzy.gov.cn{path.format('b')}"
+
+
+def ggzy_record(key: str, title: str, time: str, info_type: str, stage: str = "0201",
+                city: str = "") -> dict[str, object]:
+    return {"id": key, "title": title, "publishTime": time, "provinceText": "西藏", "cityText": city,
+            "businessTypeText": "政府采购", "informationTypeText": info_type,
+            "transactionSourcesPlatformText": "西藏自治区公共资源交易平台", "tenderProjectCode": "",
+            "url": ggzy_paths(key, time[:10].replace("-", ""), stage)[0]}
+
+
+def ggzy_list(total: int, *records: dict[str, object], code: int = 200) -> Reply:
+    return json_reply({"code": code, "message": "success", "data": {"records": list(records), "total": total,
+                                                                   "size": 20, "pages": -(-total // 20)}})
+
+
+def ggzy_route(server: ReplayServer, start: dt.date, end: dt.date, page: int, *replies: Reply, keyword: str = "",
+               stage: str = "0200", province: str = "540000") -> None:
+    server.add(ggzy.LIST_URL, *replies, form=ggzy.list_form(keyword, stage, province, start, end, page))
+
+
+AWARD_RECORD = ggzy_record(GZ_AWARD, "昌都市公安局DNA实验室建设项目（二期）中标结果公告", "2024-06-24 11:20:00",
+                           "中标公告", "0202", "昌都市")
+TENDER_RECORD = ggzy_record(GZ_TENDER, "那曲市公安局STR试剂盒采购项目公开招标公告", "2024-06-12 10:45:00",
+                            "采购/资格预审公告", city="那曲市")
+INQUIRY_RECORD = ggzy_record(GZ_INQUIRY, "日喀则市公安局人像比对系统运维服务询价公告", "2024-06-05 09:10:00",
+                             "采购/资格预审公告", city="日喀则市")
+
+
+@pytest.fixture
+def ggzy_site(server: ReplayServer) -> ReplayServer:
+    server.add(ggzy.DEAL_LIST_PAGE, Reply("<html><body>交易公开</body></html>".encode()))
+    for record, name in ((AWARD_RECORD, "b_changdu_award.html"), (TENDER_RECORD, "b_naqu_tender.html"),
+                         (INQUIRY_RECORD, "b_shigatse_inquiry.html")):
+        key = str(record["id"])
+        stage = "0202" if key == GZ_AWARD else "0201"
+        server.add(ggzy_paths(key, str(record["publishTime"])[:10].replace("-", ""), stage)[1], html("ggzy", name))
+    return server
+
+
+def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database, ggzy_site: ReplayServer) -> None:
+    june, first_half, second_half = ((dt.date(2024, 6, 1), dt.date(2024, 6, 30)),
+                                     (dt.date(2024, 6, 1), dt.date(2024, 6, 15)),
+                                     (dt.date(2024, 6, 16), dt.date(2024, 6, 30)))
+    # The whole month passes the 1,000 cap: the spider must halve it. The first answer is "too frequent".
+    ggzy_route(ggzy_site, *june, 1, json_reply({"code": 800, "message": "访问太频繁"}), ggzy_list(1500, AWARD_RECORD))
+    ggzy_route(ggzy_site, *second_half, 1, ggzy_list(21, AWARD_RECORD))
+    ggzy_route(ggzy_site, *second_half, 2, ggzy_list(21, TENDER_RECORD))  # 21 results: two pages of 20
+    ggzy_route(ggzy_site, *first_half, 1, ggzy_list(1, INQUIRY_RECORD))
+    result = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ggzy_site.misses == []
+    assert "www.ggzy.gov.cn/deal/dealList.html" in ggzy_site.requests  # cookies first
+    assert not any("/html/a/" in key for key in ggzy_site.requests)  # the wrapper is never fetched
+    notices = stored(db)
+    assert set(notices) == {GZ_AWARD, GZ_TENDER, GZ_INQUIRY}
+    award = notices[GZ_AWARD]
+    assert award["url"] == ggzy_paths(GZ_AWARD, "20240624", "0202")[1]
+    assert award["title"] == "昌都市公安局DNA实验室建设项目（二期）中标结果公告" and award["type"] == "award"
+    assert award["published"] == "2024-06-24 11:20" and award["region"] == "540300"
+    assert (award["buyer"], award["agency"]) == ("昌都市公安局", "西藏康巴招标咨询有限公司")
+    assert award["project_code"] == "CDGA-2024-017"
+    assert award["suppliers"] == [("西藏高原刑科技术有限公司", Decimal("2865000.00"))]
+    assert award["award"] == Decimal("2865000.00")
+    assert notices[GZ_TENDER]["budget"] == Decimal("569800.00") and notices[GZ_TENDER]["type"] == "tender"
+    assert notices[GZ_INQUIRY]["type"] == "inquiry" and notices[GZ_INQUIRY]["region"] == "540200"
+    run = last_run(db)
+    assert run.status == "succeeded" and run.counts["blocked"] == 1
+    with db.session() as session:  # each list answer is archived with the form that asked for it
+        asked = [page.headers.get("X-Caigou-Request", "")
+                 for page in session.scalars(select(RawPage).where(RawPage.url == ggzy.LIST_URL))]
+        assert len(asked) == 5 and all(value.startswith("POST ") for value in asked)  # 4 answers, 1 block
+        assert sum("PAGENUMBER=2" in value and "TIMEBEGIN=2024-06-16" in value for value in asked) == 1
+    details = sum(1 for key in ggzy_site.requests if "/html/b/" in key)
+
+    again = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert again.returncode == 0 and "3 already stored" in again.stdout
+    assert sum(1 for key in ggzy_site.requests if "/html/b/" in key) == details
+
+
+def test_ggzy_rechecks_the_keyword_in_titles(db: Database, ggzy_site: ReplayServer) -> None:
+    june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    # 试剂盒: one title has it, one does not (kept out). 人脸识别: no hits, so the site sent its unfiltered list
+    # (40 results, two pages): nothing is kept and page 2 is not asked for.
+    ggzy_route(ggzy_site, *june, 1, ggzy_list(2, TENDER_RECORD, AWARD_RECORD), keyword="试剂盒")
+    ggzy_route(ggzy_site, *june, 1, ggzy_list(40, AWARD_RECORD, INQUIRY_RECORD), keyword="人脸识别")
+    result = crawl(db.url, "ggzy", "--region", "54", "--keyword", "试剂盒", "--keyword", "人脸识别", *JUNE_ONLY,
+                   proxy=ggzy_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ggzy_site.misses == []
+    assert set(stored(db)) == {GZ_TENDER}
+
+
+def test_ggzy_filters_a_prefecture_by_its_rows(db: Database, ggzy_site: ReplayServer) -> None:
+    june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    ggzy_route(ggzy_site, *june, 1, ggzy_list(3, AWARD_RECORD, TENDER_RECORD, INQUIRY_RECORD))
+    result = crawl(db.url, "ggzy", "--region", "540600", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(stored(db)) == {GZ_TENDER}  # 那曲市 only
+
+
+def test_ggzy_captcha_stops_the_source_at_once(db: Database, ggzy_site: ReplayServer) -> None:
+    june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    ggzy_route(ggzy_site, *june, 1, json_reply({"code": 829, "message": "请输入验证码"}))
+    result = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    assert result.returncode == 1
+    assert "failed" in result.stdout and "captcha" in result.stdout and "code 829" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert sum(1 for key in ggzy_site.requests if "getTradList" in key) == 1  # no retry loop
+    assert stored(db) == {}
+    run = last_run(db)
+    assert run.status == "failed" and "captcha" in run.message
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "captcha" and error.url == ggzy.LIST_URL and error.raw_page_id is not None
+        assert session.scalar(select(Watermark.id)) is None  # the window was not done
+
+
+# ---------------------------------------------------------------------------------------------------- qinghai
+
+QH_CONSULTATION, QH_AWARD = "Qh7Lx2yT0aB9cD1eF3gH5w==", "Gl4Mn8pQ2rS6tU0vW4xY8z=="
+
+
+def qinghai_url(key: str, category: str) -> str:
+    return f"http://www.ccgp-qinghai.gov.cn/ZcyAnnouncement/{category}/{key}.html"
+
+
+def qinghai_hit(key: str, title: str, time: str, district: str, path_name: str, category: str) -> dict[str, object]:
+    return {"_index": "announcement", "_id": key, "_source": {
+        "articleId": key, "title": title, "url": f"/ZcyAnnouncement/{category}/{key}.html",
+        "publishDate": epoch_ms(time), "districtName": district, "pathName": path_name}}
+
+
+def qinghai_answer(total: int, *hits: dict[str, object]) -> Reply:
+    return json_reply({"hits": {"total": total, "hits": list(hits)}})
+
+
+def qinghai_route(server: ReplayServer, page: int, *replies: Reply, category: str = "ZcyAnnouncement",
+                  districts: tuple[str, ...] = ()) -> None:
+    body = qinghai.search_body("", category, list(districts), dt.date(2024, 6, 1), dt.date(2024, 6, 30), page, 50)
+    server.add(qinghai.SEARCH_URL, *replies, json_body=body)
+
+
+CONSULTATION_HIT = qinghai_hit(QH_CONSULTATION, "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告",
+                               "2024-06-12 11:00:00", "玉树藏族自治州", "竞争性磋商公告", "ZcyAnnouncement3011")
+AWARD_HIT = qinghai_hit(QH_AWARD, "果洛藏族自治州公安局人像识别系统采购项目中标（成交）结果公告", "2024-06-24 17:30:00",
+                        "果洛藏族自治州", "中标（成交）结果公告", "ZcyAnnouncement4")
+
+
+@pytest.fixture
+def qinghai_site(server: ReplayServer) -> ReplayServer:
+    server.add(qinghai_url(QH_CONSULTATION, "ZcyAnnouncement3011"), html("qinghai", "detail_yushu_consultation.html"))
+    # The award page is first Aliyun WAF's JavaScript challenge.
+    server.add(qinghai_url(QH_AWARD, "ZcyAnnouncement4"), html("qinghai", "aliyun_waf.html"),
+               html("qinghai", "detail_guoluo_award.html"))
+    return server
+
+
+def test_qinghai_search_pages_and_article_details(db: Database, qinghai_site: ReplayServer) -> None:
+    qinghai_route(qinghai_site, 1, qinghai_answer(51, CONSULTATION_HIT))  # 51 results: two pages of 50
+    qinghai_route(qinghai_site, 2, qinghai_answer(51, AWARD_HIT))
+    result = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert qinghai_site.misses == []
+    notices = stored(db)
+    assert set(notices) == {QH_CONSULTATION, QH_AWARD}
+    consultation, award = notices[QH_CONSULTATION], notices[QH_AWARD]
+    assert consultation["title"] == "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告"
+    assert consultation["type"] == "consultation" and consultation["published"] == "2024-06-12 11:00"
+    assert (consultation["region"], consultation["buyer"]) == ("632700", "玉树藏族自治州公安局")
+    assert consultation["budget"] == Decimal("1280000.00") and consultation["project_code"] == "YSZC2024-089"
+    assert len(consultation["attachments"]) == 1 and "Y-STR检测试剂盒" in str(consultation["body"])
+    assert award["type"] == "award" and award["region"] == "632600"
+    assert award["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]
+    run = last_run(db)
+    assert run.status == "succeeded" and run.counts["blocked"] == 1
+    with db.session() as session:
+        blocked = session.scalars(select(RawPage).where(RawPage.kind == "blocked")).one()
+        assert blocked.url == qinghai_url(QH_AWARD, "ZcyAnnouncement4") and b"acw_sc__v2" in blocked.body
+
+    again = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert again.returncode == 0 and "2 already stored" in again.stdout
+    assert sum(1 for key in qinghai_site.requests if "/ZcyAnnouncement/" in key and "search" not in key) == 3
+
+
+def test_qinghai_region_and_type_go_into_the_search(db: Database, qinghai_site: ReplayServer) -> None:
+    qinghai_route(qinghai_site, 1, qinghai_answer(1, AWARD_HIT), category="ZcyAnnouncement4", districts=("632600",))
+    result = crawl(db.url, "qinghai", "--region", "632600", "--type", "award", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert qinghai_site.misses == []
+    assert set(stored(db)) == {QH_AWARD}
+
+
+# ---------------------------------------------------------------------------------------------------- sichuan
+
+SC_SITE = "94c9ee5f-4b3a-4f6e-9a2d-7b0a5c1d2e3f"
+SC_GANZI, SC_ABA = "ff80808190a1b2c30190a1b2c3e5a001", "ff80808190a1b2c30190a1b2c3e5a002"
+
+
+def sichuan_record(key: str, title: str, time: str, purchaser: str, region: str, budget: str = "") -> dict[str, object]:
+    return {"id": key, "title": title, "noticeTime": time, "purchaser": purchaser, "agency": "四川康定招标代理有限公司",
+            "regionName": region, "budget": budget}
+
+
+def sichuan_notice(record: dict[str, object], content: str, notice_type: str = "00101") -> Reply:
+    return json_reply({"code": "200", "msg": "success", "data": {**record, "content": content,
+                                                                "noticeType": notice_type, "attchs": []}})
+
+
+def sichuan_list(*records: dict[str, object]) -> Reply:
+    return json_reply({"code": "200", "msg": "success", "data": {"rows": list(records), "total": len(records)}})
+
+
+def sichuan_list_url(start: dt.date, end: dt.date, page: int = 1) -> str:
+    return sichuan.list_url(SC_SITE, "", "", "", "", start, end, page)
+
+
+GANZI = sichuan_record(SC_GANZI, "甘孜藏族自治州公安局Y-STR检测试剂采购项目中标（成交）结果公告", "2024-06-15 15:00:00",
+                       "甘孜藏族自治州公安局", "甘孜藏族自治州")
+ABA = sichuan_record(SC_ABA, "阿坝藏族羌族自治州公安局DNA数据库建设项目公开招标公告", "2024-06-03 09:30:00",
+                     "阿坝藏族羌族自治州公安局", "阿坝藏族羌族自治州", "2350000")
+GANZI_CONTENT = ("<p>一、项目编号：N5133002024000118</p><p>二、项目名称：甘孜藏族自治州公安局Y-STR检测试剂采购项目</p>"
+                 "<p>三、中标（成交）信息</p><p>供应商名称：四川蜀康生物科技有限公司</p><p>供应商地址：成都市高新区天府大道</p>"
+                 "<p>中标（成交）金额：412,600.00元</p>")
+ABA_CONTENT = ("<p>一、项目基本情况</p><p>项目编号：N5132002024000077</p><p>预算金额：2,350,000.00元</p>"
+               "<p>采购需求：DNA数据库服务器、STR分型软件及实验室信息管理系统。</p>")
+
+
+def filler(number: int, day: int) -> dict[str, object]:
+    return sichuan_record(f"ff80808190a1b2c30190a1b2c3d4{number:04d}", f"成都市第{number}中学办公设备采购项目成交结果公告",
+                          f"2024-06-{day:02d} 10:00:00", f"成都市第{number}中学", "成都市")
+
+
+def serve_sichuan(server: ReplayServer, records: list[dict[str, object]]) -> None:
+    server.add(sichuan.SITE_ID_URL, json_reply({"code": "200", "data": SC_SITE}))
+    for record in records:
+        content = {SC_GANZI: GANZI_CONTENT, SC_ABA: ABA_CONTENT}.get(str(record["id"]), "<p>采购人：见标题。</p>")
+        server.add(sichuan.detail_url(str(record["id"])),
+                   sichuan_notice(record, content, "00101" if record is ABA else "00102"))
+
+
+def test_sichuan_pages_by_time_and_reads_json_notices(db: Database, server: ReplayServer) -> None:
+    # A full page (40 rows, 30 June back to 21 June) makes the spider ask again up to 21 June, the oldest day seen.
+    full = [filler(number, 30 - number // 4) for number in range(40)]
+    rest = [row for row in full if row["noticeTime"].startswith("2024-06-21")] + [GANZI, ABA]
+    serve_sichuan(server, full + [GANZI, ABA])
+    server.add(sichuan_list_url(dt.date(2024, 6, 1), dt.date(2024, 6, 30)), sichuan_list(*full))
+    server.add(sichuan_list_url(dt.date(2024, 6, 1), dt.date(2024, 6, 21)), sichuan_list(*rest))
+    result = crawl(db.url, "sichuan", *JUNE_ONLY, proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert server.misses == []
+    notices = stored(db)
+    assert len(notices) == 42 and {SC_GANZI, SC_ABA} <= set(notices)
+    ganzi, aba = notices[SC_GANZI], notices[SC_ABA]
+    assert ganzi["url"] == sichuan.detail_url(SC_GANZI) and ganzi["type"] == "award"
+    assert ganzi["published"] == "2024-06-15 15:00" and ganzi["region"] == "513300"
+    assert ganzi["buyer"] == "甘孜藏族自治州公安局" and ganzi["project_code"] == "N5133002024000118"
+    assert ganzi["suppliers"] == [("四川蜀康生物科技有限公司", Decimal("412600.00"))]
+    assert aba["type"] == "tender" and aba["region"] == "513200" and aba["budget"] == Decimal("2350000.00")
+    details = sum(1 for key in server.requests if "getInfoById" in key)
+    assert details == 42  # the four 21 June rows listed twice are fetched once
+
+    again = crawl(db.url, "sichuan", *JUNE_ONLY, proxy=server.url)
+    assert again.returncode == 0 and "42 already stored" in again.stdout
+    assert sum(1 for key in server.requests if "getInfoById" in key) == details
+
+
+def test_sichuan_a_full_day_that_ignores_paging_is_recorded(db: Database, server: ReplayServer) -> None:
+    day = dt.date(2024, 6, 10)
+    full = [filler(number, 10) for number in range(40)]
+    serve_sichuan(server, full)
+    server.add(sichuan_list_url(day, day, 1), sichuan_list(*full))
+    server.add(sichuan_list_url(day, day, 2), sichuan_list(*full))  # page 2 repeats page 1: paging ignored
+    result = crawl(db.url, "sichuan", "--since", "2024-06-10", "--until", "2024-06-10", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(stored(db)) == 40
+    assert sum(1 for key in server.requests if "selectInfoMoreChannel" in key) == 2  # and no loop
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "truncated" and "ignores page numbers" in error.message
+
+
+def test_sichuan_firewall_page_is_a_block(db: Database, server: ReplayServer) -> None:
+    server.add(sichuan.SITE_ID_URL, html("xizang", "waf_block.html"))
+    result = crawl(db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
+    assert result.returncode == 1 and "block pages" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert stored(db) == {}
+
+
+def test_browser_without_scrapy_playwright_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("scrapy")
+    try:
+        import scrapy_playwright  # noqa: F401
+        pytest.skip("scrapy-playwright is installed here: the missing-extra message cannot show")
+    except ImportError:
+        pass
+    result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "crawl", "sichuan", "--set", "CAIGOU_BROWSER=1")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("caigou: error: CAIGOU_BROWSER=1 needs scrapy-playwright")
+    assert len(result.stderr.strip().splitlines()) == 1

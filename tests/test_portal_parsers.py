@@ -1,0 +1,155 @@
+"""The portals' parsers and the shared machinery on their own: list answers, detail pages, block answers, the
+standard notice text, and the replay server's POST routing."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from urllib.request import ProxyHandler, Request, build_opener
+
+import pytest
+
+from caigou.replay import Reply, ReplayServer
+from crawler.parsers import ggzy, qinghai, sichuan, xizang
+from crawler.parsers.common import ParseError, json_block_reason, notice_facts, soup_of, waf_block_reason
+from pipelines.normalise import parse_money, record_from_item
+from tests.portals import page
+
+
+def test_xizang_list_rows_carry_the_listing_facts() -> None:
+    body = json.dumps({"code": "200", "total": 1, "data": [{
+        "id": "5d2f0a7c1e9b4c3d8a6f2b1e0c9d8a71", "title": "那曲市公安局STR试剂盒采购项目公开招标公告",
+        "pageurl": "/freecms/site/xizang/ggxx/info/2024/5d2f0a7c1e9b4c3d8a6f2b1e0c9d8a71.html",
+        "addtime": 1718159400000, "fieldValues": {"f_noticeTime": "2024-06-12 10:30:00", "f_purchaser": "那曲市公安局",
+                                                  "f_budget": 569800}}]}, ensure_ascii=False)
+    listed = xizang.parse_list(body, "")
+    assert listed.total == 1
+    row = listed.rows[0]
+    assert row.url == "http://www.ccgp-xizang.gov.cn/freecms/site/xizang/ggxx/info/2024/5d2f0a7c1e9b4c3d8a6f2b1e0c9d8a71.html"
+    assert row.key == xizang.source_key_from_url(row.url) == "5d2f0a7c1e9b4c3d8a6f2b1e0c9d8a71"
+    assert row.listing == {"buyer": "那曲市公安局", "budget_text": "569800元"}
+    assert row.published_text == "2024-06-12 10:30:00"
+
+
+def test_xizang_award_detail() -> None:
+    item = xizang.parse_detail(page("xizang", "detail_award.html"), "http://x/info/2024/8b1c2d3e4f5a6b7c8d9e0f1a2b3c4d52.html")
+    assert item.title == "那曲市公安局STR试剂盒采购项目中标（成交）结果公告"
+    assert item.published_text == "2024-06-20 16:05:00" and item.project_code == "XZNQ2024-GK031"
+    assert [(s.name, s.amount_text) for s in item.suppliers] == [("西藏锐新生物科技有限公司", "565000.00元")]
+    assert [row["brand"] for row in item.line_items] == ["Thermo Fisher", "Thermo Fisher"]
+    assert item.fields["评审专家名单"] == "扎西、王建国、次仁卓玛"
+
+
+def test_a_page_without_a_notice_is_a_parse_error_not_a_notice() -> None:
+    with pytest.raises(ParseError, match="no notice"):
+        xizang.parse_detail("<html><body><p>页面已迁移</p></body></html>", "http://x")
+    with pytest.raises(ParseError, match="articleDetail"):
+        qinghai.parse_detail(page("qinghai", "aliyun_waf.html"), "http://x")
+    with pytest.raises(ParseError, match="not JSON"):
+        sichuan.parse_detail(page("xizang", "waf_block.html"), "http://x")
+
+
+def test_block_answers() -> None:
+    assert waf_block_reason(page("qinghai", "aliyun_waf.html")) == "Aliyun WAF JavaScript challenge (acw_sc__v2)"
+    assert waf_block_reason(page("xizang", "waf_block.html")) == "web application firewall page"
+    assert waf_block_reason("<html><head><title>安全验证</title></head><body>" + "x" * 9000) == \
+        "security check page (安全验证)"
+    assert waf_block_reason(page("xizang", "detail_tender.html")) is None
+    assert json_block_reason("<html><body>登录</body></html>").startswith("an HTML answer where JSON")
+    assert json_block_reason('{"code": 200}') is None
+    assert ggzy.answer_code('{"code": 829, "message": "验证码"}') == ggzy.CAPTCHA
+    assert ggzy.answer_code("<html></html>") is None
+
+
+def test_ggzy_list_codes_and_content_urls() -> None:
+    assert ggzy.parse_list('{"code": 804, "message": "请细化查询条件"}').too_broad
+    with pytest.raises(ParseError, match="code 500"):
+        ggzy.parse_list('{"code": 500, "message": "系统错误"}')
+    listed = ggzy.parse_list(json.dumps({"code": 200, "data": {"total": 1, "records": [{
+        "id": "0054f3e1a2b6", "title": "昌都市公安局DNA实验室建设项目（二期）中标结果公告", "publishTime": "2024-06-24 11:20:00",
+        "provinceText": "西藏", "cityText": "昌都市", "informationTypeText": "中标公告",
+        "url": "/information/html/a/540000/0202/20240624/0054f3e1a2b6.shtml"}]}}))
+    row = listed.rows[0]
+    assert row.url == "https://www.ggzy.gov.cn/information/html/b/540000/0202/20240624/0054f3e1a2b6.shtml"
+    assert row.listing["region_text"] == "西藏 昌都市" and row.listing["notice_type"] == "award"
+    assert ggzy.row_notice_type("采购/资格预审公告", "日喀则市公安局人像比对系统运维服务询价公告") == "inquiry"
+    form = ggzy.list_form("试剂盒", "0200", "540000", dt.date(2024, 6, 1), dt.date(2024, 6, 30), 3)
+    assert (form["DEAL_TIME"], form["TIMEBEGIN"], form["TIMEEND"], form["PAGENUMBER"]) == \
+        ("06", "2024-06-01", "2024-06-30", "3")
+
+
+def test_ggzy_content_page() -> None:
+    item = ggzy.parse_detail(page("ggzy", "b_changdu_award.html"), "https://www.ggzy.gov.cn/information/html/b/540000/0202/20240624/0054f3e1a2b6.shtml")
+    assert item.source_key == "0054f3e1a2b6" and item.published_text == "2024-06-24 11:20"
+    assert item.fields["来源平台"] == "西藏自治区公共资源交易平台"
+    assert item.fields["原文链接"] == "http://ggzy.xizang.gov.cn/jyxxzfcg/20240624/3301.jhtml"
+    assert [(s.name, parse_money(s.amount_text)) for s in item.suppliers] == [("西藏高原刑科技术有限公司",
+                                                                               Decimal("2865000.00"))]
+    assert {row["model"] for row in item.line_items} == {"SeqStudio 8 Flex", "AutoMate Express"}
+
+
+def test_qinghai_search_total_in_both_elasticsearch_forms() -> None:
+    hit = {"_source": {"articleId": "A1b2C3d4", "title": "海南藏族自治州公安局采购公告", "url": "/ZcyAnnouncement/ZcyAnnouncement2/A1b2C3d4.html",
+                       "publishDate": 1718161200000, "districtName": "海南藏族自治州"}}
+    assert qinghai.parse_search(json.dumps({"hits": {"total": 7, "hits": [hit]}})).total == 7
+    listed = qinghai.parse_search(json.dumps({"hits": {"total": {"value": 8, "relation": "eq"}, "hits": [hit]}}))
+    assert listed.total == 8 and listed.rows[0].key == "A1b2C3d4"
+    with pytest.raises(ParseError, match="no hits"):
+        qinghai.parse_search('{"success": false}')
+
+
+def test_qinghai_article_detail_to_record() -> None:
+    record = record_from_item(qinghai.parse_detail(page("qinghai", "detail_guoluo_award.html"), "http://x/a.html"))
+    assert (record.source_key, record.region_code, record.buyer) == ("Gl4Mn8pQ2rS6tU0vW4xY8z==", "632600",
+                                                                     "果洛藏族自治州公安局")
+    assert record.award_cny == Decimal("968000.00") and record.warnings == []
+
+
+def test_sichuan_site_id_list_and_notice() -> None:
+    assert sichuan.parse_site_id('{"code": "200", "data": "94c9ee5f"}') == "94c9ee5f"
+    assert sichuan.parse_site_id('{"code": "200", "data": {"siteId": "94c9ee5f"}}') == "94c9ee5f"
+    with pytest.raises(ParseError, match="code 500"):
+        sichuan.parse_list('{"code": "500", "msg": "系统繁忙"}')
+    url = sichuan.detail_url("ff8080")
+    assert sichuan.source_key_from_url(url) == "ff8080"
+    item = sichuan.parse_detail(json.dumps({"code": "200", "data": {
+        "id": "ff8080", "title": "甘孜藏族自治州公安局Y-STR检测试剂采购项目中标（成交）结果公告", "noticeType": "00102",
+        "noticeTime": "2024-06-15 15:00:00", "purchaser": "甘孜藏族自治州公安局", "regionName": "甘孜藏族自治州",
+        "content": "<p>供应商名称：四川蜀康生物科技有限公司</p><p>中标（成交）金额：412,600.00元</p>",
+        "attchs": [{"name": "中标通知书.pdf", "url": "/gpcms/upload/2024/zbtzs.pdf"}]}}, ensure_ascii=False), url)
+    assert item.notice_type == "award" and item.award_text == "412,600.00元"
+    assert item.attachments[0].url == "https://www.ccgp-sichuan.gov.cn/gpcms/upload/2024/zbtzs.pdf"
+
+
+def test_notice_facts_from_labelled_lines() -> None:
+    facts = notice_facts(soup_of("<div><p>一、项目编号：XZ-2024-001</p><p>预算金额：56.98万元（人民币）</p>"
+                                 "<p>1.采购人信息</p><p>名 称：那曲市公安局</p><p>2.采购代理机构信息</p>"
+                                 "<p>名 称：西藏雪域招标代理有限公司</p></div>"))
+    assert (facts.project_code, facts.budget_text, facts.buyer, facts.agency) == (
+        "XZ-2024-001", "56.98万元（人民币）", "那曲市公安局", "西藏雪域招标代理有限公司")
+    assert facts.suppliers == []
+
+
+def test_replay_routes_posts_by_their_body() -> None:
+    server = ReplayServer()
+    url = "http://www.example.gov.cn/list"
+    server.add(url, Reply(b"page one"), form={"PAGENUMBER": "1", "FINDTXT": "试剂盒"})
+    server.add(url, Reply(b"page two"), form={"PAGENUMBER": "2", "FINDTXT": "试剂盒"})
+    server.add(url, Reply(b"json"), json_body={"pageNo": 1, "districtCode": ["632700"]})
+    server.add(url, Reply(b"any"))
+    server.start()
+    try:
+        proxy = {"http": server.url}
+
+        def post(body: bytes, content_type: str) -> bytes:
+            request = Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+            return build_opener(ProxyHandler(proxy)).open(request, timeout=5).read()
+
+        form = "application/x-www-form-urlencoded"
+        assert post("FINDTXT=%E8%AF%95%E5%89%82%E7%9B%92&PAGENUMBER=2".encode(), form) == b"page two"
+        assert post("PAGENUMBER=1&FINDTXT=%E8%AF%95%E5%89%82%E7%9B%92".encode(), form) == b"page one"
+        assert post(b'{"districtCode":["632700"],"pageNo":1}', "application/json") == b"json"
+        assert post(b"PAGENUMBER=9", form) == b"any"  # no body route: the URL's own route, as before
+        assert server.misses == []
+    finally:
+        server.stop()

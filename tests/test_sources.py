@@ -1,0 +1,26 @@
+"""``caigou sources``: every spider described from its own class, with its last run from the database."""
+from __future__ import annotations
+
+from models.db import Database
+from pipelines.store import NoticeStore
+from tests.crawling import run_caigou
+
+
+def test_sources_lists_every_spider_with_caveats_and_the_last_run(db: Database) -> None:
+    store = NoticeStore(db)
+    run_id = store.start_run("xizang", {})
+    store.finish_run(run_id, "succeeded", {"pages": 3, "new": 2, "blocked": 1, "errors": 0})
+    result = run_caigou("--db", db.url, "sources")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for name, home in (("ccgp", "http://www.ccgp.gov.cn"), ("ggzy", "https://www.ggzy.gov.cn"),
+                       ("qinghai", "http://www.ccgp-qinghai.gov.cn"), ("sichuan", "https://www.ccgp-sichuan.gov.cn"),
+                       ("xizang", "http://www.ccgp-xizang.gov.cn")):
+        assert f"{name} — {home}" in out
+    xizang = out[out.index("xizang — "):]
+    assert "Caveats:" in xizang and "cityOrArea" in xizang and "西藏 (54) only" in xizang
+    assert "succeeded — 3 pages, 2 new, 1 blocked, 0 errors" in xizang
+    assert out[out.index("sichuan — "):out.index("xizang — ")].count("Last run: never crawled") == 1
+
+    brief = run_caigou("--db", db.url, "sources", "--brief")
+    assert brief.returncode == 0 and len(brief.stdout.strip().splitlines()) == 5
