@@ -37,10 +37,13 @@ TITLES_CSV = ROOT.parent / "shared" / "real" / "ccgp" / "titles_20220606-2022061
 REGIONS = [("540600", "那曲市"), ("540100", "拉萨市"), ("540300", "昌都市"), ("632700", "玉树藏族自治州"),
            ("513300", "甘孜藏族自治州"), ("440100", "广州市"), ("330100", "杭州市"), ("520100", "贵阳市"),
            ("370100", "济南市"), ("110000", "北京市")]
-BUYERS = ["{city}公安局", "{city}公安局刑侦支队", "{city}人民医院", "{city}疾病预防控制中心", "{city}第一中学",
-          "{city}自然资源局", "{city}中心血站", "{city}交通运输局"]
-ITEMS = ["遗传分析仪", "Y-STR扩增试剂盒", "DNA提取试剂盒", "采血卡", "荧光定量PCR仪", "办公家具", "电脑及打印机",
-         "道路养护服务", "物业管理服务", "校服", "医用病床", "监控摄像机", "人脸识别门禁系统", "二代测序仪"]
+# (text, weight): police buyers and DNA equipment are a small share of all procurement, as in the real titles.
+BUYERS = [("{city}公安局", 3), ("{city}公安局刑侦支队", 1), ("{city}人民医院", 12), ("{city}疾病预防控制中心", 4),
+          ("{city}第一中学", 15), ("{city}自然资源局", 10), ("{city}中心血站", 1), ("{city}交通运输局", 10),
+          ("{city}住房和城乡建设局", 12), ("{city}人民政府办公室", 12)]
+ITEMS = [("遗传分析仪", 0.3), ("Y-STR扩增试剂盒", 0.3), ("DNA提取试剂盒", 0.3), ("采血卡", 0.3), ("二代测序仪", 0.2),
+         ("荧光定量PCR仪", 2), ("人脸识别门禁系统", 2), ("监控摄像机", 5), ("办公家具", 15), ("电脑及打印机", 15),
+         ("道路养护服务", 10), ("物业管理服务", 15), ("校服", 8), ("医用病床", 6)]
 BOILERPLATE = ("本项目采购内容为{item}，数量若干，具体技术参数详见采购文件。供应商资格要求：具有独立承担民事责任的能力。"
                "采购人：{buyer}。项目所在地：{city}。")
 
@@ -64,6 +67,8 @@ def build(path: Path, count: int) -> None:
             found = tokens_of[value] = " ".join(search_tokens(value, for_index=True))
         return found
 
+    buyer_names, buyer_weights = zip(*BUYERS)
+    item_names, item_weights = zip(*ITEMS)
     start = dt.datetime(2016, 1, 1, tzinfo=SHANGHAI)
     began = time.perf_counter()
     with database.engine.begin() as connection:
@@ -72,8 +77,8 @@ def build(path: Path, count: int) -> None:
         notices, scores, index = [], [], []
         for i in range(offset + 1, min(count, offset + 10_000) + 1):
             code, city = REGIONS[rng.randrange(len(REGIONS))]
-            buyer = BUYERS[rng.randrange(len(BUYERS))].format(city=city)
-            item = ITEMS[rng.randrange(len(ITEMS))]
+            buyer = rng.choices(buyer_names, buyer_weights)[0].format(city=city)
+            item = rng.choices(item_names, item_weights)[0]
             title = real[rng.randrange(len(real))] if real and rng.random() < 0.5 else f"{buyer}{item}采购项目公告"
             body = BOILERPLATE.format(item=item, buyer=buyer, city=city)
             notices.append({"id": i, "source_id": 1, "source_key": str(i), "url": f"http://www.ccgp.gov.cn/t_{i}.htm",
@@ -82,7 +87,7 @@ def build(path: Path, count: int) -> None:
                             "region_code": code, "region_name": city, "buyer": buyer, "agency": "", "project_code": "",
                             "budget_cny": None, "award_cny": None, "body_text": body, "fields": {}, "line_items": [],
                             "warnings": [], "raw_sha256": "", "first_seen_at": start, "last_seen_at": start})
-            police_dna = "公安" in buyer and item in ITEMS[:4]
+            police_dna = "公安" in buyer and item_weights[item_names.index(item)] < 1
             scores.append({"notice_id": i, "score": 90 if police_dna else rng.randrange(0, 50), "reasons": [],
                            "buyer_type": "", "watchlist_version": "bench", "scored_at": start,
                            "first_matched_at": None, "match_origin": ""})
