@@ -181,6 +181,10 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
         return page(request, "error.html", status_code=exc.status_code, message=exc.detail)
 
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return await http_error(request, StarletteHTTPException(404, str(exc)))
+
     def params_of(request: Request) -> dict[str, list[str]]:
         return {key: request.query_params.getlist(key) for key in request.query_params}
 
@@ -259,10 +263,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def notice_page(request: Request, notice_id: int) -> HTMLResponse:
         require_reader(request)
         with database.session() as session:
-            try:
-                detail = notice_detail(session, notice_id)
-            except NotFound as exc:
-                raise HTTPException(404, str(exc)) from exc
+            detail = notice_detail(session, notice_id)
             return page(request, "notice.html", detail=detail, notice=detail.notice, needles=detail.needles,
                         error=request.query_params.get("error", ""))
 
@@ -285,11 +286,8 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def archived(request: Request, notice_id: int, page_id: int) -> HTMLResponse:
         require_reader(request)
         with database.session() as session:
-            try:
-                detail = notice_detail(session, notice_id)
-                raw = archived_page(session, page_id)
-            except NotFound as exc:
-                raise HTTPException(404, str(exc)) from exc
+            detail = notice_detail(session, notice_id)
+            raw = archived_page(session, page_id)
             if raw.id not in {p.id for p in detail.pages}:
                 raise HTTPException(404, f"page {page_id} is not evidence of notice {notice_id}")
             return page(request, "archived.html", notice=detail.notice, raw=raw, content=sanitised_html(raw))
@@ -299,10 +297,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         """The archived bytes exactly as fetched, as a download: evidence, never rendered here."""
         require_reader(request)
         with database.session() as session:
-            try:
-                raw = archived_page(session, page_id)
-            except NotFound as exc:
-                raise HTTPException(404, str(exc)) from exc
+            raw = archived_page(session, page_id)
             body, sha = raw.body, raw.sha256
         return Response(body, media_type="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="page-{page_id}-{sha[:12]}.bin"',
@@ -378,10 +373,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def api_notice(request: Request, notice_id: int) -> dict[str, Any]:
         require_reader(request)
         with database.session() as session:
-            try:
-                detail = notice_detail(session, notice_id)
-            except NotFound as exc:
-                raise HTTPException(404, str(exc)) from exc
+            detail = notice_detail(session, notice_id)
             return notice_dict(detail, settings.base_url or str(request.base_url).rstrip("/"))
 
     @app.get("/api/notices/{notice_id}/reviews", summary="The review history of a notice, oldest first",
@@ -389,10 +381,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def api_reviews(request: Request, notice_id: int) -> list[dict[str, Any]]:
         require_reader(request)
         with database.session() as session:
-            try:
-                detail = notice_detail(session, notice_id)
-            except NotFound as exc:
-                raise HTTPException(404, str(exc)) from exc
+            detail = notice_detail(session, notice_id)
             return [review_dict(r) for r in detail.reviews]
 
     return app

@@ -331,3 +331,13 @@ def json_block_reason(body: bytes | str) -> str | None:
     if looks_like_html(body):
         return "an HTML answer where JSON was expected (a firewall or login page)"
     return None
+
+
+def yuan_text(value: Any) -> str:
+    """A JSON list's amount as money text: bare numbers are taken as yuan (a guess for every portal that sends
+    them: FreeCMS, gpcms), so normalise reads them like the 元 amounts of the pages."""
+    if value in (None, ""):
+        return ""
+    text = str(value)
+    return text if re.search(r"[元万]", text) else f"{text}元"
+

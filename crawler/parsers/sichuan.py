@@ -12,7 +12,8 @@ from urllib.parse import urlencode, urljoin
 
 from crawler.items import AttachmentItem, NoticeItem
 from crawler.parsers import xizang
-from crawler.parsers.common import ListPage, ListRow, ParseError, load_json, notice_facts, soup_of, text_of
+from crawler.parsers.common import (ListPage, ListRow, ParseError, load_json, notice_facts, soup_of, text_of,
+                                    yuan_text)
 from pipelines.normalise import clean_text, squeeze_cjk
 
 BASE_URL = "https://www.ccgp-sichuan.gov.cn"
@@ -69,20 +70,13 @@ def parse_list(body: bytes | str) -> ListPage:
         if not key:
             continue
         listing = {"buyer": record.get("purchaser", ""), "agency": record.get("agency", ""),
-                   "region_text": record.get("regionName", ""), "budget_text": _yuan(record.get("budget")),
+                   "region_text": record.get("regionName", ""), "budget_text": yuan_text(record.get("budget")),
                    "notice_type_label": record.get("noticeTypeName", "")}
         rows.append(ListRow(url=detail_url(key), key=key, title=squeeze_cjk(record.get("title", "")),
                             published_text=str(record.get("noticeTime") or ""),
                             listing={k: v for k, v in listing.items() if v}))
     return ListPage(total=int(data.get("total") or 0), rows=rows)
 
-
-def _yuan(value: Any) -> str:
-    """Budgets come as bare numbers: yuan (guess)."""
-    if value in (None, ""):
-        return ""
-    text = str(value)
-    return text if re.search(r"[元万]", text) else f"{text}元"
 
 
 def parse_detail(body: bytes | str, url: str) -> NoticeItem:
@@ -107,7 +101,7 @@ def parse_detail(body: bytes | str, url: str) -> NoticeItem:
         buyer=squeeze_cjk(str(data.get("purchaser") or "")) or facts.buyer,
         agency=squeeze_cjk(str(data.get("agency") or "")) or facts.agency,
         project_code=clean_text(str(data.get("openTenderCode") or "")) or facts.project_code,
-        budget_text=facts.budget_text or _yuan(data.get("budget")), award_text=facts.award_text,
+        budget_text=facts.budget_text or yuan_text(data.get("budget")), award_text=facts.award_text,
         suppliers=facts.suppliers, line_items=facts.line_items, body_text=body_text, fields=fields,
         attachments=attachments,
     )

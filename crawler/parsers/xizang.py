@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urljoin
 
 from crawler.items import AttachmentItem, NoticeItem
 from crawler.parsers.common import (ListPage, ListRow, ParseError, cell_text, links, load_json, notice_facts,
-                                    soup_of, text_of)
+                                    soup_of, text_of, yuan_text)
 from pipelines.normalise import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-xizang.gov.cn"
@@ -62,20 +62,13 @@ def parse_list(body: bytes | str, page_url: str) -> ListPage:
             continue
         published = fields.get("f_noticeTime") or record.get("addtimeStr") or str(record.get("addtime") or "")
         listing = {"buyer": fields.get("f_purchaser", ""), "agency": fields.get("f_agency", ""),
-                   "budget_text": _budget(fields.get("f_budget")), "notice_type_label": fields.get("f_noticeTypeName", ""),
+                   "budget_text": yuan_text(fields.get("f_budget")), "notice_type_label": fields.get("f_noticeTypeName", ""),
                    "project_code": fields.get("f_openTenderCode", ""),
                    "region_text": fields.get("f_regionName") or record.get("regionName") or ""}
         rows.append(ListRow(url=urljoin(BASE_URL + "/", href), key=key, title=squeeze_cjk(record.get("title", "")),
                             published_text=str(published), listing={k: v for k, v in listing.items() if v}))
     return ListPage(total=int(answer.get("total") or 0), rows=rows)
 
-
-def _budget(value: Any) -> str:
-    """FreeCMS budgets are numbers without a unit: yuan (guess, as on other FreeCMS sites)."""
-    if value in (None, ""):
-        return ""
-    text = str(value)
-    return text if re.search(r"[元万]", text) else f"{text}元"
 
 
 def parse_detail(html: bytes | str, url: str) -> NoticeItem:
