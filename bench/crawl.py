@@ -64,7 +64,11 @@ def main() -> None:
     urls = []
     for number in range(args.pages):
         page_url = f"{prefix}_{90000000 + number}.htm"
-        server.add(page_url, Reply(body.replace(b"</title>", f" {number}</title>".encode())))
+        # Each page its own title and project code, as real notices have: one code shared by every page would
+        # make one procurement of thousands of notices, which linking re-reads on every save.
+        page = body.replace(b"</title>", f" {number}</title>".encode()).replace(
+            b"XZNQ-2024-017", f"XZNQ-{number:08d}".encode())
+        server.add(page_url, Reply(page))
         urls.append(page_url)
     env = {"http_proxy": server.url, "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     with tempfile.TemporaryDirectory() as folder:
