@@ -68,8 +68,9 @@ def post_key(url: str, form: Mapping[str, object] | None = None, json_body: obje
 
 
 @cache
-def tls_context() -> ssl.SSLContext:
-    """A server context with a throwaway self-signed certificate (made once per process)."""
+def tls_context(host: str) -> ssl.SSLContext:
+    """A server context with a throwaway self-signed certificate for ``host`` (made once per host and process;
+    naming the host keeps Scrapy from warning that the certificate is for another name)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -80,7 +81,9 @@ def tls_context() -> ssl.SSLContext:
     now = dt.datetime.now(dt.timezone.utc)
     certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
                    .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                   .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+                   .sign(key, hashes.SHA256()))
     folder = Path(tempfile.mkdtemp(prefix="caigou-replay-"))
     (folder / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
@@ -177,7 +180,8 @@ class ReplayServer:
                 self.end_headers()
                 self.wfile.flush()
                 try:
-                    tunnel = tls_context().wrap_socket(self.connection, server_side=True)
+                    host = self.path.rsplit(":", 1)[0]  # CONNECT host:port
+                    tunnel = tls_context(host).wrap_socket(self.connection, server_side=True)
                 except (ssl.SSLError, OSError):
                     self.close_connection = True
                     return

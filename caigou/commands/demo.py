@@ -15,10 +15,10 @@ from models.db import Database
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data" / "ccgp"
 # The sample search pages answer these keywords over June 2024 (see demo_data/build.py).
 DEMO_ARGUMENTS = {"since": "2024-06-01", "until": "2024-06-30", "keyword": list(KEYWORDS)}
-# Attachments off: the sample pages link the real https download host, which the local (plain http) replay
-# server cannot answer — the demo must not reach out to the internet.
+# Attachments of matched notices are downloaded as in a real crawl: the sample tender's equipment list lives on the
+# real https download host, which the local server answers too (it is the proxy for http and https alike).
 FAST = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CAIGOU_BLOCK_BACKOFF": 0.2,
-        "CAIGOU_PROGRESS_INTERVAL": 0, "CAIGOU_ATTACHMENTS": "off"}
+        "CAIGOU_PROGRESS_INTERVAL": 0}
 
 
 @click.command()
@@ -41,7 +41,8 @@ def demo(app: AppContext, demo_db: Path | None) -> None:
     click.echo(f"caigou demo: serving sample pages (sample data, not real notices) from {DEMO_DATA}")
     with serving(DEMO_DATA / "manifest.json") as server:
         # The spider keeps the real portal URLs; the local server answers them as a proxy.
-        os.environ["http_proxy"] = os.environ["HTTP_PROXY"] = server.url
+        for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+            os.environ[name] = server.url
         os.environ.pop("no_proxy", None)
         os.environ.pop("NO_PROXY", None)
         click.echo(f"caigou demo: crawling ccgp for {', '.join(DEMO_ARGUMENTS['keyword'])} "

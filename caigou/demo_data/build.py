@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +64,7 @@ SAMPLES = [
            "西藏自治区公安厅", "西藏自治区", "西藏雪域招标代理有限公司", "XZGA-2024-DNA01", budget_wan="1000.000000",
            body="项目概况：DNA数据库建设，包括DNA实验室设备、Y-STR数据库建设、DNA样本采集及入库比对服务。"
                 "投标人须提供全国公安机关DNA鉴定关键试剂耗材质检合格产品及制造商名录内的试剂。",
-           attachment="招标文件.pdf"),
+           attachment="设备及试剂清单.xlsx"),
     Sample("22000103", "zbgg", "20240620", "11:05", "昌都市公安局DNA采血卡及Y-STR试剂盒采购项目中标公告",
            "昌都市公安局", "西藏自治区", "昌都市政府采购中心", "CDGA-2024-033", award_wan="96.500000",
            suppliers=[("A", "四川蓉城法医器材有限公司", "成都市武侯区科华北路99号", "38.5万元"),
@@ -141,8 +142,8 @@ def new_body(s: Sample) -> str:
     parts.append(f'<p>1.采购人信息</p><p>名 称：<span class="code-00014">{s.buyer}</span></p>')
     body = "\n".join(parts)
     if s.attachment:
-        body += ("</div><p class='fjxx'>附件信息：</p><ul class=\"fjxx\"><li><p><a href=\"https://download.ccgp.gov.cn"
-                 f"/oss/download?uuid=0f3c2b1a-{s.id}\" ignore=1>{s.attachment}</a></p></li></ul><div>")
+        body += ("</div><p class='fjxx'>附件信息：</p><ul class=\"fjxx\"><li><p><a href=\""
+                 f"{attachment_url(s)}\" ignore=1>{s.attachment}</a></p></li></ul><div>")
     return body
 
 
@@ -224,6 +225,49 @@ RATE_LIMITED = f"""<!doctype html>
 """
 
 
+# The equipment list attached to the DNA-database tender (22000102): the brand and the analyzer's model appear only
+# here, not on the notice's page — as with real tenders, where a distributor's list names Thermo Fisher.
+ATTACHMENT_ROWS: list[list[object]] = [
+    ["序号", "货物名称", "品牌", "规格型号", "数量", "单位"],
+    [1, "遗传分析仪", "赛默飞世尔 Applied Biosystems", "3500xL", 1, "台"],
+    [2, "STR荧光检测试剂盒", "赛默飞世尔", "GlobalFiler 200人份/盒", 40, "盒"],
+    [3, "DNA采血卡", "国产", "FTA卡", 20000, "张"],
+]
+
+
+def attachment_url(s: Sample) -> str:
+    return f"https://download.ccgp.gov.cn/oss/download?uuid=0f3c2b1a-{s.id}"
+
+
+def attachment_xlsx(rows: list[list[object]]) -> bytes:
+    """An XLSX written with openpyxl, its timestamps fixed so rebuilding the demo data changes nothing."""
+    import datetime as dt
+    import io
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "设备清单"
+    for row in rows:
+        sheet.append(row)
+    book.properties.created = dt.datetime(2024, 6, 5, 9, 0)
+    raw = io.BytesIO()
+    book.save(raw)
+    # Zip entries carry the time of writing: rewrite them with a fixed one.
+    stable = io.BytesIO()
+    with zipfile.ZipFile(raw) as source, zipfile.ZipFile(stable, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(2024, 6, 5, 9, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps "modified" with the time of saving
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2024-06-05T09:00:00Z", data)
+            target.writestr(fixed, data)
+    return stable.getvalue()
+
+
 def main() -> None:
     from crawler.parsers.ccgp import build_search_url, channel_url
 
@@ -259,6 +303,11 @@ def main() -> None:
     for scope_segment in (("zygg", "zbgg"), ("zygg", "cjgg")):
         manifest[channel_url(*scope_segment, 0)] = put("", f"channel_{'_'.join(scope_segment)}_0.html",
                                                         channel_page([], 1))
+    for s in SAMPLES:
+        if s.attachment:
+            name = f"attachment_{s.id}.xlsx"
+            (OUT / name).write_bytes(attachment_xlsx(ATTACHMENT_ROWS))
+            manifest[attachment_url(s)] = {"file": name, "content_type": "application/octet-stream", "status": 200}
     put("", "rate_limited.html", RATE_LIMITED)
     (OUT / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
