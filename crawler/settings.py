@@ -43,6 +43,7 @@ FEED_EXPORT_ENCODING = "utf-8"
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SkipStoredMiddleware": 50,
     "crawler.middlewares.BlockPageMiddleware": 560,  # after RetryMiddleware (550) sees the response
+    "crawler.browser.BrowserJsonMiddleware": 990,  # next to the downloader: every other part sees the JSON itself
 }
 ITEM_PIPELINES = {
     "pipelines.steps.NormalisePipeline": 100,

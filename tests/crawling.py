@@ -3,9 +3,12 @@ process), talking to a local replay server used as the http proxy, so spiders ke
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # Politeness off: the replay server is local.
@@ -28,3 +31,13 @@ def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None 
 def crawl(database_url: str, source: str, *args: str, proxy: str | None = None,
           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return run_caigou("--db", database_url, "crawl", source, *args, *FAST, proxy=proxy, env=env)
+
+
+def chromium_or_skip() -> str:
+    """The system Chromium's path; a skip without it, a failure when CAIGOU_REQUIRE_BROWSER=1 (as in .ci/run)."""
+    found = os.environ.get("CAIGOU_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    if os.environ.get("CAIGOU_REQUIRE_BROWSER") == "1":
+        pytest.fail("Chromium is required (CAIGOU_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
+    pytest.skip("Chromium is not installed; .ci/run installs it (apt-get install chromium)")

@@ -4,6 +4,7 @@ with the replay server as the http proxy, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from crawler.parsers import ggzy, qinghai, sichuan, xizang
 from models import CrawlError, RawPage, Watermark
 from models.db import Database
 from tests.crawling import crawl as crawl_with_attachments
-from tests.crawling import run_caigou
+from tests.crawling import ROOT, chromium_or_skip, run_caigou
 from tests.portals import epoch_ms, html, json_reply, last_run, stored
 
 JUNE = ("--since", "2024-05-01", "--until", "2024-06-30")
@@ -24,9 +25,10 @@ WINDOW_JUNE = (dt.date(2024, 5, 31), dt.date(2024, 6, 30))  # date_windows: 31 d
 WINDOW_MAY = (dt.date(2024, 5, 1), dt.date(2024, 5, 30))
 
 
-def crawl(database_url: str, source: str, *args: str, proxy: str | None = None):  # type: ignore[no-untyped-def]
+def crawl(database_url: str, source: str, *args: str, proxy: str | None = None,  # type: ignore[no-untyped-def]
+          env: dict[str, str] | None = None):
     """These tests are about the portals' lists and pages; attachments are tested in tests/test_attachments.py."""
-    return crawl_with_attachments(database_url, source, "--attachments", "off", *args, proxy=proxy)
+    return crawl_with_attachments(database_url, source, "--attachments", "off", *args, proxy=proxy, env=env)
 
 
 @pytest.fixture
@@ -443,14 +445,34 @@ def test_sichuan_firewall_page_is_a_block(db: Database, server: ReplayServer) ->
     assert stored(db) == {}
 
 
+def test_sichuan_through_the_browser(db: Database, server: ReplayServer) -> None:
+    """CAIGOU_BROWSER=1: the same crawl through Debian's Chromium (scrapy-playwright), proxy and https included;
+    the JSON answers Chromium shows as pages are parsed and archived as the JSON the server sent."""
+    pytest.importorskip("scrapy_playwright")
+    chromium = chromium_or_skip()
+    serve_sichuan(server, [GANZI, ABA])
+    list_url = sichuan_list_url(dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    server.add(list_url, sichuan_list(GANZI, ABA))
+    result = crawl(db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1", proxy=server.url,
+                   env={"CAIGOU_BROWSER_PATH": chromium})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 new" in result.stdout and "0 errors" in result.stdout
+    assert [key for key in server.misses if "ccgp-sichuan" in key] == []
+    notices = stored(db)
+    assert set(notices) == {SC_GANZI, SC_ABA}
+    assert notices[SC_GANZI]["suppliers"] == [("四川蜀康生物科技有限公司", Decimal("412600.00"))]
+    with db.session() as session:
+        archived = session.scalars(select(RawPage).where(RawPage.url == sichuan.detail_url(SC_ABA))).one()
+        assert archived.body.lstrip().startswith(b"{") and "阿坝藏族羌族自治州公安局".encode() in archived.body
+
+
 def test_browser_without_scrapy_playwright_is_one_line(tmp_path: Path) -> None:
-    pytest.importorskip("scrapy")
-    try:
-        import scrapy_playwright  # noqa: F401
-        pytest.skip("scrapy-playwright is installed here: the missing-extra message cannot show")
-    except ImportError:
-        pass
-    result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "crawl", "sichuan", "--set", "CAIGOU_BROWSER=1")
+    # A module of that name that fails to import stands in for the missing extra.
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "scrapy_playwright.py").write_text("raise ImportError('not installed')\n")
+    result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "crawl", "sichuan", "--set", "CAIGOU_BROWSER=1",
+                        env={"PYTHONPATH": f"{hidden}{os.pathsep}{ROOT}"})
     assert result.returncode == 2
     assert result.stderr.strip().startswith("caigou: error: CAIGOU_BROWSER=1 needs scrapy-playwright")
     assert len(result.stderr.strip().splitlines()) == 1
