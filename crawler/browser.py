@@ -3,6 +3,7 @@ firewall turns away plain HTTP clients. Off by default; ``CAIGOU_BROWSER=1`` (en
 on for the spiders that allow it (``browser_capable``); scrapy-playwright is the optional extra ``browser``."""
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -19,6 +20,7 @@ def browser_settings(executable: str | None = None) -> dict[str, Any]:
     except ImportError as exc:
         raise CaigouError("CAIGOU_BROWSER=1 needs scrapy-playwright: pip install 'caigou[browser]' "
                           "(and Chromium at /usr/bin/chromium, or CAIGOU_BROWSER_PATH)") from exc
+    logging.getLogger("scrapy-playwright").addFilter(_one_line)
     path = executable or os.environ.get("CAIGOU_BROWSER_PATH") or DEFAULT_CHROMIUM
     if not os.path.exists(path):
         raise CaigouError(f"CAIGOU_BROWSER=1 needs Chromium; none at {path} (set CAIGOU_BROWSER_PATH)")
@@ -40,6 +42,13 @@ def browser_settings(executable: str | None = None) -> dict[str, Any]:
         # Certificates are not verified, as Scrapy's own downloader does not verify them: the same pages either way.
         "PLAYWRIGHT_CONTEXTS": {"default": {"ignore_https_errors": True}},
     }
+
+
+def _one_line(record: logging.LogRecord) -> bool:
+    """scrapy-playwright logs a failed page with its traceback; the spider reports the failure in one line, so
+    the expected condition (a site that cannot be reached) keeps its message and loses the traceback."""
+    record.exc_info, record.exc_text = None, None
+    return True
 
 
 class BrowserJsonMiddleware:

@@ -18,6 +18,7 @@ from models import CrawlError, RawPage, Watermark
 from models.db import Database
 from tests.crawling import crawl as crawl_with_attachments
 from tests.crawling import ROOT, chromium_or_skip, run_caigou
+from tests.digest_data import free_port
 from tests.portals import epoch_ms, html, json_reply, last_run, stored
 
 JUNE = ("--since", "2024-05-01", "--until", "2024-06-30")
@@ -464,6 +465,13 @@ def test_sichuan_through_the_browser(db: Database, server: ReplayServer) -> None
     with db.session() as session:
         archived = session.scalars(select(RawPage).where(RawPage.url == sichuan.detail_url(SC_ABA))).one()
         assert archived.body.lstrip().startswith(b"{") and "阿坝藏族羌族自治州公安局".encode() in archived.body
+
+    # A proxy that does not answer: the failure in one line each, no traceback.
+    unreachable = crawl(db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1", "--set", "RETRY_TIMES=0",
+                        proxy=f"http://127.0.0.1:{free_port()}", env={"CAIGOU_BROWSER_PATH": chromium})
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert "sichuan: could not reach the site: Error: Page.goto: net::ERR_PROXY_CONNECTION_FAILED" in \
+        unreachable.stdout + unreachable.stderr
 
 
 def test_browser_without_scrapy_playwright_is_one_line(tmp_path: Path) -> None:

@@ -216,7 +216,8 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     def on_error(self, failure: Failure) -> Iterator[Any]:
         """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, go on."""
         request = failure.request  # type: ignore[attr-defined]
-        reason = failure.getErrorMessage() or failure.type.__name__
+        # The first line: a browser's errors go on with a multi-line call log.
+        reason = (failure.getErrorMessage() or failure.type.__name__).strip().splitlines()[0]
         from scrapy.exceptions import IgnoreRequest
         if failure.check(IgnoreRequest):
             return  # already counted where it was decided (stored notice, block page given up)
