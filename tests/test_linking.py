@@ -225,6 +225,21 @@ def test_relink_command_rebuilds_links_with_progress(db: Database) -> None:
     assert "Recompute every link" in run_caigou("db", "relink", "--help").stdout
 
 
+def test_db_upgrade_links_notices_stored_before_linking(db: Database) -> None:
+    ids = store_award_on_three_sources(db)
+    as_stored = links(db)
+    with db.session() as session:   # as a database stored before migration 0006: no links
+        session.execute(NoticeLink.__table__.delete())
+        session.execute(Procurement.__table__.delete())
+    result = run_caigou("--db", db.url, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "3 notices stored before linking existed: relinking the archive" in result.stdout
+    assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
+    assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
+    again = run_caigou("--db", db.url, "db", "upgrade")   # every notice linked: nothing more to do
+    assert again.returncode == 0 and "relinking" not in again.stdout
+
+
 # ------------------------------------------------------------------------------------------------ search
 
 def test_search_shows_a_publication_once_with_its_other_sources(db: Database) -> None:

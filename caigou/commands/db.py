@@ -15,9 +15,31 @@ def db() -> None:
 @db.command()
 @pass_app
 def upgrade(app: AppContext) -> None:
-    """Apply every migration the database lacks."""
+    """Apply every migration the database lacks; then link the notices stored before linking existed (migration
+    0006), which would otherwise count as alone."""
+    from sqlalchemy import exists, func, select
+
+    from models import Notice, NoticeLink
+
     database = Database(app.database_url)  # opening migrates
     click.echo(f"{database.display_url}: schema at revision {current_revision(database.engine)}")
+    with database.session() as session:
+        unlinked = session.scalar(select(func.count(Notice.id)).where(
+            ~exists().where(NoticeLink.notice_id == Notice.id))) or 0
+    if unlinked:
+        click.echo(f"{unlinked} notices stored before linking existed: relinking the archive")
+        _relink(database)
+
+
+def _relink(database: Database) -> None:
+    from pipelines.linking import relink as relink_all
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"\rrelink: {done}/{total} notices read", err=True, nl=done >= total)
+
+    with database.session() as session:
+        counts = relink_all(session, progress=progress)
+    click.echo(counts.line())
 
 
 @db.command()
@@ -64,15 +86,8 @@ def reindex(app: AppContext) -> None:
 def relink(app: AppContext) -> None:
     """Recompute every link between notices: copies of one notice on several sources (one publication) and the
     notices of one project (one procurement). Links are derived data: this changes no notice and can be run any
-    time, e.g. after upgrading a database stored before linking existed. Progress goes to stderr."""
-    from pipelines.linking import relink as relink_all
-
-    def progress(done: int, total: int) -> None:
-        click.echo(f"\rrelink: {done}/{total} notices read", err=True, nl=done >= total)
-
-    with app.db.session() as session:
-        counts = relink_all(session, progress=progress)
-    click.echo(counts.line())
+    time (``db upgrade`` runs it for a database stored before linking existed). Progress goes to stderr."""
+    _relink(app.db)
 
 
 COMMANDS = [db]
