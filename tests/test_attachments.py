@@ -17,6 +17,7 @@ from caigou.search import search
 from models import Attachment, Notice, NoticeMatch, NoticeScore, RawPage
 from models.db import Database
 from pipelines.attachments import Limits, extract, sniff
+from pipelines.matching.store import archive_parts
 from tests import documents
 from tests.crawling import FAST, ROOT, crawl, run_caigou
 
@@ -227,6 +228,10 @@ def test_a_crawl_downloads_archives_reads_and_matches_attachments(db: Database, 
         assert ("3500xL", "attachment:设备清单.pdf") in matches
         assert ("Y-STR扩增试剂盒", "attachment:技术参数.docx") in matches
         assert ("GlobalFiler", "attachment:采购需求.pdf") in matches  # the HTML named .pdf was read as HTML
+        # Inside the ZIP, a match names the member it was found in.
+        assert ("3500xL", "attachment:招标文件.zip/设备清单.pdf") in matches
+        assert ("Y-STR扩增试剂盒", "attachment:招标文件.zip/参数/技术参数.docx") in matches
+        assert not any(field == "attachment:招标文件.zip" for _, field in matches)
 
         # The notice that matched nothing on its page: its attachment is not downloaded by default.
         plain = session.scalars(select(Notice).where(Notice.url == PLAIN_URL)).one()
@@ -292,3 +297,11 @@ def test_bad_attachment_mode_is_one_line(db: Database) -> None:
     assert result.stderr.strip() == "caigou: error: [crawl] attachments must be one of matched, all, off, not 'some'"
     missing = run_caigou("--db", db.url, "attachments", "fetch", "--notice", "99")
     assert missing.returncode == 2 and missing.stderr.strip() == "caigou: error: no notice 99"
+
+
+def test_an_archive_s_text_is_split_by_member_and_only_by_its_members() -> None:
+    members = [{"name": "a.pdf"}, {"name": "b/c.docx"}]
+    text = "【a.pdf】\n遗传分析仪\n\n【b/c.docx】\n第一段\n【注意】\n不是文件名\n\n"
+    assert archive_parts("x.zip", text, members) == {
+        "x.zip/a.pdf": "遗传分析仪\n\n", "x.zip/b/c.docx": "第一段\n【注意】\n不是文件名\n\n"}
+    assert archive_parts("y.pdf", "【a.pdf】\n正文", []) == {"y.pdf": "【a.pdf】\n正文"}

@@ -4,10 +4,12 @@ Only ``notice_matches`` and ``notice_scores`` are written; the notice and its ev
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -38,10 +40,32 @@ def input_from_notice(notice: Notice) -> MatchInput:
     for attachment in notice.attachments:
         if attachment.text:
             name = attachment.name or attachment.url
-            attachments[name if name not in attachments else f"{name} #{attachment.position + 1}"] = attachment.text
+            name = name if name not in attachments else f"{name} #{attachment.position + 1}"
+            attachments.update(archive_parts(name, attachment.text, attachment.members or []))
     return MatchInput(title=notice.title, body=notice.body_text, buyer=notice.buyer,
                       suppliers="; ".join(s.name for s in notice.suppliers), items=items,
                       attachments=attachments, region_code=notice.region_code)
+
+
+def archive_parts(name: str, text: str, members: list[dict[str, Any]]) -> dict[str, str]:
+    """An archive's text split by member (pipelines.attachments heads each member's text with 【member】), so a
+    match names the file inside the archive: ``招标文件.zip/设备清单.pdf``. Anything else is one part."""
+    if not members:
+        return {name: text}
+    known = {str(member.get("name")) for member in members}
+    pieces = _MEMBER_HEAD.split(text)
+    parts: dict[str, str] = {name: pieces[0]} if pieces[0].strip() else {}
+    current = name
+    for member, body in zip(pieces[1::2], pieces[2::2]):
+        if member in known:
+            current = f"{name}/{member}"
+            parts[current] = body
+        else:  # 【…】 inside the text itself (or a nested archive's own head): part of the member it is in
+            parts[current] = parts.get(current, "") + f"【{member}】\n{body}"
+    return parts
+
+
+_MEMBER_HEAD = re.compile(r"^【(.+?)】\n", re.MULTILINE)
 
 
 @dataclass(frozen=True)
