@@ -253,6 +253,10 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
                           (("add", "x", "--to", "not-an-address"), "not an e-mail address"),
                           (("add", "x", "--at", "25:00"), "is not HH:MM"),
                           (("add", "x", "--tz", "Mars/Base"), "unknown time zone"),
+                          (("add", "x", "--type", "awrd"), "unknown notice type 'awrd'"),
+                          (("add", "x", "--source", "ccgp-typo"), "unknown source 'ccgp-typo'; known: ccgp"),
+                          (("add", "x", "--region", "990000"), "unknown region '990000'"),
+                          (("add", "x\ty"), "one line of printable text"),
                           (("show", "nosuch"), "no subscription named 'nosuch'; known: 西藏 DNA")]:
         result = run_caigou(*base, "subscriptions", *args)
         assert result.returncode == 2 and result.stderr.startswith("caigou: error: ") and message in result.stderr
