@@ -21,6 +21,7 @@ from caigou.filters import TIBETAN_AREAS, NoticeFilters
 from models import NOTICE_TYPES, DeliveredNotice, Delivery, Source, Subscription
 from models.errors import CaigouError
 from models.types import now
+from pipelines.matching.watchlist import CATEGORIES
 from pipelines.normalise import regions
 from pipelines.store import SOURCE_TITLES
 
@@ -29,6 +30,8 @@ _DATES = ("since", "until")
 DEFAULT_TIME = "07:00"
 DEFAULT_ZONE = "Asia/Shanghai"
 NAME_LENGTH = 100  # the column's width
+# The categories a match can have: buyer types describe the buyer and are never a match of their own.
+MATCH_CATEGORIES = tuple(c for c in CATEGORIES if c != "buyer-type")
 
 
 def filters_to_json(filters: NoticeFilters) -> dict[str, Any]:
@@ -95,6 +98,9 @@ def check_filters(session: Session, filters: NoticeFilters) -> None:
     for notice_type in filters.notice_types:
         if notice_type not in NOTICE_TYPES:
             raise CaigouError(f"unknown notice type {notice_type!r}; one of {', '.join(NOTICE_TYPES)}")
+    for category in filters.categories:
+        if category not in MATCH_CATEGORIES:
+            raise CaigouError(f"unknown category {category!r}; one of {', '.join(MATCH_CATEGORIES)}")
     sources = known_sources(session)
     for source in filters.sources:
         if source not in sources:
@@ -159,15 +165,21 @@ def remove_subscription(session: Session, subscription: Subscription) -> int:
     """Remove a subscription with its delivery log (its deliveries and the record of which notices went to whom:
     the foreign keys cascade). The notices, their scores and their archived evidence are not the subscription's
     and stay. Returns how many deliveries were removed."""
-    count = session.scalar(select(func.count(Delivery.id)).where(Delivery.subscription_id == subscription.id))
+    count = delivery_count(session, subscription)
     session.delete(subscription)
     session.flush()
-    return count or 0
+    return count
 
 
 def last_sent(session: Session, subscription: Subscription) -> dt.datetime | None:
     return session.scalar(select(func.max(Delivery.attempted_at)).where(
         Delivery.subscription_id == subscription.id, Delivery.status == "sent"))
+
+
+def delivery_count(session: Session, subscription: Subscription) -> int:
+    """How many delivery attempts (sent, failed or empty) the log holds."""
+    return session.scalar(select(func.count(Delivery.id))
+                          .where(Delivery.subscription_id == subscription.id)) or 0
 
 
 def delivered_count(session: Session, subscription: Subscription) -> int:
