@@ -42,7 +42,7 @@ def add(app: AppContext, name: str, recipients: tuple[str, ...], filters: Notice
 
     \b
     Example:
-      caigou subscriptions add 西藏DNA --to '研究员 <r@example.org>' --region tibetan --category dna --csv
+      caigou subscriptions add 西藏DNA --to '研究员 <r@example.org>' --region tibetan --category kit --csv
     """
     with app.db.session() as session:
         added = add_subscription(session, SubscriptionInput(
