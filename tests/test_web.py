@@ -358,10 +358,13 @@ def test_bad_subscription_input_is_one_line_with_the_form_kept(archive: tuple[Da
     log_in(client)
     assert add_through_form(client).status_code == 303
     cases = [({"time_zone": "Mars/Olympus_Mons"}, "unknown time zone &#39;Mars/Olympus_Mons&#39;"),
+             ({"time_zone": "Asia"}, "unknown time zone &#39;Asia&#39;"),  # a folder of the zone files
+             ({"time_zone": "Europe/" + "x" * 300}, "unknown time zone"),
              ({"delivery_time": "25:00"}, "delivery time &#39;25:00&#39; is not HH:MM"),
              ({"recipients": "研究员 <not-an-address>"}, "not an e-mail address"),
              ({}, "a subscription named &#39;藏区 DNA&#39; exists"),
              ({"name": "  "}, "a subscription needs a name"),
+             ({"name": "长" * 101}, "at most 100 characters"),
              ({"region": ["tibetan", "540600, 火星"]}, "unknown region &#39;火星&#39;"),
              ({"region": ["990000"]}, "unknown region &#39;990000&#39;"),
              ({"source": ["nosuch"]}, "unknown source &#39;nosuch&#39;"),

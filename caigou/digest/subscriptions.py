@@ -63,7 +63,7 @@ def parse_time(value: str) -> str:
 def parse_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Asia" is a folder, a long name too long
         raise CaigouError(f"unknown time zone {value!r}; use a name like Asia/Shanghai or Europe/Berlin") from exc
     return value
 
