@@ -14,7 +14,6 @@ Security model, because every scraped string and page is hostile and the readers
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import math
