@@ -242,7 +242,7 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
                       encoding="utf-8")
     base = ("--config", str(config), "--db", db.url)
     added = run_caigou(*base, "subscriptions", "add", "西藏 DNA", "--to", "研究员 <r@example.org>", "--region",
-                       "tibetan", "--category", "dna", "--at", "7:30", "--csv", "--backfill")
+                       "tibetan", "--category", "software-database", "--at", "7:30", "--csv", "--backfill")
     assert added.returncode == 0, added.stderr
     shown = run_caigou(*base, "subscriptions", "show", "西藏 DNA")
     assert '"regions": ["tibetan"]' in shown.stdout and '"min_score": 50' in shown.stdout
@@ -253,12 +253,17 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
                           (("add", "x", "--to", "not-an-address"), "not an e-mail address"),
                           (("add", "x", "--at", "25:00"), "is not HH:MM"),
                           (("add", "x", "--tz", "Mars/Base"), "unknown time zone"),
+                          (("add", "x", "--type", "awrd"), "unknown notice type 'awrd'"),
+                          (("add", "x", "--category", "dna"), "unknown category 'dna'; one of equipment"),
+                          (("add", "x", "--source", "ccgp-typo"), "unknown source 'ccgp-typo'; known: ccgp"),
+                          (("add", "x", "--region", "990000"), "unknown region '990000'"),
+                          (("add", "x\ty"), "one line of printable text"),
                           (("show", "nosuch"), "no subscription named 'nosuch'; known: 西藏 DNA")]:
         result = run_caigou(*base, "subscriptions", *args)
         assert result.returncode == 2 and result.stderr.startswith("caigou: error: ") and message in result.stderr
     with db.session() as session:
         add_notice(session, "2001", "西藏自治区公安厅 DNA 测序仪", score=75, matched_at=T0,
-                   terms=[("DNA", "dna", "DNA 测序仪")])
+                   terms=[("DNA", "software-database", "DNA 测序仪")])
 
     smtp.stop()
     failed = run_caigou(*base, "digest", "--feed-dir", str(tmp_path / "feeds"))

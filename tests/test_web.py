@@ -1,5 +1,6 @@
 """The web interface and JSON API, through the real ASGI application (FastAPI's TestClient speaks HTTP to it in
-process), on SQLite and PostgreSQL: logins, CSRF, permissions, review history, hostile content, CSV, API, feeds.
+process), on SQLite and PostgreSQL: logins, CSRF, permissions, review history, hostile content, CSV, API, feeds,
+subscriptions.
 The same interface in a real browser: tests/test_web_browser.py."""
 from __future__ import annotations
 
@@ -12,10 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from caigou.web.app import LOGIN_FAILURES, WebSettings, create_app, feed_token
-from models import Notice, RawPage, Review, Subscription
+from caigou.digest.run import run_digests
+from caigou.web.app import LOGIN_FAILURES, WebSettings, create_app, feed_path, feed_token
+from models import DeliveredNotice, Delivery, Notice, RawPage, Review, Subscription
+from models.config import Config
 from models.db import Database
 from tests.crawling import run_caigou
+from tests.digest_data import SmtpServer
 from tests.web_data import HOSTILE_TITLE, PASSWORD, build_archive
 
 SECRET = "test-secret-key-0123456789"
@@ -286,3 +290,183 @@ def test_command_line_user_search_and_review(archive: tuple[Database, dict[str, 
     assert "carol: relevant" in history.stdout and "核实" in history.stdout
     bad = run_caigou("--db", db.url, "search", '"DNA')
     assert bad.returncode == 2 and "unbalanced quote" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------------------------------------------------------ subscriptions
+
+def subscription_form(**changes: object) -> dict[str, object]:
+    """The add form as a browser sends it (two region fields: the Tibetan-areas box and the typed codes)."""
+    form: dict[str, object] = {"name": "藏区 DNA", "recipients": "研究员 <r@example.org>\nsecond@example.org",
+                               "region": ["tibetan", ""], "term": "", "category": "software-database",
+                               "buyer": "", "supplier": "", "since": "", "until": "", "min_score": "50",
+                               "delivery_time": "07:30", "time_zone": "Asia/Shanghai", "skip_when_empty": "yes"}
+    form.update(changes)
+    return {key: value for key, value in form.items() if value is not None}
+
+
+def add_through_form(web: TestClient, **changes: object) -> object:
+    token = csrf_of(web.get("/subscriptions").text)
+    return web.post("/subscriptions", data={"csrf_token": token, **subscription_form(**changes)})
+
+
+def test_a_reviewer_adds_a_subscription_that_the_command_line_and_the_digest_see(
+        archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    db, _ids = archive
+    log_in(client)
+    page = client.get("/subscriptions").text
+    assert 'action="/subscriptions"' in page and 'name="min_score" min="0" max="100" value="50"' in page
+    answer = add_through_form(client, attach_csv="yes", backfill="yes", type=["tender", "award"],
+                              source=["ccgp"])
+    assert answer.status_code == 303, answer.text
+    detail = client.get(answer.headers["location"])
+    assert detail.status_code == 200 and 'id="subscription-name">藏区 DNA<' in detail.text
+    assert "Tibetan areas 藏区" in detail.text and "tender, award" in detail.text
+    assert "07:30 Asia/Shanghai, empty days skipped, CSV attached" in detail.text
+    assert "(none: the backlog goes into the next digest)" in detail.text  # backfill: no watermark
+    assert feed_path(SECRET, "藏区 DNA").replace("&", "&amp;") in detail.text
+    with db.session() as session:
+        sub = session.scalars(select(Subscription)).one()
+        assert sub.filters == {"regions": ["tibetan"], "sources": ["ccgp"], "notice_types": ["tender", "award"],
+                               "categories": ["software-database"], "min_score": 50}
+        assert sub.recipients == ["研究员 <r@example.org>", "second@example.org"]
+        assert (sub.delivery_time, sub.skip_when_empty, sub.attach_csv, sub.watermark) == ("07:30", True, True, None)
+
+    listed = run_caigou("--db", db.url, "subscriptions", "list")
+    assert listed.returncode == 0 and "藏区 DNA\t07:30 Asia/Shanghai\t研究员 <r@example.org>, second@example.org" \
+        "\tnever sent" in listed.stdout
+    feed = client.get(feed_path(SECRET, "藏区 DNA"))
+    assert feed.status_code == 200 and "西藏自治区公安厅DNA数据库" in feed.text
+
+    smtp = SmtpServer().start()
+    try:
+        outcomes = run_digests(db, Config(values=smtp.config()), echo=lambda _line: None)
+        assert [(o.recipient, o.status) for o in outcomes] == [("研究员 <r@example.org>", "sent"),
+                                                               ("second@example.org", "sent")]
+        message = smtp.inbox.to("r@example.org")[0]
+        assert "DNA数据库建设项目中标公告" in message.get_body(preferencelist=("plain",)).get_content()
+        assert any(part.get_filename() for part in message.iter_attachments())  # the CSV
+    finally:
+        smtp.stop()
+    shown = client.get(answer.headers["location"]).text  # the watermark moved; the log has both deliveries
+    assert "(none: the backlog" not in shown and "never" not in shown.split('id="last-sent">', 1)[1][:20]
+    assert shown.count("<td>sent</td>") == 2
+
+
+def test_bad_subscription_input_is_one_line_with_the_form_kept(archive: tuple[Database, dict[str, int]],
+                                                                client: TestClient) -> None:
+    db, _ids = archive
+    log_in(client)
+    assert add_through_form(client).status_code == 303
+    cases = [({"time_zone": "Mars/Olympus_Mons"}, "unknown time zone &#39;Mars/Olympus_Mons&#39;"),
+             ({"time_zone": "Asia"}, "unknown time zone &#39;Asia&#39;"),  # a folder of the zone files
+             ({"time_zone": "Europe/" + "x" * 300}, "unknown time zone"),
+             ({"delivery_time": "25:00"}, "delivery time &#39;25:00&#39; is not HH:MM"),
+             ({"recipients": "研究员 <not-an-address>"}, "not an e-mail address"),
+             ({}, "a subscription named &#39;藏区 DNA&#39; exists"),
+             ({"name": "  "}, "a subscription needs a name"),
+             ({"name": "长" * 101}, "at most 100 characters"),
+             ({"region": ["tibetan", "540600, 火星"]}, "unknown region &#39;火星&#39;"),
+             ({"region": ["990000"]}, "unknown region &#39;990000&#39;"),
+             ({"source": ["nosuch"]}, "unknown source &#39;nosuch&#39;"),
+             ({"type": ["awrd"]}, "unknown notice type &#39;awrd&#39;"),
+             ({"category": ["software-database", "dna"]}, "unknown category &#39;dna&#39;"),
+             ({"min_score": "101"}, "min_score must be a whole number from 0 to 100"),
+             ({"since": "2024-13-45"}, "since")]
+    for changes, message in cases:
+        name = changes.pop("name", "second one") if changes else "藏区 DNA"
+        answer = add_through_form(client, name=name, buyer="<b>公安</b>", **changes)
+        assert answer.status_code == 400, (changes, answer.status_code)
+        error = re.search(r'<p class="error" role="alert" id="subscription-error">([^<]*)</p>', answer.text)
+        assert error and message in error.group(1), (changes, answer.text[-3000:])
+        assert "\n" not in error.group(1)
+        # What was sent is in the form again, escaped.
+        assert 'name="buyer" value="&lt;b&gt;公安&lt;/b&gt;"' in answer.text
+        assert "研究员 &lt;" in answer.text and 'value="software-database" checked' in answer.text
+    kept = add_through_form(client, name="again", region=["tibetan", "540600, 火星"], delivery_time="25:00").text
+    assert 'name="region" value="540600, 火星"' in kept and 'value="tibetan" checked' in kept
+    assert 'name="delivery_time" value="25:00"' in kept
+    with db.session() as session:
+        assert session.scalars(select(Subscription.name)).all() == ["藏区 DNA"]
+
+
+def test_subscription_posts_need_the_csrf_token_and_a_reviewer(archive: tuple[Database, dict[str, int]],
+                                                                client: TestClient) -> None:
+    db, _ids = archive
+    log_in(client)
+    assert client.post("/subscriptions", data=subscription_form()).status_code == 403
+    forged = client.post("/subscriptions", data={"csrf_token": "forged", **subscription_form()})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    assert add_through_form(client).status_code == 303
+    with db.session() as session:
+        sub_id = session.scalars(select(Subscription.id)).one()
+    assert client.post(f"/subscriptions/{sub_id}/remove", data={"confirm": "yes"}).status_code == 403
+    assert client.post(f"/subscriptions/{sub_id}/remove",
+                       data={"confirm": "yes", "csrf_token": "forged"}).status_code == 403
+    with client_for(db, anonymous_read=True) as web:
+        listing = web.get("/subscriptions")
+        assert listing.status_code == 200 and "藏区 DNA" in listing.text
+        assert 'action="/subscriptions"' not in listing.text and "/remove" not in listing.text
+        detail = web.get(f"/subscriptions/{sub_id}")
+        assert detail.status_code == 200 and "/remove" not in detail.text
+        token = csrf_of(web.get("/login").text)  # a valid token of this anonymous session
+        assert web.post("/subscriptions", data={"csrf_token": token,
+                                                **subscription_form(name="anon")}).status_code == 403
+        assert web.post(f"/subscriptions/{sub_id}/remove",
+                        data={"csrf_token": token, "confirm": "yes"}).status_code == 403
+    with client_for(db) as web:  # without anonymous reading: not even the page
+        assert web.get(f"/subscriptions/{sub_id}").status_code == 303
+        token = csrf_of(web.get("/login").text)
+        assert web.post("/subscriptions", data={"csrf_token": token, **subscription_form(name="anon")}
+                        ).status_code == 403
+    with db.session() as session:
+        assert session.scalars(select(Subscription.name)).all() == ["藏区 DNA"]
+
+
+def test_removing_asks_first_and_keeps_what_the_command_keeps(archive: tuple[Database, dict[str, int]],
+                                                              client: TestClient) -> None:
+    db, _ids = archive
+    hostile = '<script>alert(1)</script> 公安'
+    log_in(client)
+    assert add_through_form(client, name=hostile, backfill="yes").status_code == 303
+    with db.session() as session:
+        notices_before = session.scalar(select(func.count(Notice.id)))
+        pages_before = session.scalar(select(func.count(RawPage.id)))
+        sub_id = session.scalars(select(Subscription.id)).one()
+    smtp = SmtpServer().start()
+    try:
+        assert {o.status for o in run_digests(db, Config(values=smtp.config()), echo=lambda _line: None)} == {"sent"}
+    finally:
+        smtp.stop()
+    listing = client.get("/subscriptions").text
+    assert "<script>alert" not in listing and "&lt;script&gt;alert(1)&lt;/script&gt; 公安" in listing
+    token = csrf_of(listing)
+    asked = client.post(f"/subscriptions/{sub_id}/remove", data={"csrf_token": token})
+    assert asked.status_code == 200 and 'name="confirm" value="yes"' in asked.text
+    assert "2 deliveries" in asked.text and "<script>alert" not in asked.text
+    with db.session() as session:
+        assert session.get(Subscription, sub_id) is not None  # asking removed nothing
+    removed = client.post(f"/subscriptions/{sub_id}/remove", data={"csrf_token": token, "confirm": "yes"})
+    assert removed.status_code == 303 and removed.headers["location"].startswith("/subscriptions?removed=")
+    message = client.get(removed.headers["location"]).text
+    assert "Removed the subscription" in message and "<script>alert" not in message
+    with db.session() as session:
+        # As `caigou subscriptions remove`: the delivery log goes with the subscription; the notices and their
+        # evidence stay.
+        assert session.scalar(select(func.count(Subscription.id))) == 0
+        assert session.scalar(select(func.count(Delivery.id))) == 0
+        assert session.scalar(select(func.count(DeliveredNotice.id))) == 0
+        assert session.scalar(select(func.count(Notice.id))) == notices_before
+        assert session.scalar(select(func.count(RawPage.id))) == pages_before
+    assert "no subscriptions" in run_caigou("--db", db.url, "subscriptions", "list").stdout
+    assert client.post(f"/subscriptions/{sub_id}/remove", data={"csrf_token": token, "confirm": "yes"}
+                       ).status_code == 404
+    assert client.get(f"/subscriptions/{sub_id}").status_code == 404
+
+
+def test_a_feed_link_works_whatever_the_name(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    log_in(client)
+    name = "拉萨/那曲 #1 ?&"
+    assert add_through_form(client, name=name, backfill="yes").status_code == 303
+    link = re.search(r'<a href="(/feeds/[^"]+)">Atom</a>', client.get("/subscriptions").text).group(1)
+    feed = client.get(link.replace("&amp;", "&"))
+    assert feed.status_code == 200 and "西藏自治区公安厅DNA数据库" in feed.text

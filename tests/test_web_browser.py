@@ -125,6 +125,35 @@ def test_an_investigator_searches_reads_reviews_and_downloads(served: tuple[str,
         page.goto(f"{base}/search?q=%22DNA")
         assert "unbalanced quote" in page.inner_text("#query-error")
 
+        # Subscribe through the form: a refused time zone keeps what was typed; then it is added, and removed
+        # after a confirmation.
+        page.goto(f"{base}/subscriptions")
+        page.fill("input[name=name]", "藏区 <b>DNA</b>")
+        page.fill("textarea[name=recipients]", "研究员 <r@example.org>")
+        page.check("input[name=region][value=tibetan]")
+        page.check("input[name=category][value=software-database]")
+        assert page.input_value("input[name=min_score]") == "50"
+        page.fill("input[name=delivery_time]", "07:30")
+        page.fill("input[name=time_zone]", "Mars/Olympus_Mons")
+        page.click("#add-subscription")
+        page.wait_for_load_state()
+        assert "unknown time zone 'Mars/Olympus_Mons'" in page.inner_text("#subscription-error")
+        assert page.input_value("input[name=name]") == "藏区 <b>DNA</b>"
+        assert page.is_checked("input[name=category][value=software-database]")
+        page.fill("input[name=time_zone]", "Europe/Berlin")
+        page.click("#add-subscription")
+        page.wait_for_url("**/subscriptions/*?added=1")
+        assert page.inner_text("#subscription-name") == "藏区 <b>DNA</b>"
+        fields = page.inner_text("#subscription-fields")
+        assert "Tibetan areas" in fields and "07:30 Europe/Berlin" in fields and "software-database" in fields
+        assert page.locator("#feed-link").get_attribute("href").startswith("/feeds/")
+        page.click("#remove-subscription")
+        page.wait_for_selector("#confirm-remove")
+        page.click("#confirm-remove")
+        page.wait_for_url("**/subscriptions?removed=*")
+        assert "Removed the subscription" in page.inner_text("#subscription-message")
+        assert "No subscriptions yet." in page.inner_text("#subscriptions")
+
         # Log out: the archive is closed again.
         page.click("header form button[type=submit]")
         page.wait_for_url("**/login")

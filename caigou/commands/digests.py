@@ -5,17 +5,18 @@ import json
 from pathlib import Path
 
 import click
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from caigou.context import AppContext, pass_app
 from caigou.digest.feed import write_feeds
 from caigou.digest.run import run_digests
-from caigou.digest.subscriptions import (filters_to_json, get_subscription, parse_recipients, parse_time,
-                                         parse_zone)
+from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
+                                         delivered_count, get_subscription, last_sent, recent_deliveries,
+                                         remove_subscription)
 from caigou.filters import NoticeFilters, filter_options
-from models import REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Subscription
+from models import REVIEW_FIRST_SCORE, Subscription
 from models.errors import CaigouError
-from models.types import SHANGHAI, now
+from models.types import SHANGHAI
 
 
 @click.group()
@@ -27,8 +28,8 @@ def subscriptions() -> None:
 @click.argument("name")
 @click.option("--to", "recipients", multiple=True, metavar="ADDRESS",
               help="Recipient, e.g. 'a@example.org' or '研究员 <a@example.org>'; repeatable. None: feed only.")
-@click.option("--at", "delivery_time", default="07:00", show_default=True, help="Delivery time, HH:MM.")
-@click.option("--tz", "time_zone", default="Asia/Shanghai", show_default=True, help="Time zone of --at.")
+@click.option("--at", "delivery_time", default=DEFAULT_TIME, show_default=True, help="Delivery time, HH:MM.")
+@click.option("--tz", "time_zone", default=DEFAULT_ZONE, show_default=True, help="Time zone of --at.")
 @click.option("--send-empty", is_flag=True, help="Send a 'nothing new' message on empty days (default: skip).")
 @click.option("--csv", "attach_csv", is_flag=True, help="Attach the digest's notices as a CSV file.")
 @click.option("--backfill", is_flag=True,
@@ -41,17 +42,13 @@ def add(app: AppContext, name: str, recipients: tuple[str, ...], filters: Notice
 
     \b
     Example:
-      caigou subscriptions add 西藏DNA --to '研究员 <r@example.org>' --region tibetan --category dna --csv
+      caigou subscriptions add 西藏DNA --to '研究员 <r@example.org>' --region tibetan --category kit --csv
     """
-    if not name.strip():
-        raise CaigouError("a subscription needs a name")
     with app.db.session() as session:
-        if session.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
-            raise CaigouError(f"a subscription named {name!r} exists; remove it first or choose another name")
-        session.add(Subscription(
-            name=name, recipients=parse_recipients(recipients), filters=filters_to_json(filters),
-            delivery_time=parse_time(delivery_time), time_zone=parse_zone(time_zone),
-            skip_when_empty=not send_empty, attach_csv=attach_csv, watermark=None if backfill else now()))
+        added = add_subscription(session, SubscriptionInput(
+            name, recipients, filters, delivery_time=delivery_time, time_zone=time_zone,
+            skip_when_empty=not send_empty, attach_csv=attach_csv, backfill=backfill))
+        name = added.name
     click.echo(f"added subscription {name!r}")
 
 
@@ -64,8 +61,7 @@ def list_(app: AppContext) -> None:
         if not rows:
             click.echo("no subscriptions; add one with: caigou subscriptions add NAME --to ADDRESS")
         for sub in rows:
-            last = session.scalar(select(func.max(Delivery.attempted_at)).where(
-                Delivery.subscription_id == sub.id, Delivery.status == "sent"))
+            last = last_sent(session, sub)
             when = f"last sent {last.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if last else "never sent"
             who = ", ".join(sub.recipients) or "(feed only)"
             click.echo(f"{sub.name}\t{sub.delivery_time} {sub.time_zone}\t{who}\t{when}")
@@ -85,10 +81,8 @@ def show(app: AppContext, name: str, limit: int) -> None:
         click.echo(f"delivery:    {sub.delivery_time} {sub.time_zone}"
                    f"{'' if sub.skip_when_empty else ', also on empty days'}{', CSV attached' if sub.attach_csv else ''}")
         click.echo(f"watermark:   {sub.watermark.isoformat() if sub.watermark else '(none: backlog included)'}")
-        sent = session.scalar(select(func.count(DeliveredNotice.id)).where(DeliveredNotice.subscription_id == sub.id))
-        click.echo(f"delivered:   {sent} notice deliveries")
-        for delivery in session.scalars(select(Delivery).where(Delivery.subscription_id == sub.id)
-                                        .order_by(Delivery.id.desc()).limit(limit)):
+        click.echo(f"delivered:   {delivered_count(session, sub)} notice deliveries")
+        for delivery in recent_deliveries(session, sub, limit):
             click.echo(f"  {delivery.attempted_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {delivery.status:6}  "
                        f"{delivery.recipient}  {delivery.notice_count} notices"
                        + (f"  {delivery.error}" if delivery.error else ""))
@@ -98,9 +92,9 @@ def show(app: AppContext, name: str, limit: int) -> None:
 @click.argument("name")
 @pass_app
 def remove(app: AppContext, name: str) -> None:
-    """Remove a subscription and its delivery log."""
+    """Remove a subscription and its delivery log (the notices and their evidence stay)."""
     with app.db.session() as session:
-        session.delete(get_subscription(session, name))
+        remove_subscription(session, get_subscription(session, name))
     click.echo(f"removed subscription {name!r}")
 
 

@@ -1,23 +1,37 @@
-"""Subscriptions: their filters as JSON (round-tripping ``NoticeFilters``), validation and lookup."""
+"""Subscriptions: their filters as JSON (round-tripping ``NoticeFilters``), validation, creation, removal and
+lookup. The command line and the web page both go through ``add_subscription`` and ``remove_subscription``, so a
+subscription is checked the same way whichever door it came in by."""
 from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import asdict, fields
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from email.headerregistry import Address
 from email.utils import getaddresses
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caigou.filters import NoticeFilters
-from models import Subscription
+from caigou.filters import TIBETAN_AREAS, NoticeFilters
+from models import NOTICE_TYPES, DeliveredNotice, Delivery, Source, Subscription
 from models.errors import CaigouError
+from models.types import now
+from pipelines.matching.watchlist import CATEGORIES
+from pipelines.normalise import regions
+from pipelines.store import SOURCE_TITLES
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DATES = ("since", "until")
+DEFAULT_TIME = "07:00"
+DEFAULT_ZONE = "Asia/Shanghai"
+NAME_LENGTH = 100  # the column's width
+# The categories a match can have: buyer types describe the buyer and are never a match of their own.
+MATCH_CATEGORIES = tuple(c for c in CATEGORIES if c != "buyer-type")
 
 
 def filters_to_json(filters: NoticeFilters) -> dict[str, Any]:
@@ -49,7 +63,7 @@ def parse_time(value: str) -> str:
 def parse_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Asia" is a folder, a long name too long
         raise CaigouError(f"unknown time zone {value!r}; use a name like Asia/Shanghai or Europe/Berlin") from exc
     return value
 
@@ -70,6 +84,113 @@ def parse_recipients(values: list[str] | tuple[str, ...]) -> list[str]:
 def recipient_address(recipient: str) -> str:
     """The bare address of a recipient, the key of the delivery log."""
     return getaddresses([recipient])[0][1].lower()
+
+
+def known_sources(session: Session) -> list[str]:
+    """The sources a subscription may name: every portal caigou crawls, and any other already in the archive (an
+    import can bring its own)."""
+    return sorted(set(SOURCE_TITLES) | set(session.scalars(select(Source.name))))
+
+
+def check_filters(session: Session, filters: NoticeFilters) -> None:
+    """Refuse values that can never match. A search with a typo shows nothing at once; a subscription with one
+    would stay silent for ever, which reads as "nothing was bought"."""
+    for notice_type in filters.notice_types:
+        if notice_type not in NOTICE_TYPES:
+            raise CaigouError(f"unknown notice type {notice_type!r}; one of {', '.join(NOTICE_TYPES)}")
+    for category in filters.categories:
+        if category not in MATCH_CATEGORIES:
+            raise CaigouError(f"unknown category {category!r}; one of {', '.join(MATCH_CATEGORIES)}")
+    sources = known_sources(session)
+    for source in filters.sources:
+        if source not in sources:
+            raise CaigouError(f"unknown source {source!r}; known: {', '.join(sources)}")
+    # The region table lists every province but only the Tibetan areas below it: a code is known when its
+    # province is (the filters already turned names into codes and refused names they do not know).
+    provinces = {region.code[:2] for region in regions() if region.level == "province"}
+    for region in filters.regions:
+        if region != TIBETAN_AREAS and not (re.fullmatch(r"\d{6}", region) and region[:2] in provinces):
+            raise CaigouError(f"unknown region {region!r}: give a code like 540000, a name like 那曲市 or "
+                              f"{TIBETAN_AREAS!r} for every Tibetan area")
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise CaigouError("a subscription needs a name")
+    if len(name) > NAME_LENGTH:
+        raise CaigouError(f"a subscription name has at most {NAME_LENGTH} characters")
+    # It becomes a mail subject, a feed title and a file name: one line of printable text.
+    if any(unicodedata.category(char).startswith("C") for char in name):
+        raise CaigouError("a subscription name is one line of printable text (no control characters)")
+    return name
+
+
+@dataclass
+class SubscriptionInput:
+    """A subscription as asked for, before any checking: what ``subscriptions add`` and the web form collect."""
+    name: str
+    recipients: Sequence[str] = ()
+    filters: NoticeFilters | None = None
+    delivery_time: str = DEFAULT_TIME
+    time_zone: str = DEFAULT_ZONE
+    skip_when_empty: bool = True
+    attach_csv: bool = False
+    backfill: bool = False  # the first digest includes what matched before the subscription existed
+
+
+def add_subscription(session: Session, wanted: SubscriptionInput) -> Subscription:
+    """Check every value and add the subscription; a ``CaigouError`` names the first bad value."""
+    name = check_name(wanted.name)
+    recipients = parse_recipients(wanted.recipients)
+    delivery_time, time_zone = parse_time(wanted.delivery_time), parse_zone(wanted.time_zone.strip())
+    filters = wanted.filters or NoticeFilters()
+    check_filters(session, filters)
+    taken = CaigouError(f"a subscription named {name!r} exists; remove it first or choose another name")
+    if session.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
+        raise taken
+    subscription = Subscription(
+        name=name, recipients=recipients, filters=filters_to_json(filters), delivery_time=delivery_time,
+        time_zone=time_zone, skip_when_empty=wanted.skip_when_empty, attach_csv=wanted.attach_csv,
+        watermark=None if wanted.backfill else now())
+    session.add(subscription)
+    try:
+        session.flush()  # two adds of one name at once: the second gets the same message, not a crash
+    except IntegrityError as exc:
+        raise taken from exc
+    return subscription
+
+
+def remove_subscription(session: Session, subscription: Subscription) -> int:
+    """Remove a subscription with its delivery log (its deliveries and the record of which notices went to whom:
+    the foreign keys cascade). The notices, their scores and their archived evidence are not the subscription's
+    and stay. Returns how many deliveries were removed."""
+    count = delivery_count(session, subscription)
+    session.delete(subscription)
+    session.flush()
+    return count
+
+
+def last_sent(session: Session, subscription: Subscription) -> dt.datetime | None:
+    return session.scalar(select(func.max(Delivery.attempted_at)).where(
+        Delivery.subscription_id == subscription.id, Delivery.status == "sent"))
+
+
+def delivery_count(session: Session, subscription: Subscription) -> int:
+    """How many delivery attempts (sent, failed or empty) the log holds."""
+    return session.scalar(select(func.count(Delivery.id))
+                          .where(Delivery.subscription_id == subscription.id)) or 0
+
+
+def delivered_count(session: Session, subscription: Subscription) -> int:
+    """How many (notice, recipient) deliveries the subscription has made."""
+    return session.scalar(select(func.count(DeliveredNotice.id))
+                          .where(DeliveredNotice.subscription_id == subscription.id)) or 0
+
+
+def recent_deliveries(session: Session, subscription: Subscription, limit: int = 10) -> list[Delivery]:
+    return list(session.scalars(select(Delivery).where(Delivery.subscription_id == subscription.id)
+                                .order_by(Delivery.id.desc()).limit(limit)))
 
 
 def get_subscription(session: Session, name: str) -> Subscription:

@@ -8,7 +8,7 @@ Security model, because every scraped string and page is hostile and the readers
 * reviewers log in; passwords are Argon2id hashes; the session is a signed, HttpOnly, SameSite=Lax cookie; every
   form carries a CSRF token bound to the session; failed logins are slowed down per name;
 * without ``[web] anonymous_read = true`` nothing but the login page is shown to anonymous visitors; even with it,
-  only reading is open — reviewing always needs a login;
+  only reading is open — reviewing and adding or removing subscriptions always need a login;
 * queries reach the database only as bound parameters (SQLAlchemy);
 * links to the portals carry ``rel=noreferrer`` and the Referrer-Policy is ``no-referrer``.
 """
@@ -17,15 +17,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -36,15 +38,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from caigou import __version__
 from caigou.accounts import authenticate
 from caigou.digest.feed import atom_feed
+from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEGORIES, SubscriptionInput,
+                                         add_subscription, delivered_count, delivery_count, known_sources,
+                                         last_sent, recent_deliveries, remove_subscription)
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import csv_chunks
-from caigou.filters import FilterError, NoticeFilters, filters_from_params, filters_to_params
+from caigou.filters import TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params, filters_to_params
 from caigou.notice_view import NotFound, archived_page, notice_detail, notice_dict, sanitised_html
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
 from caigou.search import SORTS, QueryError, highlight, search
 from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
 from models.config import Config
 from models.db import Database
+from models.errors import CaigouError
+from pipelines.normalise import regions
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "caigou_session"
@@ -107,6 +114,83 @@ def feed_token(secret_key: str, name: str) -> str:
     return hmac.new(secret_key.encode(), f"feed:{name}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def feed_path(secret_key: str, name: str) -> str:
+    return f"/feeds/{quote(name, safe='')}.atom?token={feed_token(secret_key, name)}"
+
+
+# The add form's fields that take several values: checkboxes, or text split at commas (、，; and new lines too).
+LIST_FIELDS = ("region", "source", "type", "term", "category", "status")
+_SEPARATORS = re.compile(r"[,，、;；\r\n]+")
+# A short list to pick from; any IANA name may be typed.
+TIME_ZONES = ("Asia/Shanghai", "UTC", "Europe/London", "Europe/Berlin", "Europe/Paris", "America/New_York",
+              "America/Los_Angeles", "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney")
+FORM_DEFAULTS = {"min_score": [str(REVIEW_FIRST_SCORE)], "delivery_time": [DEFAULT_TIME],
+                 "time_zone": [DEFAULT_ZONE], "skip_when_empty": ["yes"]}
+
+
+@dataclass
+class SubscriptionForm:
+    """The add form as sent (or its defaults): read into a ``SubscriptionInput``, and shown again as it was sent
+    when it is refused. Checking is ``add_subscription``'s and the filters' business, not this class's."""
+    fields: dict[str, list[str]] = field(default_factory=lambda: dict(FORM_DEFAULTS))
+
+    def text(self, name: str) -> str:
+        values = self.fields.get(name) or [""]
+        return values[-1]
+
+    def values(self, name: str) -> list[str]:
+        return [part.strip() for value in self.fields.get(name, []) for part in _SEPARATORS.split(value)
+                if part.strip()]
+
+    def checked(self, name: str, value: str = "yes") -> bool:
+        return value in self.values(name)
+
+    def region_text(self) -> str:
+        """The regions typed in, without the Tibetan areas (that is the checkbox)."""
+        return ", ".join(v for v in self.values("region") if v != TIBETAN_AREAS)
+
+    def subscription(self) -> SubscriptionInput:
+        """Raises ``FilterError`` (a ``CaigouError``) for a filter that cannot be read."""
+        params = {name: self.values(name) for name in LIST_FIELDS}
+        params.update({name: self.fields[name] for name in ("since", "until", "buyer", "supplier", "min_score")
+                       if name in self.fields})
+        # As on the search page: min_score sent empty means every score; not sent at all, the default 50.
+        filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
+        return SubscriptionInput(
+            self.text("name"), [line for line in self.text("recipients").splitlines() if line.strip()], filters,
+            delivery_time=self.text("delivery_time"), time_zone=self.text("time_zone"),
+            skip_when_empty=self.checked("skip_when_empty"), attach_csv=self.checked("attach_csv"),
+            backfill=self.checked("backfill"))
+
+
+async def posted_form(request: Request) -> dict[str, list[str]]:
+    """Every field of a posted form with all its values (checkbox groups send one name many times)."""
+    form = await request.form()
+    return {key: [value for value in form.getlist(key) if isinstance(value, str)] for key in form.keys()}
+
+
+FILTER_LABELS = {"regions": "Regions", "sources": "Sources", "notice_types": "Notice types",
+                 "terms": "Watchlist terms", "categories": "Categories", "buyer": "Buyer contains",
+                 "supplier": "Supplier contains", "review_statuses": "Review status", "since": "Published from",
+                 "until": "Published until", "min_score": "Minimum score"}
+
+
+def describe_filters(filters: dict[str, Any]) -> list[tuple[str, str]]:
+    """A subscription's stored filters as (label, text) lines; regions with their names."""
+    names = {region.code: region.name for region in regions()}
+    lines: list[tuple[str, str]] = []
+    for key, label in FILTER_LABELS.items():
+        value = filters.get(key)
+        if key == "regions" and value:
+            value = [("Tibetan areas 藏区" if v == TIBETAN_AREAS else f"{v} {names.get(v, '')}".strip())
+                     for v in value]
+        if key == "min_score" and value is None:
+            lines.append((label, "none: every score"))
+        elif value not in (None, "", []):
+            lines.append((label, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
+    return lines
+
+
 def create_app(database: Database, settings: WebSettings) -> FastAPI:
     app = FastAPI(title="caigou", version=__version__, docs_url=None, redoc_url=None,
                   description="Search and read the caigou archive of procurement notices (read-only API).")
@@ -150,6 +234,12 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         user = user_of(request)
         if user is None and not settings.anonymous_read:
             raise LoginRequired()
+        return user
+
+    def require_reviewer(request: Request, action: str) -> str:
+        user = user_of(request)
+        if user is None:
+            raise HTTPException(403, f"Only a logged-in reviewer can {action}.")
         return user
 
     def check_csrf(request: Request, token: str) -> None:
@@ -271,9 +361,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def review(request: Request, notice_id: int, status: str = Form(""), note: str = Form(""),
                tags: str = Form(""), csrf_token: str = Form("")) -> Response:
         check_csrf(request, csrf_token)
-        user = user_of(request)
-        if user is None:
-            raise HTTPException(403, "Only a logged-in reviewer can record a judgement.")
+        user = require_reviewer(request, "record a judgement")
         try:
             with database.session() as session:
                 add_review(session, notice_id, user, ReviewInput(status, note, parse_tags(tags)))
@@ -322,15 +410,73 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="caigou-export.csv"'})
 
+    def feed_link(name: str) -> str:
+        return feed_path(settings.secret_key, name)
+
+    def subscriptions_listing(request: Request, form: SubscriptionForm, error: str = "", message: str = "",
+                              status_code: int = 200) -> HTMLResponse:
+        with database.session() as session:
+            rows = list(session.scalars(select(Subscription).order_by(Subscription.name)))
+            return page(request, "subscriptions.html", status_code=status_code, subscriptions=rows, feed=feed_link,
+                        last_sent={s.id: last_sent(session, s) for s in rows}, describe=describe_filters,
+                        form=form, error=error, message=message, sources=known_sources(session),
+                        categories=MATCH_CATEGORIES, time_zones=TIME_ZONES, shanghai=lambda t: t.astimezone(ZoneInfo(DEFAULT_ZONE)))
+
     @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
     def subscriptions_page(request: Request) -> HTMLResponse:
         require_reader(request)
-        with database.session() as session:
-            rows = list(session.scalars(select(Subscription).order_by(Subscription.name)))
-            return page(request, "subscriptions.html", subscriptions=rows,
-                        feed=lambda name: f"/feeds/{name}.atom?token={feed_token(settings.secret_key, name)}")
+        removed = request.query_params.get("removed", "")
+        return subscriptions_listing(request, SubscriptionForm(),
+                                     message=f"Removed the subscription {removed!r} and its delivery log."
+                                     if removed else "")
 
-    @app.get("/feeds/{name}.atom", include_in_schema=False)
+    @app.post("/subscriptions", include_in_schema=False)
+    def subscription_add(request: Request, form: dict[str, list[str]] = Depends(posted_form)) -> Response:
+        check_csrf(request, (form.get("csrf_token") or [""])[-1])
+        require_reviewer(request, "add a subscription")
+        sent = SubscriptionForm(form)
+        try:
+            with database.session() as session:
+                added = add_subscription(session, sent.subscription())
+                added_id = added.id
+        except CaigouError as exc:  # FilterError too: one line on the page, the form as it was sent
+            return subscriptions_listing(request, sent, error=str(exc), status_code=400)
+        return RedirectResponse(f"/subscriptions/{added_id}?added=1", status_code=303)
+
+    def subscription_of(session: Any, subscription_id: int) -> Subscription:
+        found = session.get(Subscription, subscription_id)
+        if found is None:
+            raise HTTPException(404, f"no subscription {subscription_id} (removed?)")
+        return found
+
+    @app.get("/subscriptions/{subscription_id}", response_class=HTMLResponse, include_in_schema=False)
+    def subscription_page(request: Request, subscription_id: int) -> HTMLResponse:
+        require_reader(request)
+        with database.session() as session:
+            sub = subscription_of(session, subscription_id)
+            zone = ZoneInfo(sub.time_zone)
+            return page(request, "subscription.html", sub=sub, filters=describe_filters(sub.filters),
+                        feed=feed_link(sub.name), last=last_sent(session, sub), delivered=delivered_count(session, sub),
+                        deliveries=recent_deliveries(session, sub, 20), added=request.query_params.get("added"),
+                        local=lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
+
+    @app.post("/subscriptions/{subscription_id}/remove", include_in_schema=False)
+    def subscription_remove(request: Request, subscription_id: int, csrf_token: str = Form(""),
+                            confirm: str = Form("")) -> Response:
+        """Two steps without a script: the first post asks, the second (confirm=yes) removes."""
+        check_csrf(request, csrf_token)
+        require_reviewer(request, "remove a subscription")
+        with database.session() as session:
+            sub = subscription_of(session, subscription_id)
+            name = sub.name
+            if confirm != "yes":
+                return page(request, "subscription_remove.html", sub=sub,
+                            deliveries=delivery_count(session, sub),
+                            delivered=delivered_count(session, sub))
+            remove_subscription(session, sub)
+        return RedirectResponse(f"/subscriptions?{urlencode({'removed': name})}", status_code=303)
+
+    @app.get("/feeds/{name:path}.atom", include_in_schema=False)  # :path: a name may hold a slash
     def feed(request: Request, name: str, token: str = "") -> Response:
         if not hmac.compare_digest(token, feed_token(settings.secret_key, name)):
             require_reader(request)
