@@ -2,8 +2,6 @@
 on a real socket (uvicorn). Skipped when Chromium is missing, unless CAIGOU_REQUIRE_BROWSER=1 (as in .ci/run)."""
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -14,18 +12,9 @@ import uvicorn
 
 from caigou.web.app import WebSettings, create_app
 from models.db import Database
+from tests.crawling import chromium_or_skip
 from tests.digest_data import free_port
 from tests.web_data import PASSWORD, build_archive
-
-CHROMIUM = os.environ.get("CAIGOU_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _browser_or_skip() -> str:
-    if CHROMIUM:
-        return CHROMIUM
-    if os.environ.get("CAIGOU_REQUIRE_BROWSER") == "1":
-        pytest.fail("Chromium is required (CAIGOU_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
-    pytest.skip("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
 
 
 @pytest.fixture
@@ -50,7 +39,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
 
 def test_an_investigator_searches_reads_reviews_and_downloads(served: tuple[str, dict[str, int]],
                                                               tmp_path: Path) -> None:
-    executable = _browser_or_skip()
+    executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
     base, ids = served
