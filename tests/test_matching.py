@@ -16,7 +16,7 @@ from models.db import Database
 from pipelines.matching import MatchInput, Scorer, load_watchlist
 from pipelines.matching.matcher import Matcher
 from pipelines.matching.store import rematch
-from pipelines.matching.text import normalise
+from pipelines.matching.text import normalise, normalise_with_offsets
 from pipelines.matching.watchlist import parse_watchlist
 from pipelines.store import NoticeStore
 from tests.crawling import run_caigou
@@ -107,12 +107,67 @@ def test_quantities(scorer: Scorer) -> None:
     assert by_term["FTA卡"] == {"count": 50000, "unit": "张"}
 
 
-def test_snippets_and_offsets_refer_to_the_normalised_field(scorer: Scorer) -> None:
+def test_snippets_and_offsets_refer_to_the_original_field(scorer: Scorer) -> None:
     body = "前文" * 40 + "采购遗传分析仪一台" + "后文" * 40
     match = scorer.matches(MatchInput(body=body))[0]
-    text = normalise(body)
-    assert text[match.start:match.end] == "遗传分析仪"
-    assert match.snippet == text[match.start - 30:match.end + 30]
+    assert body[match.start:match.end] == "遗传分析仪"
+    assert match.snippet == body[match.start - 30:match.end + 30]
+
+
+@pytest.mark.parametrize(("body", "matched"), [
+    ("西藏自治区公安厅ＤＮＡ数据库项目", "ＤＮＡ数据库"),          # full width: 3 characters, as published
+    ("某市公安局Dna  数据库项目", "Dna  数据库"),                  # mixed case, stray spaces kept in the span
+    ("甲\n\n　ＡＢＩ　３５００ｘＬ　遗传分析仪", "ＡＢＩ"),
+])
+def test_offsets_and_snippets_index_the_original_text(scorer: Scorer, body: str, matched: str) -> None:
+    match = scorer.matches(MatchInput(body=body))[0]
+    assert match.matched_text == matched and body[match.start:match.end] == matched
+    assert match.snippet in body and matched in match.snippet
+    assert "dna" not in match.snippet  # not the lower-cased, normalised text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ＤＮＡdnaＡＢＣabc　 \n\t－—-ｶﾞ㎏İΣς公安厅数据库，,;；。123１２３")),
+               max_size=30))
+def test_offset_map_agrees_with_normalise(text: str) -> None:
+    mapped, offsets = normalise_with_offsets(text)
+    assert mapped == normalise(text)
+    assert len(offsets) == len(mapped) + 1 and offsets == sorted(offsets) and offsets[-1] == len(text)
+    for index, char in enumerate(mapped):  # each character comes from its source (or is a space it collapsed)
+        source = text[offsets[index]:offsets[index + 1] or len(text)]
+        assert char == " " or char.casefold() in normalise(source).casefold() or offsets[index] == offsets[index + 1]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    # the desks' count is not the analyser's: the clause ends at the comma
+    ("遗传分析仪，办公桌5张", {"遗传分析仪": None}),
+    # a line break ends a clause too (normalising drops it, the original keeps it)
+    ("遗传分析仪\n办公桌5张", {"遗传分析仪": None}),
+    # boxes × reactions go to the kit only, not to the vendor, model or analyser beside it
+    ("赛默飞世尔 3500xL 遗传分析仪 STR扩增试剂盒 60盒×100人份",
+     {"赛默飞世尔": None, "3500xL": None, "遗传分析仪": None,
+      "STR扩增试剂盒": {"count": 60, "unit": "盒", "per_unit": 100, "per_unit_unit": "人份/盒", "reactions": 6000}}),
+    # 采血卡(FTA卡) is one item: the cards are counted once, for the nearer name
+    ("采血卡(FTA卡)50000张", {"采血卡": None, "FTA卡": {"count": 50000, "unit": "张"}}),
+    # an instrument's count and unit price; a price's digits are not a count
+    ("遗传分析仪1台，单价3500000元", {"遗传分析仪": {"count": 1, "unit": "台"}}),
+    ("遗传分析仪1台 单价3500000元", {"遗传分析仪": {"count": 1, "unit": "台", "amount_cny": "3500000.00",
+                                               "amount_label": "单价"}}),
+    ("STR扩增试剂盒 总价35.5万元", {"STR扩增试剂盒": {"amount_cny": "355000.00", "amount_label": "总价"}}),
+    ("遗传分析仪5张", {"遗传分析仪": None}),                          # an instrument is not counted in 张
+])
+def test_quantities_attach_to_the_right_term(scorer: Scorer, body: str, expected: dict[str, object]) -> None:
+    assert {m.term: m.quantity for m in scorer.matches(MatchInput(body=body))} == expected
+
+
+def test_capacity_summary_in_reasons_and_match_output(scorer: Scorer) -> None:
+    body = ("1. Y-STR扩增试剂盒(100人份/盒)60盒；2. STR扩增试剂盒 200人份/盒 × 15盒；3. 采血卡(FTA卡)50000张；"
+            "4. 遗传分析仪2台 单价1500000元")
+    result = scorer.score(MatchInput(title="某市公安局DNA实验室耗材", buyer="某市公安局", body=body,
+                                     items=["Y-STR扩增试剂盒 100人份/盒 60盒"]))
+    # items restate part of the body: the larger field counts, not both
+    assert result.capacity == {"reactions": 9000, "cards": 50000, "instruments": 2, "amount_cny": "3000000.00"}
+    assert "capacity: 9000 reactions (boxes × 人份/盒), 50000 sample cards, 2 instruments, ¥3000000.00" in result.reasons
 
 
 ALPHABET = st.sampled_from(list("公安局采购遗传分析仪试剂盒上帝肯定清华大学元台张盒人份的和在DNAYSTRxl3500-  ，。")
@@ -186,7 +241,7 @@ def test_match_command(tmp_path: Path) -> None:
     assert [o["id"] for o in out] == [1, 2]
     assert out[0]["score"] >= 50 and out[0]["matches"][0]["term"] == "遗传分析仪"
     assert set(out[0]["matches"][0]) >= {"term", "category", "field", "start", "end", "snippet"}
-    assert out[1] == {"id": 2, "score": 0, "matches": [], "reasons": []}
+    assert out[1] == {"id": 2, "score": 0, "matches": [], "reasons": [], "capacity": {}}
 
 
 def test_store_matches_and_rematch(db: Database, tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ def show(app: AppContext, category: str | None) -> None:
 @pass_app
 def match(app: AppContext, source: IO[str], output: IO[str], file: str | None) -> None:
     """Match JSON lines against the watchlist, without a database: one line out per line in, in order,
-    {"id", "score", "matches": [...], "reasons": [...]}. A line that is not JSON gets {"id": null, "error"}."""
+    {"id", "score", "matches": [...], "reasons": [...], "capacity": {...}} (capacity: reactions, cards, instruments,
+    amount_cny, where the text says them). A line that is not JSON gets {"id": null, "error"}."""
     scorer = Scorer(load_watchlist(tuple(_paths(app, file))))
     for number, line in enumerate(source, start=1):
         if not line.strip():
@@ -84,7 +85,8 @@ def match(app: AppContext, source: IO[str], output: IO[str], file: str | None) -
         result = scorer.score(MatchInput(title=str(record.get("title") or ""), buyer=str(record.get("buyer") or ""),
                                          body=str(record.get("text") or "")))
         output.write(json.dumps({"id": record.get("id"), "score": result.score,
-                                 "matches": [m.as_json() for m in result.matches], "reasons": result.reasons},
+                                 "matches": [m.as_json() for m in result.matches], "reasons": result.reasons,
+                                 "capacity": result.capacity},
                                 ensure_ascii=False) + "\n")
         output.flush()
 

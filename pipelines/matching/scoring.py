@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipelines.matching.matcher import Hit, Matcher
-from pipelines.matching.text import normalise
+from pipelines.matching.text import normalise, normalise_with_offsets, original_span
 from pipelines.matching.watchlist import Term, Watchlist
 from pipelines.normalise import is_tibetan_area, places_in
 
@@ -54,6 +54,9 @@ class MatchInput:
 
 @dataclass
 class FoundMatch:
+    """One match. ``start``/``end`` index the field's original text (``raw[start:end] == matched_text``, the
+    spelling as published, e.g. ``ＤＮＡ数据库``), and the snippet is cut from it too."""
+
     term: str
     matched_text: str
     category: str
@@ -77,24 +80,137 @@ class MatchResult:
     matches: list[FoundMatch]
     buyer_type: str
     watchlist_version: str
+    capacity: dict[str, Any] = field(default_factory=dict)   # see ``capacity``: reactions, cards, instruments, amount_cny
 
 
-def quantity_after(text: str, end: int, limit: int = 40) -> dict[str, Any] | None:
-    """Counts right after a matched term: "Y-STR扩增试剂盒(100人份/盒)60盒" → 60 盒 of 100 人份 = 6000 reactions."""
-    window = re.split(r"[。;；\n]", text[end:end + limit], maxsplit=1)[0]
-    found: dict[str, Any] = {}
-    for match in QUANTITY.finditer(window):
-        number = Decimal(match.group("count"))
-        unit = match.group("unit")
-        value: int | float = int(number) if number == number.to_integral_value() else float(number)
-        if unit == "人份/盒":
-            found.setdefault("per_unit", value)
-            found.setdefault("per_unit_unit", unit)
-        elif "count" not in found:
-            found["count"], found["unit"] = value, unit
-    if "per_unit" in found and found.get("unit") == "盒":
-        found["reactions"] = found["count"] * found["per_unit"]
-    return found or None
+# Quantities belong to what is counted: kits, consumables, instruments (not a vendor or a model number beside them).
+COUNTED = ("kit", "consumable", "equipment")
+INSTRUMENT_UNITS = ("台", "套", "个", "件")
+QUANTITY_REACH = 40  # characters from a term to a count that is still its own
+# A clause ends at a comma (not a thousands separator), semicolon, 。, 、 or a line break in the original text:
+# "遗传分析仪，办公桌5张" gives the desks' count to no one.
+_CLAUSE_END = re.compile(r"[;。、!?]|,(?!\d{3}(?:\D|$))")
+AMOUNT = re.compile(r"(?P<label>单价|总价|金额|合价|预算|报价|小计)?[:：]?\s*¥?\s*"
+                    r"(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?P<unit>万元|元)")
+_YUAN = {"元": Decimal(1), "万元": Decimal(10_000)}
+
+
+def _number(text: str) -> int | float:
+    number = Decimal(text)
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _clauses(text: str, original: str, offsets: list[int]) -> list[int]:
+    """Clause number of each character of normalised ``text`` (line breaks are gone from it, so they are read in
+    the original between two characters' sources)."""
+    numbers: list[int] = []
+    clause = 0
+    for index, char in enumerate(text):
+        if index and "\n" in original[offsets[index - 1]:offsets[index]]:
+            clause += 1
+        numbers.append(clause)
+        if _CLAUSE_END.match(text, index):
+            clause += 1
+    return numbers
+
+
+def _owner(hits: list[Hit], clause_of: list[int], start: int, end: int, counted_only: bool) -> int | None:
+    """The index of the hit a number at ``[start, end)`` belongs to: the nearest counted term in the same clause
+    before it, else after it, within ``QUANTITY_REACH``; for money, any term if no counted one is there."""
+    best: tuple[int, int] | None = None
+    chosen = 0
+    for pass_counted in ((True,) if counted_only else (True, False)):
+        for index, hit in enumerate(hits):
+            if pass_counted and hit.term.category not in COUNTED:
+                continue
+            if hit.end <= start:
+                gap, preference = start - hit.end, 0
+            elif end <= hit.start:
+                gap, preference = hit.start - end, 1
+            else:
+                continue
+            if gap > QUANTITY_REACH or clause_of[min(hit.start, start)] != clause_of[max(hit.end, end) - 1]:
+                continue
+            if best is None or (preference, gap) < best:
+                best, chosen = (preference, gap), index
+        if best is not None:
+            return chosen
+    return None
+
+
+def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) -> list[dict[str, Any] | None]:
+    """Counts and money for each hit of one field: "Y-STR扩增试剂盒(100人份/盒)60盒" → 60 盒 of 100 人份 = 6000
+    reactions; "60盒×100人份" the same; "采血卡(FTA卡)50000张" counts the cards once (for FTA卡, the nearer);
+    "单价3500000元" → ``amount_cny`` "3500000.00". A count goes only to a kit, consumable or instrument (台/套 for
+    instruments) in the same clause; money to the nearest term in the clause."""
+    clause_of = _clauses(text, original, offsets)
+    found: list[dict[str, Any]] = [{} for _ in hits]
+    money_spans: list[tuple[int, int]] = []
+    for match in AMOUNT.finditer(text):
+        owner = _owner(hits, clause_of, match.start("number"), match.end(), counted_only=False)
+        money_spans.append((match.start("number"), match.end()))
+        if owner is None or "amount_cny" in found[owner]:
+            continue
+        value = (Decimal(match.group("number").replace(",", "")) * _YUAN[match.group("unit")]).quantize(Decimal("0.01"))
+        found[owner]["amount_cny"] = str(value)
+        found[owner]["amount_label"] = match.group("label") or ""
+    for match in QUANTITY.finditer(text):
+        if any(s <= match.start() < e for s, e in money_spans) or any(h.start <= match.start() < h.end for h in hits):
+            continue  # digits of a price or of a model number, not a count
+        owner = _owner(hits, clause_of, match.start(), match.end(), counted_only=True)
+        if owner is None:
+            continue
+        value, unit, into = _number(match.group("count")), match.group("unit"), found[owner]
+        if hits[owner].term.category == "equipment" and unit not in INSTRUMENT_UNITS:
+            continue  # an instrument is not counted in 张 or 盒
+        before = text[max(0, match.start() - 3):match.start()].rstrip()
+        if unit == "人份/盒" or (unit == "人份" and (before[-1:] in ("×", "x", "*", "/") or before.endswith("每盒"))):
+            into.setdefault("per_unit", value)
+            into.setdefault("per_unit_unit", "人份/盒")
+        elif "count" not in into:
+            into["count"], into["unit"] = value, unit
+    for into in found:
+        if "per_unit" in into and into.get("unit") == "盒":
+            into["reactions"] = into["count"] * into["per_unit"]
+        elif into.get("unit") == "人份":
+            into["reactions"] = into["count"]
+    return [into or None for into in found]
+
+
+def capacity(found: Sequence["FoundMatch"]) -> dict[str, Any]:
+    """What a notice buys, summed: reactions (boxes × 人份/盒, or 人份), cards (张 of consumables), instruments
+    (台/套 of equipment) and money (单价 × count, else the amount). Summed within a field, then the largest field
+    taken, because title, body, items and attachments usually restate the same purchase."""
+    per_field: dict[str, dict[str, Decimal]] = {}
+    for match in found:
+        quantity = match.quantity or {}
+        sums = per_field.setdefault(match.field, {})
+        if "reactions" in quantity:
+            sums["reactions"] = sums.get("reactions", Decimal(0)) + Decimal(str(quantity["reactions"]))
+        if match.category == "consumable" and quantity.get("unit") == "张":
+            sums["cards"] = sums.get("cards", Decimal(0)) + Decimal(str(quantity["count"]))
+        if match.category == "equipment" and quantity.get("unit") in INSTRUMENT_UNITS:
+            sums["instruments"] = sums.get("instruments", Decimal(0)) + Decimal(str(quantity["count"]))
+        if "amount_cny" in quantity:
+            amount = Decimal(quantity["amount_cny"])
+            if quantity.get("amount_label") == "单价" and "count" in quantity:
+                amount *= Decimal(str(quantity["count"]))
+            sums["amount_cny"] = sums.get("amount_cny", Decimal(0)) + amount
+    summary: dict[str, Any] = {}
+    for sums in per_field.values():
+        for key, value in sums.items():
+            if key not in summary or value > Decimal(str(summary[key])):
+                summary[key] = str(value.quantize(Decimal("0.01"))) if key == "amount_cny" else _number(str(value))
+    return summary
+
+
+def capacity_reason(summary: dict[str, Any]) -> str:
+    parts = [f"{summary[key]} {label}" for key, label in (("reactions", "reactions (boxes × 人份/盒)"),
+                                                        ("cards", "sample cards"), ("instruments", "instruments"))
+             if key in summary]
+    if "amount_cny" in summary:
+        parts.append(f"¥{summary['amount_cny']}")
+    return "capacity: " + ", ".join(parts)
 
 
 def _where(field_name: str) -> str:
@@ -104,6 +220,7 @@ def _where(field_name: str) -> str:
 
 
 def _snippet(text: str, start: int, end: int) -> str:
+    """Context around a match, cut from the original text (so it reads as published: ``公安厅ＤＮＡ数据库``)."""
     return text[max(0, start - SNIPPET):end + SNIPPET]
 
 
@@ -135,10 +252,15 @@ class Scorer:
             if not text:
                 continue
             hits: list[Hit] = self.matcher.find_naive(text) if naive else self.matcher.find(text)
-            for hit in hits:
-                found.append(FoundMatch(hit.term.term, hit.text, hit.term.category, hit.term.tier, field_name,
-                                        hit.start, hit.end, _snippet(text, hit.start, hit.end),
-                                        quantity_after(text, hit.end)))
+            if not hits:
+                continue
+            mapped, offsets = normalise_with_offsets(raw)
+            if mapped != text:  # cannot happen (tests compare both on random text); never cut a wrong snippet
+                raise AssertionError(f"normalise and normalise_with_offsets disagree on {raw[:80]!r}")
+            for hit, quantity in zip(hits, quantities(text, hits, raw, offsets)):
+                start, end = original_span(offsets, raw, hit.start, hit.end)
+                found.append(FoundMatch(hit.term.term, raw[start:end], hit.term.category, hit.term.tier,
+                                        field_name, start, end, _snippet(raw, start, end), quantity))
         return found
 
     def score(self, notice: MatchInput, naive: bool = False) -> MatchResult:
@@ -196,9 +318,12 @@ class Scorer:
             else:
                 total += NEGATIVE_CONTEXT
                 reasons.append(f"negative context {context[1]} ({context[0].gloss}): {NEGATIVE_CONTEXT}")
+        summary = capacity(found)
+        if summary:
+            reasons.append(capacity_reason(summary))
         score = max(0, min(100, total))
         reasons.append(f"score {score}" + (" — review first" if score >= 50 else ""))
-        return MatchResult(score, reasons, found, buyer_type, version)
+        return MatchResult(score, reasons, found, buyer_type, version, summary)
 
     @staticmethod
     def _tibetan_place(notice: MatchInput) -> str:
