@@ -53,6 +53,33 @@ def test_traps(scorer: Scorer, text: str, expected: list[str]) -> None:
     assert terms(scorer, text) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ABI 3500元", ["应用生物系统"]),                  # a price after the model spelling: ABI is still the vendor
+    ("价格3500元", []),
+    ("遗传分析仪3500", ["遗传分析仪", "3500xL"]),       # a bare model number beside its instrument
+    ("型号:3500", ["3500xL"]),
+    ("荧光定量PCR仪7500", ["荧光定量PCR仪", "QuantStudio"]),
+    ("7500荧光定量PCR仪一台", ["QuantStudio", "荧光定量PCR仪"]),
+    ("采购7500台", []),                                # a count
+    ("遗传分析仪 3500台", ["遗传分析仪"]),             # a count even beside the instrument
+    ("9700 PCR扩增仪", ["GeneAmp 9700", "PCR扩增仪"]),
+    ("北京博奥森生物科技有限公司", []),                 # Bioss, not CapitalBio
+    ("博奥公司生物芯片", ["博奥生物"]),
+    ("金盾保安服务有限公司", []),                       # a security firm, not the Golden Shield
+    ("公安金盾二期项目", ["金盾工程"]),
+])
+def test_model_numbers_and_short_names_need_context(scorer: Scorer, text: str, expected: list[str]) -> None:
+    assert terms(scorer, text) == expected
+
+
+def test_a_user_alias_that_is_a_bare_number_needs_context(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[[term]]\nterm = "某仪"\ncategory = "equipment"\ntier = "strong"\naliases = ["3500"]\n',
+                    encoding="utf-8")
+    own = Scorer(load_watchlist((mine,)))
+    assert [terms(own, text) for text in ("价格3500元", "价格3500左右", "型号3500")] == [[], [], ["某仪"]]
+
+
 @pytest.mark.parametrize(("notice", "at_least", "below"), [
     (MatchInput(title="那曲市公安局刑侦支队DNA实验室遗传分析仪升级单一来源公示", buyer="那曲市公安局刑侦支队"), 50, None),
     (MatchInput(title="拉萨市疾病预防控制中心荧光定量PCR仪采购", buyer="拉萨市疾病预防控制中心",
@@ -172,7 +199,8 @@ def test_capacity_summary_in_reasons_and_match_output(scorer: Scorer) -> None:
 
 ALPHABET = st.sampled_from(list("公安局采购遗传分析仪试剂盒上帝肯定清华大学元台张盒人份的和在DNAYSTRxl3500-  ，。")
                            + ["遗传分析仪", "Y-STR", "3500xL", "帝肯", "赛默飞", "Thermo Fisher", "采血卡",
-                              "3500元", "华大基因", "STR扩增试剂盒", "家系排查"])
+                              "3500元", "华大基因", "STR扩增试剂盒", "家系排查", "博奥", "公司", "金盾", "保安",
+                              "荧光定量PCR仪", "7500", "型号:", "ABI 3500"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -209,7 +237,7 @@ def test_watchlist_check_reports_lines(tmp_path: Path) -> None:
     bad = tmp_path / "mine.toml"
     bad.write_text(textwrap.dedent("""\
         # my terms
-        [[term]]
+        [[term]]  # the analyser
         term = "遗传分析仪"
         category = "equipment"
         tier = "strong"
@@ -219,15 +247,92 @@ def test_watchlist_check_reports_lines(tmp_path: Path) -> None:
         term = "新仪器"
         category = "gadgets"
         tier = "strong"
-        aliases = ["基因分析仪"]
+        aliases = [
+            "新仪器二号",
+            "基因分析仪",
+        ]
+
+        [[negative]]
+        term = "新冠"
+        kind = "context"
+        aliases = ["新型冠状病毒"]
+
+        [[negative]]   # the same again, by mistake
+        term = "新冠病毒"
+        kind = "context"
+        aliases = ["疫情", "新型冠状病毒"]
         """), encoding="utf-8")
     _, problems = parse_watchlist([bad])
     assert [(p.line, p.message) for p in problems] == [
-        (8, "新仪器: unknown category 'gadgets'"),
-        (8, "新仪器: alias '基因分析仪' is already claimed by '遗传分析仪' (line 2)")]
-    result = run_caigou("watchlist", "check", str(bad))
-    assert result.returncode == 1 and f"{bad}:8: 新仪器: unknown category" in result.stdout
+        (10, "新仪器: unknown category 'gadgets'"),
+        (14, "新仪器: alias '基因分析仪' is already claimed by '遗传分析仪' (line 6)"),
+        (25, "新冠病毒: alias '新型冠状病毒' is already claimed by '新冠' (line 20)")]
+
+
+def test_watchlist_check_command_checks_an_extension_against_the_default(tmp_path: Path) -> None:
+    extension = tmp_path / "extra.toml"
+    extension.write_text(textwrap.dedent("""\
+        [[term]]
+        term = "我的分析仪"
+        category = "equipment"
+        tier = "strong"
+        aliases = ["DNA遗传分析仪"]
+
+        [[negative]]
+        term = "我的负面"
+        kind = "context"
+        aliases = ["咽拭子"]
+        """), encoding="utf-8")
+    result = run_caigou("watchlist", "check", str(extension))
+    assert result.returncode == 1
+    default = Path("pipelines/matching/watchlist.toml").resolve()
+    lines = default.read_text(encoding="utf-8").splitlines()
+    analyser = next(n for n, line in enumerate(lines, 1) if '"DNA遗传分析仪"' in line)
+    swab = next(n for n, line in enumerate(lines, 1) if '"咽拭子"' in line)
+    assert result.stdout.splitlines() == [
+        f"{extension}:5: 我的分析仪: alias 'DNA遗传分析仪' is already claimed by '遗传分析仪' ({default} line {analyser})",
+        f"{extension}:10: 我的负面: alias '咽拭子' is already claimed by '采样管' ({default} line {swab})"]
+    assert run_caigou("watchlist", "check", "--alone", str(extension)).returncode == 0
     assert run_caigou("watchlist", "check").returncode == 0
+
+
+@pytest.mark.parametrize(("alias", "why"), [
+    ("3500", "is a bare number"),
+    ("x", "is a single character"),
+    ("-x", "starts or ends with punctuation"),
+    ("a.b", "has no Latin word of two letters or more"),
+    ("-ab", "starts or ends with punctuation"),
+    ("肯定", "is a common word (jieba has seen it 6227 times)"),
+])
+def test_watchlist_check_refuses_spellings_that_match_nothing_or_everything(tmp_path: Path, alias: str,
+                                                                            why: str) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[[term]]\nterm = "某试剂盒"\ncategory = "kit"\ntier = "strong"\naliases = [\n  "某某试剂",\n'
+                   f'  "{alias}",\n]\n', encoding="utf-8")
+    result = run_caigou("watchlist", "check", "--alone", str(bad))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"{bad}:7: 某试剂盒: '{alias}' {why}"), result.stdout
+
+
+def test_watchlist_check_runs_token_checks_with_the_other_problems(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[term]]\nterm = "某试剂盒"\ncategory = "kits"\ntier = "strong"\naliases = ["3130"]\n',
+                   encoding="utf-8")
+    result = run_caigou("watchlist", "check", "--alone", str(bad))
+    assert result.stdout.splitlines() == [
+        f"{bad}:3: 某试剂盒: unknown category 'kits'",
+        f"{bad}:5: 某试剂盒: '3130' is a bare number (prices and counts look the same): list it under "
+        "`context_only` with `context`"]
+
+
+def test_a_spelling_jieba_cuts_differently_fails_the_check(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[term]]\nterm = "某试剂盒"\ncategory = "kit"\ntier = "strong"\naliases = ["采购一"]\n',
+                   encoding="utf-8")
+    result = run_caigou("watchlist", "check", "--alone", str(bad))
+    # jieba reads 关于/采购/一项/目的: the alias would never match there
+    assert result.stdout.splitlines() == [f"{bad}:5: 某试剂盒: '采购一' does not come out of jieba as whole tokens "
+                                          "in '关于采购一项目的' (关于/采购/一项/目的)"]
 
 
 def test_match_command(tmp_path: Path) -> None:

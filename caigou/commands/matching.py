@@ -30,20 +30,35 @@ def watchlist() -> None:
 
 @watchlist.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--alone", is_flag=True, help="FILE is a whole watchlist (for `[watchlist] path`), not an extension.")
 @pass_app
-def check(app: AppContext, file: str | None) -> None:
-    """Validate FILE (default: the configured watchlist): duplicates, aliases claimed twice, unknown categories,
-    spellings jieba cannot produce as tokens. Prints FILE:LINE: problem, one a line."""
-    paths = _paths(app, file)
+def check(app: AppContext, file: str | None, alone: bool) -> None:
+    """Validate FILE (default: the configured watchlist): duplicates and spellings claimed twice (terms and
+    negatives), unknown categories, bare numbers, single characters, common words, spellings jieba does not cut
+    out whole. FILE is checked as an extension of the configured watchlist, so a clash with it is found, unless
+    --alone. Prints FILE:LINE: problem, one a line."""
+    paths = _paths(app, None)
+    if file:
+        base = paths[0]
+        paths = [Path(file)] if alone or _same_file(Path(file), base) else [base, Path(file)]
     parsed, problems = parse_watchlist(paths)
-    if not problems:
-        problems = check_tokens(parsed)
-    for problem in problems:
+    # Token problems come with the others: a file with a clash can have a dead spelling too.
+    problems += check_tokens(parsed)
+    if file and not alone:  # the base is not what is being checked: only FILE's own lines
+        problems = [p for p in problems if _same_file(Path(p.path), Path(file))]
+    for problem in sorted(problems, key=lambda p: (p.path, p.line)):
         click.echo(str(problem))
     if problems:
         raise SystemExit(1)
     click.echo(f"{', '.join(map(str, paths))}: {len(parsed.terms)} terms, {len(parsed.negatives)} negatives, "
                f"version {parsed.version}: no problems")
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return one.resolve() == other.resolve()
+    except OSError:
+        return False
 
 
 @watchlist.command()

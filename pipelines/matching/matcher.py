@@ -20,6 +20,12 @@ from pipelines.matching.watchlist import Term, Watchlist, spelling_variants
 
 # jieba's own block pattern (jieba.re_han_default): segmentation never crosses these blocks' edges.
 BLOCK = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+")
+# What follows a number that is a price or a count, not a model: "3500元", "3500 万元", "3500台", "3500人份".
+AFTER_NUMBER = re.compile(r"\s?(?:万元|亿元|元|万|亿|美元|块|台|套|盒|张|支|人份|份|瓶|个|件|%)")
+# A bare number among a term's aliases (which `caigou watchlist check` refuses) still matches only beside one of
+# the term's context words, or these.
+BARE_NUMBER = re.compile(r"[\d.,\s-]+")
+MODEL_CONTEXT = ("型", "型号", "xl", "abi")
 SHORT_CJK_FREQUENCY = 5  # two-character names: a token where they stand alone, never inside a commoner word
 
 
@@ -41,10 +47,24 @@ class Matcher:
         _quiet_jieba()
         self.watchlist = watchlist
         self.spellings: dict[str, Term] = {}
+        # Spellings that match only beside one of their term's context words (normalised): bare model numbers
+        # and short names shared with other companies.
+        self.context_of: dict[str, tuple[str, ...]] = {}
         for term in watchlist.match_terms:
+            context = tuple(dict.fromkeys(v for word in term.context or MODEL_CONTEXT for v in spelling_variants(word)))
             for spelling in term.spellings:
                 for variant in spelling_variants(spelling):
-                    self.spellings.setdefault(variant, term)
+                    if variant not in self.spellings:
+                        self.spellings[variant] = term
+                        if BARE_NUMBER.fullmatch(variant):  # an alias "3500" is a model number, not a price
+                            self.context_of[variant] = context
+        for term in watchlist.match_terms:
+            context = tuple(dict.fromkeys(v for word in term.context for v in spelling_variants(word)))
+            for spelling in term.context_only:
+                for variant in spelling_variants(spelling):
+                    if variant not in self.spellings:
+                        self.spellings[variant] = term
+                        self.context_of[variant] = context
         self.tokenizer = jieba.Tokenizer()
         self.tokenizer.initialize()
         for spelling in self.spellings:
@@ -72,8 +92,19 @@ class Matcher:
             return []
         edges = self._edges_near(text, candidates)
         hits = [Hit(self.spellings[s], s, start, end) for start, end, s in candidates
-                if start in edges and end in edges]
+                if start in edges and end in edges and self._allowed(text, s, start, end)]
         return _leftmost_longest(hits)
+
+    def _allowed(self, text: str, spelling: str, start: int, end: int) -> bool:
+        """A spelling ending in a digit is not a model before money or a count ("ABI 3500元", "3500台"); a
+        context-only spelling needs a context word right before or after it (spaces and colons between)."""
+        if spelling[-1].isdigit() and AFTER_NUMBER.match(text, end):
+            return False
+        context = self.context_of.get(spelling)
+        if context is None:
+            return True
+        before, after = text[max(0, start - 40):start].rstrip(" :"), text[end:end + 40].lstrip(" :")
+        return any(before.endswith(word) or after.startswith(word) for word in context)
 
     def _edges_near(self, text: str, candidates: list[tuple[int, int, str]]) -> set[int]:
         """Token edges of the jieba blocks the candidates touch; characters outside blocks are edges themselves."""
@@ -112,7 +143,7 @@ class Matcher:
                 if end - start > self.longest:
                     break
                 spelling = text[start:end]
-                if spelling in self.spellings:
+                if spelling in self.spellings and self._allowed(text, spelling, start, end):
                     hits.append(Hit(self.spellings[spelling], spelling, start, end))
         return _leftmost_longest(hits)
 

@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from models.errors import CaigouError
 from pipelines.matching.text import normalise
@@ -27,10 +28,23 @@ class Term:
     gloss: str = ""
     line: int = 0
     source: str = ""
+    alias_lines: tuple[int, ...] = ()          # the line of each alias (0: unknown)
+    # Spellings that match only with a context word right before or after them: bare model numbers (3500 beside
+    # 遗传分析仪, xL, 型, ABI) and short names that are also other companies' (博奥 beside 公司 or 芯片, not in
+    # 北京博奥森生物). A spelling ending in a digit never matches before a price or count (3500元, 3500台).
+    context_only: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()
 
     @property
     def spellings(self) -> tuple[str, ...]:
         return (self.term, *self.aliases)
+
+    def line_of(self, spelling: str) -> int:
+        """The line that names ``spelling``: its alias line if known, else the table's header."""
+        if spelling in self.aliases:
+            line = self.alias_lines[self.aliases.index(spelling)] if len(self.alias_lines) == len(self.aliases) else 0
+            return line or self.line
+        return self.line
 
 
 @dataclass(frozen=True)
@@ -40,10 +54,17 @@ class Negative:
     aliases: tuple[str, ...] = ()
     gloss: str = ""
     line: int = 0
+    source: str = ""
+    alias_lines: tuple[int, ...] = ()
 
     @property
     def spellings(self) -> tuple[str, ...]:
         return (self.term, *self.aliases)
+
+    def line_of(self, spelling: str) -> int:
+        if spelling in self.aliases and len(self.alias_lines) == len(self.aliases):
+            return self.alias_lines[self.aliases.index(spelling)] or self.line
+        return self.line
 
 
 @dataclass(frozen=True)
@@ -61,6 +82,7 @@ class Watchlist:
     terms: list[Term] = field(default_factory=list)
     negatives: list[Negative] = field(default_factory=list)
     forensic_markers: list[str] = field(default_factory=list)
+    generic_buyers: list[str] = field(default_factory=list)
     version: str = ""
     paths: list[str] = field(default_factory=list)
 
@@ -74,10 +96,46 @@ class Watchlist:
         return [t for t in self.terms if t.category == "buyer-type"]
 
 
-def _table_lines(text: str, header: str) -> list[int]:
-    """Line numbers (1-based) of each ``[[header]]`` table, in order."""
-    return [number for number, line in enumerate(text.splitlines(), start=1)
-            if line.strip() == f"[[{header}]]"]
+# A table header, with or without a comment after it; any header ends the table before it.
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z_.-]+)\s*\]\]?\s*(?:#.*)?$")
+
+
+class _Lines:
+    """Where things are in a TOML file, so problems name a line: each ``[[kind]]`` table's span, and inside it the
+    line of a key or of a quoted value (an alias in a multi-line array)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+        headers = [(number, match.group(1), match.group(0).strip().startswith("[["))
+                   for number, line in enumerate(self.lines, start=1) if (match := _HEADER.match(line))]
+        self.spans: dict[str, list[tuple[int, int]]] = {}
+        for index, (number, name, is_array) in enumerate(headers):
+            end = headers[index + 1][0] if index + 1 < len(headers) else len(self.lines) + 1
+            if is_array:
+                self.spans.setdefault(name, []).append((number, end))
+
+    def span(self, kind: str, index: int) -> tuple[int, int]:
+        spans = self.spans.get(kind, [])
+        return spans[index] if index < len(spans) else (0, 0)
+
+    def key(self, span: tuple[int, int], key: str) -> int:
+        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        return next((n for n in range(span[0] + 1, span[1]) if pattern.match(self.lines[n - 1])), span[0])
+
+    def value(self, span: tuple[int, int], key: str, value: str, after: int = 0) -> int:
+        """The first line at or after ``after`` from the key ``key`` on that quotes ``value``."""
+        first = max(self.key(span, key), after)
+        quoted = (f'"{value}"', f"'{value}'", '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        return next((n for n in range(first, span[1]) if n and any(q in self.lines[n - 1] for q in quoted)),
+                    self.key(span, key))
+
+    def values(self, span: tuple[int, int], key: str, values: tuple[str, ...]) -> tuple[int, ...]:
+        lines, after = [], 0
+        for value in values:  # in order, so a spelling listed twice gets its second line the second time
+            line = self.value(span, key, value, after)
+            lines.append(line)
+            after = line
+        return tuple(lines)
 
 
 def _read(path: Path) -> tuple[dict[str, object], str]:
@@ -91,6 +149,10 @@ def _read(path: Path) -> tuple[dict[str, object], str]:
         raise CaigouError(f"{path}: not valid TOML: {exc}") from exc
 
 
+def _strings(raw: dict[str, Any], key: str) -> tuple[str, ...]:
+    return tuple(str(a).strip() for a in raw.get(key, []) if str(a).strip())
+
+
 def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
     """Read one or more files (a base and its extensions) into a Watchlist, with the problems found."""
     watchlist = Watchlist(paths=[str(p) for p in paths])
@@ -99,69 +161,143 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
     for path in paths:
         data, text = _read(path)
         digest.update(text.encode())
-        term_lines = _table_lines(text, "term")
+        lines = _Lines(text)
         for index, raw in enumerate(data.get("term", [])):  # type: ignore[union-attr]
-            line = term_lines[index] if index < len(term_lines) else 0
+            span = lines.span("term", index)
+            line = span[0]
             name = str(raw.get("term", "")).strip()
             category, tier = raw.get("category", ""), raw.get("tier", "")
             if not name:
                 problems.append(Problem(str(path), line, "a term without `term`"))
                 continue
             if category not in CATEGORIES:
-                problems.append(Problem(str(path), line, f"{name}: unknown category {category!r}"))
+                problems.append(Problem(str(path), lines.key(span, "category"),
+                                        f"{name}: unknown category {category!r}"))
             if tier not in TIERS:
-                problems.append(Problem(str(path), line, f"{name}: unknown tier {tier!r} (strong, medium, weak)"))
-            aliases = tuple(str(a).strip() for a in raw.get("aliases", []) if str(a).strip())
-            watchlist.terms.append(Term(name, category, tier, aliases, str(raw.get("gloss", "")), line, str(path)))
-        negative_lines = _table_lines(text, "negative")
+                problems.append(Problem(str(path), lines.key(span, "tier"),
+                                        f"{name}: unknown tier {tier!r} (strong, medium, weak)"))
+            aliases, context_only = _strings(raw, "aliases"), _strings(raw, "context_only")
+            context = _strings(raw, "context")
+            if context_only and not context:
+                problems.append(Problem(str(path), lines.key(span, "context_only"),
+                                        f"{name}: `context_only` needs `context` (the words that may stand next to "
+                                        "those spellings)"))
+            watchlist.terms.append(Term(name, category, tier, aliases, str(raw.get("gloss", "")), line, str(path),
+                                        lines.values(span, "aliases", aliases), context_only, context))
         for index, raw in enumerate(data.get("negative", [])):  # type: ignore[union-attr]
-            line = negative_lines[index] if index < len(negative_lines) else 0
+            span = lines.span("negative", index)
             kind = raw.get("kind", "")
+            name = str(raw.get("term", "")).strip()
             if kind not in NEGATIVE_KINDS:
-                problems.append(Problem(str(path), line, f"{raw.get('term')}: kind must be buyer or context"))
-            watchlist.negatives.append(Negative(str(raw.get("term", "")), kind,
-                                                tuple(str(a) for a in raw.get("aliases", [])),
-                                                str(raw.get("gloss", "")), line))
+                problems.append(Problem(str(path), lines.key(span, "kind"),
+                                        f"{name}: kind must be buyer or context"))
+            aliases = _strings(raw, "aliases")
+            watchlist.negatives.append(Negative(name, kind, aliases, str(raw.get("gloss", "")), span[0], str(path),
+                                                lines.values(span, "aliases", aliases)))
         watchlist.forensic_markers += [str(m) for m in data.get("forensic", {}).get("markers", [])]  # type: ignore
+        watchlist.generic_buyers += [str(m) for m in data.get("buyer", {}).get("generic", [])]  # type: ignore
     watchlist.version = digest.hexdigest()[:16]
     problems += _duplicates(watchlist)
     return watchlist, problems
 
 
+def _where(owner_source: str, owner_line: int, source: str) -> str:
+    return f"line {owner_line}" if owner_source == source else f"{owner_source} line {owner_line}"
+
+
 def _duplicates(watchlist: Watchlist) -> list[Problem]:
+    """A spelling listed twice in one entry, or claimed by two terms (or two negatives): which one matched would
+    depend on file order."""
     problems: list[Problem] = []
-    owners: dict[str, Term] = {}
-    for term in watchlist.terms:
-        seen_here: set[str] = set()
-        for spelling in term.spellings:
-            key = normalise(spelling)
-            if key in seen_here:
-                problems.append(Problem(term.source, term.line, f"{term.term}: {spelling!r} is listed twice"))
-                continue
-            seen_here.add(key)
-            owner = owners.get(key)
-            if owner is not None:
-                what = "term" if spelling == term.term and key == normalise(owner.term) else "alias"
-                problems.append(Problem(term.source, term.line, f"{term.term}: {what} {spelling!r} is already "
-                                        f"claimed by {owner.term!r} (line {owner.line})"))
-            else:
-                owners[key] = term
+    for entries in (watchlist.terms, watchlist.negatives):
+        owners: dict[str, Term | Negative] = {}
+        for entry in entries:
+            seen_here: set[str] = set()
+            spellings = [*entry.spellings, *getattr(entry, "context_only", ())]
+            for position, spelling in enumerate(spellings):
+                key = normalise(spelling)
+                line = entry.line_of(spelling) if position else entry.line
+                if key in seen_here:
+                    problems.append(Problem(entry.source, line, f"{entry.term}: {spelling!r} is listed twice"))
+                    continue
+                seen_here.add(key)
+                owner = owners.get(key)
+                if owner is not None:
+                    what = "term" if position == 0 else "alias"
+                    problems.append(Problem(entry.source, line, f"{entry.term}: {what} {spelling!r} is already "
+                                            f"claimed by {owner.term!r} "
+                                            f"({_where(owner.source, owner.line_of(spelling), entry.source)})"))
+                else:
+                    owners[key] = entry
     return problems
+
+
+# Contexts a spelling must come out of jieba whole in: between common words, as notices use it.
+TOKEN_CONTEXTS = ("采购{}一批", "关于{}项目的", "公安局{}和")
+LATIN_CONTEXTS = ("采购{}一批", "采购 {} 一批", "the {} system")
+COMMON_WORD = 300  # jieba's own count (of 60 million) above which a Chinese word is ordinary prose (肯定: 6227)
+_BARE_NUMBER = re.compile(r"[\d.,\s-]+")
 
 
 def check_tokens(watchlist: Watchlist) -> list[Problem]:
-    """Spellings the tokenizer cannot produce as one token sequence (so they could never match)."""
+    """Spellings that would never match, or match everywhere: bare numbers and single characters (a model number
+    goes under ``context_only``, matched beside its context), spellings that start or end with punctuation or have
+    no Latin word of two letters, common words, and spellings jieba does not cut out whole between common words."""
+    import jieba
+
     from pipelines.matching.matcher import Matcher
 
     matcher = Matcher(watchlist)
-    problems = []
+    plain = jieba.Tokenizer()  # jieba's own dictionary, without ours: how common a word is in ordinary text
+    plain.initialize()
+    problems: list[Problem] = []
     for term in watchlist.match_terms:
         for spelling in term.spellings:
-            text = normalise(spelling)
-            if not any(m.start == 0 and m.end == len(text) for m in matcher.find(text)):
-                problems.append(Problem(term.source, term.line,
-                                        f"{term.term}: {spelling!r} does not come out of jieba as whole tokens"))
+            key = normalise(spelling)
+            reason = _spelling_problem(key, plain.FREQ) or _tokens_problem(matcher, key)
+            if reason:
+                problems.append(Problem(term.source, term.line_of(spelling), f"{term.term}: {spelling!r} {reason}"))
+        for spelling in term.context_only:
+            key = normalise(spelling)
+            if not term.context or len(key) < 2:
+                continue  # reported by parse_watchlist / below
+            word = normalise(term.context[0])
+            texts = [f"采购{word}{key}一台", f"采购{key}{word}一台", f"采购{word} {key} 一台"]
+            if not any(any(h.term is term and t[h.start:h.end] == key for h in matcher.find(t)) for t in texts):
+                problems.append(Problem(term.source, term.line, f"{term.term}: {spelling!r} does not match beside "
+                                        f"its context {word!r} ({' / '.join(texts)})"))
     return problems
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fd5" for ch in text)
+
+
+def _spelling_problem(key: str, base: dict[str, int]) -> str | None:
+    if _BARE_NUMBER.fullmatch(key):
+        return "is a bare number (prices and counts look the same): list it under `context_only` with `context`"
+    if len(key.replace(" ", "")) < 2:
+        return "is a single character"
+    if not (key[0].isalnum() and key[-1].isalnum()):
+        return "starts or ends with punctuation"
+    if not _has_cjk(key) and max(len(w) for w in re.findall(r"[a-z0-9]+", key) or [""]) < 2:
+        return "has no Latin word of two letters or more"
+    if _has_cjk(key) and base.get(key, 0) >= COMMON_WORD:
+        return f"is a common word (jieba has seen it {base[key]} times): it would match ordinary prose"
+    return None
+
+
+def _tokens_problem(matcher: Any, key: str) -> str | None:
+    contexts = TOKEN_CONTEXTS if _has_cjk(key) else LATIN_CONTEXTS
+    for context in contexts:
+        text = context.format(key)
+        at = text.index(key)
+        hits = matcher.find(text)
+        # A longer spelling that takes the context in ("Spectrum CE" in "spectrum ce system") still matches it.
+        if not any(h.start <= at and at + len(key) <= h.end for h in hits):
+            tokens = "/".join(matcher.tokenizer.cut(text, HMM=True))
+            return f"does not come out of jieba as whole tokens in {text!r} ({tokens})"
+    return None
 
 
 def configured_paths(path: str | None = None, extra: str | list[str] | None = None) -> list[Path]:
