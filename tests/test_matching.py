@@ -98,6 +98,40 @@ def test_buyers_and_contexts(scorer: Scorer, notice: MatchInput, at_least: int |
         assert score < below
 
 
+@pytest.mark.parametrize(("buyer", "points"), [
+    ("某市人民检察院", "+20"), ("某市中级人民法院", "+20"), ("某县司法局", "+20"),
+    ("某市人民检察院司法鉴定中心", "+20"),     # a procuratorate's own forensic lab
+    ("某司法鉴定中心", "-40"),                 # an independent (civil paternity) lab stays a negative buyer
+])
+def test_judicial_buyers(scorer: Scorer, buyer: str, points: str) -> None:
+    result = scorer.score(MatchInput(title=f"{buyer}遗传分析仪采购", buyer=buyer))
+    assert any(r.startswith("buyer is") and r.endswith(points) for r in result.reasons), result.reasons
+    assert (result.score >= 50) == (points == "+20")
+
+
+def test_newborn_screening_is_a_context_negative_cancelled_by_forensic_markers(scorer: Scorer) -> None:
+    plain = scorer.score(MatchInput(title="某市公安局采血卡采购", buyer="某市公安局")).score
+    screening = scorer.score(MatchInput(title="某市公安局采血卡采购", buyer="某市公安局", body="用于新生儿筛查和NIPT"))
+    assert screening.score == plain - 25
+    assert any(r.startswith("negative context 新生儿筛查") and r.endswith("-25") for r in screening.reasons)
+    forensic = scorer.score(MatchInput(title="某市公安局采血卡采购", buyer="某市公安局",
+                                       body="用于新生儿筛查; Y-STR检测"))
+    assert any("cancelled by forensic marker" in r for r in forensic.reasons)
+    # the maternal hospital itself is still a negative buyer
+    assert any(r.startswith("buyer is maternal") for r in scorer.score(
+        MatchInput(title="某妇幼保健院采血卡", buyer="某市妇幼保健院")).reasons)
+
+
+@pytest.mark.parametrize(("title", "below_50"), [
+    ("某市人民医院遗传分析仪3500xL采购项目", True),     # was 50: the trading centre hid the hospital
+    ("某市公安局遗传分析仪采购项目", False),
+])
+def test_a_generic_buyer_falls_back_to_the_title(scorer: Scorer, title: str, below_50: bool) -> None:
+    result = scorer.score(MatchInput(title=title, buyer="某市公共资源交易中心"))
+    assert (result.score < 50) == below_50
+    assert any(r.startswith("title (buyer 某市公共资源交易中心 only runs the tender) is") for r in result.reasons)
+
+
 def test_police_covid_purchase_is_mid_score_and_a_forensic_marker_cancels_the_penalty(scorer: Scorer) -> None:
     covid = scorer.score(MatchInput(title="某县公安局核酸检测PCR扩增仪采购", buyer="某县公安局", body="新冠核酸检测"))
     assert 0 < covid.score < 50

@@ -241,6 +241,7 @@ class Scorer:
         self.matcher = matcher or Matcher(watchlist)
         self.buyer_negatives = [n for n in watchlist.negatives if n.kind == "buyer"]
         self.context_negatives = [n for n in watchlist.negatives if n.kind == "context"]
+        self.generic_buyers = [normalise(name) for name in watchlist.generic_buyers]
         # Latin markers need word edges: "str" must not fire inside "structure".
         self.markers = [(normalise(m), re.compile(rf"(?<![a-z]){re.escape(normalise(m))}(?![a-z])"))
                         for m in watchlist.forensic_markers]
@@ -287,10 +288,18 @@ class Scorer:
             total += VENDOR_PRODUCT_KIT
             reasons.append(f"vendor, product model and kit together: +{VENDOR_PRODUCT_KIT}")
 
-        buyer_text = normalise(notice.buyer) or normalise(notice.title)
-        whose = "buyer" if notice.buyer.strip() else "title (no buyer given)"
+        buyer_text, whose = normalise(notice.buyer), "buyer"
         police = _longest_in(buyer_text, self.watchlist.buyer_types)
         negative = _longest_in(buyer_text, self.buyer_negatives)
+        if not buyer_text:
+            whose = "title (no buyer given)"
+        elif not police and not negative and any(g in buyer_text for g in self.generic_buyers):
+            # A trading centre or agent runs the tender for someone: the title usually names who.
+            whose = f"title (buyer {notice.buyer.strip()} only runs the tender)"
+        if whose != "buyer":
+            buyer_text = normalise(notice.title)
+            police = _longest_in(buyer_text, self.watchlist.buyer_types)
+            negative = _longest_in(buyer_text, self.buyer_negatives)
         buyer_type = ""
         if negative and (not police or len(negative[1]) > len(police[1])):
             buyer_type = f"not police: {negative[0].term}"
