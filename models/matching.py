@@ -48,4 +48,27 @@ class NoticeScore(Base):
     watchlist_version: Mapped[str] = mapped_column(String(64))
     scored_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
     first_matched_at: Mapped[dt.datetime | None] = mapped_column(AwareDateTime(), index=True)
-    match_origin: Mapped[str] = mapped_column(String(20), default="")  # crawl | rematch: what first made it match
+    # crawl | rematch: what first made it match, or what last raised it to 50+ ("newly matched after a watchlist
+    # change" in digests)
+    match_origin: Mapped[str] = mapped_column(String(20), default="")
+    capacity: Mapped[dict[str, Any] | None] = mapped_column()  # reactions, cards, instruments, amount_cny (scoring)
+
+
+class NoticeScoreChange(Base):
+    """What one re-match changed for one notice (only notices whose score or matched state changed): the history
+    that ``notice_scores``, holding only the present, would lose — a notice that no longer matches, and why."""
+
+    __tablename__ = "notice_score_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now, index=True)  # the run's start
+    origin: Mapped[str] = mapped_column(String(20))                   # rematch (so far the only one recorded)
+    old_score: Mapped[int | None] = mapped_column(Integer)            # None: never scored before
+    new_score: Mapped[int] = mapped_column(Integer)
+    old_version: Mapped[str] = mapped_column(String(64), default="")  # watchlist versions
+    new_version: Mapped[str] = mapped_column(String(64))
+    newly_matched: Mapped[bool] = mapped_column(default=False)
+    no_longer_matching: Mapped[bool] = mapped_column(default=False)
+    now_review_first: Mapped[bool] = mapped_column(default=False)     # rose from below 50 to 50 or more
+    no_longer_review_first: Mapped[bool] = mapped_column(default=False)

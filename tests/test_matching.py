@@ -15,7 +15,7 @@ from models import NoticeMatch, NoticeScore
 from models.db import Database
 from pipelines.matching import MatchInput, Scorer, load_watchlist
 from pipelines.matching.matcher import Matcher
-from pipelines.matching.store import rematch
+from pipelines.matching.store import changes_since, describe_change, rematch
 from pipelines.matching.text import normalise, normalise_with_offsets
 from pipelines.matching.watchlist import parse_watchlist
 from pipelines.store import NoticeStore
@@ -405,3 +405,57 @@ def test_store_matches_and_rematch(db: Database, tmp_path: Path) -> None:
         assert now_matched.match_origin == "rematch" and now_matched.first_matched_at is not None
         assert session.get_one(NoticeScore, matched.notice_id).first_matched_at is None
         assert {m.term for m in session.scalars(select(NoticeMatch))} == {"家具"}
+        # what stopped matching is kept, with the scores and watchlist versions before and after
+        changes = {c.notice_id: c for c in changes_since(session, counts.started)}
+        gone, new = changes[matched.notice_id], changes[plain.notice_id]
+        assert (gone.no_longer_matching, gone.newly_matched, gone.new_score) == (True, False, 0)
+        assert gone.old_score is not None and gone.old_score >= 50 and gone.no_longer_review_first
+        assert gone.old_version == load_watchlist().version and gone.new_version == load_watchlist((changed,)).version
+        assert (new.newly_matched, new.old_score) == (True, 0)
+        assert describe_change(gone).startswith(f"#{matched.notice_id} {gone.old_score} → 0 (watchlist ")
+        assert describe_change(gone).endswith(": no longer matching, below 50 now")
+    # nothing changes the second time: nothing is recorded
+    again = rematch(db, Scorer(load_watchlist((changed,))), batch=1)
+    with db.session() as session:
+        assert changes_since(session, again.started) == []
+    shown = run_caigou("--db", db.url, "show", str(matched.notice_id))
+    assert shown.returncode == 0, shown.stderr
+    assert f"  rematch: #{matched.notice_id} {gone.old_score} → 0 (watchlist " in shown.stdout
+
+
+def test_a_rematch_that_raises_a_score_across_50_marks_it_newly_matched(db: Database, tmp_path: Path) -> None:
+    store = NoticeStore(db)
+    # matched at crawl time, but weakly: a PCR instrument bought by a finance bureau
+    weak = store.save_notice(make_record(source_key="3", title="某县财政局PCR仪采购", buyer="某县财政局",
+                                         region_code="520000", body_text="", suppliers=[]))
+    with db.session() as session:
+        before = session.get_one(NoticeScore, weak.notice_id)
+        assert before.match_origin == "crawl" and before.score < 50
+    stronger = tmp_path / "stronger.toml"
+    stronger.write_text('[[term]]\nterm = "PCR仪"\ncategory = "equipment"\ntier = "strong"\n'
+                        '[[term]]\nterm = "财政局"\ncategory = "buyer-type"\ntier = "strong"\n', encoding="utf-8")
+    counts = rematch(db, Scorer(load_watchlist((stronger,))))
+    assert counts.now_review_first == 1
+    with db.session() as session:
+        after = session.get_one(NoticeScore, weak.notice_id)
+        assert after.score >= 50 and after.match_origin == "rematch"  # digests: "newly matched after a change"
+        [change] = changes_since(session, counts.started)
+        assert change.now_review_first and not change.newly_matched
+
+
+def test_stored_capacity(db: Database) -> None:
+    store = NoticeStore(db)
+    saved = store.save_notice(make_record(source_key="4", body_text="Y-STR扩增试剂盒(100人份/盒)60盒；FTA卡50000张"))
+    with db.session() as session:
+        assert session.get_one(NoticeScore, saved.notice_id).capacity == {"reactions": 6000, "cards": 50000}
+
+
+def test_rematch_report_lists_the_changes(sqlite_db: Database, tmp_path: Path) -> None:
+    saved = NoticeStore(sqlite_db).save_notice(make_record(source_key="5"))
+    changed = tmp_path / "watchlist.toml"
+    changed.write_text('[[term]]\nterm = "家具"\ncategory = "equipment"\ntier = "strong"\n', encoding="utf-8")
+    result = run_caigou("--db", sqlite_db.url, "rematch", "--report", env={"CAIGOU_WATCHLIST_PATH": str(changed)})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("re-matched 1 notices with watchlist ") and "1 no longer match" in lines[0]
+    assert lines[1].startswith(f"#{saved.notice_id} ") and lines[1].endswith(": no longer matching, below 50 now")

@@ -90,6 +90,10 @@ def show(app: AppContext, notice_id: int, as_json: bool) -> None:
     for supplier in data["suppliers"]:
         click.echo(f"  supplier: {supplier['name']} {supplier['lot']} {supplier['amount_cny'] or ''}".rstrip())
     click.echo(f"score {data['score']}" + "".join(f"\n  - {reason}" for reason in data["reasons"]))
+    with app.db.session() as session:  # what re-matches changed (pipelines/matching/store.py)
+        from pipelines.matching.store import changes_since, describe_change
+        for change in changes_since(session, notice_id=notice_id):
+            click.echo(f"  rematch: {describe_change(change)}")
     for match in data["matches"]:
         click.echo(f"  match {match['term']} ({match['tier']}, {match['field']}): {match['snippet']}")
     click.echo(f"review status: {data['review_status']}")

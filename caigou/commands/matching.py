@@ -13,6 +13,7 @@ from caigou.context import AppContext, pass_app
 from models import Notice
 from models.errors import CaigouError
 from pipelines.matching.scoring import MatchInput, Scorer
+from pipelines.matching.store import changes_since, describe_change
 from pipelines.matching.store import rematch as rematch_archive
 from pipelines.matching.watchlist import check_tokens, configured_paths, load_watchlist, parse_watchlist
 
@@ -108,9 +109,12 @@ def match(app: AppContext, source: IO[str], output: IO[str], file: str | None) -
 
 @click.command()
 @click.option("--batch", default=500, show_default=True, help="Notices per transaction.")
+@click.option("--report", is_flag=True, help="Then list each notice whose score or matched state changed.")
 @pass_app
-def rematch(app: AppContext, batch: int) -> None:
-    """Re-score the whole archive against the current watchlist (after editing it)."""
+def rematch(app: AppContext, batch: int, report: bool) -> None:
+    """Re-score the whole archive against the current watchlist (after editing it). Each change (old and new
+    score and watchlist version, newly matched, no longer matching, crossed 50) is kept; `caigou show ID` lists a
+    notice's."""
     scorer = Scorer(load_watchlist(tuple(_paths(app, None))))
     with app.db.session() as session:
         total = session.scalar(select(func.count(Notice.id))) or 0
@@ -120,7 +124,11 @@ def rematch(app: AppContext, batch: int) -> None:
         counts = rematch_archive(app.db, scorer, batch, progress=bar.update)
     click.echo(f"re-matched {counts.notices} notices with watchlist {scorer.watchlist.version}: "
                f"{counts.newly_matched} newly matched, {counts.no_longer_matching} no longer match, "
-               f"{counts.review_first} score 50+ (review first)")
+               f"{counts.review_first} score 50+ (review first), {counts.now_review_first} of them newly")
+    if report and counts.started is not None:
+        with app.db.session() as session:
+            for change in changes_since(session, counts.started):
+                click.echo(describe_change(change))
 
 
 COMMANDS = [watchlist, match, rematch]
