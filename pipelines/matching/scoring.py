@@ -6,6 +6,7 @@ enough; a weak term never is; a hospital, CDC, university or farm buyer pulls a 
 """
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,7 +81,7 @@ class MatchResult:
     matches: list[FoundMatch]
     buyer_type: str
     watchlist_version: str
-    capacity: dict[str, Any] = field(default_factory=dict)   # see ``capacity``: reactions, cards, instruments, amount_cny
+    capacity: dict[str, Any] = field(default_factory=dict)  # see ``capacity``: reactions, cards, instruments, money
 
 
 # Quantities belong to what is counted: kits, consumables, instruments (not a vendor or a model number beside them).
@@ -100,21 +101,24 @@ def _number(text: str) -> int | float:
     return int(number) if number == number.to_integral_value() else float(number)
 
 
-def _clauses(text: str, original: str, offsets: list[int]) -> list[int]:
-    """Clause number of each character of normalised ``text`` (line breaks are gone from it, so they are read in
-    the original between two characters' sources)."""
-    numbers: list[int] = []
-    clause = 0
-    for index, char in enumerate(text):
-        if index and "\n" in original[offsets[index - 1]:offsets[index]]:
-            clause += 1
-        numbers.append(clause)
-        if _CLAUSE_END.match(text, index):
-            clause += 1
-    return numbers
+class _Clauses:
+    """Which clause a position of normalised ``text`` is in. Line breaks are gone from it (normalising removes
+    white space next to CJK), so they are read in the original: a break falls before the first character whose
+    source lies after the line break."""
+
+    def __init__(self, text: str, original: str, offsets: list[int]) -> None:
+        breaks = [match.end() for match in _CLAUSE_END.finditer(text)]
+        position = original.find("\n")
+        while position != -1:
+            breaks.append(bisect.bisect_right(offsets, position, hi=len(text)))
+            position = original.find("\n", position + 1)
+        self.breaks = sorted(breaks)
+
+    def __getitem__(self, index: int) -> int:
+        return bisect.bisect_right(self.breaks, index)
 
 
-def _owner(hits: list[Hit], clause_of: list[int], start: int, end: int, counted_only: bool) -> int | None:
+def _owner(hits: list[Hit], clause_of: _Clauses, start: int, end: int, counted_only: bool) -> int | None:
     """The index of the hit a number at ``[start, end)`` belongs to: the nearest counted term in the same clause
     before it, else after it, within ``QUANTITY_REACH``; for money, any term if no counted one is there."""
     best: tuple[int, int] | None = None
@@ -143,7 +147,7 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
     reactions; "60盒×100人份" the same; "采血卡(FTA卡)50000张" counts the cards once (for FTA卡, the nearer);
     "单价3500000元" → ``amount_cny`` "3500000.00". A count goes only to a kit, consumable or instrument (台/套 for
     instruments) in the same clause; money to the nearest term in the clause."""
-    clause_of = _clauses(text, original, offsets)
+    clause_of = _Clauses(text, original, offsets)
     found: list[dict[str, Any]] = [{} for _ in hits]
     money_spans: list[tuple[int, int]] = []
     for match in AMOUNT.finditer(text):
