@@ -26,10 +26,12 @@ class NoticeMatch(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     term: Mapped[str] = mapped_column(String(200), index=True)      # the watchlist's canonical term
-    matched_text: Mapped[str] = mapped_column(String(200))           # the alias as it occurred
+    matched_text: Mapped[str] = mapped_column(String(200))           # the alias as it occurred (original text)
     category: Mapped[str] = mapped_column(String(40), index=True)
     tier: Mapped[str] = mapped_column(String(10))                    # strong | medium | weak
     field: Mapped[str] = mapped_column(String(200))                  # title | body | buyer | suppliers | items | attachment:NAME
+    # Offsets into the field's original text (as published: full width, case and spaces kept), and the snippet
+    # cut from it; matching itself runs on the normalised text (pipelines/matching/text.py maps back).
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     snippet: Mapped[str] = mapped_column(Text)

@@ -296,7 +296,9 @@ def test_watchlist_check_reports_lines(tmp_path: Path) -> None:
         kind = "context"
         aliases = ["疫情", "新型冠状病毒"]
         """), encoding="utf-8")
-    _, problems = parse_watchlist([bad])
+    parsed, problems = parse_watchlist([bad])
+    # a header with a comment after it is still a header; the alias's own line in a multi-line array
+    assert [(t.line, t.line_of("新仪器二号")) for t in parsed.terms] == [(2, 2), (8, 13)]
     assert [(p.line, p.message) for p in problems] == [
         (10, "新仪器: unknown category 'gadgets'"),
         (14, "新仪器: alias '基因分析仪' is already claimed by '遗传分析仪' (line 6)"),

@@ -71,7 +71,9 @@ def show(app: AppContext, category: str | None) -> None:
     for term in listed.terms:
         if category and term.category != category:
             continue
-        click.echo(f"{term.tier:<7} {term.category:<18} {term.term}  ({' · '.join(term.aliases)})")
+        beside = (f"; only beside {'/'.join(term.context)}: {' · '.join(term.context_only)}"
+                  if term.context_only else "")
+        click.echo(f"{term.tier:<7} {term.category:<18} {term.term}  ({' · '.join(term.aliases)}{beside})")
     click.echo(f"version {listed.version}; {len(listed.negatives)} negative markers; forensic markers: "
                f"{', '.join(listed.forensic_markers)}")
 
