@@ -216,6 +216,11 @@ def test_offset_map_agrees_with_normalise(text: str) -> None:
                                                "amount_label": "单价"}}),
     ("STR扩增试剂盒 总价35.5万元", {"STR扩增试剂盒": {"amount_cny": "355000.00", "amount_label": "总价"}}),
     ("遗传分析仪5张", {"遗传分析仪": None}),                          # an instrument is not counted in 张
+    # no instrument named: the model takes 台, never 盒 (boxes of what?)
+    ("赛默飞世尔3500xL 2台", {"赛默飞世尔": None, "3500xL": {"count": 2, "unit": "台"}}),
+    ("赛默飞世尔 3500xL 20盒", {"赛默飞世尔": None, "3500xL": None}),
+    ("遗传分析仪 3500xL 2台", {"遗传分析仪": {"count": 2, "unit": "台"}, "3500xL": None}),
+    ("DNA数据库建设 预算1000万元", {"DNA数据库": {"amount_cny": "10000000.00", "amount_label": "预算"}}),
 ])
 def test_quantities_attach_to_the_right_term(scorer: Scorer, body: str, expected: dict[str, object]) -> None:
     assert {m.term: m.quantity for m in scorer.matches(MatchInput(body=body))} == expected

@@ -40,8 +40,9 @@ def check(app: AppContext, file: str | None, alone: bool) -> None:
     --alone. Prints FILE:LINE: problem, one a line."""
     paths = _paths(app, None)
     if file:
-        base = paths[0]
-        paths = [Path(file)] if alone or _same_file(Path(file), base) else [base, Path(file)]
+        # FILE beside the configured base and extensions (once), so a clash with any of them is found.
+        paths = [Path(file)] if alone or _same_file(Path(file), paths[0]) else [
+            *(p for p in paths if not _same_file(p, Path(file))), Path(file)]
     parsed, problems = parse_watchlist(paths)
     # Token problems come with the others: a file with a clash can have a dead spelling too.
     problems += check_tokens(parsed)

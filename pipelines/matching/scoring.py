@@ -118,14 +118,14 @@ class _Clauses:
         return bisect.bisect_right(self.breaks, index)
 
 
-def _owner(hits: list[Hit], clause_of: _Clauses, start: int, end: int, counted_only: bool) -> int | None:
-    """The index of the hit a number at ``[start, end)`` belongs to: the nearest counted term in the same clause
-    before it, else after it, within ``QUANTITY_REACH``; for money, any term if no counted one is there."""
-    best: tuple[int, int] | None = None
-    chosen = 0
-    for pass_counted in ((True,) if counted_only else (True, False)):
+def _owner(hits: list[Hit], clause_of: _Clauses, start: int, end: int, owners: Sequence[Sequence[str]]) -> int | None:
+    """The index of the hit a number at ``[start, end)`` belongs to: the nearest hit of the first category group in
+    ``owners`` that has one in the same clause, before the number if any, else after it, within ``QUANTITY_REACH``."""
+    for categories in owners:
+        best: tuple[int, int] | None = None
+        chosen = 0
         for index, hit in enumerate(hits):
-            if pass_counted and hit.term.category not in COUNTED:
+            if categories and hit.term.category not in categories:
                 continue
             if hit.end <= start:
                 gap, preference = start - hit.end, 0
@@ -142,16 +142,23 @@ def _owner(hits: list[Hit], clause_of: _Clauses, start: int, end: int, counted_o
     return None
 
 
+# Who takes a count: a kit, consumable or instrument; failing one, a model number for instruments only ("3500xL
+# 2台"; "3500xL 20盒" is nobody's: boxes of what?). Money: the same, failing those any term ("DNA数据库 预算…").
+COUNT_OWNERS: tuple[tuple[str, ...], ...] = (COUNTED, ("product-model",))
+MONEY_OWNERS: tuple[tuple[str, ...], ...] = (COUNTED, ("product-model",), ())
+
+
 def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) -> list[dict[str, Any] | None]:
     """Counts and money for each hit of one field: "Y-STR扩增试剂盒(100人份/盒)60盒" → 60 盒 of 100 人份 = 6000
     reactions; "60盒×100人份" the same; "采血卡(FTA卡)50000张" counts the cards once (for FTA卡, the nearer);
     "单价3500000元" → ``amount_cny`` "3500000.00". A count goes only to a kit, consumable or instrument (台/套 for
-    instruments) in the same clause; money to the nearest term in the clause."""
+    instruments; a model number takes 台/套 when no instrument is named) in the same clause; money to the nearest
+    of those, else to the nearest term in the clause."""
     clause_of = _Clauses(text, original, offsets)
     found: list[dict[str, Any]] = [{} for _ in hits]
     money_spans: list[tuple[int, int]] = []
     for match in AMOUNT.finditer(text):
-        owner = _owner(hits, clause_of, match.start("number"), match.end(), counted_only=False)
+        owner = _owner(hits, clause_of, match.start("number"), match.end(), MONEY_OWNERS)
         money_spans.append((match.start("number"), match.end()))
         if owner is None or "amount_cny" in found[owner]:
             continue
@@ -161,10 +168,12 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
     for match in QUANTITY.finditer(text):
         if any(s <= match.start() < e for s, e in money_spans) or any(h.start <= match.start() < h.end for h in hits):
             continue  # digits of a price or of a model number, not a count
-        owner = _owner(hits, clause_of, match.start(), match.end(), counted_only=True)
+        unit = match.group("unit")
+        owners = COUNT_OWNERS if unit in INSTRUMENT_UNITS else COUNT_OWNERS[:1]
+        owner = _owner(hits, clause_of, match.start(), match.end(), owners)
         if owner is None:
             continue
-        value, unit, into = _number(match.group("count")), match.group("unit"), found[owner]
+        value, into = _number(match.group("count")), found[owner]
         if hits[owner].term.category == "equipment" and unit not in INSTRUMENT_UNITS:
             continue  # an instrument is not counted in 张 or 盒
         before = text[max(0, match.start() - 3):match.start()].rstrip()
@@ -193,7 +202,7 @@ def capacity(found: Sequence["FoundMatch"]) -> dict[str, Any]:
             sums["reactions"] = sums.get("reactions", Decimal(0)) + Decimal(str(quantity["reactions"]))
         if match.category == "consumable" and quantity.get("unit") == "张":
             sums["cards"] = sums.get("cards", Decimal(0)) + Decimal(str(quantity["count"]))
-        if match.category == "equipment" and quantity.get("unit") in INSTRUMENT_UNITS:
+        if match.category in ("equipment", "product-model") and quantity.get("unit") in INSTRUMENT_UNITS:
             sums["instruments"] = sums.get("instruments", Decimal(0)) + Decimal(str(quantity["count"]))
         if "amount_cny" in quantity:
             amount = Decimal(quantity["amount_cny"])
