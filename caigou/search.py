@@ -1,6 +1,7 @@
 """Full-text search in Chinese over the archive, with filters, facets, sorting and highlighting.
 
-Query syntax: words (all must occur), ``"exact phrases"``, ``-excluded`` words or phrases, and ``OR`` between
+Query syntax: words (all must occur), ``"exact phrases"`` (their characters in this order, in any field, any
+case or width, spaces and punctuation ignored), ``-excluded`` words or phrases, and ``OR`` between
 alternatives: ``遗传分析仪 公安 -医院``, ``"DNA数据库" OR Y-STR``. Words are cut by the index's own jieba
 tokenizer, so 公安 finds 公安厅. A malformed query raises ``QueryError`` with a one-line message.
 """
@@ -21,11 +22,12 @@ from models.db import Database
 from models.errors import CaigouError
 from pipelines.linking import group_key, group_rank, other_copies
 from pipelines.normalise import region_by_code
-from pipelines.search_index import search_tokens
+from pipelines.search_index import phrase_tokens, search_tokens
 
 SORTS = ("relevance", "date", "score")
 SIMPLE = literal_column("'simple'::regconfig")
-FTS = table("notice_fts", column("rowid"), column("notice_id"), column("document"), column("tokens"))
+FTS = table("notice_fts", column("rowid"), column("notice_id"), column("document"), column("phrases"),
+            column("tokens"))
 
 
 class QueryError(CaigouError):
@@ -71,7 +73,8 @@ def parse_query(raw: str) -> Query:
         value = phrase if phrase is not None else word.lstrip("-") if excluded else word
         if not value or not value.strip():
             continue
-        tokens = search_tokens(value)
+        # A phrase is matched on the phrase stream (characters in order), a word on the jieba word stream.
+        tokens = phrase_tokens(value) if phrase is not None else search_tokens(value)
         if not tokens:
             raise QueryError(f"nothing to search for in {value!r}")
         term = Term(value.strip(), phrase is not None, tokens)
@@ -92,48 +95,62 @@ def parse_query(raw: str) -> Query:
 # ------------------------------------------------------------------------------------------------ SQL
 
 def _fts5(query: Query) -> str:
-    def quoted(token: str) -> str:
-        return '"' + token.replace('"', '""') + '"'
+    """The FTS5 MATCH expression: words in the ``tokens`` column, phrases as FTS5 phrases in ``phrases``."""
+    def quoted(tokens: list[str]) -> str:
+        return '"' + " ".join(tokens).replace('"', '""') + '"'
+
+    def one(term: Term) -> str:
+        if term.phrase:
+            return f"phrases : {quoted(term.tokens)}"
+        return " AND ".join(f"tokens : {quoted([token])}" for token in term.tokens)
 
     def all_of(terms: list[Term]) -> str:
-        return " AND ".join(quoted(token) for term in terms for token in term.tokens)
+        return " AND ".join(f"({one(term)})" for term in terms)
 
     expression = " OR ".join(f"({all_of(group)})" for group in query.alternatives)
     if query.excluded:
-        expression = f"({expression}) NOT ({' OR '.join(f'({all_of([t])})' for t in query.excluded)})"
+        expression = f"({expression}) NOT ({' OR '.join(f'({one(t)})' for t in query.excluded)})"
     return expression
 
 
-def _tsquery(query: Query) -> str:
-    def all_of(terms: list[Term]) -> str:
-        return " & ".join(f"'{token}'" for term in terms for token in term.tokens)
-
-    expression = " | ".join(f"({all_of(group)})" for group in query.alternatives)
-    for term in query.excluded:
-        expression = f"({expression}) & !({all_of([term])})"
-    return expression
+def _lexeme(token: str) -> str:
+    """A quoted tsquery lexeme; quotes and backslashes inside are escaped (a token is scraped or typed text)."""
+    return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _phrase(term: Term) -> ColumnElement[bool]:
-    return or_(Notice.title.contains(term.text, autoescape=True),
-               Notice.body_text.contains(term.text, autoescape=True),
-               Notice.buyer.contains(term.text, autoescape=True))
+def _ts_term(term: Term) -> ColumnElement[bool]:
+    """One term on PostgreSQL: words in ``document``, a phrase as adjacent lexemes (<->) in ``phrases``."""
+    if term.phrase:
+        return FTS.c.phrases.op("@@")(func.to_tsquery(SIMPLE, " <-> ".join(_lexeme(t) for t in term.tokens)))
+    return FTS.c.document.op("@@")(func.to_tsquery(SIMPLE, " & ".join(_lexeme(t) for t in term.tokens)))
+
+
+def _ts_clause(query: Query) -> ColumnElement[bool]:
+    """The query over one notice_fts row (both columns), as SQL: OR of AND-groups, without the excluded terms."""
+    clause = or_(*[and_(*[_ts_term(term) for term in group]) for group in query.alternatives])
+    return and_(clause, *[not_(_ts_term(term)) for term in query.excluded])
+
+
+def _ts_rank(query: Query) -> ColumnElement[Any]:
+    """Rank by every wanted word and phrase (whichever alternative matched)."""
+    terms = [term for group in query.alternatives for term in group]
+    words = [_lexeme(t) for term in terms if not term.phrase for t in term.tokens]
+    phrases = [" <-> ".join(_lexeme(t) for t in term.tokens) for term in terms if term.phrase]
+    score: ColumnElement[Any] = literal_column("0.0")
+    if words:
+        score = score + func.ts_rank(FTS.c.document, func.to_tsquery(SIMPLE, " | ".join(words)))
+    if phrases:
+        score = score + func.ts_rank(FTS.c.phrases, func.to_tsquery(SIMPLE, " | ".join(f"({p})" for p in phrases)))
+    return score
 
 
 def fulltext_clause(query: Query, dialect: str) -> ColumnElement[bool]:
-    """Notice.id among the full-text hits; phrases also occur verbatim; excluded phrases do not."""
+    """Notice.id among the full-text hits (words and phrases both answered by the index)."""
     if dialect == "postgresql":
-        hits = select(FTS.c.notice_id).where(
-            FTS.c.document.op("@@")(func.to_tsquery(SIMPLE, _tsquery(query))))
+        hits = select(FTS.c.notice_id).where(_ts_clause(query))
     else:
         hits = select(FTS.c.rowid).where(text("notice_fts MATCH :fts").bindparams(fts=_fts5(query)))
-    clauses: list[ColumnElement[bool]] = [Notice.id.in_(hits)]
-    phrase_groups = [and_(*[_phrase(t) for t in group if t.phrase]) for group in query.alternatives
-                     if any(t.phrase for t in group)]
-    if phrase_groups and len(phrase_groups) == len(query.alternatives):
-        clauses.append(or_(*phrase_groups))
-    clauses += [not_(_phrase(t)) for t in query.excluded if t.phrase]
-    return and_(*clauses)
+    return Notice.id.in_(hits)
 
 
 def filtered(statement: Select[Any], filters: NoticeFilters, query: Query | None, dialect: str) -> Select[Any]:
@@ -247,9 +264,8 @@ def _shown(members: Table) -> Select[Any]:
 def _rank(query: Query, dialect: str) -> Any:
     """(id, rank) of every full-text hit, lower rank first; one pass over the index, not one per row."""
     if dialect == "postgresql":
-        score = func.ts_rank(FTS.c.document, func.to_tsquery(SIMPLE, _tsquery(query)))
-        return (select(FTS.c.notice_id.label("id"), (-score).label("rank"))
-                .where(FTS.c.document.op("@@")(func.to_tsquery(SIMPLE, _tsquery(query))))).subquery()
+        return (select(FTS.c.notice_id.label("id"), (-_ts_rank(query)).label("rank"))
+                .where(_ts_clause(query))).subquery()
     return (select(FTS.c.rowid.label("id"), literal_column("bm25(notice_fts)").label("rank"))
             .where(text("notice_fts MATCH :rank_fts").bindparams(rank_fts=_fts5(query)))).subquery()
 

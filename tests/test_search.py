@@ -115,3 +115,67 @@ def test_updates_are_reindexed(archive: Database) -> None:
                                                  body_text="离心机", buyer="某市人民医院"))
     assert keys(search(archive, "遗传分析仪")) == {"1"}
     assert keys(search(archive, "离心机")) == {"3"}
+
+
+def _add(db: Database, key: str, title: str, body: str, supplier: str = "") -> int:
+    return NoticeStore(db).save_notice(make_record(
+        source_key=key, title=title, buyer="某单位", body_text=body, attachments=[], project_code=f"P-{key}",
+        suppliers=[SupplierRecord(supplier)] if supplier else [])).notice_id
+
+
+def test_phrases_ignore_case_width_and_spaces(archive: Database) -> None:
+    # The title has "DNA数据库": any case, full width, or a space where jieba would cut still finds it.
+    assert keys(search(archive, '"dna数据库"')) == {"2"}
+    assert keys(search(archive, '"ＤＮＡ数据库"')) == {"2"}
+    assert keys(search(archive, '"公安厅 DNA数据库"')) == {"2"}
+    assert keys(search(archive, '"公安厅 数据库"')) == set()            # not adjacent: no match
+    assert keys(search(archive, '"数据库建设项目"')) == {"2"}             # across jieba's word boundaries
+    assert keys(search(archive, '"建设数据库"')) == set()                # the words, in another order
+
+
+def test_phrases_in_suppliers_and_attachments(archive: Database) -> None:
+    assert keys(search(archive, '"中德美联生物"')) == {"5"}
+    notice_id = _add(archive, "7", "某县采购项目", "详见附件。")
+    with archive.session() as session:
+        from models import Attachment, Notice
+        from pipelines.search_index import index_notice
+
+        notice = session.get(Notice, notice_id)
+        notice.attachments.append(Attachment(url="http://x.example/list.xlsx", name="清单.xlsx",
+                                             text="序号 名称 型号\n1 全自动核酸提取仪 Auto-Pure96"))
+        session.flush()
+        index_notice(session, notice)
+    assert keys(search(archive, '"核酸提取仪 auto-pure96"')) == {"7"}
+    assert keys(search(archive, '"提取仪auto"')) == {"7"}
+
+
+def test_phrase_kept_in_every_alternative(archive: Database) -> None:
+    _add(archive, "6", "某县采血卡采购", "采血卡500张")
+    _add(archive, "8", "援藏项目", "持续建设西藏的基层实验室")
+    # Notice 2 has 建设 and 西藏 but not "建设西藏": the phrase must still be checked in its branch.
+    assert keys(search(archive, '"建设西藏" OR 采血卡')) == {"6", "8"}
+    assert keys(search(archive, '采血卡 OR "建设西藏" 实验室')) == {"6", "8"}
+    assert keys(search(archive, '西藏 -"建设西藏"')) & {"8"} == set()
+    assert "2" in keys(search(archive, '西藏 -"建设西藏"'))
+
+
+def test_mixed_letters_and_digits_are_searchable_apart(archive: Database) -> None:
+    assert keys(search(archive, "3500")) == {"1"}                        # 3500xL
+    assert keys(search(archive, "xl")) == {"1"}
+    assert keys(search(archive, "3500xl")) == {"1"}
+    assert keys(search(archive, "ystr")) == {"2", "5"}                   # Y-STR
+    assert keys(search(archive, "3501")) == set()
+
+
+def test_a_huge_notice_is_stored_and_found(archive: Database) -> None:
+    # ~1.2 million characters with ~100,000 distinct tokens: past PostgreSQL's 1 MB tsvector limit uncapped.
+    codes = "".join(f"序列号sn{i:06d}，" for i in range(100_000))
+    body = "本项目采购全自动遗传分析仪一台，附设备清单：" + codes
+    assert len(body) > 1_200_000
+    notice_id = _add(archive, "9", "某州公安局设备采购", body)
+    assert keys(search(archive, "遗传分析仪 sn000007")) == {"9"}
+    assert keys(search(archive, '"全自动遗传分析仪"')) == {"9"}
+    with archive.session() as session:
+        from models import Notice
+
+        assert len(session.get(Notice, notice_id).body_text) == len(body)
