@@ -29,8 +29,7 @@ NOTICES = [
 ]
 
 
-@pytest.fixture
-def archive(db: Database) -> Database:
+def fill(db: Database) -> Database:
     store = NoticeStore(db)
     for key, title, buyer, region, kind, body, supplier, year in NOTICES:
         store.save_notice(make_record(
@@ -38,6 +37,11 @@ def archive(db: Database) -> Database:
             project_code=f"P-{key}", published_at=dt.datetime(year, 6, 1, tzinfo=SHANGHAI),
             suppliers=[SupplierRecord(supplier, amount_cny=Decimal("1000.00"))] if supplier else []))
     return db
+
+
+@pytest.fixture
+def archive(db: Database) -> Database:
+    return fill(db)
 
 
 def keys(results) -> set[str]:  # type: ignore[no-untyped-def]
@@ -179,3 +183,24 @@ def test_a_huge_notice_is_stored_and_found(archive: Database) -> None:
         from models import Notice
 
         assert len(session.get(Notice, notice_id).body_text) == len(body)
+
+
+def test_command_line_minus_words_are_query_text_and_options_work_anywhere(sqlite_db: Database) -> None:
+    import json
+
+    from tests.crawling import run_caigou
+
+    fill(sqlite_db)
+
+    def found(*args: str) -> set[str]:
+        answer = run_caigou("--db", sqlite_db.url, "search", *args, "--format", "jsonl")
+        assert answer.returncode == 0, answer.stderr
+        return {json.loads(line)["title"][:2] for line in answer.stdout.splitlines()}
+
+    # The documented example: -医院 excludes, --region after the words still filters.
+    assert found("遗传分析仪", "公安", "-医院", "--region", "tibetan", "--min-score", "0") == {"那曲"}
+    assert found("--min-score=0", "遗传分析仪", "-医院") == {"那曲"}
+    assert found("遗传分析仪", '-"人民医院"', "--min-score", "0", "--region", "440100") == set()
+    assert found("遗传分析仪", "--min-score", "0", "--region", "440100") == {"某市"}
+    typo = run_caigou("--db", sqlite_db.url, "search", "公安", "--regoin", "tibetan")
+    assert typo.returncode == 2 and "No such option" in typo.stderr and "Traceback" not in typo.stderr
