@@ -470,3 +470,18 @@ def test_a_feed_link_works_whatever_the_name(archive: tuple[Database, dict[str, 
     link = re.search(r'<a href="(/feeds/[^"]+)">Atom</a>', client.get("/subscriptions").text).group(1)
     feed = client.get(link.replace("&amp;", "&"))
     assert feed.status_code == 200 and "西藏自治区公安厅DNA数据库" in feed.text
+
+
+def test_ids_beyond_any_key_are_not_found(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    huge = "99999999999999999999999"
+    log_in(client)
+    for path in (f"/notices/{huge}", f"/api/notices/{huge}", f"/api/notices/{huge}/reviews",
+                 f"/notices/{huge}/pages/1", f"/notices/1/pages/{huge}", f"/raw/{huge}", f"/subscriptions/{huge}",
+                 f"/notices/{2**31}", "/notices/0", "/api/notices/-5"):
+        answer = client.get(path)
+        assert answer.status_code == 404, (path, answer.status_code, answer.text[:200])
+    token = csrf_of(client.get("/search").text)
+    answer = client.post(f"/notices/{huge}/review", data={"status": "relevant", "csrf_token": token})
+    assert answer.status_code == 404 and "no notice with ID" in answer.text
+    shown = run_caigou("--db", archive[0].url, "show", huge)
+    assert shown.returncode == 2 and "no notice with ID" in shown.stderr and "Traceback" not in shown.stderr

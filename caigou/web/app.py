@@ -44,7 +44,8 @@ from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEG
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import csv_chunks
 from caigou.filters import TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params, filters_to_params
-from caigou.notice_view import NotFound, archived_page, notice_detail, notice_dict, sanitised_html
+from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
+                               valid_id)
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
 from caigou.search import SORTS, QueryError, highlight, search
 from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
@@ -362,6 +363,8 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                tags: str = Form(""), csrf_token: str = Form("")) -> Response:
         check_csrf(request, csrf_token)
         user = require_reviewer(request, "record a judgement")
+        if not valid_id(notice_id):
+            raise NotFound(f"no notice with ID {notice_id}")
         try:
             with database.session() as session:
                 add_review(session, notice_id, user, ReviewInput(status, note, parse_tags(tags)))
@@ -444,7 +447,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         return RedirectResponse(f"/subscriptions/{added_id}?added=1", status_code=303)
 
     def subscription_of(session: Any, subscription_id: int) -> Subscription:
-        found = session.get(Subscription, subscription_id)
+        found = session.get(Subscription, subscription_id) if valid_id(subscription_id) else None
         if found is None:
             raise HTTPException(404, f"no subscription {subscription_id} (removed?)")
         return found
