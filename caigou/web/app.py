@@ -8,7 +8,8 @@ Security model, because every scraped string and page is hostile and the readers
 * reviewers log in; passwords are Argon2id hashes; the session is a signed, HttpOnly, SameSite=Lax cookie; every
   form carries a CSRF token bound to the session; failed logins are slowed down per name;
 * without ``[web] anonymous_read = true`` nothing but the login page is shown to anonymous visitors; even with it,
-  only reading is open — reviewing and adding or removing subscriptions always need a login;
+  only reading notices is open — reviewing and the subscriptions (their recipients' addresses, feed tokens) always
+  need a login;
 * queries reach the database only as bound parameters (SQLAlchemy);
 * links to the portals carry ``rel=noreferrer`` and the Referrer-Policy is ``no-referrer``.
 """
@@ -237,6 +238,14 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             raise LoginRequired()
         return user
 
+    def require_login(request: Request) -> str:
+        """A logged-in reviewer, even with anonymous reading on: for pages that show recipients' addresses and
+        feed tokens (the subscriptions)."""
+        user = user_of(request)
+        if user is None:
+            raise LoginRequired()
+        return user
+
     def require_reviewer(request: Request, action: str) -> str:
         user = user_of(request)
         if user is None:
@@ -427,7 +436,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
 
     @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
     def subscriptions_page(request: Request) -> HTMLResponse:
-        require_reader(request)
+        require_login(request)
         removed = request.query_params.get("removed", "")
         return subscriptions_listing(request, SubscriptionForm(),
                                      message=f"Removed the subscription {removed!r} and its delivery log."
@@ -454,7 +463,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
 
     @app.get("/subscriptions/{subscription_id}", response_class=HTMLResponse, include_in_schema=False)
     def subscription_page(request: Request, subscription_id: int) -> HTMLResponse:
-        require_reader(request)
+        require_login(request)
         with database.session() as session:
             sub = subscription_of(session, subscription_id)
             zone = ZoneInfo(sub.time_zone)
