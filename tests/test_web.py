@@ -486,3 +486,33 @@ def test_ids_beyond_any_key_are_not_found(archive: tuple[Database, dict[str, int
     assert answer.status_code == 404 and "no notice with ID" in answer.text
     shown = run_caigou("--db", archive[0].url, "show", huge)
     assert shown.returncode == 2 and "no notice with ID" in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_only_http_addresses_become_links(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    from pipelines.record import AttachmentRecord
+    from pipelines.store import NoticeStore
+    from tests.test_store import make_record
+
+    db, ids = archive
+    saved = NoticeStore(db).save_notice(make_record(
+        source_key="js-1", url="JavaScript:alert(1)", title="那曲市公安局采购",
+        attachments=[AttachmentRecord(" \tjavascript:alert(2)", "清单.pdf"),
+                     AttachmentRecord("https://download.example/ok.pdf", "合同.pdf")]))
+    log_in(client)
+    html = client.get(f"/notices/{saved.notice_id}").text
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert not [h for h in hrefs if "script:" in h.lower()], hrefs
+    assert "https://download.example/ok.pdf" in hrefs
+    assert 'id="original-url">JavaScript:alert(1)<' in html and 'id="original-link"' not in html
+    normal = client.get(f"/notices/{ids['analyzer']}").text
+    assert 'id="original-link"' in normal
+
+
+def test_parsed_links_skip_script_addresses_in_any_case() -> None:
+    from bs4 import BeautifulSoup
+
+    from crawler.parsers.common import links
+
+    soup = BeautifulSoup('<a href="JavaScript:alert(1)">x</a><a href="VBScript:x">v</a><a href="/f/1.pdf">清单</a>',
+                         "html.parser")
+    assert links(soup.find_all("a"), "http://www.ccgp.gov.cn/a/b.htm") == [("http://www.ccgp.gov.cn/f/1.pdf", "清单")]

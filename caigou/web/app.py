@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -81,6 +81,19 @@ class WebSettings:
                    else anonymous_read,
                    base_url=str(config.get("web", "base_url", "") or ""),
                    secure_cookies=bool(config.get("web", "secure_cookies", False)))
+
+
+def http_url(value: str | None) -> str | None:
+    """``value`` if it is an http(s) address, else None: a scraped ``JavaScript:alert(1)`` (any case, leading
+    blanks or control characters, which browsers skip) is shown as text, never rendered as a link."""
+    url = (value or "").strip(" \t\r\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or any(ord(c) < 32 for c in url):
+        return None
+    return url
 
 
 def persistent_secret(data_dir: Path) -> str:
@@ -197,6 +210,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     app = FastAPI(title="caigou", version=__version__, docs_url=None, redoc_url=None,
                   description="Search and read the caigou archive of procurement notices (read-only API).")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["http_url"] = http_url
     templates.env.globals.update(highlight=highlight, statuses=REVIEW_STATUSES, notice_types=NOTICE_TYPES,
                                  review_first=REVIEW_FIRST_SCORE, version=__version__)
     serializer = URLSafeTimedSerializer(settings.secret_key, salt="caigou-session")
