@@ -23,6 +23,9 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # Carried in the signed session cookie; bumped on logout, disable and password change, so every session issued
+    # before (a copied cookie too) stops working: a signature alone cannot be revoked.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
 
 

@@ -516,3 +516,42 @@ def test_parsed_links_skip_script_addresses_in_any_case() -> None:
     soup = BeautifulSoup('<a href="JavaScript:alert(1)">x</a><a href="VBScript:x">v</a><a href="/f/1.pdf">清单</a>',
                          "html.parser")
     assert links(soup.find_all("a"), "http://www.ccgp.gov.cn/a/b.htm") == [("http://www.ccgp.gov.cn/f/1.pdf", "清单")]
+
+
+def test_sessions_end_on_disable_logout_and_password_change(archive: tuple[Database, dict[str, int]],
+                                                           client: TestClient) -> None:
+    from caigou.web.app import SESSION_COOKIE
+
+    db, _ids = archive
+
+    def with_cookie(cookie: str) -> TestClient:
+        web = client_for(db)
+        web.cookies.set(SESSION_COOKIE, cookie)
+        return web
+
+    # A cookie copied before logout is worthless after it (and so is the session that logged out).
+    log_in(client)
+    copied = client.cookies[SESSION_COOKIE]
+    assert with_cookie(copied).get("/api/search", params={"q": "公安"}).status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/search").text)})
+    assert with_cookie(copied).get("/search").status_code == 303
+    assert with_cookie(copied).get("/api/search", params={"q": "公安"}).status_code == 401
+    assert client.get("/search").status_code == 303
+    # Disabling a user ends their live session at once.
+    log_in(client)
+    assert client.get("/search").status_code == 200
+    disabled = run_caigou("--db", db.url, "user", "disable", "anna")
+    assert disabled.returncode == 0, disabled.stderr
+    assert client.get("/search").status_code == 303
+    assert client.get("/api/notices/1").status_code == 401
+    token = csrf_of(client.get("/login").text)
+    assert client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf_token": token}).status_code == 401
+    # A password change ends the sessions issued before it; logging in again works.
+    log_in(client, "bob")
+    with db.session() as session:
+        from caigou.accounts import set_password
+
+        set_password(session, "bob", "another long password")
+    assert client.get("/search").status_code == 303
+    log_in(client, "bob", "another long password")
+    assert 'id="current-user">bob<' in client.get("/search").text

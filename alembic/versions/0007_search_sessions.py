@@ -1,5 +1,8 @@
 """search phrases stream; revocable web sessions; append-only reviews
 
+Users gain ``session_generation``, carried in the signed web session and bumped on logout, disable and password
+change, so sessions can be revoked.
+
 The full-text index gains a phrase stream (``pipelines/search_index.py``: one token per CJK character or Latin/digit
 run, in order), filled here for stored notices: it needs no tokenizer, only the notices' text. The word stream is
 kept as it was; ``caigou db reindex`` adds the new letter/digit parts of mixed tokens to it.
@@ -60,6 +63,10 @@ def _fill_phrases(connection: Any, statement: str) -> None:
 
 
 def upgrade() -> None:
+    # Revocable web sessions: the generation a session was issued in (caigou/web/app.py, caigou/accounts.py).
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
+
     connection = op.get_bind()
     if connection.dialect.name == "postgresql":
         op.execute("ALTER TABLE notice_fts ADD COLUMN phrases tsvector NOT NULL DEFAULT ''::tsvector")
@@ -76,6 +83,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('session_generation')
     connection = op.get_bind()
     if connection.dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_notice_fts_phrases")

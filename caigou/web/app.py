@@ -37,7 +37,7 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from caigou import __version__
-from caigou.accounts import authenticate
+from caigou.accounts import authenticate, end_sessions, get_user, session_user
 from caigou.digest.feed import atom_feed
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEGORIES, SubscriptionInput,
                                          add_subscription, delivered_count, delivery_count, known_sources,
@@ -244,7 +244,20 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         return response
 
     def user_of(request: Request) -> str | None:
-        return request.state.session.get("user")
+        """The logged-in user, checked against the database once per request: a signed cookie proves who logged
+        in, not that they still may (disabled, logged out elsewhere, password changed). A revoked session is
+        replaced by an anonymous one."""
+        if getattr(request.state, "user_checked", False):
+            return request.state.user
+        name = request.state.session.get("user")
+        if name is not None:
+            with database.session() as session:
+                still_good = session_user(session, str(name), request.state.session.get("generation"))
+            if not still_good:
+                request.state.session = {"csrf": secrets.token_urlsafe(32)}
+                name = None
+        request.state.user, request.state.user_checked = name, True
+        return name
 
     def require_reader(request: Request) -> str | None:
         user = user_of(request)
@@ -334,19 +347,27 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                         error="Too many failed attempts for this name; wait 15 minutes.")
         with database.session() as session:
             user = authenticate(session, name, password)
-        if user is None:
+            found = (user.name, user.session_generation) if user is not None else None
+        if found is None:
             throttle.failed(name)
             return page(request, "login.html", status_code=401, next=safe_next(next),
                         error="Unknown name or wrong password.")
         throttle.succeeded(name)
         # A new session (and CSRF token) at login: a token planted before login is worthless after it.
-        request.state.session = {"csrf": secrets.token_urlsafe(32), "user": user.name}
+        request.state.session = {"csrf": secrets.token_urlsafe(32), "user": found[0], "generation": found[1]}
+        request.state.user, request.state.user_checked = found[0], True
         return RedirectResponse(safe_next(next), status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf_token: str = Form("")) -> Response:
         check_csrf(request, csrf_token)
+        name = user_of(request)
+        if name is not None:
+            # Logging out ends this user's sessions everywhere: a copy of the cookie is worthless after it.
+            with database.session() as session:
+                end_sessions(get_user(session, name))
         request.state.session = {"csrf": secrets.token_urlsafe(32)}
+        request.state.user = None
         return RedirectResponse("/login", status_code=303)
 
     # ------------------------------------------------------------------------------------------ pages
