@@ -29,6 +29,12 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
 
 
+# The database itself refuses to change or remove a review (migration 0007: triggers on SQLite and PostgreSQL), so
+# the history stays append-only whatever code or hand-typed SQL runs; tests/test_migrations.py checks these exist.
+# (A notice with reviews therefore cannot be deleted either: its reviews would cascade.)
+REVIEW_TRIGGERS = ("reviews_no_update", "reviews_no_delete")
+
+
 class Review(Base):
     """One judgement; the newest per notice is its current status. Rows are only ever added."""
 

@@ -79,3 +79,43 @@ def test_0007_fills_the_phrase_stream_of_stored_notices(engine_at_0006: Engine) 
         assert len(search(database, "公安厅").hits) == 1            # the word stream was kept
     finally:
         database.dispose()
+
+
+def _review_triggers(db: Database) -> set[str]:
+    with db.engine.connect() as connection:
+        if db.engine.dialect.name == "postgresql":
+            rows = connection.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'reviews'::regclass "
+                                           "AND NOT tgisinternal"))
+        else:
+            rows = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                           "AND tbl_name = 'reviews'"))
+        return {row[0] for row in rows}
+
+
+def test_review_history_is_append_only_in_the_database(db: Database) -> None:
+    from sqlalchemy import update
+    from sqlalchemy.exc import DatabaseError
+
+    from models import REVIEW_TRIGGERS, Review
+
+    # The triggers the models declare are the ones the migrations made (models/review.py, migration 0007).
+    assert _review_triggers(db) == set(REVIEW_TRIGGERS)
+    with db.session() as session:
+        source = Source(name="ccgp")
+        session.add(source)
+        session.flush()
+        notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
+                        title="那曲市公安局")
+        session.add(notice)
+        session.flush()
+        session.add(Review(notice_id=notice.id, reviewer="dolma", status="relevant", note="checked"))
+    for statement in (update(Review).values(status="not_relevant"), text("DELETE FROM reviews"),
+                      text("DELETE FROM notices")):   # nor through the cascade from its notice
+        with pytest.raises(DatabaseError, match="append-only"):
+            with db.session() as session:
+                session.execute(statement)
+    with db.session() as session:
+        from sqlalchemy import select
+
+        assert session.scalars(select(Review.status)).all() == ["relevant"]
+        session.add(Review(notice_id=notice.id, reviewer="dolma", status="unsure"))   # adding still works

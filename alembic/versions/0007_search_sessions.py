@@ -1,5 +1,7 @@
 """search phrases stream; revocable web sessions; append-only reviews
 
+Reviews become append-only in the database: triggers refuse UPDATE and DELETE on ``reviews``.
+
 Users gain ``session_generation``, carried in the signed web session and bumped on logout, disable and password
 change, so sessions can be revoked.
 
@@ -62,7 +64,21 @@ def _fill_phrases(connection: Any, statement: str) -> None:
                                                 "p": " ".join(_capped(tokens) if postgres else tokens)})
 
 
+MESSAGE = "reviews are append-only: a judgement is never changed or removed; record a new one"
+
+
 def upgrade() -> None:
+    # Append-only reviews, enforced by the database (models/review.py: REVIEW_TRIGGERS).
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"""CREATE FUNCTION reviews_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'restrict_violation'; END $$""")
+        for name, event in (("reviews_no_update", "UPDATE"), ("reviews_no_delete", "DELETE")):
+            op.execute(f"CREATE TRIGGER {name} BEFORE {event} ON reviews FOR EACH ROW "
+                       "EXECUTE FUNCTION reviews_append_only()")
+    else:
+        for name, event in (("reviews_no_update", "UPDATE"), ("reviews_no_delete", "DELETE")):
+            op.execute(f"CREATE TRIGGER {name} BEFORE {event} ON reviews BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END")
+
     # Revocable web sessions: the generation a session was issued in (caigou/web/app.py, caigou/accounts.py).
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
@@ -83,6 +99,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER IF EXISTS reviews_no_update" + (" ON reviews" if op.get_bind().dialect.name ==
+                                                               "postgresql" else ""))
+    op.execute("DROP TRIGGER IF EXISTS reviews_no_delete" + (" ON reviews" if op.get_bind().dialect.name ==
+                                                               "postgresql" else ""))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS reviews_append_only()")
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('session_generation')
     connection = op.get_bind()
