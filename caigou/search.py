@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import (Column, ColumnElement, Integer, MetaData, Select, Table, and_, case, column, func,
-                        literal_column, not_, or_, select, table, text)
+from sqlalchemy import (Column, ColumnElement, Integer, MetaData, Select, Table, and_, case, cast, column, extract,
+                        func, literal_column, not_, or_, select, table, text)
 from sqlalchemy.orm import selectinload
 
 from caigou.filters import NoticeFilters, apply_filters, tibetan_region_prefixes
@@ -298,6 +298,14 @@ def latest_statuses(session: Any, ids: list[int]) -> dict[int, str]:
 SCORE_BANDS = (("50", "50–100 review first"), ("1", "1–49"), ("0", "0 / not matched"))
 
 
+def _year(dialect: str) -> ColumnElement[Any]:
+    """The year of publication in China (Asia/Shanghai, UTC+8 without daylight saving since 1991) as an integer:
+    a notice of 1 January 00:30 there is stored as 31 December UTC and counts in the new year."""
+    if dialect == "postgresql":
+        return cast(extract("year", func.timezone("Asia/Shanghai", Notice.published_at)), Integer)
+    return cast(func.strftime("%Y", Notice.published_at, "+8 hours"), Integer)
+
+
 def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str, str, int]]]:
     """Facet counts count publications: a notice on three sources counts once under its type or buyer, and once
     under each source it was seen on. Score bands and review statuses are those of the hit shown."""
@@ -330,6 +338,7 @@ def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str,
     reviewed = dict(grouped(latest.c.status, [(latest, lambda over: latest.c.notice_id == over.c.id)], 5))
     total = session.scalar(select(func.count()).select_from(shown)) or 0
     reviewed["new"] = reviewed.get("new", 0) + total - sum(reviewed.values())
+    years = sorted(grouped(_year(session.get_bind().dialect.name), [notice], 1000), reverse=True)
     matched = (NoticeMatch, lambda over: NoticeMatch.notice_id == over.c.id)
     source = (Source, lambda _over: Source.id == Notice.source_id)
     supplier = (Supplier, lambda over: Supplier.notice_id == over.c.id)
@@ -341,6 +350,7 @@ def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str,
         "supplier": [(v, v, n) for v, n in grouped(Supplier.name, [supplier], 10)],
         "term": [(v, v, n) for v, n in grouped(NoticeMatch.term, [matched], 15)],
         "category": [(v, v, n) for v, n in grouped(NoticeMatch.category, [matched])],
+        "year": [(str(year), str(year), n) for year, n in years],
         "score": [(value, label, bands.get(value, 0)) for value, label in SCORE_BANDS if bands.get(value, 0)],
         "review": [(v, v, n) for v, n in sorted(reviewed.items(), key=lambda kv: -kv[1]) if n],
     }

@@ -82,6 +82,22 @@ def test_filters_and_facets(archive: Database) -> None:
     assert dict((v, n) for v, _, n in facets["term"])["遗传分析仪"] == 2
     assert dict((v, n) for v, _, n in facets["review"]) == {"new": 2}
     assert dict((v, n) for v, _, n in facets["score"]) == {"50": 1, "0": 1}
+    assert facets["year"] == [("2024", "2024", 2)]
+    everything = search(archive, "", NoticeFilters(min_score=0)).facets["year"]
+    assert everything == [("2024", "2024", 3), ("2023", "2023", 1), ("2022", "2022", 1)]
+
+
+def test_year_facet_counts_the_year_in_china(archive: Database) -> None:
+    # 1 January 00:30 in Shanghai is 31 December in UTC: it counts in the new year, as the --since filter says.
+    NoticeStore(archive).save_notice(make_record(
+        source_key="ny", title="新年公安局采购", body_text="", attachments=[], suppliers=[],
+        published_at=dt.datetime(2025, 1, 1, 0, 30, tzinfo=SHANGHAI)))
+    NoticeStore(archive).save_notice(make_record(
+        source_key="undated", title="无日期公安局采购", body_text="", attachments=[], suppliers=[],
+        published_at=None))
+    years = dict((v, n) for v, _, n in search(archive, "公安局", NoticeFilters(min_score=0)).facets["year"])
+    assert years == {"2025": 1, "2024": 2}
+    assert keys(search(archive, "公安局", NoticeFilters(since=dt.date(2025, 1, 1), min_score=0))) == {"ny"}
 
 
 def test_review_status_filter(archive: Database) -> None:
@@ -202,5 +218,7 @@ def test_command_line_minus_words_are_query_text_and_options_work_anywhere(sqlit
     assert found("--min-score=0", "遗传分析仪", "-医院") == {"那曲"}
     assert found("遗传分析仪", '-"人民医院"', "--min-score", "0", "--region", "440100") == set()
     assert found("遗传分析仪", "--min-score", "0", "--region", "440100") == {"某市"}
+    table = run_caigou("--db", sqlite_db.url, "search", "遗传分析仪", "--min-score", "0")
+    assert table.returncode == 0 and "year: 2024 2" in table.stdout and "type: " in table.stdout, table.stderr
     typo = run_caigou("--db", sqlite_db.url, "search", "公安", "--regoin", "tibetan")
     assert typo.returncode == 2 and "No such option" in typo.stderr and "Traceback" not in typo.stderr

@@ -555,3 +555,14 @@ def test_sessions_end_on_disable_logout_and_password_change(archive: tuple[Datab
     assert client.get("/search").status_code == 303
     log_in(client, "bob", "another long password")
     assert 'id="current-user">bob<' in client.get("/search").text
+
+
+def test_year_facet_counts_and_narrows_to_the_year(client: TestClient) -> None:
+    log_in(client)
+    page = client.get("/search", params={"q": "", "min_score": ""}).text
+    facet = re.search(r'data-facet="year">(.*?)</section>', page, re.S).group(1)
+    counts = dict(re.findall(r'>(\d{4})</a> <span class="count">(\d+)<', facet))
+    assert counts == {"2024": "4", "2022": "1"}   # the tender, award, analyser, hostile notice; the hospital
+    link = re.search(r'href="([^"]*until=2022-12-31[^"]*)"', facet).group(1).replace("&amp;", "&")
+    narrowed = client.get(link).text
+    assert int(re.search(r'id="total">(\d+)<', narrowed).group(1)) == 1 and "拉萨市人民医院" in narrowed

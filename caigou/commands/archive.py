@@ -100,6 +100,11 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
                    f"{row['title'][:50]}  {row['buyer'][:24]}  {terms}")
     if results.total > offset + len(rows):
         click.echo(f"… more with --offset {offset + len(rows)}", err=True)
+    # The facets were counted for the table: a line each, as the web page's side bar (its first few values).
+    for name in ("year", "region", "type", "source", "score", "review"):
+        values = results.facets.get(name) or []
+        if values:
+            click.echo(f"{name}: " + " · ".join(f"{label} {count}" for _value, label, count in values[:8]))
 
 
 @click.command("show")
