@@ -222,3 +222,21 @@ def test_command_line_minus_words_are_query_text_and_options_work_anywhere(sqlit
     assert table.returncode == 0 and "year: 2024 2" in table.stdout and "type: " in table.stdout, table.stderr
     typo = run_caigou("--db", sqlite_db.url, "search", "公安", "--regoin", "tibetan")
     assert typo.returncode == 2 and "No such option" in typo.stderr and "Traceback" not in typo.stderr
+
+
+@pytest.mark.parametrize("query", ["公安", '"DNA数据库" OR 试剂盒', "公安 -医院", '遗传分析仪 -"人民医院"', "ystr"])
+def test_starting_from_the_score_filter_finds_the_same(archive: Database, query: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import caigou.search as searching
+
+    review_first = NoticeFilters(min_score=50)
+    monkeypatch.setattr(searching, "PROBE_COST", 10**9)          # never probe: read the index's hits first
+    from_index = search(archive, query, review_first)
+    monkeypatch.setattr(searching, "PROBE_COST", 0)              # always probe (on SQLite)
+    with archive.session() as session:
+        assert searching._probe_is_cheaper(session, review_first, searching.parse_query(query)) == (
+            archive.engine.dialect.name == "sqlite")
+    probed = search(archive, query, review_first)
+    assert keys(probed) == keys(from_index) and probed.total == from_index.total
+    assert [h.notice.id for h in probed.hits] == [h.notice.id for h in from_index.hits]   # same ranking
+    assert probed.facets == from_index.facets
