@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from models import Base, Notice, Source
+from models import Attachment, Base, Notice, Source, Supplier
 from models.db import Database, current_revision, head_revision, make_engine, upgrade
 
 
@@ -63,6 +63,9 @@ def test_0007_fills_the_phrase_stream_of_stored_notices(engine_at_0006: Engine) 
         session.flush()
         notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
                         title="西藏自治区公安厅DNA数据库建设项目", body_text="Y-STR数据库")
+        notice.suppliers.append(Supplier(name="无锡中德美联生物技术有限公司"))
+        notice.attachments.append(Attachment(url="http://x.example/1.xlsx", name="清单.xlsx",
+                                             text="全自动核酸提取仪 Auto-Pure96"))
         session.add(notice)
         session.flush()
         # The 0006 index: words only.
@@ -77,6 +80,8 @@ def test_0007_fills_the_phrase_stream_of_stored_notices(engine_at_0006: Engine) 
     try:
         assert [h.notice.title for h in search(database, '"公安厅dna数据"').hits] == ["西藏自治区公安厅DNA数据库建设项目"]
         assert len(search(database, "公安厅").hits) == 1            # the word stream was kept
+        assert len(search(database, '"中德美联生物"').hits) == 1      # suppliers and attachments are in it too
+        assert len(search(database, '"提取仪 auto-pure96"').hits) == 1
     finally:
         database.dispose()
 

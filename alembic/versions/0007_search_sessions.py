@@ -39,13 +39,13 @@ def _notice_texts(connection: Any) -> Iterator[tuple[int, str]]:
         ids = [row.id for row in rows]
         suppliers: dict[int, list[str]] = {}
         for notice_id, name in connection.execute(sa.text(
-                "SELECT notice_id, name FROM notice_suppliers WHERE notice_id IN :ids ORDER BY id")
+                "SELECT notice_id, name FROM notice_suppliers WHERE notice_id IN :ids ORDER BY position, id")
                 .bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids}):
             suppliers.setdefault(notice_id, []).append(name)
         attachments: dict[int, list[str]] = {}
         for notice_id, name, text in connection.execute(sa.text(
                 "SELECT notice_id, name, text FROM notice_attachments WHERE notice_id IN :ids AND text <> '' "
-                "ORDER BY id").bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids}):
+                "ORDER BY position, id").bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids}):
             attachments.setdefault(notice_id, []).append(f"{name}\n{text}")
         for row in rows:
             parts = [row.title, row.buyer, row.agency, row.project_code, " ".join(suppliers.get(row.id, [])),
