@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from caigou.filters import TIBETAN_AREAS, NoticeFilters  # noqa: E402
+from caigou.filters import TIBETAN_AREAS, NoticeFilters, tibetan_region_prefixes  # noqa: E402
 from caigou.search import search  # noqa: E402
 from models import Notice, NoticeScore, Source  # noqa: E402
 from models.db import Database  # noqa: E402
 from models.types import SHANGHAI  # noqa: E402
-from pipelines.search_index import search_tokens  # noqa: E402
+from pipelines.search_index import phrase_tokens, search_tokens  # noqa: E402
 
 TITLES_CSV = ROOT.parent / "shared" / "real" / "ccgp" / "titles_20220606-20220610.csv"
 REGIONS = [("540600", "那曲市"), ("540100", "拉萨市"), ("540300", "昌都市"), ("632700", "玉树藏族自治州"),
@@ -61,10 +61,18 @@ def build(path: Path, count: int) -> None:
     real = corpus_titles()
     tokens_of: dict[str, str] = {}
 
+    phrases_of: dict[str, str] = {}
+
     def tokens(value: str) -> str:
         found = tokens_of.get(value)
         if found is None:
             found = tokens_of[value] = " ".join(search_tokens(value, for_index=True))
+        return found
+
+    def phrases(value: str) -> str:
+        found = phrases_of.get(value)
+        if found is None:
+            found = phrases_of[value] = " ".join(phrase_tokens(value))
         return found
 
     buyer_names, buyer_weights = zip(*BUYERS)
@@ -91,33 +99,47 @@ def build(path: Path, count: int) -> None:
             scores.append({"notice_id": i, "score": 90 if police_dna else rng.randrange(0, 50), "reasons": [],
                            "buyer_type": "", "watchlist_version": "bench", "scored_at": start,
                            "first_matched_at": None, "match_origin": ""})
-            index.append({"id": i, "t": tokens(title) + " " + tokens(buyer) + " " + tokens(body)})
+            index.append({"id": i, "t": tokens(title) + " " + tokens(buyer) + " " + tokens(body),
+                          "p": phrases(title) + " " + phrases(buyer) + " " + phrases(body)})
         with database.engine.begin() as connection:
             connection.execute(insert(Notice), notices)
             connection.execute(insert(NoticeScore), scores)
-            connection.execute(text("INSERT INTO notice_fts (rowid, tokens) VALUES (:id, :t)"), index)
+            connection.execute(text("INSERT INTO notice_fts (rowid, tokens, phrases) VALUES (:id, :t, :p)"), index)
         done = min(count, offset + 10_000)
         print(f"\rbuilding: {done:,}/{count:,} notices ({time.perf_counter() - began:.0f} s)", end="", file=sys.stderr)
     print(file=sys.stderr)
     database.dispose()
 
 
-# (label, query, filters, the LIKE scan answering the same question)
+def like_scan(must: list[str], excluded: list[str], filters: NoticeFilters) -> str:
+    """The LIKE '%…%' scan answering the same question as a search: the same fields (title, buyer, agency, body;
+    the archive here has no suppliers or attachments) and the same filters (Tibetan areas, score floor), so the two
+    are compared like for like. A selective filter makes the scan fast too (it starts from the score index)."""
+    fields = ("title", "buyer", "agency", "body_text")
+
+    def anywhere(word: str) -> str:
+        pattern = word.replace("'", "''")
+        return "(" + " OR ".join(f"n.{f} LIKE '%{pattern}%'" for f in fields) + ")"
+
+    where = [anywhere(w) for w in must] + [f"NOT {anywhere(w)}" for w in excluded]
+    if TIBETAN_AREAS in filters.regions:
+        where.append("(" + " OR ".join(f"n.region_code LIKE '{p}%'" for p in tibetan_region_prefixes()) + ")")
+    join = ""
+    if filters.min_score:
+        join = " JOIN notice_scores s ON s.notice_id = n.id"
+        where.append(f"s.score >= {int(filters.min_score)}")
+    return f"SELECT count(*) FROM notices n{join} WHERE " + " AND ".join(where)
+
+
+# (label, query, filters, the words the scan must find, the words it must not)
 QUERIES = [
     ("word + Tibetan areas + facets", "遗传分析仪", NoticeFilters(regions=[TIBETAN_AREAS], min_score=0),
-     "SELECT count(*) FROM notices WHERE (title LIKE '%遗传分析仪%' OR body_text LIKE '%遗传分析仪%') "
-     "AND (region_code LIKE '54%' OR region_code LIKE '6327%' OR region_code LIKE '5133%')"),
-    ("sub-word, review first", "公安", NoticeFilters(min_score=50),
-     "SELECT count(*) FROM notices n JOIN notice_scores s ON s.notice_id = n.id WHERE s.score >= 50 AND "
-     "(title LIKE '%公安%' OR body_text LIKE '%公安%' OR buyer LIKE '%公安%')"),
-    ("phrase", '"Y-STR扩增试剂盒"', NoticeFilters(min_score=0),
-     "SELECT count(*) FROM notices WHERE title LIKE '%Y-STR扩增试剂盒%' OR body_text LIKE '%Y-STR扩增试剂盒%'"),
-    ("exclusion", "试剂盒 -医院", NoticeFilters(min_score=0),
-     "SELECT count(*) FROM notices WHERE (title LIKE '%试剂盒%' OR body_text LIKE '%试剂盒%') "
-     "AND NOT (title LIKE '%医院%' OR body_text LIKE '%医院%' OR buyer LIKE '%医院%')"),
-    ("rare word", "测序仪 那曲", NoticeFilters(min_score=0),
-     "SELECT count(*) FROM notices WHERE (title LIKE '%测序仪%' OR body_text LIKE '%测序仪%') "
-     "AND (title LIKE '%那曲%' OR body_text LIKE '%那曲%' OR buyer LIKE '%那曲%')"),
+     ["遗传分析仪"], []),
+    ("sub-word, review first", "公安", NoticeFilters(min_score=50), ["公安"], []),
+    ("sub-word, every score", "公安", NoticeFilters(min_score=0), ["公安"], []),
+    ("phrase", '"Y-STR扩增试剂盒"', NoticeFilters(min_score=0), ["Y-STR扩增试剂盒"], []),
+    ("exclusion", "试剂盒 -医院", NoticeFilters(min_score=0), ["试剂盒"], ["医院"]),
+    ("rare word", "测序仪 那曲", NoticeFilters(min_score=0), ["测序仪", "那曲"], []),
 ]
 
 
@@ -140,23 +162,26 @@ def main() -> None:
         with database.session() as session:
             stored = session.scalar(select(func.count(Notice.id))) or 0
         print(f"archive: {stored:,} notices (SQLite FTS5, jieba-segmented)")
-        print(f"{'query':32} {'hits':>8} {'p50 ms':>8} {'p95 ms':>8} {'LIKE p50 ms':>12} {'speed-up':>9}")
-        for label, query, filters, like in QUERIES:
+        print(f"{'query':32} {'hits':>8} {'p50 ms':>8} {'p95 ms':>8} {'LIKE p50 ms':>12} {'LIKE hits':>10} "
+              f"{'speed-up':>9}")
+        for label, query, filters, must, excluded in QUERIES:
+            like = like_scan(must, excluded, filters)
             timings, total = [], 0
             search(database, query, filters)  # warm the page cache and the tokenizer once
             for _ in range(args.runs):
                 began = time.perf_counter()
                 total = search(database, query, filters, limit=20).total
                 timings.append((time.perf_counter() - began) * 1000)
-            scans = []
+            scans, scanned = [], 0
             with database.engine.connect() as connection:
                 for _ in range(max(3, args.runs // 5)):
                     began = time.perf_counter()
-                    connection.execute(text(like)).scalar()
+                    scanned = connection.execute(text(like)).scalar() or 0
                     scans.append((time.perf_counter() - began) * 1000)
             p50, p95, scan = percentile(timings, .5), percentile(timings, .95), statistics.median(scans)
-            print(f"{label:32} {total:>8,} {p50:>8.1f} {p95:>8.1f} {scan:>12.1f} {scan / p50:>8.0f}×")
-        print("target: p95 ≤ 100 ms and ≥ 100× faster than the scan (the search includes its facets and snippets)")
+            print(f"{label:32} {total:>8,} {p50:>8.1f} {p95:>8.1f} {scan:>12.1f} {scanned:>10,} {scan / p50:>8.1f}×")
+        print("target: p95 ≤ 100 ms and ≥ 100× faster than the scan (the search includes its facets, snippets and "
+              "ranking; the scan only counts, so with a selective filter it is fast too)")
         database.dispose()
 
 

@@ -40,10 +40,25 @@ def set_password(session: Session, name: str, password: str) -> None:
         raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
     user = get_user(session, name)
     user.password_hash = _hasher.hash(password)
+    end_sessions(user)
 
 
 def set_active(session: Session, name: str, active: bool) -> None:
-    get_user(session, name).active = active
+    user = get_user(session, name)
+    user.active = active
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """Revoke every web session of ``user``: the sessions carry the generation they were issued in."""
+    user.session_generation = (user.session_generation or 0) + 1
+
+
+def session_user(session: Session, name: str, generation: object) -> bool:
+    """Whether a web session for ``name`` issued in ``generation`` is still good: the user exists, is active, and
+    has not logged out, been disabled or changed password since."""
+    row = session.execute(select(User.active, User.session_generation).where(User.name == name)).first()
+    return row is not None and bool(row.active) and row.session_generation == generation
 
 
 def get_user(session: Session, name: str) -> User:

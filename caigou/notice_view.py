@@ -20,6 +20,15 @@ class NotFound(CaigouError):
     """No such notice or page."""
 
 
+# IDs are PostgreSQL ``integer`` keys. A larger number from a URL or the command line cannot name a row, and binding
+# it fails in the driver (OverflowError on SQLite, out of range on PostgreSQL): it is "not found", checked first.
+MAX_ID = 2**31 - 1
+
+
+def valid_id(value: int) -> bool:
+    return 1 <= value <= MAX_ID
+
+
 @dataclass
 class NoticeDetail:
     notice: Notice
@@ -42,6 +51,8 @@ class NoticeDetail:
 
 
 def notice_detail(session: Session, notice_id: int) -> NoticeDetail:
+    if not valid_id(notice_id):
+        raise NotFound(f"no notice with ID {notice_id}")
     notice = session.scalars(select(Notice).where(Notice.id == notice_id).options(
         selectinload(Notice.source), selectinload(Notice.suppliers), selectinload(Notice.attachments))).first()
     if notice is None:
@@ -64,7 +75,7 @@ def project_notices(session: Session, notice: Notice) -> list[Notice]:
 
 
 def archived_page(session: Session, page_id: int) -> RawPage:
-    page = session.get(RawPage, page_id)
+    page = session.get(RawPage, page_id) if valid_id(page_id) else None
     if page is None:
         raise NotFound(f"no archived page with ID {page_id}")
     return page

@@ -47,7 +47,8 @@ def add_review(session: Session, notice_id: int, reviewer: str, judgement: Revie
         raise ReviewError("a review needs a named reviewer")
     if len(judgement.note) > MAX_NOTE:
         raise ReviewError(f"the note is longer than {MAX_NOTE} characters")
-    if session.get(Notice, notice_id) is None:
+    # Beyond an integer key no notice can exist, and the driver would fail binding it (OverflowError).
+    if not 1 <= notice_id <= 2**31 - 1 or session.get(Notice, notice_id) is None:
         raise ReviewError(f"no notice with ID {notice_id}")
     review = Review(notice_id=notice_id, reviewer=reviewer.strip(), status=judgement.status,
                     note=judgement.note.strip(), tags=list(judgement.tags))
@@ -58,6 +59,8 @@ def add_review(session: Session, notice_id: int, reviewer: str, judgement: Revie
 
 def history(session: Session, notice_id: int) -> list[Review]:
     """Every judgement on the notice, oldest first; the last one is its current status."""
+    if not 1 <= notice_id <= 2**31 - 1:
+        return []
     return list(session.scalars(select(Review).where(Review.notice_id == notice_id).order_by(Review.id)))
 
 

@@ -23,7 +23,16 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # Carried in the signed session cookie; bumped on logout, disable and password change, so every session issued
+    # before (a copied cookie too) stops working: a signature alone cannot be revoked.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
+
+
+# The database itself refuses to change or remove a review (migration 0007: triggers on SQLite and PostgreSQL), so
+# the history stays append-only whatever code or hand-typed SQL runs; tests/test_migrations.py checks these exist.
+# (A notice with reviews therefore cannot be deleted either: its reviews would cascade.)
+REVIEW_TRIGGERS = ("reviews_no_update", "reviews_no_delete")
 
 
 class Review(Base):

@@ -6,6 +6,16 @@ attachments' text are cut with
 jieba's ``cut_for_search`` (sub-words too: 公安厅 also indexes 公安) by the same tokenizer the watchlist uses (its
 terms come out whole), and the tokens are stored space-separated: an FTS5 table on SQLite, a tsvector with a GIN
 index on PostgreSQL (migration 0003). Queries are cut by the same tokenizer (``search_tokens``).
+
+Quoted phrases need adjacent positions, which ``cut_for_search`` does not give (it emits sub-words before the
+word), and a phrase cut on its own may be segmented differently than the same characters in a sentence. So a second
+stream (``phrase_tokens``, migration 0007) holds the normalised text as one token per CJK character and per run of
+Latin letters or digits, in order: a phrase matches wherever its normalised characters occur in sequence, whatever
+jieba makes of the context. It needs no tokenizer, so the migration can fill it for stored notices.
+
+PostgreSQL limits a tsvector to 1 MB of distinct lexemes, 256 positions per lexeme and position 16383; the word
+stream is capped below the first (``_capped``), and the phrase stream puts title, buyer, agency and suppliers before
+the body and attachments, so the positions that get clamped on a huge notice are the least useful ones.
 """
 from __future__ import annotations
 
@@ -20,6 +30,15 @@ from pipelines.matching.text import normalise
 
 WORD = re.compile(r"[0-9a-z\u3400-\u9fff]")
 RUNS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff]+")
+# Letters and digits apart (3500xl: 3500, xl), and a hyphenated Latin word without its hyphens (y-str: ystr, the
+# spelling the watchlist matcher also accepts).
+ALNUM_PARTS = re.compile(r"[0-9]+|[a-z]+")
+HYPHENATED = re.compile(r"[0-9a-z]+(?:-[0-9a-z]+)+")
+# One phrase token: a CJK character, or a run of letters, or a run of digits (everything else separates).
+PHRASE_TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z]+|[0-9]+")
+# PostgreSQL's tsvector holds at most 1 MB of distinct lexemes. Its parser can split one of our tokens in up to three
+# lexemes (y-str数据库: y-str数据库, y, str数据库), so distinct tokens are kept to a third of that.
+TSVECTOR_TOKEN_BYTES = 330_000
 
 
 def _tokenizer() -> Any:
@@ -38,6 +57,9 @@ def search_tokens(value: str, for_index: bool = False) -> list[str]:
         return tokens
     # Mixed tokens (y-str扩增试剂盒, 3500xl) also index their Latin and CJK runs, which a query cuts apart.
     extra = [run for token in tokens for run in RUNS.findall(token) if run != token]
+    extra += [part for token in tokens for run in RUNS.findall(token) for part in ALNUM_PARTS.findall(run)
+              if part != run]
+    extra += [run.replace("-", "") for token in tokens for run in HYPHENATED.findall(token)]
     # cut_for_search gives the 2- and 3-character words inside a long one; longer words inside it (中德美联 in
     # 无锡中德美联生物技术有限公司) are indexed too, so a vendor is found inside its company's full name.
     words = tokenizer.FREQ
@@ -47,24 +69,57 @@ def search_tokens(value: str, for_index: bool = False) -> list[str]:
     return tokens + extra
 
 
-def document(notice: Notice) -> str:
+def phrase_tokens(value: str) -> list[str]:
+    """The phrase stream of ``value``: normalised, one token per CJK character or Latin/digit run, in order."""
+    return PHRASE_TOKEN.findall(normalise(value))
+
+
+def notice_text(notice: Notice) -> str:
+    """Every searched field of a notice in one text, the short identifying fields first."""
     parts = [notice.title, notice.buyer, notice.agency, notice.project_code,
              " ".join(s.name for s in notice.suppliers), notice.body_text]
     # Attachments' names and extracted text: the equipment list is often only there.
     parts += [f"{a.name}\n{a.text}" for a in notice.attachments if a.text]
-    return " ".join(search_tokens(" \n ".join(p for p in parts if p), for_index=True))
+    return " \n ".join(p for p in parts if p)
+
+
+def document(notice: Notice) -> str:
+    return " ".join(search_tokens(notice_text(notice), for_index=True))
+
+
+def _capped(tokens: list[str], budget: int = TSVECTOR_TOKEN_BYTES) -> list[str]:
+    """``tokens`` without the occurrences of lexemes first seen after ``budget`` bytes of distinct ones: a huge
+    notice (an attachment of a million characters) still fits a tsvector, and repeated words keep their counts
+    for ranking. PostgreSQL only; FTS5 has no such limit."""
+    seen: set[str] = set()
+    used = 0
+    kept = []
+    for token in tokens:
+        if token not in seen:
+            size = len(token.encode()) + 8   # the lexeme and its entry header, roughly
+            if used + size > budget:
+                continue
+            seen.add(token)
+            used += size
+        kept.append(token)
+    return kept
 
 
 def index_notice(session: Session, notice: Notice) -> None:
     """(Re)index one notice; called by the store whenever a notice is new or changed."""
-    tokens = document(notice)
+    value = notice_text(notice)
+    words = search_tokens(value, for_index=True)
+    phrases = phrase_tokens(value)
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("INSERT INTO notice_fts (notice_id, document) VALUES (:id, to_tsvector('simple', :t)) "
-                             "ON CONFLICT (notice_id) DO UPDATE SET document = EXCLUDED.document"),
-                        {"id": notice.id, "t": tokens})
+        session.execute(text("INSERT INTO notice_fts (notice_id, document, phrases) "
+                             "VALUES (:id, to_tsvector('simple', :t), to_tsvector('simple', :p)) "
+                             "ON CONFLICT (notice_id) DO UPDATE SET document = EXCLUDED.document, "
+                             "phrases = EXCLUDED.phrases"),
+                        {"id": notice.id, "t": " ".join(_capped(words)), "p": " ".join(_capped(phrases))})
     else:
         session.execute(text("DELETE FROM notice_fts WHERE rowid = :id"), {"id": notice.id})
-        session.execute(text("INSERT INTO notice_fts (rowid, tokens) VALUES (:id, :t)"), {"id": notice.id, "t": tokens})
+        session.execute(text("INSERT INTO notice_fts (rowid, tokens, phrases) VALUES (:id, :t, :p)"),
+                        {"id": notice.id, "t": " ".join(words), "p": " ".join(phrases)})
 
 
 def reindex(session: Session, notices: Any) -> int:

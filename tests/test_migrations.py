@@ -1,11 +1,18 @@
 """The migrations are the schema's source of truth: the models must not drift from them."""
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
-from models import Base
-from models.db import Database, current_revision, head_revision
+from models import Attachment, Base, Notice, Source, Supplier
+from models.db import Database, current_revision, head_revision, make_engine, upgrade
 
 
 def test_models_match_migrations(db: Database) -> None:
@@ -21,3 +28,99 @@ def test_models_match_migrations(db: Database) -> None:
 
 def test_database_is_at_newest_revision(db: Database) -> None:
     assert current_revision(db.engine) == head_revision()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database migrated only up to 0006 (a fresh PostgreSQL database of its own, dropped after)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        upgrade(engine, "0006")
+        yield engine
+        engine.dispose()
+        return
+    base = request.getfixturevalue("postgres_url")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"caigou_mig_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
+    upgrade(engine, "0006")
+    yield engine
+    engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_0007_fills_the_phrase_stream_of_stored_notices(engine_at_0006: Engine) -> None:
+    from caigou.search import search
+
+    engine = engine_at_0006
+    with Session(engine) as session, session.begin():
+        source = Source(name="ccgp")
+        session.add(source)
+        session.flush()
+        notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
+                        title="西藏自治区公安厅DNA数据库建设项目", body_text="Y-STR数据库")
+        notice.suppliers.append(Supplier(name="无锡中德美联生物技术有限公司"))
+        notice.attachments.append(Attachment(url="http://x.example/1.xlsx", name="清单.xlsx",
+                                             text="全自动核酸提取仪 Auto-Pure96"))
+        session.add(notice)
+        session.flush()
+        # The 0006 index: words only.
+        if engine.dialect.name == "postgresql":
+            session.execute(text("INSERT INTO notice_fts (notice_id, document) VALUES (:id, to_tsvector('simple', "
+                                 "'西藏 公安厅 dna数据库 建设'))"), {"id": notice.id})
+        else:
+            session.execute(text("INSERT INTO notice_fts (rowid, tokens) VALUES (:id, "
+                                 "'西藏 公安厅 dna数据库 建设')"), {"id": notice.id})
+    upgrade(engine)
+    database = Database(engine.url.render_as_string(hide_password=False))
+    try:
+        assert [h.notice.title for h in search(database, '"公安厅dna数据"').hits] == ["西藏自治区公安厅DNA数据库建设项目"]
+        assert len(search(database, "公安厅").hits) == 1            # the word stream was kept
+        assert len(search(database, '"中德美联生物"').hits) == 1      # suppliers and attachments are in it too
+        assert len(search(database, '"提取仪 auto-pure96"').hits) == 1
+    finally:
+        database.dispose()
+
+
+def _review_triggers(db: Database) -> set[str]:
+    with db.engine.connect() as connection:
+        if db.engine.dialect.name == "postgresql":
+            rows = connection.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'reviews'::regclass "
+                                           "AND NOT tgisinternal"))
+        else:
+            rows = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                           "AND tbl_name = 'reviews'"))
+        return {row[0] for row in rows}
+
+
+def test_review_history_is_append_only_in_the_database(db: Database) -> None:
+    from sqlalchemy import update
+    from sqlalchemy.exc import DatabaseError
+
+    from models import REVIEW_TRIGGERS, Review
+
+    # The triggers the models declare are the ones the migrations made (models/review.py, migration 0007).
+    assert _review_triggers(db) == set(REVIEW_TRIGGERS)
+    with db.session() as session:
+        source = Source(name="ccgp")
+        session.add(source)
+        session.flush()
+        notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
+                        title="那曲市公安局")
+        session.add(notice)
+        session.flush()
+        session.add(Review(notice_id=notice.id, reviewer="dolma", status="relevant", note="checked"))
+    for statement in (update(Review).values(status="not_relevant"), text("DELETE FROM reviews"),
+                      text("DELETE FROM notices")):   # nor through the cascade from its notice
+        with pytest.raises(DatabaseError, match="append-only"):
+            with db.session() as session:
+                session.execute(statement)
+    with db.session() as session:
+        from sqlalchemy import select
+
+        assert session.scalars(select(Review.status)).all() == ["relevant"]
+        session.add(Review(notice_id=notice.id, reviewer="dolma", status="unsure"))   # adding still works

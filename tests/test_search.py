@@ -29,8 +29,7 @@ NOTICES = [
 ]
 
 
-@pytest.fixture
-def archive(db: Database) -> Database:
+def fill(db: Database) -> Database:
     store = NoticeStore(db)
     for key, title, buyer, region, kind, body, supplier, year in NOTICES:
         store.save_notice(make_record(
@@ -38,6 +37,11 @@ def archive(db: Database) -> Database:
             project_code=f"P-{key}", published_at=dt.datetime(year, 6, 1, tzinfo=SHANGHAI),
             suppliers=[SupplierRecord(supplier, amount_cny=Decimal("1000.00"))] if supplier else []))
     return db
+
+
+@pytest.fixture
+def archive(db: Database) -> Database:
+    return fill(db)
 
 
 def keys(results) -> set[str]:  # type: ignore[no-untyped-def]
@@ -78,6 +82,22 @@ def test_filters_and_facets(archive: Database) -> None:
     assert dict((v, n) for v, _, n in facets["term"])["遗传分析仪"] == 2
     assert dict((v, n) for v, _, n in facets["review"]) == {"new": 2}
     assert dict((v, n) for v, _, n in facets["score"]) == {"50": 1, "0": 1}
+    assert facets["year"] == [("2024", "2024", 2)]
+    everything = search(archive, "", NoticeFilters(min_score=0)).facets["year"]
+    assert everything == [("2024", "2024", 3), ("2023", "2023", 1), ("2022", "2022", 1)]
+
+
+def test_year_facet_counts_the_year_in_china(archive: Database) -> None:
+    # 1 January 00:30 in Shanghai is 31 December in UTC: it counts in the new year, as the --since filter says.
+    NoticeStore(archive).save_notice(make_record(
+        source_key="ny", title="新年公安局采购", body_text="", attachments=[], suppliers=[],
+        published_at=dt.datetime(2025, 1, 1, 0, 30, tzinfo=SHANGHAI)))
+    NoticeStore(archive).save_notice(make_record(
+        source_key="undated", title="无日期公安局采购", body_text="", attachments=[], suppliers=[],
+        published_at=None))
+    years = dict((v, n) for v, _, n in search(archive, "公安局", NoticeFilters(min_score=0)).facets["year"])
+    assert years == {"2025": 1, "2024": 2}
+    assert keys(search(archive, "公安局", NoticeFilters(since=dt.date(2025, 1, 1), min_score=0))) == {"ny"}
 
 
 def test_review_status_filter(archive: Database) -> None:
@@ -115,3 +135,108 @@ def test_updates_are_reindexed(archive: Database) -> None:
                                                  body_text="离心机", buyer="某市人民医院"))
     assert keys(search(archive, "遗传分析仪")) == {"1"}
     assert keys(search(archive, "离心机")) == {"3"}
+
+
+def _add(db: Database, key: str, title: str, body: str, supplier: str = "") -> int:
+    return NoticeStore(db).save_notice(make_record(
+        source_key=key, title=title, buyer="某单位", body_text=body, attachments=[], project_code=f"P-{key}",
+        suppliers=[SupplierRecord(supplier)] if supplier else [])).notice_id
+
+
+def test_phrases_ignore_case_width_and_spaces(archive: Database) -> None:
+    # The title has "DNA数据库": any case, full width, or a space where jieba would cut still finds it.
+    assert keys(search(archive, '"dna数据库"')) == {"2"}
+    assert keys(search(archive, '"ＤＮＡ数据库"')) == {"2"}
+    assert keys(search(archive, '"公安厅 DNA数据库"')) == {"2"}
+    assert keys(search(archive, '"公安厅 数据库"')) == set()            # not adjacent: no match
+    assert keys(search(archive, '"数据库建设项目"')) == {"2"}             # across jieba's word boundaries
+    assert keys(search(archive, '"建设数据库"')) == set()                # the words, in another order
+
+
+def test_phrases_in_suppliers_and_attachments(archive: Database) -> None:
+    assert keys(search(archive, '"中德美联生物"')) == {"5"}
+    notice_id = _add(archive, "7", "某县采购项目", "详见附件。")
+    with archive.session() as session:
+        from models import Attachment, Notice
+        from pipelines.search_index import index_notice
+
+        notice = session.get(Notice, notice_id)
+        notice.attachments.append(Attachment(url="http://x.example/list.xlsx", name="清单.xlsx",
+                                             text="序号 名称 型号\n1 全自动核酸提取仪 Auto-Pure96"))
+        session.flush()
+        index_notice(session, notice)
+    assert keys(search(archive, '"核酸提取仪 auto-pure96"')) == {"7"}
+    assert keys(search(archive, '"提取仪auto"')) == {"7"}
+
+
+def test_phrase_kept_in_every_alternative(archive: Database) -> None:
+    _add(archive, "6", "某县采血卡采购", "采血卡500张")
+    _add(archive, "8", "援藏项目", "持续建设西藏的基层实验室")
+    # Notice 2 has 建设 and 西藏 but not "建设西藏": the phrase must still be checked in its branch.
+    assert keys(search(archive, '"建设西藏" OR 采血卡')) == {"6", "8"}
+    assert keys(search(archive, '采血卡 OR "建设西藏" 实验室')) == {"6", "8"}
+    assert keys(search(archive, '西藏 -"建设西藏"')) & {"8"} == set()
+    assert "2" in keys(search(archive, '西藏 -"建设西藏"'))
+
+
+def test_mixed_letters_and_digits_are_searchable_apart(archive: Database) -> None:
+    assert keys(search(archive, "3500")) == {"1"}                        # 3500xL
+    assert keys(search(archive, "xl")) == {"1"}
+    assert keys(search(archive, "3500xl")) == {"1"}
+    assert keys(search(archive, "ystr")) == {"2", "5"}                   # Y-STR
+    assert keys(search(archive, "3501")) == set()
+
+
+def test_a_huge_notice_is_stored_and_found(archive: Database) -> None:
+    # ~1.2 million characters with ~100,000 distinct tokens: past PostgreSQL's 1 MB tsvector limit uncapped.
+    codes = "".join(f"序列号sn{i:06d}，" for i in range(100_000))
+    body = "本项目采购全自动遗传分析仪一台，附设备清单：" + codes
+    assert len(body) > 1_200_000
+    notice_id = _add(archive, "9", "某州公安局设备采购", body)
+    assert keys(search(archive, "遗传分析仪 sn000007")) == {"9"}
+    assert keys(search(archive, '"全自动遗传分析仪"')) == {"9"}
+    with archive.session() as session:
+        from models import Notice
+
+        assert len(session.get(Notice, notice_id).body_text) == len(body)
+
+
+def test_command_line_minus_words_are_query_text_and_options_work_anywhere(sqlite_db: Database) -> None:
+    import json
+
+    from tests.crawling import run_caigou
+
+    fill(sqlite_db)
+
+    def found(*args: str) -> set[str]:
+        answer = run_caigou("--db", sqlite_db.url, "search", *args, "--format", "jsonl")
+        assert answer.returncode == 0, answer.stderr
+        return {json.loads(line)["title"][:2] for line in answer.stdout.splitlines()}
+
+    # The documented example: -医院 excludes, --region after the words still filters.
+    assert found("遗传分析仪", "公安", "-医院", "--region", "tibetan", "--min-score", "0") == {"那曲"}
+    assert found("--min-score=0", "遗传分析仪", "-医院") == {"那曲"}
+    assert found("遗传分析仪", '-"人民医院"', "--min-score", "0", "--region", "440100") == set()
+    assert found("遗传分析仪", "--min-score", "0", "--region", "440100") == {"某市"}
+    table = run_caigou("--db", sqlite_db.url, "search", "遗传分析仪", "--min-score", "0")
+    assert table.returncode == 0 and "year: 2024 2" in table.stdout and "type: " in table.stdout, table.stderr
+    typo = run_caigou("--db", sqlite_db.url, "search", "公安", "--regoin", "tibetan")
+    assert typo.returncode == 2 and "No such option" in typo.stderr and "Traceback" not in typo.stderr
+
+
+@pytest.mark.parametrize("query", ["公安", '"DNA数据库" OR 试剂盒', "公安 -医院", '遗传分析仪 -"人民医院"', "ystr"])
+def test_starting_from_the_score_filter_finds_the_same(archive: Database, query: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import caigou.search as searching
+
+    review_first = NoticeFilters(min_score=50)
+    monkeypatch.setattr(searching, "PROBE_COST", 10**9)          # never probe: read the index's hits first
+    from_index = search(archive, query, review_first)
+    monkeypatch.setattr(searching, "PROBE_COST", 0)              # always probe (on SQLite)
+    with archive.session() as session:
+        assert searching._probe_is_cheaper(session, review_first, searching.parse_query(query)) == (
+            archive.engine.dialect.name == "sqlite")
+    probed = search(archive, query, review_first)
+    assert keys(probed) == keys(from_index) and probed.total == from_index.total
+    assert [h.notice.id for h in probed.hits] == [h.notice.id for h in from_index.hits]   # same ranking
+    assert probed.facets == from_index.facets

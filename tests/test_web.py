@@ -403,11 +403,12 @@ def test_subscription_posts_need_the_csrf_token_and_a_reviewer(archive: tuple[Da
     assert client.post(f"/subscriptions/{sub_id}/remove",
                        data={"confirm": "yes", "csrf_token": "forged"}).status_code == 403
     with client_for(db, anonymous_read=True) as web:
-        listing = web.get("/subscriptions")
-        assert listing.status_code == 200 and "藏区 DNA" in listing.text
-        assert 'action="/subscriptions"' not in listing.text and "/remove" not in listing.text
-        detail = web.get(f"/subscriptions/{sub_id}")
-        assert detail.status_code == 200 and "/remove" not in detail.text
+        # Anonymous reading opens the notices, not the subscriptions: recipients' addresses and feed tokens.
+        for path in ("/subscriptions", f"/subscriptions/{sub_id}"):
+            answer = web.get(path)
+            assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=")
+            assert "r@example.org" not in answer.text and "token=" not in answer.text
+        assert 'href="/subscriptions"' not in web.get("/search").text
         token = csrf_of(web.get("/login").text)  # a valid token of this anonymous session
         assert web.post("/subscriptions", data={"csrf_token": token,
                                                 **subscription_form(name="anon")}).status_code == 403
@@ -470,3 +471,98 @@ def test_a_feed_link_works_whatever_the_name(archive: tuple[Database, dict[str, 
     link = re.search(r'<a href="(/feeds/[^"]+)">Atom</a>', client.get("/subscriptions").text).group(1)
     feed = client.get(link.replace("&amp;", "&"))
     assert feed.status_code == 200 and "西藏自治区公安厅DNA数据库" in feed.text
+
+
+def test_ids_beyond_any_key_are_not_found(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    huge = "99999999999999999999999"
+    log_in(client)
+    for path in (f"/notices/{huge}", f"/api/notices/{huge}", f"/api/notices/{huge}/reviews",
+                 f"/notices/{huge}/pages/1", f"/notices/1/pages/{huge}", f"/raw/{huge}", f"/subscriptions/{huge}",
+                 f"/notices/{2**31}", "/notices/0", "/api/notices/-5"):
+        answer = client.get(path)
+        assert answer.status_code == 404, (path, answer.status_code, answer.text[:200])
+    token = csrf_of(client.get("/search").text)
+    answer = client.post(f"/notices/{huge}/review", data={"status": "relevant", "csrf_token": token})
+    assert answer.status_code == 404 and "no notice with ID" in answer.text
+    shown = run_caigou("--db", archive[0].url, "show", huge)
+    assert shown.returncode == 2 and "no notice with ID" in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_only_http_addresses_become_links(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
+    from pipelines.record import AttachmentRecord
+    from pipelines.store import NoticeStore
+    from tests.test_store import make_record
+
+    db, ids = archive
+    saved = NoticeStore(db).save_notice(make_record(
+        source_key="js-1", url="JavaScript:alert(1)", title="那曲市公安局采购",
+        attachments=[AttachmentRecord(" \tjavascript:alert(2)", "清单.pdf"),
+                     AttachmentRecord("https://download.example/ok.pdf", "合同.pdf")]))
+    log_in(client)
+    html = client.get(f"/notices/{saved.notice_id}").text
+    hrefs = re.findall(r'href="([^"]*)"', html)
+    assert not [h for h in hrefs if "script:" in h.lower()], hrefs
+    assert "https://download.example/ok.pdf" in hrefs
+    assert 'id="original-url">JavaScript:alert(1)<' in html and 'id="original-link"' not in html
+    normal = client.get(f"/notices/{ids['analyzer']}").text
+    assert 'id="original-link"' in normal
+
+
+def test_parsed_links_skip_script_addresses_in_any_case() -> None:
+    from bs4 import BeautifulSoup
+
+    from crawler.parsers.common import links
+
+    soup = BeautifulSoup('<a href="JavaScript:alert(1)">x</a><a href="VBScript:x">v</a><a href="/f/1.pdf">清单</a>',
+                         "html.parser")
+    assert links(soup.find_all("a"), "http://www.ccgp.gov.cn/a/b.htm") == [("http://www.ccgp.gov.cn/f/1.pdf", "清单")]
+
+
+def test_sessions_end_on_disable_logout_and_password_change(archive: tuple[Database, dict[str, int]],
+                                                           client: TestClient) -> None:
+    from caigou.web.app import SESSION_COOKIE
+
+    db, _ids = archive
+
+    def with_cookie(cookie: str) -> TestClient:
+        web = client_for(db)
+        web.cookies.set(SESSION_COOKIE, cookie)
+        return web
+
+    # A cookie copied before logout is worthless after it (and so is the session that logged out).
+    log_in(client)
+    copied = client.cookies[SESSION_COOKIE]
+    assert with_cookie(copied).get("/api/search", params={"q": "公安"}).status_code == 200
+    client.post("/logout", data={"csrf_token": csrf_of(client.get("/search").text)})
+    assert with_cookie(copied).get("/search").status_code == 303
+    assert with_cookie(copied).get("/api/search", params={"q": "公安"}).status_code == 401
+    assert client.get("/search").status_code == 303
+    # Disabling a user ends their live session at once.
+    log_in(client)
+    assert client.get("/search").status_code == 200
+    disabled = run_caigou("--db", db.url, "user", "disable", "anna")
+    assert disabled.returncode == 0, disabled.stderr
+    assert client.get("/search").status_code == 303
+    assert client.get("/api/notices/1").status_code == 401
+    token = csrf_of(client.get("/login").text)
+    assert client.post("/login", data={"name": "anna", "password": PASSWORD, "csrf_token": token}).status_code == 401
+    # A password change ends the sessions issued before it; logging in again works.
+    log_in(client, "bob")
+    with db.session() as session:
+        from caigou.accounts import set_password
+
+        set_password(session, "bob", "another long password")
+    assert client.get("/search").status_code == 303
+    log_in(client, "bob", "another long password")
+    assert 'id="current-user">bob<' in client.get("/search").text
+
+
+def test_year_facet_counts_and_narrows_to_the_year(client: TestClient) -> None:
+    log_in(client)
+    page = client.get("/search", params={"q": "", "min_score": ""}).text
+    facet = re.search(r'data-facet="year">(.*?)</section>', page, re.S).group(1)
+    counts = dict(re.findall(r'>(\d{4})</a> <span class="count">(\d+)<', facet))
+    assert counts == {"2024": "4", "2022": "1"}   # the tender, award, analyser, hostile notice; the hospital
+    link = re.search(r'href="([^"]*until=2022-12-31[^"]*)"', facet).group(1).replace("&amp;", "&")
+    narrowed = client.get(link).text
+    assert int(re.search(r'id="total">(\d+)<', narrowed).group(1)) == 1 and "拉萨市人民医院" in narrowed

@@ -18,7 +18,41 @@ from models import REVIEW_FIRST_SCORE, REVIEW_STATUSES
 from models.errors import CaigouError
 
 
-@click.command("search")
+class QueryCommand(click.Command):
+    """A command whose free words are a search query, where ``-医院`` excludes a word instead of being an option.
+
+    Before click parses, every argument that is not one of the command's own options (or an option's value) goes
+    behind a ``--``, in its order: so ``-word`` and ``-"phrase"`` are query text wherever they stand, and
+    ``--options`` still work before, between or after the words. A mistyped ``--long-option`` stays an error.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value: dict[str, bool] = {}
+        for param in self.get_params(ctx):
+            if isinstance(param, click.Option):
+                for name in param.opts + param.secondary_opts:
+                    takes_value[name] = not (param.is_flag or param.count)
+        options: list[str] = []
+        words: list[str] = []
+        remaining = iter(args)
+        for arg in remaining:
+            if arg == "--":
+                words.extend(remaining)
+                break
+            name = arg.split("=", 1)[0]
+            if name in takes_value:
+                options.append(arg)
+                value = next(remaining, None) if takes_value[name] and "=" not in arg else None
+                if value is not None:   # a missing value is left for click to report
+                    options.append(value)
+            elif arg.startswith("--") and len(arg) > 2:
+                options.append(arg)   # an unknown long option: click says "No such option"
+            else:
+                words.append(arg)
+        return super().parse_args(ctx, options + (["--", *words] if words else []))
+
+
+@click.command("search", cls=QueryCommand)
 @click.argument("query", nargs=-1)
 @filter_options(default_min_score=REVIEW_FIRST_SCORE)
 @click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
@@ -66,6 +100,11 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
                    f"{row['title'][:50]}  {row['buyer'][:24]}  {terms}")
     if results.total > offset + len(rows):
         click.echo(f"… more with --offset {offset + len(rows)}", err=True)
+    # The facets were counted for the table: a line each, as the web page's side bar (its first few values).
+    for name in ("year", "region", "type", "source", "score", "review"):
+        values = results.facets.get(name) or []
+        if values:
+            click.echo(f"{name}: " + " · ".join(f"{label} {count}" for _value, label, count in values[:8]))
 
 
 @click.command("show")

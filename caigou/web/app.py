@@ -8,7 +8,8 @@ Security model, because every scraped string and page is hostile and the readers
 * reviewers log in; passwords are Argon2id hashes; the session is a signed, HttpOnly, SameSite=Lax cookie; every
   form carries a CSRF token bound to the session; failed logins are slowed down per name;
 * without ``[web] anonymous_read = true`` nothing but the login page is shown to anonymous visitors; even with it,
-  only reading is open — reviewing and adding or removing subscriptions always need a login;
+  only reading notices is open — reviewing and the subscriptions (their recipients' addresses, feed tokens) always
+  need a login;
 * queries reach the database only as bound parameters (SQLAlchemy);
 * links to the portals carry ``rel=noreferrer`` and the Referrer-Policy is ``no-referrer``.
 """
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -36,7 +37,7 @@ from sqlalchemy import select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from caigou import __version__
-from caigou.accounts import authenticate
+from caigou.accounts import authenticate, end_sessions, get_user, session_user
 from caigou.digest.feed import atom_feed
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEGORIES, SubscriptionInput,
                                          add_subscription, delivered_count, delivery_count, known_sources,
@@ -44,7 +45,8 @@ from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEG
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import csv_chunks
 from caigou.filters import TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params, filters_to_params
-from caigou.notice_view import NotFound, archived_page, notice_detail, notice_dict, sanitised_html
+from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
+                               valid_id)
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
 from caigou.search import SORTS, QueryError, highlight, search
 from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
@@ -79,6 +81,19 @@ class WebSettings:
                    else anonymous_read,
                    base_url=str(config.get("web", "base_url", "") or ""),
                    secure_cookies=bool(config.get("web", "secure_cookies", False)))
+
+
+def http_url(value: str | None) -> str | None:
+    """``value`` if it is an http(s) address, else None: a scraped ``JavaScript:alert(1)`` (any case, leading
+    blanks or control characters, which browsers skip) is shown as text, never rendered as a link."""
+    url = (value or "").strip(" \t\r\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f")
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or any(ord(c) < 32 for c in url):
+        return None
+    return url
 
 
 def persistent_secret(data_dir: Path) -> str:
@@ -195,6 +210,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     app = FastAPI(title="caigou", version=__version__, docs_url=None, redoc_url=None,
                   description="Search and read the caigou archive of procurement notices (read-only API).")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["http_url"] = http_url
     templates.env.globals.update(highlight=highlight, statuses=REVIEW_STATUSES, notice_types=NOTICE_TYPES,
                                  review_first=REVIEW_FIRST_SCORE, version=__version__)
     serializer = URLSafeTimedSerializer(settings.secret_key, salt="caigou-session")
@@ -228,11 +244,32 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         return response
 
     def user_of(request: Request) -> str | None:
-        return request.state.session.get("user")
+        """The logged-in user, checked against the database once per request: a signed cookie proves who logged
+        in, not that they still may (disabled, logged out elsewhere, password changed). A revoked session is
+        replaced by an anonymous one."""
+        if getattr(request.state, "user_checked", False):
+            return request.state.user
+        name = request.state.session.get("user")
+        if name is not None:
+            with database.session() as session:
+                still_good = session_user(session, str(name), request.state.session.get("generation"))
+            if not still_good:
+                request.state.session = {"csrf": secrets.token_urlsafe(32)}
+                name = None
+        request.state.user, request.state.user_checked = name, True
+        return name
 
     def require_reader(request: Request) -> str | None:
         user = user_of(request)
         if user is None and not settings.anonymous_read:
+            raise LoginRequired()
+        return user
+
+    def require_login(request: Request) -> str:
+        """A logged-in reviewer, even with anonymous reading on: for pages that show recipients' addresses and
+        feed tokens (the subscriptions)."""
+        user = user_of(request)
+        if user is None:
             raise LoginRequired()
         return user
 
@@ -310,19 +347,27 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                         error="Too many failed attempts for this name; wait 15 minutes.")
         with database.session() as session:
             user = authenticate(session, name, password)
-        if user is None:
+            found = (user.name, user.session_generation) if user is not None else None
+        if found is None:
             throttle.failed(name)
             return page(request, "login.html", status_code=401, next=safe_next(next),
                         error="Unknown name or wrong password.")
         throttle.succeeded(name)
         # A new session (and CSRF token) at login: a token planted before login is worthless after it.
-        request.state.session = {"csrf": secrets.token_urlsafe(32), "user": user.name}
+        request.state.session = {"csrf": secrets.token_urlsafe(32), "user": found[0], "generation": found[1]}
+        request.state.user, request.state.user_checked = found[0], True
         return RedirectResponse(safe_next(next), status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     def logout(request: Request, csrf_token: str = Form("")) -> Response:
         check_csrf(request, csrf_token)
+        name = user_of(request)
+        if name is not None:
+            # Logging out ends this user's sessions everywhere: a copy of the cookie is worthless after it.
+            with database.session() as session:
+                end_sessions(get_user(session, name))
         request.state.session = {"csrf": secrets.token_urlsafe(32)}
+        request.state.user = None
         return RedirectResponse("/login", status_code=303)
 
     # ------------------------------------------------------------------------------------------ pages
@@ -362,6 +407,8 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                tags: str = Form(""), csrf_token: str = Form("")) -> Response:
         check_csrf(request, csrf_token)
         user = require_reviewer(request, "record a judgement")
+        if not valid_id(notice_id):
+            raise NotFound(f"no notice with ID {notice_id}")
         try:
             with database.session() as session:
                 add_review(session, notice_id, user, ReviewInput(status, note, parse_tags(tags)))
@@ -424,7 +471,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
 
     @app.get("/subscriptions", response_class=HTMLResponse, include_in_schema=False)
     def subscriptions_page(request: Request) -> HTMLResponse:
-        require_reader(request)
+        require_login(request)
         removed = request.query_params.get("removed", "")
         return subscriptions_listing(request, SubscriptionForm(),
                                      message=f"Removed the subscription {removed!r} and its delivery log."
@@ -444,14 +491,14 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         return RedirectResponse(f"/subscriptions/{added_id}?added=1", status_code=303)
 
     def subscription_of(session: Any, subscription_id: int) -> Subscription:
-        found = session.get(Subscription, subscription_id)
+        found = session.get(Subscription, subscription_id) if valid_id(subscription_id) else None
         if found is None:
             raise HTTPException(404, f"no subscription {subscription_id} (removed?)")
         return found
 
     @app.get("/subscriptions/{subscription_id}", response_class=HTMLResponse, include_in_schema=False)
     def subscription_page(request: Request, subscription_id: int) -> HTMLResponse:
-        require_reader(request)
+        require_login(request)
         with database.session() as session:
             sub = subscription_of(session, subscription_id)
             zone = ZoneInfo(sub.time_zone)

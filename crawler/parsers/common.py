@@ -105,7 +105,7 @@ def links(nodes: list[Tag], base_url: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for node in nodes:
         href = (node.get("href") or "").strip()
-        if not href or href.startswith(("javascript:", "#", "mailto:")):
+        if not href or href.lower().startswith(("javascript:", "#", "mailto:", "data:", "vbscript:")):
             continue
         url = urljoin(base_url, href)
         if url not in seen:
