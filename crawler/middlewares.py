@@ -10,7 +10,8 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.spiders.base import StopCrawl
+from crawler.parsers.common import waf_block_reason
+from crawler.spiders.base import StopCrawl, count_failed_page
 from pipelines.attachments import sniff
 from pipelines.crawl_context import CrawlContext
 
@@ -75,6 +76,11 @@ class BlockPageMiddleware:
             reason = "HTTP 429 Too Many Requests"
         elif page_kind == "attachment" and sniff(response.body[:4096]) not in {"html", "text"}:
             reason = None  # a PDF or a spreadsheet is what was asked for, whatever bytes it holds
+        elif response.status >= 400:
+            # An error page lacks what the spider looks for ("no 共找到", "HTML, not JSON"), which is no sign of a
+            # block: only a firewall's own signs make it one. Otherwise it is retried (5xx) or recorded as an HTTP
+            # error (HttpError), a page not read.
+            reason = waf_block_reason(response.body)
         else:
             detect = getattr(spider, "block_reason", None)
             reason = detect(response, page_kind) if detect else None
@@ -93,6 +99,10 @@ class BlockPageMiddleware:
         if attempt > self.retries:
             self.given_up += 1
             stats.inc_value("caigou/blocked_given_up")
+            # An error like any page not read: counted, and it keeps the run from "succeeded" (and its watermark).
+            stats.inc_value("caigou/errors")
+            stats.inc_value("caigou/errors/blocked")
+            count_failed_page(stats, request)
             context.store.record_error(context.run_id, request.url, "blocked",
                                        f"{reason}; gave up after {self.retries} tries", raw_page_id=page.id)
             if self.given_up >= self.give_up_after:

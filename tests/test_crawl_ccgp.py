@@ -166,7 +166,7 @@ def test_a_site_that_stays_blocked_fails_clearly(db: Database, server: ReplaySer
     blocked = Reply((SAMPLES / "rate_limited.html").read_bytes())
     for page in (1, 2):
         server.add(build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=page), blocked)
-    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)  # the default give-up
     assert result.returncode == 1
     assert "failed" in result.stdout and "block pages" in result.stdout
     assert "Traceback" not in result.stderr
@@ -174,7 +174,52 @@ def test_a_site_that_stays_blocked_fails_clearly(db: Database, server: ReplaySer
     with db.session() as session:
         assert session.scalars(select(CrawlError.kind)).all() == ["blocked"]
         assert set(session.scalars(select(RawPage.kind))) == {"blocked"}
+        assert session.scalar(select(func.count(Watermark.id))) == 0
+    run = last_run(db)
+    assert run.status == "failed" and run.counts["errors"] == 1 and run.counts["blocked"] == 4  # 1 + 3 retries
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_search_page_with_an_http_error_fails_and_keeps_the_watermark(db: Database, server: ReplayServer,
+                                                                        status: int) -> None:
+    first = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=1)
+    server.add(first, Reply(b"<html><body>error</body></html>", status=status))
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ccgp: failed" in result.stdout and "1 errors" in result.stdout
+    assert "1 list/detail page(s) not read (1 HTTP errors); the watermark was not advanced" in result.stdout
+    assert "Traceback" not in result.stderr
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert (error.kind, error.url, error.message) == ("http", first, f"HTTP {status} for a search page")
+        page = session.get(RawPage, error.raw_page_id)
+        assert page is not None and page.http_status == status  # the error page is the evidence
+        assert session.scalar(select(func.count(Watermark.id))) == 0
     assert last_run(db).status == "failed"
+
+
+def test_a_later_list_page_failing_is_partial_and_keeps_the_watermark(db: Database, server: ReplayServer) -> None:
+    second = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=2)
+    server.add(second, Reply(b"busy", status=503, content_type="text/plain"))
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ccgp: partial" in result.stdout and "the watermark was not advanced" in result.stdout
+    assert 1 <= len(stored_keys(db)) < 5  # page 1's notices are kept
+    with db.session() as session:
+        assert session.scalars(select(CrawlError.kind)).all() == ["http"]
+        assert session.scalar(select(func.count(Watermark.id))) == 0
+    run = last_run(db)
+    assert run.status == "partial" and run.counts["http_errors"] == 1 and run.counts["pages_failed"] == 1
+
+
+def test_a_channel_list_with_an_http_error_is_not_a_success(db: Database, server: ReplayServer) -> None:
+    server.add("http://www.ccgp.gov.cn/cggg/dfgg/cjgg/index.htm", Reply(b"gone", status=404))
+    result = crawl(db.url, "ccgp", "--type", "award", *JUNE, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ccgp: partial" in result.stdout
+    assert stored_keys(db) == {"22000103"}  # the other channel was read
+    with db.session() as session:
+        assert session.scalar(select(func.count(Watermark.id))) == 0
 
 
 def test_unreachable_network_is_one_line(db: Database) -> None:

@@ -34,7 +34,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.attachments import AttachmentFetching
@@ -214,14 +216,34 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         return None
 
     def on_error(self, failure: Failure) -> Iterator[Any]:
-        """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, go on."""
+        """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, counted as a
+        failed page (the run then ends "partial" or "failed" and keeps its watermark), go on."""
         request = failure.request  # type: ignore[attr-defined]
-        # The first line: a browser's errors go on with a multi-line call log.
-        reason = (failure.getErrorMessage() or failure.type.__name__).strip().splitlines()[0]
-        from scrapy.exceptions import IgnoreRequest
+        if failure.check(HttpError):  # before IgnoreRequest, which it subclasses
+            # Scrapy's HttpErrorMiddleware turns a 404 or a 5xx (after its retries) into an IgnoreRequest; it is
+            # a page of the window not read, so it must count, or the watermark would pass over it.
+            response = failure.value.response
+            message = f"HTTP {response.status} for a {request.meta.get('page_kind', 'detail')} page"
+            self.crawler.stats.inc_value("caigou/http_errors")
+            count_failed_page(self.crawler.stats, request)
+            logger.error("could not fetch %s: %s", request.url, message)
+            # The error page itself was archived when it arrived: the sha256 links the error to it.
+            yield CrawlErrorItem(request.url, "http", message, self.item_sha256(response),
+                                 page_url=response.url)
+            return
         if failure.check(IgnoreRequest):
             return  # already counted where it was decided (stored notice, block page given up)
+        # The first line: a browser's errors go on with a multi-line call log.
+        reason = (failure.getErrorMessage() or failure.type.__name__).strip().splitlines()[0]
         self.crawler.stats.inc_value("caigou/download_errors")
         self.crawler.stats.set_value("caigou/last_download_error", f"{failure.type.__name__}: {reason}")
+        count_failed_page(self.crawler.stats, request)
         logger.error("could not fetch %s: %s", request.url, reason)
         yield CrawlErrorItem(request.url, "download", f"{failure.type.__name__}: {reason}")
+
+
+def count_failed_page(stats: Any, request: scrapy.Request) -> None:
+    """A list or detail request that gave no page (HTTP error, network error, blocked for good): the run cannot
+    call its window done. Attachments are apart: their failures are statuses retried by ``attachments fetch``."""
+    if request.meta.get("page_kind") != "attachment":
+        stats.inc_value("caigou/pages_failed")
