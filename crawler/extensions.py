@@ -80,8 +80,10 @@ class CrawlRecorder:
             message = f"{spider.name}: could not reach the site: {stats.get('caigou/last_download_error', '')}"
         elif reason == FINISHED and counts["pages_failed"]:
             # Some list or detail pages were not read: the window is not done, so the watermark stays put and the
-            # next incremental run asks for it again. "failed" when no page at all was read.
-            status = "partial" if counts["pages"] > counts["http_errors"] else "failed"
+            # next incremental run asks for it again. "failed" when it reached no notice at all (a cookie page or
+            # an empty list is nothing to show for it), "partial" when it has notices to show.
+            reached = counts["new"] + counts["updated"] + counts["unchanged"] + counts["skipped_stored"]
+            status = "partial" if reached else "failed"
             causes = [f"{counts[key]} {label}" for key, label in (
                 ("http_errors", "HTTP errors"), ("download_errors", "network errors"),
                 ("blocked_given_up", "kept answering with block pages")) if counts[key]]

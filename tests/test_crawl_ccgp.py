@@ -109,6 +109,10 @@ def test_explicit_urls(db: Database, server: ReplayServer) -> None:
     result = crawl(db.url, "ccgp", "--url", urls[0], "--url", urls[1], proxy=server.url)
     assert result.returncode == 0, result.stderr
     assert stored_keys(db) == {"22000105", "22000106"}
+    assert last_run(db).status == "succeeded"
+    with db.session() as session:
+        # Two detail pages say nothing about the channel lists: the unfiltered query's watermark is not set.
+        assert session.scalar(select(func.count(Watermark.id))) == 0
 
 
 def test_a_page_that_does_not_parse_is_kept_and_recorded(db: Database, server: ReplayServer) -> None:
@@ -210,6 +214,9 @@ def test_a_later_list_page_failing_is_partial_and_keeps_the_watermark(db: Databa
         assert session.scalar(select(func.count(Watermark.id))) == 0
     run = last_run(db)
     assert run.status == "partial" and run.counts["http_errors"] == 1 and run.counts["pages_failed"] == 1
+    # A source whose runs stay partial falls behind: the health check calls it failing.
+    health = run_caigou("--db", db.url, "health")
+    assert "ccgp: failing — the last 1 run(s) partial: ccgp: 1 list/detail page(s) not read" in health.stdout
 
 
 def test_a_channel_list_with_an_http_error_is_not_a_success(db: Database, server: ReplayServer) -> None:
