@@ -1,11 +1,15 @@
-"""Downloader middlewares: leave stored notices alone, and recognise block pages for what they are."""
+"""Downloader middlewares: leave stored notices alone, retry with back-off, and recognise block pages for what they
+are."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
@@ -47,6 +51,56 @@ class SkipStoredMiddleware:
             raise IgnoreRequest(f"already stored: {context.source} {key}")
 
 
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries of transient failures (5xx, timeouts, refused connections), but not at once: a retry waits
+    ``CAIGOU_RETRY_BACKOFF`` seconds, doubled for each further try (at most ``CAIGOU_RETRY_BACKOFF_MAX``). A
+    struggling server that is asked again at once only struggles more, and these portals ban fast clients.
+
+    The wait is ``await``ed when the retried request comes back to the downloader (``process_request``), so the
+    reactor and the other requests go on meanwhile.
+    """
+
+    DELAY_KEY = "caigou_retry_delay"
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff = settings.getfloat("CAIGOU_RETRY_BACKOFF")
+        self.backoff_max = settings.getfloat("CAIGOU_RETRY_BACKOFF_MAX")
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        return self._delayed(super().process_response(request, response))
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+        return self._delayed(super().process_exception(request, exception))
+
+    def _delayed(self, result: Any) -> Any:
+        """A retry (a Request, where Scrapy's middleware decided to try again) carries its wait."""
+        if isinstance(result, Request) and self.backoff > 0:
+            tries = int(result.meta.get("retry_times", 1))
+            result.meta[self.DELAY_KEY] = min(self.backoff * 2 ** (tries - 1), self.backoff_max)
+        return result
+
+    async def process_request(self, request: Request) -> None:
+        delay = request.meta.pop(self.DELAY_KEY, 0)
+        if delay:
+            logger.info("waiting %.1f s before retrying %s", delay, request.url)
+            await asyncio.sleep(delay)
+
+
+def retry_after_seconds(value: bytes | None) -> float | None:
+    """A Retry-After header's wait: seconds, or an HTTP date; None when absent or unreadable."""
+    text = (value or b"").decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text) if text else None
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
 class BlockPageMiddleware:
     """Block pages and 429s: archived as evidence, counted, waited out, retried — never parsed as notices.
 
@@ -62,6 +116,7 @@ class BlockPageMiddleware:
         self.backoff = settings.getfloat("CAIGOU_BLOCK_BACKOFF")
         self.retries = settings.getint("CAIGOU_BLOCK_RETRIES")
         self.give_up_after = settings.getint("CAIGOU_BLOCK_GIVE_UP")
+        self.retry_after_max = settings.getfloat("CAIGOU_RETRY_AFTER_MAX")
         self.given_up = 0
         self.stopping = False
 
@@ -130,7 +185,8 @@ class BlockPageMiddleware:
         raise IgnoreRequest(f"{stop.reason}: {stop.message}")
 
     def _delay(self, response: Response, attempt: int) -> float:
-        retry_after = response.headers.get("Retry-After")
-        if response.status == 429 and retry_after and retry_after.isdigit():
-            return float(retry_after)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After")) if response.status == 429 else None
+        if retry_after is not None:
+            # Obeyed, but not to the point of a crawl that sleeps for a day on one header.
+            return min(retry_after, self.retry_after_max)
         return self.backoff * 2 ** (attempt - 1)

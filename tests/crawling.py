@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Politeness off: the replay server is local.
 FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "CAIGOU_BLOCK_BACKOFF=0.05",
-        "--set", "RETRY_TIMES=1"]
+        "--set", "RETRY_TIMES=1", "--set", "CAIGOU_RETRY_BACKOFF=0.05"]
 
 
 def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None = None,
@@ -30,7 +30,8 @@ def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None 
 
 def crawl(database_url: str, source: str, *args: str, proxy: str | None = None,
           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_caigou("--db", database_url, "crawl", source, *args, *FAST, proxy=proxy, env=env)
+    # FAST first: a test's own --set of the same setting wins.
+    return run_caigou("--db", database_url, "crawl", source, *FAST, *args, proxy=proxy, env=env)
 
 
 def chromium_or_skip() -> str:

@@ -263,3 +263,27 @@ def test_scrapy_crawl_from_the_repository_root(db: Database, server: ReplayServe
     assert result.returncode == 0, result.stderr
     assert stored_keys(db) == {"22000107"}
     assert last_run(db).status == "succeeded"
+
+
+def test_a_transient_error_is_retried_after_a_back_off(db: Database, server: ReplayServer) -> None:
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    server.add(url, Reply(b"busy", status=503, content_type="text/plain"),
+               Reply((SAMPLES / "detail_22000107.html").read_bytes()))
+    result = crawl(db.url, "ccgp", "--url", url, "--set", "CAIGOU_RETRY_BACKOFF=0.6", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "succeeded — 1 pages, 1 new" in result.stdout and "0 errors" in result.stdout
+    first, second = (server.times[i] for i, key in enumerate(server.requests) if key.endswith("22000107.htm"))
+    assert second - first >= 0.6  # Scrapy's own RetryMiddleware asks again at once
+    assert stored_keys(db) == {"22000107"}
+
+
+def test_a_huge_retry_after_is_capped(db: Database, server: ReplayServer) -> None:
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    server.add(url, Reply(b"slow down", status=429, content_type="text/plain", headers={"Retry-After": "86400"}),
+               Reply((SAMPLES / "detail_22000107.html").read_bytes()))
+    result = crawl(db.url, "ccgp", "--url", url, "--set", "CAIGOU_RETRY_AFTER_MAX=0.5", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 new" in result.stdout and "1 blocked" in result.stdout
+    first, second = (server.times[i] for i, key in enumerate(server.requests) if key.endswith("22000107.htm"))
+    assert 0.5 <= second - first < 30  # waited, but the cap, not a day
+    assert "waiting 0.5 s before try 2" in result.stderr
