@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import sys
 from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -49,6 +50,14 @@ from pipelines.normalise import parse_date_arg, region_by_code, resolve_region
 from pipelines.steps import CrawlErrorItem
 
 logger = logging.getLogger(__name__)
+
+
+# What every NoticeSpider takes (``-a NAME=VALUE``), and the spider attributes Scrapy's own components read that a
+# user may set the same way; names starting with "_" are tools' own (scrapyd's ``_job``).
+SPIDER_ARGUMENTS = ("since", "until", "keyword", "region", "type", "buyer", "url")
+SCRAPY_SPIDER_ARGUMENTS = frozenset({"name", "download_delay", "max_concurrent_requests", "user_agent", "http_user",
+                                     "http_pass", "http_auth_domain", "handle_httpstatus_list",
+                                     "handle_httpstatus_all"})
 
 
 def as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -84,10 +93,27 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     # Province codes (2 digits) the portal covers; empty: all of China. A region outside them is a one-line error.
     covered_provinces: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NoticeSpider:
+        """``scrapy crawl NAME -a …``: a bad or unknown argument is one line on stderr and exit status 2, before the
+        crawl starts (``caigou crawl`` checks its options the same way before it gets here)."""
+        try:
+            return super().from_crawler(crawler, *args, **kwargs)
+        except CaigouError as exc:
+            print(f"{cls.name}: error: {exc}", file=sys.stderr, flush=True)
+            # Not an exception Scrapy would log with its traceback: the process ends here, as a usage error does.
+            raise SystemExit(2) from None
+
     def __init__(self, since: str | None = None, until: str | None = None,
                  keyword: str | list[str] | None = None, region: str | None = None,
                  type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002 - Scrapy argument name
                  url: str | list[str] | None = None, **kwargs: Any) -> None:
+        unknown = sorted(key for key in kwargs if key not in SCRAPY_SPIDER_ARGUMENTS and not key.startswith("_"))
+        if unknown:
+            # A misspelt filter (keywords=DNA) would otherwise become a spider attribute and the crawl would run
+            # unfiltered, quietly.
+            raise CaigouError(f"unknown argument(s) {', '.join(unknown)}; {self.name} takes "
+                              f"{', '.join(SPIDER_ARGUMENTS)}")
         super().__init__(**kwargs)
         arguments = self.parse_arguments(since=since, until=until, keyword=keyword, region=region, type=type,
                                          buyer=buyer, url=url)
