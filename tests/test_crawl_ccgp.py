@@ -3,8 +3,10 @@ local replay server acting as the http proxy, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +18,7 @@ from caigou.replay import Reply, ReplayServer
 from crawler.parsers.ccgp import build_search_url
 from models import CrawlError, CrawlRun, Notice, RawPage, Watermark
 from models.db import Database
-from tests.crawling import ROOT, crawl, run_caigou
+from tests.crawling import FAST, ROOT, crawl, run_caigou, start_caigou
 
 SAMPLES = ROOT / "caigou" / "demo_data" / "ccgp"
 JUNE = ("--since", "2024-06-01", "--until", "2024-06-30")
@@ -126,7 +128,8 @@ def test_a_page_that_does_not_parse_is_kept_and_recorded(db: Database, server: R
     with db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert (error.kind, error.url) == ("parse", broken) and "no notice" in error.message
-        assert session.scalars(select(RawPage.kind).where(RawPage.url == broken)).one() == "page"
+        page = session.scalars(select(RawPage).where(RawPage.url == broken)).one()
+        assert page.kind == "page" and error.raw_page_id == page.id  # the error points at its evidence
 
 
 def test_429_is_waited_out_apart_from_other_retries(db: Database, server: ReplayServer) -> None:
@@ -287,3 +290,45 @@ def test_a_huge_retry_after_is_capped(db: Database, server: ReplayServer) -> Non
     first, second = (server.times[i] for i, key in enumerate(server.requests) if key.endswith("22000107.htm"))
     assert 0.5 <= second - first < 30  # waited, but the cap, not a day
     assert "waiting 0.5 s before try 2" in result.stderr
+
+
+def test_a_run_killed_with_sigkill_is_marked_interrupted_by_the_next(db: Database, server: ReplayServer) -> None:
+    stuck = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240603_22000998.htm"
+    server.add(stuck, Reply(b"busy", status=503, content_type="text/plain"))
+    # The first try answers 503; the retry waits a minute: time to kill the crawl while its run is "running".
+    process = start_caigou("--db", db.url, "crawl", "ccgp", *FAST, "--url", stuck, "--set", "CAIGOU_RETRY_BACKOFF=60",
+                           proxy=server.url)
+    try:
+        deadline = time.monotonic() + 60
+        while stuck.split("//")[1] not in server.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stuck.split("//")[1] in server.requests, "the crawl never asked for the page"
+        killed = last_run(db)
+        assert killed.status == "running" and killed.arguments["process"]["pid"] == process.pid
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    assert last_run(db).status == "running"  # nothing closed it
+
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    result = crawl(db.url, "ccgp", "--url", url, proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with db.session() as session:
+        old = session.get(CrawlRun, killed.id)
+        assert old.status == "interrupted" and old.finished_at is not None
+        assert f"its process ({process.pid} on " in old.message and "ended without closing the run" in old.message
+    assert last_run(db).status == "succeeded"
+
+
+def test_a_live_run_of_the_same_source_is_left_running(db: Database, server: ReplayServer) -> None:
+    from pipelines.crawl_context import this_process
+    from pipelines.store import NoticeStore
+
+    store = NoticeStore(db)
+    live = store.start_run("ccgp", {"process": this_process()})  # this test's own process: alive
+    elsewhere = store.start_run("ccgp", {"process": {"host": "another-host", "pid": 1, "start": None}})
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    assert crawl(db.url, "ccgp", "--url", url, proxy=server.url).returncode == 0
+    with db.session() as session:
+        assert session.get(CrawlRun, live).status == "running"
+        assert session.get(CrawlRun, elsewhere).status == "running"  # another host's: not ours to judge
