@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -332,3 +333,35 @@ def test_a_live_run_of_the_same_source_is_left_running(db: Database, server: Rep
     with db.session() as session:
         assert session.get(CrawlRun, live).status == "running"
         assert session.get(CrawlRun, elsewhere).status == "running"  # another host's: not ours to judge
+
+
+def search_page(total: int, pages: int = 1) -> Reply:
+    """A search answer with no rows that claims ``total`` results over ``pages`` pages."""
+    text = (SAMPLES / "search_dna_2.html").read_text(encoding="utf-8").split("<ul")[0]
+    text = text.replace(" 5 ", f" {total} ") + '<ul class="vT-srch-result-list-bid"></ul>' + \
+        f"<p class=\"pager\"><script>Pager({{size:{pages}, current:0}});</script></p></body></html>"
+    return Reply(text.encode())
+
+
+def test_a_prefecture_is_searched_as_its_province(db: Database, server: ReplayServer) -> None:
+    day = dt.date(2024, 6, 3)
+    server.add(build_search_url("DNA", day, day, zone_id="54", zone_name="西藏自治区"), search_page(0))
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", "--region", "540600", "--since", "2024-06-03",
+                   "--until", "2024-06-03", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert server.misses == []  # the route above: the province's name with its code, never 那曲市 beside 54
+    [asked] = [dict(parse_qsl(urlsplit(key).query)) for key in server.requests if "bxsearch" in key]
+    assert (asked["displayZone"], asked["zoneId"]) == ("西藏自治区", "54")
+
+
+def test_a_single_day_over_the_search_cap_is_said_and_recorded(db: Database, server: ReplayServer) -> None:
+    day = dt.date(2024, 6, 3)
+    server.add(build_search_url("DNA", day, day), search_page(1500))
+    result = run_caigou("--db", db.url, "crawl", "ccgp", *FAST, "-v",
+                        "--keyword", "DNA", "--since", "2024-06-03", "--until", "2024-06-03", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1500 results in one day, more than the cap of 1000; only the first are reachable" in result.stderr
+    assert "'caigou/window_capped': 1" in result.stderr  # Scrapy's stats dump (-v)
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "truncated" and "2024-06-03" in error.message
