@@ -14,7 +14,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.parsers.common import waf_block_reason
+from crawler.parsers.common import captcha_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl, count_failed_page
 from pipelines.attachments import sniff
 from pipelines.crawl_context import CrawlContext
@@ -107,7 +107,8 @@ class BlockPageMiddleware:
     The spider says what a block looks like (``spider.block_reason(response, page_kind) -> str | None``). After
     ``CAIGOU_BLOCK_RETRIES`` blocks in a row for one request it is given up; after ``CAIGOU_BLOCK_GIVE_UP`` requests
     given up, the crawl stops with the reason ``blocked`` and its run is recorded as failed. A block the spider
-    calls final (a ``StopCrawl``: a captcha) is not retried: the crawl stops at once with its reason.
+    calls final (a ``StopCrawl``: a captcha), and a slider captcha on any page, are not retried: the crawl stops at
+    once with its reason.
     """
 
     def __init__(self, crawler: Any) -> None:
@@ -131,6 +132,10 @@ class BlockPageMiddleware:
             reason = "HTTP 429 Too Many Requests"
         elif page_kind == "attachment" and sniff(response.body[:4096]) not in {"html", "text"}:
             reason = None  # a PDF or a spreadsheet is what was asked for, whatever bytes it holds
+        elif captcha := captcha_reason(response.body):
+            # Whichever portal: waiting and retrying only meets the captcha again (and looks more like a bot).
+            reason = StopCrawl("captcha", f"{spider.name} answers with a {captcha}, which waiting does not lift; "
+                                          f"open {response.url} in a browser, and crawl again later or more slowly")
         elif response.status >= 400:
             # An error page lacks what the spider looks for ("no 共找到", "HTML, not JSON"), which is no sign of a
             # block: only a firewall's own signs make it one. Otherwise it is retried (5xx) or recorded as an HTTP

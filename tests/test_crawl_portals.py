@@ -521,3 +521,23 @@ def test_a_list_page_with_an_http_error_fails_and_keeps_the_watermark(db: Databa
         assert session.scalar(select(Watermark.id)) is None
     run = last_run(db)
     assert run.status == "failed" and run.counts["http_errors"] == 1
+
+
+def test_a_slider_captcha_stops_the_source_at_once(db: Database, server: ReplayServer) -> None:
+    row = xizang_row(XZ_AWARD, "那曲市公安局STR试剂盒采购项目中标（成交）结果公告", "2024-06-20 16:05:00",
+                     "中标（成交）结果公告", "那曲市公安局")
+    server.add(xizang_list_url((dt.date(2024, 6, 1), dt.date(2024, 6, 30))), xizang_list(1, row))
+    server.add(xizang_url(XZ_AWARD), Reply("<html><head><title>滑动验证</title></head><body><div id='nc'>请按住滑块，"
+                                           "拖动到最右边</div></body></html>".encode()), html("xizang", "detail_award.html"))
+    result = crawl(db.url, "xizang", *JUNE_ONLY, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "xizang: failed" in result.stdout and "slider captcha (滑动验证), which waiting does not lift" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert sum(1 for key in server.requests if XZ_AWARD in key) == 1  # not retried
+    assert stored(db) == {}
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "captcha" and error.url == xizang_url(XZ_AWARD)
+        assert session.get(RawPage, error.raw_page_id).kind == "blocked"
+        assert session.scalar(select(Watermark.id)) is None
+    assert last_run(db).status == "failed"
