@@ -221,6 +221,7 @@ def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database,
     assert award["suppliers"] == [("西藏高原刑科技术有限公司", Decimal("2865000.00"))]
     assert award["award"] == Decimal("2865000.00")
     assert notices[GZ_TENDER]["budget"] == Decimal("569800.00") and notices[GZ_TENDER]["type"] == "tender"
+    assert len(notices[GZ_TENDER]["attachments"]) == 2 and award["attachments"] == []
     assert notices[GZ_INQUIRY]["type"] == "inquiry" and notices[GZ_INQUIRY]["region"] == "540200"
     run = last_run(db)
     assert run.status == "succeeded" and run.counts["blocked"] == 1

@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
-from crawler.items import SupplierItem
+from crawler.items import AttachmentItem, SupplierItem
 from pipelines.normalise import clean_text, label_key, squeeze_cjk
 
 
@@ -112,6 +112,19 @@ def links(nodes: list[Tag], base_url: str) -> list[tuple[str, str]]:
             seen.add(url)
             found.append((url, cell_text(node)))
     return found
+
+
+# An attachment's link: a download or upload path, or a document's extension. Other links in a notice's body
+# (the buyer's site, the portal's home) are not attachments.
+_ATTACHMENT_HREF = re.compile(r"(download|upload|attach|\.(pdf|docx?|xlsx?|zip|rar|7z))", re.I)
+
+
+def attachment_links(content: Tag | None, base_url: str) -> list[AttachmentItem]:
+    """The attachments linked from a notice's content node, in order, each URL once."""
+    if content is None:
+        return []
+    return [AttachmentItem(url=href, name=name) for href, name in links(content.find_all("a"), base_url)
+            if _ATTACHMENT_HREF.search(href)]
 
 
 # ------------------------------------------------------------------------------------------------ labelled text
