@@ -365,3 +365,15 @@ def test_a_single_day_over_the_search_cap_is_said_and_recorded(db: Database, ser
     with db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert error.kind == "truncated" and "2024-06-03" in error.message
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    from email.utils import format_datetime
+
+    from crawler.middlewares import retry_after_seconds
+
+    assert retry_after_seconds(b"120") == 120.0
+    soon = format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=90), usegmt=True)
+    assert 80 <= retry_after_seconds(soon.encode()) <= 90
+    assert retry_after_seconds(b"Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: at once
+    assert retry_after_seconds(b"soon") is None and retry_after_seconds(None) is None
