@@ -4,7 +4,8 @@ condition while it lasts (``health_alerts``), and the summary ``caigou status`` 
 Conditions (``[health]`` configuration):
   quiet    no new notice for ``quiet_days`` days (default 3) although the source was crawled in that time
   blocked  the last run's pages were mostly block pages (``block_ratio``, default 0.5)
-  failing  the last ``failed_runs`` runs (default 1) all failed
+  failing  the last ``failed_runs`` runs (default 1) all failed or were partial (pages not read: the watermark
+           stays put, so the source falls behind until a run succeeds)
 """
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ from models.types import SHANGHAI
 from models.types import now as current_time
 
 logger = logging.getLogger(__name__)
+
+# Run statuses that leave the watermark behind (models.crawl.CrawlRun); "interrupted" is an operator's stop.
+FAILING_STATUSES = ("failed", "partial")
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,9 @@ def source_conditions(session: Session, source: Source, limits: Thresholds, now:
         found.append(Condition(source.name, "blocked",
                                f"{blocked} of {pages} pages in the last run were block pages "
                                f"({last.started_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M})"))
-    if len(runs) >= limits.failed_runs and all(run.status == "failed" for run in runs):
-        found.append(Condition(source.name, "failing", f"the last {len(runs)} run(s) failed: "
+    if len(runs) >= limits.failed_runs and all(run.status in FAILING_STATUSES for run in runs):
+        found.append(Condition(source.name, "failing", f"the last {len(runs)} run(s) "
+                                                       f"{'/'.join(sorted({run.status for run in runs}))}: "
                                                        f"{(last.message or 'no message').splitlines()[0]}"))
     since = now - dt.timedelta(days=limits.quiet_days)
     crawled_for = session.scalar(select(func.min(CrawlRun.started_at)).where(CrawlRun.source_id == source.id))

@@ -20,6 +20,7 @@ import json
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -99,6 +100,7 @@ class ReplayServer:
         self.routes: dict[str, list[Reply]] = {}
         self.served: dict[str, int] = {}
         self.requests: list[str] = []
+        self.times: list[float] = []  # when each of ``requests`` arrived (time.monotonic), for back-off tests
         self.misses: list[str] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -133,6 +135,7 @@ class ReplayServer:
                   content_type: str = "") -> Reply | None:
         key = route_key(url, host)
         with self._lock:
+            self.times.append(time.monotonic())
             if method == "POST":
                 keyed = f"POST {key} {body_key(body, content_type)}"
                 self.requests.append(keyed)

@@ -15,8 +15,9 @@ from pipelines.crawl_context import CrawlContext
 
 logger = logging.getLogger(__name__)
 
-# How Scrapy's close reasons map onto a run's status. Anything else (shutdown, closespider_*) is "interrupted":
-# the watermark stays put, so the next run completes the window.
+# How Scrapy's close reasons map onto a run's status: "finished" is "succeeded" only when every list and detail
+# page was read ("partial" or "failed" otherwise); anything else (shutdown, closespider_*) is "interrupted". The
+# watermark advances only on "succeeded", so the next run completes the window.
 FINISHED, BLOCKED = "finished", "blocked"
 
 
@@ -77,10 +78,22 @@ class CrawlRecorder:
         elif reason == FINISHED and counts["pages"] == 0 and counts["download_errors"] > 0:
             status = "failed"
             message = f"{spider.name}: could not reach the site: {stats.get('caigou/last_download_error', '')}"
+        elif reason == FINISHED and counts["pages_failed"]:
+            # Some list or detail pages were not read: the window is not done, so the watermark stays put and the
+            # next incremental run asks for it again. "failed" when it reached no notice at all (a cookie page or
+            # an empty list is nothing to show for it), "partial" when it has notices to show.
+            reached = counts["new"] + counts["updated"] + counts["unchanged"] + counts["skipped_stored"]
+            status = "partial" if reached else "failed"
+            causes = [f"{counts[key]} {label}" for key, label in (
+                ("http_errors", "HTTP errors"), ("download_errors", "network errors"),
+                ("blocked_given_up", "kept answering with block pages")) if counts[key]]
+            message = (f"{spider.name}: {counts['pages_failed']} list/detail page(s) not read "
+                       f"({', '.join(causes)}); the watermark was not advanced, so the next run asks for them again")
         elif reason == FINISHED:
             status = "succeeded"
             message = ""
-            if hasattr(spider, "query_key"):
+            # A --url crawl says nothing about the lists: it must not move the watermark of the unfiltered query.
+            if hasattr(spider, "query_key") and not getattr(spider, "urls", None):
                 context.store.set_watermark(spider.name, spider.query_key(), spider.until)
         else:
             status = "interrupted"
@@ -102,6 +115,9 @@ def summarise(stats: dict[str, Any]) -> dict[str, int]:
         "blocked": int(stats.get("caigou/blocked", 0)),
         "errors": int(stats.get("caigou/errors", 0)),
         "download_errors": int(stats.get("caigou/download_errors", 0)),
+        "http_errors": int(stats.get("caigou/http_errors", 0)),
+        "blocked_given_up": int(stats.get("caigou/blocked_given_up", 0)),
+        "pages_failed": int(stats.get("caigou/pages_failed", 0)),
         "attachments": int(stats.get("caigou/attachments_downloaded", 0)),
         "attachments_failed": int(stats.get("caigou/attachments_failed", 0)),
     }

@@ -1,16 +1,21 @@
-"""Downloader middlewares: leave stored notices alone, and recognise block pages for what they are."""
+"""Downloader middlewares: leave stored notices alone, retry with back-off, and recognise block pages for what they
+are."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro
 
-from crawler.spiders.base import StopCrawl
+from crawler.parsers.common import captcha_reason, waf_block_reason
+from crawler.spiders.base import StopCrawl, count_failed_page
 from pipelines.attachments import sniff
 from pipelines.crawl_context import CrawlContext
 
@@ -46,13 +51,64 @@ class SkipStoredMiddleware:
             raise IgnoreRequest(f"already stored: {context.source} {key}")
 
 
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries of transient failures (5xx, timeouts, refused connections), but not at once: a retry waits
+    ``CAIGOU_RETRY_BACKOFF`` seconds, doubled for each further try (at most ``CAIGOU_RETRY_BACKOFF_MAX``). A
+    struggling server that is asked again at once only struggles more, and these portals ban fast clients.
+
+    The wait is ``await``ed when the retried request comes back to the downloader (``process_request``), so the
+    reactor and the other requests go on meanwhile.
+    """
+
+    DELAY_KEY = "caigou_retry_delay"
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff = settings.getfloat("CAIGOU_RETRY_BACKOFF")
+        self.backoff_max = settings.getfloat("CAIGOU_RETRY_BACKOFF_MAX")
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        return self._delayed(super().process_response(request, response))
+
+    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+        return self._delayed(super().process_exception(request, exception))
+
+    def _delayed(self, result: Any) -> Any:
+        """A retry (a Request, where Scrapy's middleware decided to try again) carries its wait."""
+        if isinstance(result, Request) and self.backoff > 0:
+            tries = int(result.meta.get("retry_times", 1))
+            result.meta[self.DELAY_KEY] = min(self.backoff * 2 ** (tries - 1), self.backoff_max)
+        return result
+
+    async def process_request(self, request: Request) -> None:
+        delay = request.meta.pop(self.DELAY_KEY, 0)
+        if delay:
+            logger.info("waiting %.1f s before retrying %s", delay, request.url)
+            await asyncio.sleep(delay)
+
+
+def retry_after_seconds(value: bytes | None) -> float | None:
+    """A Retry-After header's wait: seconds, or an HTTP date; None when absent or unreadable."""
+    text = (value or b"").decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text) if text else None
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+
+
 class BlockPageMiddleware:
     """Block pages and 429s: archived as evidence, counted, waited out, retried — never parsed as notices.
 
     The spider says what a block looks like (``spider.block_reason(response, page_kind) -> str | None``). After
     ``CAIGOU_BLOCK_RETRIES`` blocks in a row for one request it is given up; after ``CAIGOU_BLOCK_GIVE_UP`` requests
     given up, the crawl stops with the reason ``blocked`` and its run is recorded as failed. A block the spider
-    calls final (a ``StopCrawl``: a captcha) is not retried: the crawl stops at once with its reason.
+    calls final (a ``StopCrawl``: a captcha), and a slider captcha on any page, are not retried: the crawl stops at
+    once with its reason.
     """
 
     def __init__(self, crawler: Any) -> None:
@@ -61,6 +117,7 @@ class BlockPageMiddleware:
         self.backoff = settings.getfloat("CAIGOU_BLOCK_BACKOFF")
         self.retries = settings.getint("CAIGOU_BLOCK_RETRIES")
         self.give_up_after = settings.getint("CAIGOU_BLOCK_GIVE_UP")
+        self.retry_after_max = settings.getfloat("CAIGOU_RETRY_AFTER_MAX")
         self.given_up = 0
         self.stopping = False
 
@@ -75,6 +132,15 @@ class BlockPageMiddleware:
             reason = "HTTP 429 Too Many Requests"
         elif page_kind == "attachment" and sniff(response.body[:4096]) not in {"html", "text"}:
             reason = None  # a PDF or a spreadsheet is what was asked for, whatever bytes it holds
+        elif captcha := captcha_reason(response.body):
+            # Whichever portal: waiting and retrying only meets the captcha again (and looks more like a bot).
+            reason = StopCrawl("captcha", f"{spider.name} answers with a {captcha}, which waiting does not lift; "
+                                          f"open {response.url} in a browser, and crawl again later or more slowly")
+        elif response.status >= 400:
+            # An error page lacks what the spider looks for ("no 共找到", "HTML, not JSON"), which is no sign of a
+            # block: only a firewall's own signs make it one. Otherwise it is retried (5xx) or recorded as an HTTP
+            # error (HttpError), a page not read.
+            reason = waf_block_reason(response.body)
         else:
             detect = getattr(spider, "block_reason", None)
             reason = detect(response, page_kind) if detect else None
@@ -93,6 +159,10 @@ class BlockPageMiddleware:
         if attempt > self.retries:
             self.given_up += 1
             stats.inc_value("caigou/blocked_given_up")
+            # An error like any page not read: counted, and it keeps the run from "succeeded" (and its watermark).
+            stats.inc_value("caigou/errors")
+            stats.inc_value("caigou/errors/blocked")
+            count_failed_page(stats, request)
             context.store.record_error(context.run_id, request.url, "blocked",
                                        f"{reason}; gave up after {self.retries} tries", raw_page_id=page.id)
             if self.given_up >= self.give_up_after:
@@ -120,7 +190,8 @@ class BlockPageMiddleware:
         raise IgnoreRequest(f"{stop.reason}: {stop.message}")
 
     def _delay(self, response: Response, attempt: int) -> float:
-        retry_after = response.headers.get("Retry-After")
-        if response.status == 429 and retry_after and retry_after.isdigit():
-            return float(retry_after)
+        retry_after = retry_after_seconds(response.headers.get("Retry-After")) if response.status == 429 else None
+        if retry_after is not None:
+            # Obeyed, but not to the point of a crawl that sleeps for a day on one header.
+            return min(retry_after, self.retry_after_max)
         return self.backoff * 2 ** (attempt - 1)

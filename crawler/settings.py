@@ -29,10 +29,14 @@ AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 DOWNLOAD_TIMEOUT = 60
 
-# Retries with back-off for transient failures; 429 and block pages are handled apart by BlockPageMiddleware.
+# Retries with back-off for transient failures (crawler.middlewares.BackoffRetryMiddleware in place of Scrapy's
+# RetryMiddleware, which retries at once); 429 and block pages are handled apart by BlockPageMiddleware.
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
+CAIGOU_RETRY_BACKOFF = 5.0             # seconds before the first retry, doubled for each further one
+CAIGOU_RETRY_BACKOFF_MAX = 300.0       # the longest wait before one retry
+CAIGOU_RETRY_AFTER_MAX = 600.0         # a 429's Retry-After is obeyed up to this many seconds
 
 COOKIES_ENABLED = True  # ccgp's anti-bot script sets HOY_TR/HBB_HC cookies
 HTTPPROXY_ENABLED = True  # http_proxy / https_proxy from the environment are honoured
@@ -42,6 +46,8 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SkipStoredMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,  # Scrapy's place for it
     "crawler.middlewares.BlockPageMiddleware": 560,  # after RetryMiddleware (550) sees the response
     "crawler.browser.BrowserJsonMiddleware": 990,  # next to the downloader: every other part sees the JSON itself
 }

@@ -25,8 +25,11 @@ class Source(Base):
 class CrawlRun(Base):
     """One run of one spider: its arguments, counts and how it ended.
 
-    status: ``running`` while it goes; ``succeeded``; ``failed`` (blocked, unreachable, crashed) or ``interrupted``
-    (stopped before the window was done: the watermark stays where it was, so the next run completes the window).
+    status: ``running`` while it goes; ``succeeded`` (every list and detail page read: only then does the
+    watermark advance); ``partial`` (finished, but some list or detail pages gave HTTP or network errors or stayed
+    blocked); ``failed`` (blocked, unreachable, captcha, no page read, crashed) or ``interrupted`` (stopped before
+    the window was done, or its process died). Except ``succeeded``, the watermark stays where it was, so the next
+    run completes the window.
     """
 
     __tablename__ = "crawl_runs"

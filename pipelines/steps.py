@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from sqlalchemy import select
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
+from models import RawPage
 from models.config import load_config
 from models.errors import CaigouError
 from pipelines.attachments import Extraction, Limits, extract
@@ -28,8 +30,10 @@ ATTACHMENT_MODES = ("matched", "all", "off")
 class CrawlErrorItem:
     """Yielded by a spider for a page it could not read: recorded, counted, and the crawl goes on."""
 
-    def __init__(self, url: str, kind: str, message: str, raw_sha256: str = "") -> None:
+    def __init__(self, url: str, kind: str, message: str, raw_sha256: str = "", page_url: str = "") -> None:
         self.url, self.kind, self.message, self.raw_sha256 = url, kind, message, raw_sha256
+        # The archived page's URL when a redirect made it differ from the request's.
+        self.page_url = page_url or url
 
 
 @dataclass(repr=False)
@@ -130,7 +134,8 @@ class StorePipeline(_Step):
     async def process_item(self, item: Any) -> Any:
         context = self.context
         if isinstance(item, CrawlErrorItem):
-            context.store.record_error(context.run_id, item.url, item.kind, item.message)
+            context.store.record_error(context.run_id, item.url, item.kind, item.message,
+                                       raw_page_id=self._archived_page_id(item))
             self.stats.inc_value(f"caigou/errors/{item.kind}")
             self.stats.inc_value("caigou/errors")
             return item
@@ -145,6 +150,15 @@ class StorePipeline(_Step):
         self.stats.inc_value(f"caigou/notices_{result.outcome}")
         self._request_attachments(result.notice_id)
         return item
+
+    def _archived_page_id(self, item: CrawlErrorItem) -> int | None:
+        """The archived page an error is about (CrawlRecorder archived it when it arrived), so the error links to
+        its evidence."""
+        if not item.raw_sha256:
+            return None
+        with self.context.store.db.session() as session:
+            return session.scalar(select(RawPage.id).where(RawPage.url == item.page_url,
+                                                           RawPage.sha256 == item.raw_sha256).limit(1))
 
     def _request_attachments(self, notice_id: int) -> None:
         spider = self.crawler.spider

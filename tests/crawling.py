@@ -13,24 +13,36 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 # Politeness off: the replay server is local.
 FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "CAIGOU_BLOCK_BACKOFF=0.05",
-        "--set", "RETRY_TIMES=1"]
+        "--set", "RETRY_TIMES=1", "--set", "CAIGOU_RETRY_BACKOFF=0.05"]
 
 
-def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None = None,
-               timeout: float = 120, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+def _environment(proxy: str | None, env: dict[str, str] | None) -> dict[str, str]:
     environment = {key: value for key, value in os.environ.items()
                    if key.lower() not in {"http_proxy", "https_proxy", "no_proxy", "all_proxy"}}
     environment["PYTHONPATH"] = str(ROOT) + os.pathsep + environment.get("PYTHONPATH", "")
     if proxy:
         environment["http_proxy"] = environment["https_proxy"] = proxy
     environment.update(env or {})
+    return environment
+
+
+def start_caigou(*args: str, proxy: str | None = None) -> subprocess.Popen[str]:
+    """The command started, not waited for (a test that kills it)."""
+    return subprocess.Popen([sys.executable, "-m", "caigou", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=_environment(proxy, None), cwd=ROOT)
+
+
+def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None = None,
+               timeout: float = 120, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    environment = _environment(proxy, env)
     return subprocess.run([sys.executable, "-m", "caigou", *args], capture_output=True, text=True,
                           input=input_text, env=environment, cwd=ROOT, timeout=timeout)
 
 
 def crawl(database_url: str, source: str, *args: str, proxy: str | None = None,
           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return run_caigou("--db", database_url, "crawl", source, *args, *FAST, proxy=proxy, env=env)
+    # FAST first: a test's own --set of the same setting wins.
+    return run_caigou("--db", database_url, "crawl", source, *FAST, *args, proxy=proxy, env=env)
 
 
 def chromium_or_skip() -> str:

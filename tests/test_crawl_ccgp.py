@@ -3,11 +3,14 @@ local replay server acting as the http proxy, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +19,7 @@ from caigou.replay import Reply, ReplayServer
 from crawler.parsers.ccgp import build_search_url
 from models import CrawlError, CrawlRun, Notice, RawPage, Watermark
 from models.db import Database
-from tests.crawling import ROOT, crawl, run_caigou
+from tests.crawling import FAST, ROOT, crawl, run_caigou, start_caigou
 
 SAMPLES = ROOT / "caigou" / "demo_data" / "ccgp"
 JUNE = ("--since", "2024-06-01", "--until", "2024-06-30")
@@ -109,6 +112,10 @@ def test_explicit_urls(db: Database, server: ReplayServer) -> None:
     result = crawl(db.url, "ccgp", "--url", urls[0], "--url", urls[1], proxy=server.url)
     assert result.returncode == 0, result.stderr
     assert stored_keys(db) == {"22000105", "22000106"}
+    assert last_run(db).status == "succeeded"
+    with db.session() as session:
+        # Two detail pages say nothing about the channel lists: the unfiltered query's watermark is not set.
+        assert session.scalar(select(func.count(Watermark.id))) == 0
 
 
 def test_a_page_that_does_not_parse_is_kept_and_recorded(db: Database, server: ReplayServer) -> None:
@@ -122,7 +129,8 @@ def test_a_page_that_does_not_parse_is_kept_and_recorded(db: Database, server: R
     with db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert (error.kind, error.url) == ("parse", broken) and "no notice" in error.message
-        assert session.scalars(select(RawPage.kind).where(RawPage.url == broken)).one() == "page"
+        page = session.scalars(select(RawPage).where(RawPage.url == broken)).one()
+        assert page.kind == "page" and error.raw_page_id == page.id  # the error points at its evidence
 
 
 def test_429_is_waited_out_apart_from_other_retries(db: Database, server: ReplayServer) -> None:
@@ -166,7 +174,7 @@ def test_a_site_that_stays_blocked_fails_clearly(db: Database, server: ReplaySer
     blocked = Reply((SAMPLES / "rate_limited.html").read_bytes())
     for page in (1, 2):
         server.add(build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=page), blocked)
-    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)  # the default give-up
     assert result.returncode == 1
     assert "failed" in result.stdout and "block pages" in result.stdout
     assert "Traceback" not in result.stderr
@@ -174,7 +182,55 @@ def test_a_site_that_stays_blocked_fails_clearly(db: Database, server: ReplaySer
     with db.session() as session:
         assert session.scalars(select(CrawlError.kind)).all() == ["blocked"]
         assert set(session.scalars(select(RawPage.kind))) == {"blocked"}
+        assert session.scalar(select(func.count(Watermark.id))) == 0
+    run = last_run(db)
+    assert run.status == "failed" and run.counts["errors"] == 1 and run.counts["blocked"] == 4  # 1 + 3 retries
+
+
+@pytest.mark.parametrize("status", [404, 500])
+def test_a_search_page_with_an_http_error_fails_and_keeps_the_watermark(db: Database, server: ReplayServer,
+                                                                        status: int) -> None:
+    first = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=1)
+    server.add(first, Reply(b"<html><body>error</body></html>", status=status))
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ccgp: failed" in result.stdout and "1 errors" in result.stdout
+    assert "1 list/detail page(s) not read (1 HTTP errors); the watermark was not advanced" in result.stdout
+    assert "Traceback" not in result.stderr
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert (error.kind, error.url, error.message) == ("http", first, f"HTTP {status} for a search page")
+        page = session.get(RawPage, error.raw_page_id)
+        assert page is not None and page.http_status == status  # the error page is the evidence
+        assert session.scalar(select(func.count(Watermark.id))) == 0
     assert last_run(db).status == "failed"
+
+
+def test_a_later_list_page_failing_is_partial_and_keeps_the_watermark(db: Database, server: ReplayServer) -> None:
+    second = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=2)
+    server.add(second, Reply(b"busy", status=503, content_type="text/plain"))
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ccgp: partial" in result.stdout and "the watermark was not advanced" in result.stdout
+    assert 1 <= len(stored_keys(db)) < 5  # page 1's notices are kept
+    with db.session() as session:
+        assert session.scalars(select(CrawlError.kind)).all() == ["http"]
+        assert session.scalar(select(func.count(Watermark.id))) == 0
+    run = last_run(db)
+    assert run.status == "partial" and run.counts["http_errors"] == 1 and run.counts["pages_failed"] == 1
+    # A source whose runs stay partial falls behind: the health check calls it failing.
+    health = run_caigou("--db", db.url, "health")
+    assert "ccgp: failing — the last 1 run(s) partial: ccgp: 1 list/detail page(s) not read" in health.stdout
+
+
+def test_a_channel_list_with_an_http_error_is_not_a_success(db: Database, server: ReplayServer) -> None:
+    server.add("http://www.ccgp.gov.cn/cggg/dfgg/cjgg/index.htm", Reply(b"gone", status=404))
+    result = crawl(db.url, "ccgp", "--type", "award", *JUNE, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "ccgp: partial" in result.stdout
+    assert stored_keys(db) == {"22000103"}  # the other channel was read
+    with db.session() as session:
+        assert session.scalar(select(func.count(Watermark.id))) == 0
 
 
 def test_unreachable_network_is_one_line(db: Database) -> None:
@@ -211,3 +267,113 @@ def test_scrapy_crawl_from_the_repository_root(db: Database, server: ReplayServe
     assert result.returncode == 0, result.stderr
     assert stored_keys(db) == {"22000107"}
     assert last_run(db).status == "succeeded"
+
+
+def test_a_transient_error_is_retried_after_a_back_off(db: Database, server: ReplayServer) -> None:
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    server.add(url, Reply(b"busy", status=503, content_type="text/plain"),
+               Reply((SAMPLES / "detail_22000107.html").read_bytes()))
+    result = crawl(db.url, "ccgp", "--url", url, "--set", "CAIGOU_RETRY_BACKOFF=0.6", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "succeeded — 1 pages, 1 new" in result.stdout and "0 errors" in result.stdout
+    first, second = (server.times[i] for i, key in enumerate(server.requests) if key.endswith("22000107.htm"))
+    assert second - first >= 0.6  # Scrapy's own RetryMiddleware asks again at once
+    assert stored_keys(db) == {"22000107"}
+
+
+def test_a_huge_retry_after_is_capped(db: Database, server: ReplayServer) -> None:
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    server.add(url, Reply(b"slow down", status=429, content_type="text/plain", headers={"Retry-After": "86400"}),
+               Reply((SAMPLES / "detail_22000107.html").read_bytes()))
+    result = crawl(db.url, "ccgp", "--url", url, "--set", "CAIGOU_RETRY_AFTER_MAX=0.5", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 new" in result.stdout and "1 blocked" in result.stdout
+    first, second = (server.times[i] for i, key in enumerate(server.requests) if key.endswith("22000107.htm"))
+    assert 0.5 <= second - first < 30  # waited, but the cap, not a day
+    assert "waiting 0.5 s before try 2" in result.stderr
+
+
+def test_a_run_killed_with_sigkill_is_marked_interrupted_by_the_next(db: Database, server: ReplayServer) -> None:
+    stuck = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240603_22000998.htm"
+    server.add(stuck, Reply(b"busy", status=503, content_type="text/plain"))
+    # The first try answers 503; the retry waits a minute: time to kill the crawl while its run is "running".
+    process = start_caigou("--db", db.url, "crawl", "ccgp", *FAST, "--url", stuck, "--set", "CAIGOU_RETRY_BACKOFF=60",
+                           proxy=server.url)
+    try:
+        deadline = time.monotonic() + 60
+        while stuck.split("//")[1] not in server.requests and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stuck.split("//")[1] in server.requests, "the crawl never asked for the page"
+        killed = last_run(db)
+        assert killed.status == "running" and killed.arguments["process"]["pid"] == process.pid
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=30)
+    assert last_run(db).status == "running"  # nothing closed it
+
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    result = crawl(db.url, "ccgp", "--url", url, proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with db.session() as session:
+        old = session.get(CrawlRun, killed.id)
+        assert old.status == "interrupted" and old.finished_at is not None
+        assert f"its process ({process.pid} on " in old.message and "ended without closing the run" in old.message
+    assert last_run(db).status == "succeeded"
+
+
+def test_a_live_run_of_the_same_source_is_left_running(db: Database, server: ReplayServer) -> None:
+    from pipelines.crawl_context import this_process
+    from pipelines.store import NoticeStore
+
+    store = NoticeStore(db)
+    live = store.start_run("ccgp", {"process": this_process()})  # this test's own process: alive
+    elsewhere = store.start_run("ccgp", {"process": {"host": "another-host", "pid": 1, "start": None}})
+    url = "http://www.ccgp.gov.cn/cggg/dfgg/gkzb/202406/t20240610_22000107.htm"
+    assert crawl(db.url, "ccgp", "--url", url, proxy=server.url).returncode == 0
+    with db.session() as session:
+        assert session.get(CrawlRun, live).status == "running"
+        assert session.get(CrawlRun, elsewhere).status == "running"  # another host's: not ours to judge
+
+
+def search_page(total: int, pages: int = 1) -> Reply:
+    """A search answer with no rows that claims ``total`` results over ``pages`` pages."""
+    text = (SAMPLES / "search_dna_2.html").read_text(encoding="utf-8").split("<ul")[0]
+    text = text.replace(" 5 ", f" {total} ") + '<ul class="vT-srch-result-list-bid"></ul>' + \
+        f"<p class=\"pager\"><script>Pager({{size:{pages}, current:0}});</script></p></body></html>"
+    return Reply(text.encode())
+
+
+def test_a_prefecture_is_searched_as_its_province(db: Database, server: ReplayServer) -> None:
+    day = dt.date(2024, 6, 3)
+    server.add(build_search_url("DNA", day, day, zone_id="54", zone_name="西藏自治区"), search_page(0))
+    result = crawl(db.url, "ccgp", "--keyword", "DNA", "--region", "540600", "--since", "2024-06-03",
+                   "--until", "2024-06-03", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert server.misses == []  # the route above: the province's name with its code, never 那曲市 beside 54
+    [asked] = [dict(parse_qsl(urlsplit(key).query)) for key in server.requests if "bxsearch" in key]
+    assert (asked["displayZone"], asked["zoneId"]) == ("西藏自治区", "54")
+
+
+def test_a_single_day_over_the_search_cap_is_said_and_recorded(db: Database, server: ReplayServer) -> None:
+    day = dt.date(2024, 6, 3)
+    server.add(build_search_url("DNA", day, day), search_page(1500))
+    result = run_caigou("--db", db.url, "crawl", "ccgp", *FAST, "-v",
+                        "--keyword", "DNA", "--since", "2024-06-03", "--until", "2024-06-03", proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1500 results in one day, more than the cap of 1000; only the first are reachable" in result.stderr
+    assert "'caigou/window_capped': 1" in result.stderr  # Scrapy's stats dump (-v)
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "truncated" and "2024-06-03" in error.message
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    from email.utils import format_datetime
+
+    from crawler.middlewares import retry_after_seconds
+
+    assert retry_after_seconds(b"120") == 120.0
+    soon = format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=90), usegmt=True)
+    assert 80 <= retry_after_seconds(soon.encode()) <= 90
+    assert retry_after_seconds(b"Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: at once
+    assert retry_after_seconds(b"soon") is None and retry_after_seconds(None) is None

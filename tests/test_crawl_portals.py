@@ -221,6 +221,7 @@ def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database,
     assert award["suppliers"] == [("西藏高原刑科技术有限公司", Decimal("2865000.00"))]
     assert award["award"] == Decimal("2865000.00")
     assert notices[GZ_TENDER]["budget"] == Decimal("569800.00") and notices[GZ_TENDER]["type"] == "tender"
+    assert len(notices[GZ_TENDER]["attachments"]) == 2 and award["attachments"] == []
     assert notices[GZ_INQUIRY]["type"] == "inquiry" and notices[GZ_INQUIRY]["region"] == "540200"
     run = last_run(db)
     assert run.status == "succeeded" and run.counts["blocked"] == 1
@@ -484,3 +485,60 @@ def test_browser_without_scrapy_playwright_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip().startswith("caigou: error: CAIGOU_BROWSER=1 needs scrapy-playwright")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------------------------------- every portal
+
+def _error_list_route(server: ReplayServer, source: str, reply: Reply) -> None:
+    """The (only) June list request of ``source`` answers ``reply``; what comes before it answers as usual."""
+    june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
+    if source == "xizang":
+        server.add(xizang_list_url(june), reply)
+    elif source == "ggzy":
+        server.add(ggzy.DEAL_LIST_PAGE, Reply("<html><body>交易公开</body></html>".encode()))
+        ggzy_route(server, *june, 1, reply)
+    elif source == "qinghai":
+        qinghai_route(server, 1, reply)
+    else:
+        server.add(sichuan.SITE_ID_URL, json_reply({"code": "200", "data": SC_SITE}))
+        server.add(sichuan_list_url(*june), reply)
+
+
+@pytest.mark.parametrize(("source", "status"), [("xizang", 404), ("ggzy", 500), ("qinghai", 503),
+                                                ("sichuan", 404)])
+def test_a_list_page_with_an_http_error_fails_and_keeps_the_watermark(db: Database, server: ReplayServer,
+                                                                      source: str, status: int) -> None:
+    _error_list_route(server, source, Reply(b"<html><body>Server Error</body></html>", status=status))
+    args = ("--region", "54") if source == "ggzy" else ()
+    result = crawl(db.url, source, *args, *JUNE_ONLY, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{source}: failed" in result.stdout and "1 errors" in result.stdout
+    assert "(1 HTTP errors); the watermark was not advanced" in result.stdout
+    assert "Traceback" not in result.stderr
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "http" and error.message == f"HTTP {status} for a list page"
+        assert session.get(RawPage, error.raw_page_id).http_status == status
+        assert session.scalar(select(Watermark.id)) is None
+    run = last_run(db)
+    assert run.status == "failed" and run.counts["http_errors"] == 1
+
+
+def test_a_slider_captcha_stops_the_source_at_once(db: Database, server: ReplayServer) -> None:
+    row = xizang_row(XZ_AWARD, "那曲市公安局STR试剂盒采购项目中标（成交）结果公告", "2024-06-20 16:05:00",
+                     "中标（成交）结果公告", "那曲市公安局")
+    server.add(xizang_list_url((dt.date(2024, 6, 1), dt.date(2024, 6, 30))), xizang_list(1, row))
+    server.add(xizang_url(XZ_AWARD), Reply("<html><head><title>滑动验证</title></head><body><div id='nc'>请按住滑块，"
+                                           "拖动到最右边</div></body></html>".encode()), html("xizang", "detail_award.html"))
+    result = crawl(db.url, "xizang", *JUNE_ONLY, proxy=server.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "xizang: failed" in result.stdout and "slider captcha (滑动验证), which waiting does not lift" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert sum(1 for key in server.requests if XZ_AWARD in key) == 1  # not retried
+    assert stored(db) == {}
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "captcha" and error.url == xizang_url(XZ_AWARD)
+        assert session.get(RawPage, error.raw_page_id).kind == "blocked"
+        assert session.scalar(select(Watermark.id)) is None
+    assert last_run(db).status == "failed"

@@ -88,6 +88,18 @@ def test_ggzy_content_page() -> None:
     assert {row["model"] for row in item.line_items} == {"SeqStudio 8 Flex", "AutoMate Express"}
 
 
+def test_ggzy_content_page_attachments() -> None:
+    url = "https://www.ggzy.gov.cn/information/html/b/540000/0201/20240612/0054c7d8e9f0.shtml"
+    item = ggzy.parse_detail(page("ggzy", "b_naqu_tender.html"), url)
+    # The files linked from the body, in order; the buyer's web site is not one; the original's link neither.
+    assert [(a.url, a.name) for a in item.attachments] == [
+        ("https://www.ggzy.gov.cn/files/2024/06/12/XZNQ2024-GK031%E6%8B%9B%E6%A0%87%E6%96%87%E4%BB%B6.pdf",
+         "招标文件.pdf"),
+        ("http://ggzy.xizang.gov.cn/attachment/download?id=88231", "采购需求清单")]
+    changdu = ggzy.parse_detail(page("ggzy", "b_changdu_award.html"), url)
+    assert changdu.attachments == []  # its only link is the provincial original, outside the body
+
+
 def test_qinghai_search_total_in_both_elasticsearch_forms() -> None:
     hit = {"_source": {"articleId": "A1b2C3d4", "title": "海南藏族自治州公安局采购公告", "url": "/ZcyAnnouncement/ZcyAnnouncement2/A1b2C3d4.html",
                        "publishDate": 1718161200000, "districtName": "海南藏族自治州"}}

@@ -1,6 +1,7 @@
 """``caigou export`` and ``caigou import``."""
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -38,6 +39,8 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, filt
         raise CaigouError("OCDS has no place for watchlist matches: use --per notice")
     if fmt == "xlsx" and output == "-":
         raise CaigouError("XLSX is a binary file: give -o FILE.xlsx")
+    if output != "-":
+        check_writable(output)
     selection = Selection(filters)
     total = selection.count(app.db)
     columns = MATCH_COLUMNS if per == "match" else COLUMNS
@@ -47,11 +50,17 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, filt
             bar = stack.enter_context(click.progressbar(length=total, label="exporting", file=sys.stderr))
             rows = _counting(rows, bar)
         if fmt == "xlsx":
-            count = write_xlsx(rows, columns, output)
+            try:
+                count = write_xlsx(rows, columns, output)
+            except OSError as exc:  # the file is written at the end: a full disk, a folder removed meanwhile
+                raise CaigouError(f"cannot write {output}: {exc.strerror or exc}") from exc
         else:
-            out: IO[str] = (sys.stdout if output == "-" else
-                            stack.enter_context(open(output, "w", encoding=encoding if fmt == "csv" else "utf-8",
-                                                     newline="")))
+            try:
+                out: IO[str] = (sys.stdout if output == "-" else
+                                stack.enter_context(open(output, "w", newline="",
+                                                         encoding=encoding if fmt == "csv" else "utf-8")))
+            except OSError as exc:
+                raise CaigouError(f"cannot write {output}: {exc.strerror or exc}") from exc
             if output == "-" and fmt == "csv" and encoding == "utf-8-sig":
                 out.write("\ufeff")
             if fmt == "csv":
@@ -62,6 +71,18 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, filt
                 count = write_ocds(rows, out, app.config.get("export", "ocid_prefix", "ocds-caigou-"))
     if output != "-":
         click.echo(f"wrote {count} {'rows' if fmt != 'ocds' else 'releases'} to {output}", err=True)
+
+
+def check_writable(output: str) -> None:
+    """Before the export runs (an XLSX is only written at the end): a missing or read-only folder is one line."""
+    target = Path(output).expanduser()
+    folder = target.parent
+    if target.is_dir():
+        raise CaigouError(f"cannot write {output}: it is a folder")
+    if not folder.is_dir():
+        raise CaigouError(f"cannot write {output}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise CaigouError(f"cannot write {output}: permission denied")
 
 
 def _counting(rows, bar):  # type: ignore[no-untyped-def]

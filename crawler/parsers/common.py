@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
-from crawler.items import SupplierItem
+from crawler.items import AttachmentItem, SupplierItem
 from pipelines.normalise import clean_text, label_key, squeeze_cjk
 
 
@@ -112,6 +112,19 @@ def links(nodes: list[Tag], base_url: str) -> list[tuple[str, str]]:
             seen.add(url)
             found.append((url, cell_text(node)))
     return found
+
+
+# An attachment's link: a download or upload path, or a document's extension. Other links in a notice's body
+# (the buyer's site, the portal's home) are not attachments.
+_ATTACHMENT_HREF = re.compile(r"(download|upload|attach|\.(pdf|docx?|xlsx?|zip|rar|7z))", re.I)
+
+
+def attachment_links(content: Tag | None, base_url: str) -> list[AttachmentItem]:
+    """The attachments linked from a notice's content node, in order, each URL once."""
+    if content is None:
+        return []
+    return [AttachmentItem(url=href, name=name) for href, name in links(content.find_all("a"), base_url)
+            if _ATTACHMENT_HREF.search(href)]
 
 
 # ------------------------------------------------------------------------------------------------ labelled text
@@ -304,23 +317,35 @@ def looks_like_html(text: bytes | str) -> bool:
 # challenge sets ``acw_sc__v2``; its block page names itself; the Chinese ones say 安全验证 / 访问被拦截.
 _WAF_SIGNS = (("acw_sc__v2", "Aliyun WAF JavaScript challenge (acw_sc__v2)"),
               ("aliyun_waf", "Aliyun WAF block page"), ("errors.aliyun.com", "Aliyun WAF block page"),
-              ("_waf_", "web application firewall page"), ("滑动验证", "slider captcha (滑动验证)"),
+              ("_waf_", "web application firewall page"),
               ("安全验证", "security check page (安全验证)"), ("访问被拦截", "request blocked (访问被拦截)"),
               ("访问被拒绝", "access denied (访问被拒绝)"),
               ("您的访问被阻断", "request blocked (您的访问被阻断)"), ("频繁访问", "rate limited (频繁访问)"),
               ("访问过于频繁", "rate limited (访问过于频繁)"), ("Access Denied", "access denied"))
 
 
-def waf_block_reason(body: bytes | str) -> str | None:
-    """Why a page is a firewall's answer: judged on its title, or on the whole page when it is short (a real
-    notice may quote 安全验证 in its text; a block page is small)."""
+# Captchas a person has to solve: waiting does not lift them, so the source stops (BlockPageMiddleware).
+_CAPTCHA_SIGNS = (("滑动验证", "slider captcha (滑动验证)"),)
+
+
+def _block_scope(body: bytes | str) -> str:
+    """Where block signs are looked for: the title, or the whole page when it is short (a real notice may quote
+    安全验证 in its text; a block page is small)."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.S | re.I)
-    scope = text if len(text) < 6000 else (title.group(1) if title else "") + text[:1500]
-    for sign, reason in _WAF_SIGNS:
-        if sign in scope:
-            return reason
-    return None
+    return text if len(text) < 6000 else (title.group(1) if title else "") + text[:1500]
+
+
+def captcha_reason(body: bytes | str) -> str | None:
+    """Which captcha a page is (a slider), or None."""
+    scope = _block_scope(body)
+    return next((reason for sign, reason in _CAPTCHA_SIGNS if sign in scope), None)
+
+
+def waf_block_reason(body: bytes | str) -> str | None:
+    """Why a page is a firewall's answer (a captcha among them), judged as ``_block_scope`` says."""
+    scope = _block_scope(body)
+    return next((reason for sign, reason in _CAPTCHA_SIGNS + _WAF_SIGNS if sign in scope), None)
 
 
 def json_block_reason(body: bytes | str) -> str | None:

@@ -10,8 +10,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from crawler.items import NoticeItem
-from crawler.parsers.common import (ListPage, ListRow, ParseError, cell_text, links, load_json, looks_like_html,
-                                    notice_facts, soup_of, text_of)
+from crawler.parsers.common import (ListPage, ListRow, ParseError, attachment_links, cell_text, links, load_json,
+                                    looks_like_html, notice_facts, soup_of, text_of)
 from pipelines.normalise import clean_text, notice_type_from_label, squeeze_cjk
 
 BASE_URL = "https://www.ggzy.gov.cn"
@@ -131,6 +131,8 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
         fields["来源平台"] = platform
     if facts.project_name:
         fields["项目名称"] = facts.project_name
+    # As ccgp and qinghai: the files linked from the body (the maker and model are often only in them).
+    attachments = attachment_links(content, url)
     original = links(soup.select("span.detail_url a"), url)
     if original:
         fields["原文链接"] = original[0][0]
@@ -139,4 +141,5 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
         published_text=clean_text(published.group(1)) if published else "", buyer=facts.buyer, agency=facts.agency,
         project_code=facts.project_code, budget_text=facts.budget_text, award_text=facts.award_text,
         suppliers=facts.suppliers, line_items=facts.line_items, body_text=body_text, fields=fields,
+        attachments=attachments,
     )

@@ -11,8 +11,8 @@ import re
 from typing import Any
 from urllib.parse import urljoin
 
-from crawler.items import AttachmentItem, NoticeItem
-from crawler.parsers.common import (ListPage, ListRow, ParseError, links, load_json, notice_facts, soup_of,
+from crawler.items import NoticeItem
+from crawler.parsers.common import (ListPage, ListRow, ParseError, attachment_links, load_json, notice_facts, soup_of,
                                     text_of)
 from pipelines.normalise import clean_text, squeeze_cjk
 
@@ -90,8 +90,7 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
     if not body_text:
         raise ParseError("articleDetail has an empty content")
     facts = notice_facts(content)
-    attachments = [AttachmentItem(url=href, name=name) for href, name in links(content.find_all("a"), url)
-                   if re.search(r"(download|upload|attach|\.(pdf|docx?|xlsx?|zip|rar))", href, re.I)]
+    attachments = attachment_links(content, url)
     fields = dict(facts.fields)
     if facts.project_name:
         fields["项目名称"] = facts.project_name

@@ -28,13 +28,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import sys
 from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.attachments import AttachmentFetching
@@ -47,6 +50,14 @@ from pipelines.normalise import parse_date_arg, region_by_code, resolve_region
 from pipelines.steps import CrawlErrorItem
 
 logger = logging.getLogger(__name__)
+
+
+# What every NoticeSpider takes (``-a NAME=VALUE``), and the spider attributes Scrapy's own components read that a
+# user may set the same way; names starting with "_" are tools' own (scrapyd's ``_job``).
+SPIDER_ARGUMENTS = ("since", "until", "keyword", "region", "type", "buyer", "url")
+SCRAPY_SPIDER_ARGUMENTS = frozenset({"name", "download_delay", "max_concurrent_requests", "user_agent", "http_user",
+                                     "http_pass", "http_auth_domain", "handle_httpstatus_list",
+                                     "handle_httpstatus_all"})
 
 
 def as_list(value: str | Iterable[str] | None) -> list[str]:
@@ -82,10 +93,27 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     # Province codes (2 digits) the portal covers; empty: all of China. A region outside them is a one-line error.
     covered_provinces: ClassVar[tuple[str, ...]] = ()
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NoticeSpider:
+        """``scrapy crawl NAME -a …``: a bad or unknown argument is one line on stderr and exit status 2, before the
+        crawl starts (``caigou crawl`` checks its options the same way before it gets here)."""
+        try:
+            return super().from_crawler(crawler, *args, **kwargs)
+        except CaigouError as exc:
+            print(f"{cls.name}: error: {exc}", file=sys.stderr, flush=True)
+            # Not an exception Scrapy would log with its traceback: the process ends here, as a usage error does.
+            raise SystemExit(2) from None
+
     def __init__(self, since: str | None = None, until: str | None = None,
                  keyword: str | list[str] | None = None, region: str | None = None,
                  type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002 - Scrapy argument name
                  url: str | list[str] | None = None, **kwargs: Any) -> None:
+        unknown = sorted(key for key in kwargs if key not in SCRAPY_SPIDER_ARGUMENTS and not key.startswith("_"))
+        if unknown:
+            # A misspelt filter (keywords=DNA) would otherwise become a spider attribute and the crawl would run
+            # unfiltered, quietly.
+            raise CaigouError(f"unknown argument(s) {', '.join(unknown)}; {self.name} takes "
+                              f"{', '.join(SPIDER_ARGUMENTS)}")
         super().__init__(**kwargs)
         arguments = self.parse_arguments(since=since, until=until, keyword=keyword, region=region, type=type,
                                          buyer=buyer, url=url)
@@ -214,14 +242,34 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         return None
 
     def on_error(self, failure: Failure) -> Iterator[Any]:
-        """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, go on."""
+        """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, counted as a
+        failed page (the run then ends "partial" or "failed" and keeps its watermark), go on."""
         request = failure.request  # type: ignore[attr-defined]
-        # The first line: a browser's errors go on with a multi-line call log.
-        reason = (failure.getErrorMessage() or failure.type.__name__).strip().splitlines()[0]
-        from scrapy.exceptions import IgnoreRequest
+        if failure.check(HttpError):  # before IgnoreRequest, which it subclasses
+            # Scrapy's HttpErrorMiddleware turns a 404 or a 5xx (after its retries) into an IgnoreRequest; it is
+            # a page of the window not read, so it must count, or the watermark would pass over it.
+            response = failure.value.response
+            message = f"HTTP {response.status} for a {request.meta.get('page_kind', 'detail')} page"
+            self.crawler.stats.inc_value("caigou/http_errors")
+            count_failed_page(self.crawler.stats, request)
+            logger.error("could not fetch %s: %s", request.url, message)
+            # The error page itself was archived when it arrived: the sha256 links the error to it.
+            yield CrawlErrorItem(request.url, "http", message, self.item_sha256(response),
+                                 page_url=response.url)
+            return
         if failure.check(IgnoreRequest):
             return  # already counted where it was decided (stored notice, block page given up)
+        # The first line: a browser's errors go on with a multi-line call log.
+        reason = (failure.getErrorMessage() or failure.type.__name__).strip().splitlines()[0]
         self.crawler.stats.inc_value("caigou/download_errors")
         self.crawler.stats.set_value("caigou/last_download_error", f"{failure.type.__name__}: {reason}")
+        count_failed_page(self.crawler.stats, request)
         logger.error("could not fetch %s: %s", request.url, reason)
         yield CrawlErrorItem(request.url, "download", f"{failure.type.__name__}: {reason}")
+
+
+def count_failed_page(stats: Any, request: scrapy.Request) -> None:
+    """A list or detail request that gave no page (HTTP error, network error, blocked for good): the run cannot
+    call its window done. Attachments are apart: their failures are statuses retried by ``attachments fetch``."""
+    if request.meta.get("page_kind") != "attachment":
+        stats.inc_value("caigou/pages_failed")

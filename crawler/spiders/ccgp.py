@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
@@ -11,7 +12,10 @@ from scrapy.http import Response
 from crawler.items import NoticeItem
 from crawler.parsers import ccgp as site
 from crawler.spiders.base import NoticeSpider
+from pipelines.steps import CrawlErrorItem
 from pipelines.normalise import NormaliseError, parse_published, region_by_code
+
+logger = logging.getLogger(__name__)
 
 # Normalised notice type → the search's bidType codes (中标 and 成交 are both awards).
 BID_TYPES: dict[str, tuple[int, ...]] = {
@@ -35,12 +39,14 @@ class CcgpSpider(NoticeSpider):
     **Ways in**:
 
     * keyword search (``bxsearch``) when keywords or a buyer are given: one query per keyword, notice type and
-      date window; a window whose total exceeds ``CAIGOU_CCGP_SEARCH_CAP`` is halved until it fits;
+      date window; a window whose total exceeds ``CAIGOU_CCGP_SEARCH_CAP`` is halved until it fits (a single day
+      over the cap is a warning, the stat ``caigou/window_capped`` and a ``truncated`` crawl error);
     * the keyword-free channel lists (地方公告 ``dfgg`` and 中央公告 ``zygg``, one list per type) otherwise: paged
       newest first until the window's start is passed;
     * explicit detail URLs (``url``): only those.
 
-    **Regions**: every province (the search's ``zoneId``: 54 西藏, 63 青海, 51 四川 …).
+    **Regions**: every province (the search's ``zoneId`` with the province's name as ``displayZone``: 54 西藏自治区,
+    63 青海省, 51 四川省 …); a prefecture is searched as its province.
 
     **Caveats**: search results are capped and rate-limited (the cap's size is a guess: 1,000 results); a
     rate-limited search answers a short "频繁访问" page and a blocked detail page is titled "安全验证"; search result
@@ -77,9 +83,13 @@ class CcgpSpider(NoticeSpider):
         return [code for t in self.notice_types for code in BID_TYPES[t]] or [0]
 
     def search_request(self, keyword: str, bid_type: int, start: dt.date, end: dt.date, page: int) -> scrapy.Request:
-        region = region_by_code(self.region) if self.region else None
-        url = site.build_search_url(keyword, start, end, page, zone_id=region.code[:2] if region else "",
-                                    zone_name=region.name if region else "", bid_type=bid_type, buyer=self.buyer)
+        # The search filters by province only: zoneId is its 2-digit code and displayZone its name. A prefecture
+        # (540600 那曲市) is asked as its province (54 西藏自治区) — never a prefecture's name beside a province's
+        # code — so its notices come with the rest of the province's.
+        province = region_by_code(self.region[:2]) if self.region else None
+        url = site.build_search_url(keyword, start, end, page, zone_id=province.code[:2] if province else "",
+                                    zone_name=province.name if province else "", bid_type=bid_type,
+                                    buyer=self.buyer)
         query = {"keyword": keyword, "bid_type": bid_type, "start": start, "end": end, "page": page}
         return self.request(url, callback=self.parse_search, meta={"page_kind": "search", "query": query})
 
@@ -92,6 +102,13 @@ class CcgpSpider(NoticeSpider):
             for start, end in self.split_window(query["start"], query["end"]):
                 yield self.search_request(query["keyword"], query["bid_type"], start, end, page=1)
             return
+        if query["page"] == 1 and page.total > cap:
+            # One day cannot be split: its results past the cap are out of reach. Said, counted and recorded.
+            self.crawler.stats.inc_value("caigou/window_capped")
+            message = (f"ccgp search {query['start']} keyword {query['keyword']!r} type {query['bid_type']}: "
+                       f"{page.total} results in one day, more than the cap of {cap}; only the first are reachable")
+            logger.warning("%s", message)
+            yield CrawlErrorItem(response.url, "truncated", message)
         for row in page.rows:
             yield self.detail_request(row.url, listing={"published_text": row.published_text, "buyer": row.buyer,
                                                         "agency": row.agency, "region_text": row.region_text,
