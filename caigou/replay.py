@@ -20,6 +20,7 @@ import json
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ class Reply:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering: a slow portal, for timeout tests
 
 
 def route_key(url: str, host: str = "") -> str:
@@ -165,6 +167,8 @@ class ReplayServer:
                                          body, self.headers.get("Content-Type", ""))
                 if reply is None:
                     reply = Reply(b"not found", status=404, content_type="text/plain")
+                if reply.delay:
+                    time.sleep(reply.delay)
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
