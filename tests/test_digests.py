@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from caigou.digest.feed import atom_feed
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import filters_from_json, filters_to_json
 from caigou.filters import NoticeFilters
-from models import DeliveredNotice, Delivery, Subscription
+from models import DeliveredNotice, Delivery, Notice, NoticeScore, Subscription
 from models.config import Config
 from models.db import Database
 from models.types import SHANGHAI
@@ -285,3 +286,34 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
     assert "sent    r@example.org  1 notices" in log and "failed  r@example.org  1 notices  cannot use" in log
     assert run_caigou(*base, "subscriptions", "remove", "西藏 DNA").returncode == 0
     assert "no subscriptions" in run_caigou(*base, "subscriptions", "list").stdout
+
+
+def test_an_imported_correction_without_any_term_to_a_reported_project_is_an_update(
+        db: Database, smtp: SmtpServer, tmp_path: Path) -> None:
+    seed(db)
+    subscribe(db)
+    run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1))
+    correction = {"source": "ccgp", "source_id": "1006", "url": "http://www.ccgp.gov.cn/cggg/t1006.htm",
+                  "title": "拉萨市公安局采购项目更正公告", "notice_type": "correction", "notice_type_label": "更正公告",
+                  "published_at": "2024-06-12T09:00:00+08:00", "buyer": "拉萨市公安局", "region_code": "540100",
+                  "project_code": "XZ-2024-001", "body_text": "开标时间由6月20日更正为6月25日，其他内容不变。"}
+    unrelated = {**correction, "source_id": "1007", "url": "http://www.ccgp.gov.cn/cggg/t1007.htm",
+                 "title": "林芝市公安局办公家具采购更正公告", "project_code": "XZ-2024-999"}
+    path = tmp_path / "later.jsonl"
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in (correction, unrelated)) + "\n",
+                    encoding="utf-8")
+    imported = run_caigou("--db", db.url, "import", str(path))
+    assert imported.returncode == 0, imported.stderr
+    with db.session() as session:  # it matches no watchlist term and scores below the subscription's minimum
+        score = session.scalars(select(NoticeScore).join(Notice).where(Notice.source_key == "1006")).one()
+        assert score.first_matched_at is None and score.score < 50
+
+    outcomes = run_digests(db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=1))
+    assert [(o.status, o.notices) for o in outcomes] == [("sent", 1)]
+    plain, _html = parts(smtp.inbox.to(RESEARCHER)[-1])
+    assert "== Updates to projects already reported (1) ==" in plain
+    assert "拉萨市公安局采购项目更正公告" in plain and "UPDATE of “拉萨市公安局 Y-STR 试剂盒采购项目”" in plain
+    assert "林芝市公安局办公家具采购更正公告" not in plain  # a project nobody reported stays out
+    # Delivered once: the next digest has nothing new.
+    again = run_digests(db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=2))
+    assert [o.status for o in again] == ["nothing new"]
