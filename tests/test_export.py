@@ -169,3 +169,30 @@ def test_libreoffice_reads_the_csv_safely(sqlite_db: Database, tmp_path: Path) -
     assert not title.value.startswith("=")
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert sheet.cell(row=2, column=header.index("buyer") + 1).value == "那曲市公安局刑侦支队"
+
+
+def test_term_aliases_resolve_and_unknown_terms_are_refused(db: Database) -> None:
+    fill(db)
+
+    def exported(*terms: str) -> list[str]:
+        result = run_caigou("--db", db.url, "export", "--format", "jsonl",
+                            *[arg for term in terms for arg in ("--term", term)])
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line)["source_id"] for line in result.stdout.splitlines()]
+
+    assert exported("遗传分析仪") == ["1"]
+    # An alias, another case and full-width letters all mean the canonical term the matches are stored under.
+    assert exported("基因分析仪") == exported("GENETIC ANALYZER") == exported("ｇｅｎｅｔｉｃ analyzer") == ["1"]
+    search = run_caigou("--db", db.url, "search", "--term", "genetic analyzer", "--format", "jsonl")
+    assert search.returncode == 0, search.stderr
+    assert [json.loads(line)["notice_id"] for line in search.stdout.splitlines()] == [1]
+    for command in (["export", "--format", "jsonl"], ["search"], ["subscriptions", "add", "typo", "--to",
+                                                                   "r@example.org"]):
+        refused = run_caigou("--db", db.url, *command, "--term", "遗传分析议")
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert refused.stderr.strip() == ("caigou: error: unknown watchlist term '遗传分析议': give a term or alias "
+                                          "from `caigou watchlist list`")
+    added = run_caigou("--db", db.url, "subscriptions", "add", "kits", "--to", "r@example.org", "--term", "y-str")
+    assert added.returncode == 0, added.stderr
+    shown = run_caigou("--db", db.url, "subscriptions", "show", "kits")
+    assert "Y-STR扩增试剂盒" in shown.stdout, shown.stdout
