@@ -20,9 +20,12 @@ from caigou.export.importing import import_file
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import write_csv, write_jsonl, write_ocds
 from caigou.filters import NoticeFilters
+from sqlalchemy import select
+
+from models import Attachment, NoticeMatch
 from models.db import Database
 from models.types import SHANGHAI
-from pipelines.record import SupplierRecord
+from pipelines.record import AttachmentRecord, SupplierRecord
 from pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 from tests.test_store import make_record
@@ -126,6 +129,62 @@ def test_jsonl_round_trip_sqlite_to_postgres_and_back(db: Database, tmp_path: Pa
         write_jsonl(rows(other), COLUMNS, out)
     assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
     assert import_file(other, first) == {"new": 0, "updated": 0, "unchanged": 2}  # importing again changes nothing
+
+
+def fill_with_attachment(db: Database) -> int:
+    """A notice whose page names nothing on the watchlist, with the demo's equipment list attached (the maker and
+    the analyzer's model are only there): its matches come from the attachment alone."""
+    from pipelines.attachments import extract
+
+    store = NoticeStore(db)
+    url = "https://download.ccgp.gov.cn/oss/download?uuid=0f3c2b1a-22000102"
+    saved = store.save_notice(make_record(
+        source_key="3", title="某市公安局设备采购项目", body_text="详见附件。", line_items=[], project_code="P-3",
+        attachments=[AttachmentRecord(url=url, name="设备及试剂清单.xlsx")]))
+    body = (Path(__file__).resolve().parent.parent / "caigou" / "demo_data" / "ccgp" / "attachment_22000102.xlsx"
+            ).read_bytes()
+    with db.session() as session:
+        [attachment_id] = session.scalars(select(Attachment.id).where(Attachment.notice_id == saved.notice_id))
+    store.save_attachment(url, url, body, extract(body), [attachment_id])
+    return saved.notice_id
+
+
+def test_attachment_text_and_seen_times_survive_sqlite_to_database_round_trip(
+        db: Database, tmp_path: Path, sqlite_template: Path) -> None:
+    origin_path = tmp_path / "origin.db"
+    shutil.copy(sqlite_template, origin_path)
+    origin = Database(f"sqlite:///{origin_path}")
+    fill(origin)
+    notice_id = fill_with_attachment(origin)
+    with origin.session() as session:
+        fields = {m.field for m in session.scalars(select(NoticeMatch).where(NoticeMatch.notice_id == notice_id))}
+    assert fields == {"attachment:设备及试剂清单.xlsx"}  # nothing on the page itself
+    first = tmp_path / "first.jsonl"
+    with open(first, "w", encoding="utf-8") as out:
+        write_jsonl(rows(origin), COLUMNS, out)
+    [exported] = [json.loads(line) for line in first.read_text(encoding="utf-8").splitlines()
+                  if json.loads(line)["notice_id"] == notice_id]
+    [attachment] = exported["attachments"]
+    assert attachment["download_status"] == "ok" and attachment["extraction_status"] == "ok"
+    assert "赛默飞" in attachment["text"] and attachment["raw_sha256"]
+    assert "3500xL" in exported["matched_terms"]
+
+    assert import_file(db, first) == {"new": 3, "updated": 0, "unchanged": 0}  # SQLite → this test's database
+    second = tmp_path / "second.jsonl"
+    with open(second, "w", encoding="utf-8") as out:
+        write_jsonl(rows(db), COLUMNS, out)
+    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+    with db.session() as session:
+        assert {m.field for m in session.scalars(select(NoticeMatch).where(
+            NoticeMatch.notice_id == notice_id))} == fields
+
+    # Importing the same file again is no new sighting: last_seen_at stays as the file says.
+    assert import_file(db, first) == {"new": 0, "updated": 0, "unchanged": 3}
+    third = tmp_path / "third.jsonl"
+    with open(third, "w", encoding="utf-8") as out:
+        write_jsonl(rows(db), COLUMNS, out)
+    assert third.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+    origin.dispose()
 
 
 def test_csv_round_trip(db: Database, tmp_path: Path, sqlite_template: Path) -> None:

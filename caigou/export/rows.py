@@ -63,9 +63,24 @@ def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any]
         "categories": list(dict.fromkeys(m.category for m in matches)),
         "first_seen_at": _time(first_seen), "last_seen_at": _time(last_seen), "raw_sha256": raw_sha256,
         "body_text": body_text, "fields": fields, "line_items": line_items,
-        "attachments": [{"name": a.name, "url": a.url} for a in attachments],
+        "attachments": [attachment_dict(a) for a in attachments],
         "group_id": group_id, "procurement_id": procurement_id,
     }
+
+
+ATTACHMENT_FIELDS = (Attachment.name, Attachment.url, Attachment.download_status, Attachment.extraction_status,
+                     Attachment.content_type, Attachment.size, Attachment.raw_sha256, Attachment.message,
+                     Attachment.fetched_at, Attachment.members, Attachment.text)
+
+
+def attachment_dict(attachment: Any) -> dict[str, Any]:
+    """An attachment with its download and extraction outcome and its text: the maker and model are often only
+    in the attached equipment list, so without the text an import could not match what the archive matched."""
+    (name, url, download_status, extraction_status, content_type, size, raw_sha256, message, fetched_at, members,
+     text) = attachment[-len(ATTACHMENT_FIELDS):]
+    return {"name": name, "url": url, "download_status": download_status, "extraction_status": extraction_status,
+            "content_type": content_type, "size": size, "raw_sha256": raw_sha256, "message": message,
+            "fetched_at": _time(fetched_at), "members": members, "text": text}
 
 
 def match_rows(row: dict[str, Any], matches: list[Any]) -> Iterator[dict[str, Any]]:
@@ -115,8 +130,7 @@ class Selection:
                 ids = [n[0] for n in notices]
                 suppliers = _grouped(session, (Supplier.name, Supplier.lot, Supplier.address, Supplier.amount_cny,
                                                Supplier.amount_text), Supplier.notice_id, ids, Supplier.position)
-                attachments = _grouped(session, (Attachment.name, Attachment.url), Attachment.notice_id, ids,
-                                       Attachment.position)
+                attachments = _grouped(session, ATTACHMENT_FIELDS, Attachment.notice_id, ids, Attachment.position)
                 matches = _grouped(session, (NoticeMatch.term, NoticeMatch.category, NoticeMatch.tier,
                                              NoticeMatch.field, NoticeMatch.matched_text, NoticeMatch.snippet,
                                              NoticeMatch.quantity), NoticeMatch.notice_id, ids, NoticeMatch.id)
