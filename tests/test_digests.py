@@ -317,3 +317,20 @@ def test_an_imported_correction_without_any_term_to_a_reported_project_is_an_upd
     # Delivered once: the next digest has nothing new.
     again = run_digests(db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=2))
     assert [o.status for o in again] == ["nothing new"]
+
+
+def test_archive_links_default_to_where_caigou_serve_listens(db: Database, smtp: SmtpServer) -> None:
+    ids = seed(db)
+    subscribe(db)
+    values = {key: value for key, value in smtp.config().items() if key != "web"}  # no [web] base_url
+    run_digests(db, Config(values=values), now=T0 + dt.timedelta(days=1))
+    plain, html = parts(smtp.inbox.to(RESEARCHER)[-1])
+    assert f"http://127.0.0.1:8000/notices/{ids['strong']}" in plain
+    assert f'href="http://127.0.0.1:8000/notices/{ids["strong"]}"' in html
+
+
+def test_no_mail_without_a_feed_dir_is_a_one_line_error(db: Database) -> None:
+    result = run_caigou("--db", db.url, "digest", "--no-mail")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("caigou: error: --no-mail writes only the feeds: give --feed-dir DIR "
+                                     "(or leave --no-mail out)")

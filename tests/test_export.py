@@ -255,3 +255,23 @@ def test_term_aliases_resolve_and_unknown_terms_are_refused(db: Database) -> Non
     assert added.returncode == 0, added.stderr
     shown = run_caigou("--db", db.url, "subscriptions", "show", "kits")
     assert "Y-STR扩增试剂盒" in shown.stdout, shown.stdout
+
+
+def test_the_formula_guard_is_reversible_for_text_that_starts_with_an_apostrophe(
+        db: Database, tmp_path: Path, sqlite_template: Path) -> None:
+    from caigou.spreadsheet import neutralise, unneutralise
+
+    texts = ["=SUM(A1)", "'=不是公式", "'引号开头", "''两个", "-P-2", "普通", "'", ""]
+    assert [unneutralise(neutralise(t)) for t in texts] == texts
+    assert neutralise("'=不是公式") == "''=不是公式" and neutralise("普通") == "普通"
+    NoticeStore(db).save_notice(make_record(source_key="9", title="'=不是公式", buyer="'引号开头", agency="@代理"))
+    target = tmp_path / "a.csv"
+    with open(target, "w", encoding="utf-8-sig", newline="") as out:
+        write_csv(rows(db), COLUMNS, out)
+    other_path = tmp_path / "other.db"
+    shutil.copy(sqlite_template, other_path)
+    other = Database(f"sqlite:///{other_path}")
+    import_file(other, target)
+    [row] = rows(other)
+    assert (row["title"], row["buyer"], row["agency"]) == ("'=不是公式", "'引号开头", "@代理")
+    other.dispose()

@@ -297,3 +297,19 @@ def test_a_job_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
     holder.wait(timeout=30)
     with job_lock(app, "crawl:dna"):
         pass
+
+
+def test_a_run_of_block_pages_only_says_how_many_were_fetched(db: Database) -> None:
+    from caigou.health import Thresholds, check_health
+
+    start = dt.datetime(2024, 6, 1, 6, 0, tzinfo=SHANGHAI)
+    with db.session() as session:
+        source = Source(name="ccgp")
+        session.add(source)
+        session.flush()
+        # Block pages are counted apart from the pages the spider got: 4 blocked and no other page.
+        session.add(CrawlRun(source_id=source.id, started_at=start, status="failed",
+                             counts={"pages": 0, "new": 0, "blocked": 4}))
+        session.flush()
+        [blocked] = [c for c in check_health(session, Thresholds(), start) if c.condition == "blocked"]
+    assert blocked.detail == "4 of 4 pages fetched in the last run were block pages (2024-06-01 06:00)"

@@ -23,6 +23,7 @@ from caigou.digest.subscriptions import filters_from_json
 from caigou.filters import apply_filters
 from models import (REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Notice, NoticeLink, NoticeMatch, NoticeScore,
                     Subscription)
+from models.config import Config
 from models.types import SHANGHAI
 from pipelines.linking import other_copies
 
@@ -105,6 +106,16 @@ def reason_text(reason: Any) -> str:
     if isinstance(reason, list | tuple):
         return " ".join(str(part) for part in reason)
     return str(reason)
+
+
+def configured_base_url(config: Config) -> str:
+    """The archive's address for links in digests and feeds: ``[web] base_url``, else where ``caigou serve``
+    listens (``[web] host`` and ``port``, http://127.0.0.1:8000 by default), so a digest always links the archive."""
+    base = str(config.get("web", "base_url", "") or "").strip()
+    if base:
+        return base.rstrip("/")
+    host = str(config.get("web", "host", "127.0.0.1") or "127.0.0.1")
+    return f"http://{'[' + host + ']' if ':' in host else host}:{int(config.get('web', 'port', 8000))}"
 
 
 def archive_url(base_url: str, notice_id: int) -> str:

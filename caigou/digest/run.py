@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caigou.digest.build import build_digest, candidates, delivered_ids
+from caigou.digest.build import build_digest, candidates, configured_base_url, delivered_ids
 from caigou.digest.mail import DeliveryError, Mailer, SmtpSettings, mailer
 from caigou.digest.render import email_message, plain_text
 from caigou.digest.subscriptions import get_subscription, local_time, recipient_address
@@ -101,7 +101,7 @@ def run_digests(db: Database, config: Config, names: list[str] | None = None, dr
     """Deliver the named subscriptions' digests (all when ``names`` is empty)."""
     moment = now or current_time()
     settings = SmtpSettings.from_config(config)
-    base_url = config.get("web", "base_url", "")
+    base_url = configured_base_url(config)
     outcomes: list[Outcome] = []
     with db.session() as session:
         subscriptions = ([get_subscription(session, name) for name in names] if names else

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from caigou.spreadsheet import unneutralise
 from models import Attachment, Notice, Source
 from models.db import Database
 from models.errors import CaigouError
@@ -103,7 +104,7 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if path.suffix.lower() == ".csv":
         with open(path, encoding="utf-8-sig", newline="") as handle:
             for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield f"{path}:{number}", {k: _unneutralise(v) for k, v in row.items()}
+                yield f"{path}:{number}", {k: unneutralise(v) for k, v in row.items()}
         return
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -116,11 +117,6 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             if not isinstance(row, dict):
                 raise ImportError_(f"{path}:{number}: not a JSON object")
             yield f"{path}:{number}", row
-
-
-def _unneutralise(value: str) -> str:
-    """Undo the export's formula guard (a leading apostrophe before = + - @ tab CR)."""
-    return value[1:] if value.startswith("'") and value[1:2] in {"=", "+", "-", "@", "\t", "\r"} else value
 
 
 def _seen_times(database: Database, record: NoticeRecord) -> tuple[dt.datetime, dt.datetime] | None:

@@ -13,14 +13,9 @@ from typing import IO, Any
 from caigou.export.rows import JSON_COLUMNS, LIST_COLUMNS, MONEY_COLUMNS, TIME_COLUMNS
 from models.types import now
 
-# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(…) runs when opened).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from caigou.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 - re-exported: the export's guard
+
 XLSX_CELL_LIMIT = 32_767
-
-
-def neutralise(text: str) -> str:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe, so it shows as the text it is."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _json(value: Any) -> str:
