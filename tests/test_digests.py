@@ -334,3 +334,41 @@ def test_no_mail_without_a_feed_dir_is_a_one_line_error(db: Database) -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == ("caigou: error: --no-mail writes only the feeds: give --feed-dir DIR "
                                      "(or leave --no-mail out)")
+
+
+def test_a_recipient_refused_for_good_stops_holding_the_watermark_and_the_operator_is_told(
+        db: Database, smtp: SmtpServer) -> None:
+    ids = seed(db)
+    subscribe(db, recipients=["a@example.org", "gone@example.org"])
+    smtp.inbox.refuse = {"gone@example.org"}
+    settings = Config(values={**smtp.config(), "health": {"operator_email": "ops@example.org"},
+                              "digest": {"refusals_before_giving_up": 3}})
+    for day in (1, 2):  # refused twice: the watermark waits, as for any failure
+        outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=day))
+        assert [o.status for o in outcomes if o.recipient == "gone@example.org"] == ["failed"]
+        with db.session() as session:
+            assert session.scalars(select(Subscription.watermark)).one() == T0
+    assert smtp.inbox.to("ops@example.org") == []
+
+    outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=3))  # the third refusal in a row
+    [gone] = [o for o in outcomes if o.recipient == "gone@example.org"]
+    assert gone.status == "given up" and "refused 3 times in a row" in gone.error
+    [alert] = smtp.inbox.to("ops@example.org")
+    assert "gone@example.org" in alert["Subject"] and "西藏 DNA 监测" in alert.get_content()
+    with db.session() as session:
+        assert session.scalars(select(Subscription.watermark)).one() == T0 + dt.timedelta(hours=2)
+        statuses = [d.status for d in session.scalars(select(Delivery).where(
+            Delivery.recipient == "gone@example.org").order_by(Delivery.id))]
+        assert statuses == ["failed", "failed", "failed", "given_up"]
+
+    # Later digests still try it, hold nothing back and alert no more.
+    with db.session() as session:
+        add_notice(session, "1010", "日喀则市公安局 DNA 试剂采购", score=88, matched_at=T0 + dt.timedelta(days=3, hours=1),
+                   terms=[("DNA", "dna", "DNA 试剂")])
+    outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=4))
+    assert sorted((o.recipient, o.status) for o in outcomes) == [("a@example.org", "sent"),
+                                                                 ("gone@example.org", "given up")]
+    assert len(smtp.inbox.to("ops@example.org")) == 1
+    with db.session() as session:
+        assert session.scalars(select(Subscription.watermark)).one() == T0 + dt.timedelta(days=3, hours=1)
+    assert ids
