@@ -169,13 +169,17 @@ class ReplayServer:
                     reply = Reply(b"not found", status=404, content_type="text/plain")
                 if reply.delay:
                     time.sleep(reply.delay)
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client went away while a delayed reply waited (a crawl killed by its timeout).
+                    self.close_connection = True
 
             do_POST = do_GET  # noqa: N815 - list APIs of some portals are POSTs; reply_for routes on the body
 
