@@ -134,7 +134,8 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
         click.option("--type", "notice_types", multiple=True, help="Notice type (award, tender, …); repeatable."),
         click.option("--buyer", default="", help="Buyer name contains this text."),
         click.option("--supplier", default="", help="A supplier's name contains this text."),
-        click.option("--term", "terms", multiple=True, help="Matched this watchlist term; repeatable."),
+        click.option("--term", "terms", multiple=True,
+                     help="Matched this watchlist term (or one of its aliases: Y-STR); repeatable."),
         click.option("--category", "categories", multiple=True, help="Matched a term of this category; repeatable."),
         click.option("--min-score", type=click.IntRange(0, 100), default=default_min_score, show_default=True,
                      help=f"Score at least this ({REVIEW_FIRST_SCORE}+ means 'review first')."),
@@ -150,7 +151,7 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
             regions_ = [_normalise_region_option(value) for value in values.pop("regions")]
             kwargs["filters"] = NoticeFilters(
                 regions=regions_, sources=list(values.pop("sources")),
-                notice_types=list(values.pop("notice_types")), terms=list(values.pop("terms")),
+                notice_types=list(values.pop("notice_types")), terms=resolve_terms(list(values.pop("terms"))),
                 categories=list(values.pop("categories")),
                 review_statuses=list(values.pop("review_statuses")), **values)
             return function(*args, **kwargs)
@@ -165,6 +166,37 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
         return wrapped  # type: ignore[no-any-return]
 
     return decorate
+
+
+def resolve_terms(values: list[str]) -> list[str]:
+    """The canonical watchlist terms that ``values`` name: a term or any of its aliases, written in any case or
+    width and with or without the dash or space the matcher also ignores (``y-str``, ``ＹＳＴＲ`` → Y-STR扩增试剂盒).
+    Matches are stored under canonical names only, so an alias left as it is would silently match nothing; an
+    unknown term is a ``FilterError`` for the same reason."""
+    if not values:
+        return []
+    from models.config import load_config
+    from pipelines.matching.text import normalise
+    from pipelines.matching.watchlist import configured_paths, load_watchlist, spelling_variants
+
+    config = load_config()
+    watchlist = load_watchlist(tuple(configured_paths(config.get("watchlist", "path"),
+                                                      config.get("watchlist", "extra"))))
+    canonical: dict[str, list[str]] = {}
+    for term in watchlist.match_terms:
+        for spelling in term.spellings:
+            for variant in spelling_variants(spelling):
+                names = canonical.setdefault(variant, [])
+                if term.term not in names:
+                    names.append(term.term)
+    resolved: list[str] = []
+    for value in values:
+        found = next((canonical[v] for v in (normalise(value.strip()), *sorted(spelling_variants(value.strip())))
+                      if v in canonical), None)
+        if not value.strip() or found is None:
+            raise FilterError(f"unknown watchlist term {value!r}: give a term or alias from `caigou watchlist list`")
+        resolved.extend(name for name in found if name not in resolved)
+    return resolved
 
 
 def _normalise_region_option(value: str) -> str:
@@ -224,7 +256,7 @@ def filters_from_params(params: dict[str, list[str]], default_min_score: int | N
             raise FilterError(exc.message) from exc
     return NoticeFilters(since=date("since"), until=date("until"), regions=regions_, sources=values("source"),
                          notice_types=values("type"), buyer=one("buyer"), supplier=one("supplier"),
-                         terms=values("term"), categories=values("category"), min_score=min_score,
+                         terms=resolve_terms(values("term")), categories=values("category"), min_score=min_score,
                          review_statuses=statuses)
 
 

@@ -67,9 +67,12 @@ def source_conditions(session: Session, source: Source, limits: Thresholds, now:
     found: list[Condition] = []
     last = runs[0]
     pages, blocked = int(last.counts.get("pages", 0)), int(last.counts.get("blocked", 0))
-    if blocked and blocked >= limits.block_ratio * max(pages, 1):
+    # "pages" counts the pages the spider got; block pages are counted (and archived) apart, by the block
+    # middleware, so the run fetched pages + blocked in all.
+    fetched = pages + blocked
+    if blocked and blocked >= limits.block_ratio * fetched:
         found.append(Condition(source.name, "blocked",
-                               f"{blocked} of {pages} pages in the last run were block pages "
+                               f"{blocked} of {fetched} pages fetched in the last run were block pages "
                                f"({last.started_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M})"))
     if len(runs) >= limits.failed_runs and all(run.status in FAILING_STATUSES for run in runs):
         found.append(Condition(source.name, "failing", f"the last {len(runs)} run(s) "

@@ -37,6 +37,7 @@ class Reply:
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering: a slow portal, for timeout tests
 
 
 def route_key(url: str, host: str = "") -> str:
@@ -168,13 +169,19 @@ class ReplayServer:
                                          body, self.headers.get("Content-Type", ""))
                 if reply is None:
                     reply = Reply(b"not found", status=404, content_type="text/plain")
-                self.send_response(reply.status)
-                self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(reply.body)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", reply.content_type)
+                    self.send_header("Content-Length", str(len(reply.body)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    # The client went away while a delayed reply waited (a crawl killed by its timeout).
+                    self.close_connection = True
 
             do_POST = do_GET  # noqa: N815 - list APIs of some portals are POSTs; reply_for routes on the body
 

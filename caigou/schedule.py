@@ -2,7 +2,10 @@
 
 APScheduler 3 with its jobs in the project's database (``scheduler_jobs``), so a restart keeps each job's next run
 and a missed run fires once (coalesce) if within the grace time. One worker thread: jobs run one at a time, in the
-order they fall due, never twice at once (max_instances=1). Each crawl runs in its own process (Twisted's reactor
+order they fall due, never twice at once (max_instances=1), and never twice at once across processes either (a
+``caigou schedule --once`` from cron beside a running ``caigou schedule``): each job holds an OS file lock in the
+data folder while it runs, which the kernel releases when the process dies. A job that fails or times out is one
+log line and the next job still runs. Each crawl runs in its own process (Twisted's reactor
 cannot be restarted), with the database URL in its environment rather than on its command line. SIGTERM lets the
 running job finish and starts no other.
 
@@ -11,7 +14,11 @@ secret is pickled into the job store.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
+import functools
+import hashlib
 import logging
 import os
 import shlex
@@ -20,7 +27,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,8 +40,9 @@ from sqlalchemy import func, select
 
 from caigou.context import AppContext
 from caigou.digest.subscriptions import local_time
-from models import NoticeScore, Subscription
+from models import CrawlRun, NoticeScore, Source, Subscription
 from models.errors import CaigouError
+from models.types import now
 
 logger = logging.getLogger("caigou.schedule")
 ORDER = {"crawl": 0, "rematch": 1, "digest": 2}
@@ -59,6 +68,7 @@ class CrawlSpec:
     source: str
     arguments: list[str] = field(default_factory=list)
     cron: str = ""
+    timeout: float | None = None  # seconds; None: [schedule] crawl_timeout
 
 
 def cron_trigger(expression: str, zone: str, where: str) -> CronTrigger:
@@ -84,8 +94,13 @@ def crawl_specs(app: AppContext) -> list[CrawlSpec]:
             raise CaigouError(f"{where} needs source and cron")
         arguments = raw.get("arguments", [])
         arguments = shlex.split(arguments) if isinstance(arguments, str) else [str(a) for a in arguments]
+        timeout = raw.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                    or timeout <= 0):
+            raise CaigouError(f"{where}: timeout is a number of seconds above 0, not {timeout!r}")
         spec = CrawlSpec(name=str(raw.get("name") or f"{raw['source']}-{index}"), source=str(raw["source"]),
-                         arguments=arguments, cron=str(raw["cron"]))
+                         arguments=arguments, cron=str(raw["cron"]),
+                         timeout=float(timeout) if timeout is not None else None)
         if any(s.name == spec.name for s in specs):
             raise CaigouError(f"{where}: another crawl is named {spec.name!r}; give each a distinct name")
         specs.append(spec)
@@ -116,10 +131,82 @@ def _child_environment(app: AppContext) -> dict[str, str]:
 
 
 def _caigou(app: AppContext, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``caigou ARGS`` in a process of its own; on ``timeout`` its whole process group is killed (a crawl may
+    have started LibreOffice or antiword for an attachment) and ``subprocess.TimeoutExpired`` raised."""
     # A session of its own: a signal to the scheduler's process group (Ctrl-C, systemd) does not cut the crawl
     # short; the scheduler lets the running job finish.
-    return subprocess.run([sys.executable, "-m", "caigou", *args], capture_output=True, text=True,
-                          env=_child_environment(app), timeout=timeout, start_new_session=True)
+    command = [sys.executable, "-m", "caigou", *args]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=_child_environment(app), start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+class JobLocked(Exception):
+    """Another process holds this job's lock."""
+
+
+def _lock_path(app: AppContext, job: str) -> Path:
+    # One lock per database and job: two schedulers on different databases (tests, several archives) do not
+    # exclude each other, while a cron ``--once`` and a ``caigou schedule`` on the same database do.
+    database = hashlib.sha256(app.database_url.encode("utf-8")).hexdigest()[:12]
+    safe = hashlib.sha256(job.encode("utf-8")).hexdigest()[:16]  # job names may hold any character (subscriptions)
+    return app.config.data_dir / "locks" / f"{database}-{safe}.lock"
+
+
+@contextlib.contextmanager
+def job_lock(app: AppContext, job: str) -> Iterator[None]:
+    """Hold ``job``'s cross-process lock while the block runs, or raise ``JobLocked`` at once if another process
+    holds it. flock locks belong to the open file, so the kernel releases them when the holder dies: no stale
+    lock to clear after a crash or a kill."""
+    path = _lock_path(app, job)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise JobLocked(holder) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} ({job})")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def guarded(kind: str) -> Callable[[Callable[..., None]], Callable[..., bool]]:
+    """Run the job under its cross-process lock; a failure is one log line, never an exception, so the next job
+    still runs. The wrapped job returns whether it ran (False when another process holds its lock). functools.wraps
+    keeps the name, so the job store's reference (``caigou.schedule:crawl_job``) finds the guarded function."""
+    def decorate(job_func: Callable[..., None]) -> Callable[..., bool]:
+        @functools.wraps(job_func)
+        def guarded_job(*args: str) -> bool:
+            job = f"{kind}:{args[0]}" if args else kind
+            app = _runtime
+            if app is None:
+                raise RuntimeError("the scheduler's context is not set")
+            try:
+                with job_lock(app, job):
+                    job_func(*args)
+            except JobLocked as held:
+                logger.warning("job %s skipped: already running (%s)", job, held)
+                return False
+            except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the others
+                detail = str(exc).strip().splitlines()
+                logger.error("job %s failed: %s: %s", job, type(exc).__name__, detail[0] if detail else "")
+            return True
+        return guarded_job
+    return decorate
 
 
 def _app(job: str) -> AppContext | None:
@@ -137,6 +224,7 @@ def _last_line(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+@guarded("crawl")
 def crawl_job(name: str) -> None:
     app = _app(f"crawl:{name}")
     if app is None:
@@ -146,11 +234,32 @@ def crawl_job(name: str) -> None:
         logger.warning("crawl %s is no longer configured; skipped", name)
         return
     logger.info("job crawl:%s started: caigou crawl %s %s", name, spec.source, shlex.join(spec.arguments))
-    result = _caigou(app, "crawl", spec.source, *spec.arguments,
-                     timeout=float(app.config.get("schedule", "crawl_timeout", 6 * 3600)))
+    timeout = spec.timeout or float(app.config.get("schedule", "crawl_timeout", 6 * 3600))
+    with app.db.session() as session:
+        before = session.scalar(select(func.max(CrawlRun.id))) or 0
+    try:
+        result = _caigou(app, "crawl", spec.source, *spec.arguments, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        marked = mark_killed_runs(app, spec.source, before, f"killed by the scheduler after its timeout of "
+                                                            f"{timeout:g} s")
+        logger.error("job crawl:%s failed: killed after its timeout of %g s; %s", name, timeout,
+                     f"run {', '.join(map(str, marked))} marked failed" if marked else "it had recorded no run")
+        health_job()
+        return
     summary = result.stdout.strip().splitlines()[0] if result.stdout.strip() else _last_line(result.stderr)
     logger.info("job crawl:%s finished (exit %s): %s", name, result.returncode, summary)
     health_job()
+
+
+def mark_killed_runs(app: AppContext, source: str, after_id: int, message: str) -> list[int]:
+    """Mark failed the runs of ``source`` a killed crawl left "running" (those it started: ids above ``after_id``);
+    a killed process cannot record its own end. Returns their ids."""
+    with app.db.session() as session:
+        runs = session.scalars(select(CrawlRun).join(Source, Source.id == CrawlRun.source_id).where(
+            Source.name == source, CrawlRun.id > after_id, CrawlRun.status == "running")).all()
+        for run in runs:
+            run.status, run.finished_at, run.message = "failed", now(), message
+        return [run.id for run in runs]
 
 
 def health_job() -> None:
@@ -176,6 +285,7 @@ def watchlist_change(app: AppContext) -> str:
     return f"{stale} notice(s) scored under another watchlist version than {watchlist.version}" if stale else ""
 
 
+@guarded("rematch")
 def rematch_job() -> None:
     app = _app("rematch")
     if app is None:
@@ -190,6 +300,7 @@ def rematch_job() -> None:
                 _last_line(result.stdout) or _last_line(result.stderr))
 
 
+@guarded("digest")
 def digest_job(name: str) -> None:
     from caigou.digest.run import run_digests
 
@@ -268,8 +379,8 @@ def run_once(app: AppContext, now: dt.datetime | None = None) -> list[str]:
         due.sort(key=lambda job: (ORDER.get(job.id.partition(":")[0], 9), job.id))
         ran = []
         for job in due:
-            job.func(*job.args)
-            ran.append(job.id)
+            if job.func(*job.args):
+                ran.append(job.id)
             job.modify(next_run_time=job.trigger.get_next_fire_time(None, moment))
         if not any(job.startswith("crawl:") for job in ran):
             health_job()

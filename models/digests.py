@@ -46,7 +46,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
     recipient: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20))                   # sent | failed
+    status: Mapped[str] = mapped_column(String(20))                   # sent | failed | given_up (run.py)
     attempted_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
     notice_count: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str] = mapped_column(String(300), default="")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from caigou.digest.feed import atom_feed
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import filters_from_json, filters_to_json
 from caigou.filters import NoticeFilters
-from models import DeliveredNotice, Delivery, Subscription
+from models import DeliveredNotice, Delivery, Notice, NoticeScore, Subscription
 from models.config import Config
 from models.db import Database
 from models.types import SHANGHAI
@@ -285,3 +286,89 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
     assert "sent    r@example.org  1 notices" in log and "failed  r@example.org  1 notices  cannot use" in log
     assert run_caigou(*base, "subscriptions", "remove", "西藏 DNA").returncode == 0
     assert "no subscriptions" in run_caigou(*base, "subscriptions", "list").stdout
+
+
+def test_an_imported_correction_without_any_term_to_a_reported_project_is_an_update(
+        db: Database, smtp: SmtpServer, tmp_path: Path) -> None:
+    seed(db)
+    subscribe(db)
+    run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1))
+    correction = {"source": "ccgp", "source_id": "1006", "url": "http://www.ccgp.gov.cn/cggg/t1006.htm",
+                  "title": "拉萨市公安局采购项目更正公告", "notice_type": "correction", "notice_type_label": "更正公告",
+                  "published_at": "2024-06-12T09:00:00+08:00", "buyer": "拉萨市公安局", "region_code": "540100",
+                  "project_code": "XZ-2024-001", "body_text": "开标时间由6月20日更正为6月25日，其他内容不变。"}
+    unrelated = {**correction, "source_id": "1007", "url": "http://www.ccgp.gov.cn/cggg/t1007.htm",
+                 "title": "林芝市公安局办公家具采购更正公告", "project_code": "XZ-2024-999"}
+    path = tmp_path / "later.jsonl"
+    path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in (correction, unrelated)) + "\n",
+                    encoding="utf-8")
+    imported = run_caigou("--db", db.url, "import", str(path))
+    assert imported.returncode == 0, imported.stderr
+    with db.session() as session:  # it matches no watchlist term and scores below the subscription's minimum
+        score = session.scalars(select(NoticeScore).join(Notice).where(Notice.source_key == "1006")).one()
+        assert score.first_matched_at is None and score.score < 50
+
+    outcomes = run_digests(db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=1))
+    assert [(o.status, o.notices) for o in outcomes] == [("sent", 1)]
+    plain, _html = parts(smtp.inbox.to(RESEARCHER)[-1])
+    assert "== Updates to projects already reported (1) ==" in plain
+    assert "拉萨市公安局采购项目更正公告" in plain and "UPDATE of “拉萨市公安局 Y-STR 试剂盒采购项目”" in plain
+    assert "林芝市公安局办公家具采购更正公告" not in plain  # a project nobody reported stays out
+    # Delivered once: the next digest has nothing new.
+    again = run_digests(db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=2))
+    assert [o.status for o in again] == ["nothing new"]
+
+
+def test_archive_links_default_to_where_caigou_serve_listens(db: Database, smtp: SmtpServer) -> None:
+    ids = seed(db)
+    subscribe(db)
+    values = {key: value for key, value in smtp.config().items() if key != "web"}  # no [web] base_url
+    run_digests(db, Config(values=values), now=T0 + dt.timedelta(days=1))
+    plain, html = parts(smtp.inbox.to(RESEARCHER)[-1])
+    assert f"http://127.0.0.1:8000/notices/{ids['strong']}" in plain
+    assert f'href="http://127.0.0.1:8000/notices/{ids["strong"]}"' in html
+
+
+def test_no_mail_without_a_feed_dir_is_a_one_line_error(db: Database) -> None:
+    result = run_caigou("--db", db.url, "digest", "--no-mail")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == ("caigou: error: --no-mail writes only the feeds: give --feed-dir DIR "
+                                     "(or leave --no-mail out)")
+
+
+def test_a_recipient_refused_for_good_stops_holding_the_watermark_and_the_operator_is_told(
+        db: Database, smtp: SmtpServer) -> None:
+    ids = seed(db)
+    subscribe(db, recipients=["a@example.org", "gone@example.org"])
+    smtp.inbox.refuse = {"gone@example.org"}
+    settings = Config(values={**smtp.config(), "health": {"operator_email": "ops@example.org"},
+                              "digest": {"refusals_before_giving_up": 3}})
+    for day in (1, 2):  # refused twice: the watermark waits, as for any failure
+        outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=day))
+        assert [o.status for o in outcomes if o.recipient == "gone@example.org"] == ["failed"]
+        with db.session() as session:
+            assert session.scalars(select(Subscription.watermark)).one() == T0
+    assert smtp.inbox.to("ops@example.org") == []
+
+    outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=3))  # the third refusal in a row
+    [gone] = [o for o in outcomes if o.recipient == "gone@example.org"]
+    assert gone.status == "given up" and "refused 3 times in a row" in gone.error
+    [alert] = smtp.inbox.to("ops@example.org")
+    assert "gone@example.org" in alert["Subject"] and "西藏 DNA 监测" in alert.get_content()
+    with db.session() as session:
+        assert session.scalars(select(Subscription.watermark)).one() == T0 + dt.timedelta(hours=2)
+        statuses = [d.status for d in session.scalars(select(Delivery).where(
+            Delivery.recipient == "gone@example.org").order_by(Delivery.id))]
+        assert statuses == ["failed", "failed", "failed", "given_up"]
+
+    # Later digests still try it, hold nothing back and alert no more.
+    with db.session() as session:
+        add_notice(session, "1010", "日喀则市公安局 DNA 试剂采购", score=88, matched_at=T0 + dt.timedelta(days=3, hours=1),
+                   terms=[("DNA", "dna", "DNA 试剂")])
+    outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=4))
+    assert sorted((o.recipient, o.status) for o in outcomes) == [("a@example.org", "sent"),
+                                                                 ("gone@example.org", "given up")]
+    assert len(smtp.inbox.to("ops@example.org")) == 1
+    with db.session() as session:
+        assert session.scalars(select(Subscription.watermark)).one() == T0 + dt.timedelta(days=3, hours=1)
+    assert ids

@@ -20,9 +20,12 @@ from caigou.export.importing import import_file
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import write_csv, write_jsonl, write_ocds
 from caigou.filters import NoticeFilters
+from sqlalchemy import select
+
+from models import Attachment, NoticeMatch
 from models.db import Database
 from models.types import SHANGHAI
-from pipelines.record import SupplierRecord
+from pipelines.record import AttachmentRecord, SupplierRecord
 from pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 from tests.test_store import make_record
@@ -94,13 +97,41 @@ def test_xlsx_keeps_types_and_never_makes_formulas(db: Database, tmp_path: Path)
     assert isinstance(row["notice_id"].value, int)
 
 
+OCDS_SCHEMAS = Path(__file__).with_name("data") / "ocds-1.1.5"
+
+
+def validate_ocds(package: dict) -> None:
+    """Validate a release package against the official OCDS 1.1.5 schemas (tests/data/ocds-1.1.5/README.md), the
+    release schema served from the folder under the URL the package schema refers to it by: no network."""
+    from referencing import Registry, Resource
+
+    schemas = [json.loads((OCDS_SCHEMAS / name).read_text(encoding="utf-8"))
+               for name in ("release-package-schema.json", "release-schema.json")]
+    assert all(schema["id"].startswith("https://standard.open-contracting.org/schema/1__1__") for schema in schemas)
+    registry = Registry().with_resources((schema["id"], Resource.from_contents(schema)) for schema in schemas)
+    validator = jsonschema.Draft4Validator(schemas[0], registry=registry,
+                                           format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(package), key=lambda e: list(e.absolute_path))
+    assert not errors, "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+
+
+def test_the_official_ocds_schema_rejects_what_it_should() -> None:
+    """The schemas really are applied: a release without its tag, and an unknown currency, are refused."""
+    release = {"ocid": "ocds-x-1", "id": "1", "date": "2024-06-01T00:00:00+08:00", "tag": ["tender"],
+               "initiationType": "tender", "tender": {"id": "1", "value": {"amount": 1.0, "currency": "CNY"}}}
+    validate_ocds({"version": "1.1", "releases": [release]})
+    for broken in ({**release, "tag": []}, {**release, "tender": {"id": "1", "value": {"currency": "RMB"}}},
+                   {**release, "date": "2024-06-01"}):
+        with pytest.raises(AssertionError):
+            validate_ocds({"version": "1.1", "releases": [broken]})
+
+
 def test_ocds_validates(db: Database) -> None:
     fill(db)
     out = io.StringIO()
     assert write_ocds(rows(db), out, "ocds-test-") == 2
     package = json.loads(out.getvalue())
-    schema = json.loads((Path(__file__).with_name("data") / "ocds-release-package-1.1-required.json").read_text())
-    jsonschema.validate(package, schema, format_checker=jsonschema.FormatChecker())
+    validate_ocds(package)
     tender, award = package["releases"]
     assert tender["ocid"] == "ocds-test-XZNQ-2024-017" and tender["tag"] == ["tender"]
     assert tender["tender"]["procurementMethod"] == "direct"
@@ -126,6 +157,62 @@ def test_jsonl_round_trip_sqlite_to_postgres_and_back(db: Database, tmp_path: Pa
         write_jsonl(rows(other), COLUMNS, out)
     assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
     assert import_file(other, first) == {"new": 0, "updated": 0, "unchanged": 2}  # importing again changes nothing
+
+
+def fill_with_attachment(db: Database) -> int:
+    """A notice whose page names nothing on the watchlist, with the demo's equipment list attached (the maker and
+    the analyzer's model are only there): its matches come from the attachment alone."""
+    from pipelines.attachments import extract
+
+    store = NoticeStore(db)
+    url = "https://download.ccgp.gov.cn/oss/download?uuid=0f3c2b1a-22000102"
+    saved = store.save_notice(make_record(
+        source_key="3", title="某市公安局设备采购项目", body_text="详见附件。", line_items=[], project_code="P-3",
+        attachments=[AttachmentRecord(url=url, name="设备及试剂清单.xlsx")]))
+    body = (Path(__file__).resolve().parent.parent / "caigou" / "demo_data" / "ccgp" / "attachment_22000102.xlsx"
+            ).read_bytes()
+    with db.session() as session:
+        [attachment_id] = session.scalars(select(Attachment.id).where(Attachment.notice_id == saved.notice_id))
+    store.save_attachment(url, url, body, extract(body), [attachment_id])
+    return saved.notice_id
+
+
+def test_attachment_text_and_seen_times_survive_sqlite_to_database_round_trip(
+        db: Database, tmp_path: Path, sqlite_template: Path) -> None:
+    origin_path = tmp_path / "origin.db"
+    shutil.copy(sqlite_template, origin_path)
+    origin = Database(f"sqlite:///{origin_path}")
+    fill(origin)
+    notice_id = fill_with_attachment(origin)
+    with origin.session() as session:
+        fields = {m.field for m in session.scalars(select(NoticeMatch).where(NoticeMatch.notice_id == notice_id))}
+    assert fields == {"attachment:设备及试剂清单.xlsx"}  # nothing on the page itself
+    first = tmp_path / "first.jsonl"
+    with open(first, "w", encoding="utf-8") as out:
+        write_jsonl(rows(origin), COLUMNS, out)
+    [exported] = [json.loads(line) for line in first.read_text(encoding="utf-8").splitlines()
+                  if json.loads(line)["notice_id"] == notice_id]
+    [attachment] = exported["attachments"]
+    assert attachment["download_status"] == "ok" and attachment["extraction_status"] == "ok"
+    assert "赛默飞" in attachment["text"] and attachment["raw_sha256"]
+    assert "3500xL" in exported["matched_terms"]
+
+    assert import_file(db, first) == {"new": 3, "updated": 0, "unchanged": 0}  # SQLite → this test's database
+    second = tmp_path / "second.jsonl"
+    with open(second, "w", encoding="utf-8") as out:
+        write_jsonl(rows(db), COLUMNS, out)
+    assert second.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+    with db.session() as session:
+        assert {m.field for m in session.scalars(select(NoticeMatch).where(
+            NoticeMatch.notice_id == notice_id))} == fields
+
+    # Importing the same file again is no new sighting: last_seen_at stays as the file says.
+    assert import_file(db, first) == {"new": 0, "updated": 0, "unchanged": 3}
+    third = tmp_path / "third.jsonl"
+    with open(third, "w", encoding="utf-8") as out:
+        write_jsonl(rows(db), COLUMNS, out)
+    assert third.read_text(encoding="utf-8") == first.read_text(encoding="utf-8")
+    origin.dispose()
 
 
 def test_csv_round_trip(db: Database, tmp_path: Path, sqlite_template: Path) -> None:
@@ -169,3 +256,50 @@ def test_libreoffice_reads_the_csv_safely(sqlite_db: Database, tmp_path: Path) -
     assert not title.value.startswith("=")
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert sheet.cell(row=2, column=header.index("buyer") + 1).value == "那曲市公安局刑侦支队"
+
+
+def test_term_aliases_resolve_and_unknown_terms_are_refused(db: Database) -> None:
+    fill(db)
+
+    def exported(*terms: str) -> list[str]:
+        result = run_caigou("--db", db.url, "export", "--format", "jsonl",
+                            *[arg for term in terms for arg in ("--term", term)])
+        assert result.returncode == 0, result.stderr
+        return [json.loads(line)["source_id"] for line in result.stdout.splitlines()]
+
+    assert exported("遗传分析仪") == ["1"]
+    # An alias, another case and full-width letters all mean the canonical term the matches are stored under.
+    assert exported("基因分析仪") == exported("GENETIC ANALYZER") == exported("ｇｅｎｅｔｉｃ analyzer") == ["1"]
+    search = run_caigou("--db", db.url, "search", "--term", "genetic analyzer", "--format", "jsonl")
+    assert search.returncode == 0, search.stderr
+    assert [json.loads(line)["notice_id"] for line in search.stdout.splitlines()] == [1]
+    for command in (["export", "--format", "jsonl"], ["search"], ["subscriptions", "add", "typo", "--to",
+                                                                   "r@example.org"]):
+        refused = run_caigou("--db", db.url, *command, "--term", "遗传分析议")
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert refused.stderr.strip() == ("caigou: error: unknown watchlist term '遗传分析议': give a term or alias "
+                                          "from `caigou watchlist list`")
+    added = run_caigou("--db", db.url, "subscriptions", "add", "kits", "--to", "r@example.org", "--term", "y-str")
+    assert added.returncode == 0, added.stderr
+    shown = run_caigou("--db", db.url, "subscriptions", "show", "kits")
+    assert "Y-STR扩增试剂盒" in shown.stdout, shown.stdout
+
+
+def test_the_formula_guard_is_reversible_for_text_that_starts_with_an_apostrophe(
+        db: Database, tmp_path: Path, sqlite_template: Path) -> None:
+    from caigou.spreadsheet import neutralise, unneutralise
+
+    texts = ["=SUM(A1)", "'=不是公式", "'引号开头", "''两个", "-P-2", "普通", "'", ""]
+    assert [unneutralise(neutralise(t)) for t in texts] == texts
+    assert neutralise("'=不是公式") == "''=不是公式" and neutralise("普通") == "普通"
+    NoticeStore(db).save_notice(make_record(source_key="9", title="'=不是公式", buyer="'引号开头", agency="@代理"))
+    target = tmp_path / "a.csv"
+    with open(target, "w", encoding="utf-8-sig", newline="") as out:
+        write_csv(rows(db), COLUMNS, out)
+    other_path = tmp_path / "other.db"
+    shutil.copy(sqlite_template, other_path)
+    other = Database(f"sqlite:///{other_path}")
+    import_file(other, target)
+    [row] = rows(other)
+    assert (row["title"], row["buyer"], row["agency"]) == ("'=不是公式", "'引号开头", "@代理")
+    other.dispose()

@@ -2,6 +2,7 @@
 server (as the http proxy), digests to a loopback SMTP server, health alerts to the operator; SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from caigou.replay import Reply, ReplayServer
+from caigou.replay import Reply, ReplayServer, route_key
 from crawler.parsers.ccgp import build_search_url
 from models import CrawlRun, HealthAlert, Notice, Source, Subscription
 from models.db import Database
@@ -50,15 +51,18 @@ def toml_list(values: list[str]) -> str:
 
 
 def write_config(path: Path, smtp: SmtpServer, crawls: list[tuple[str, list[str], str]],
-                 rematch_cron: str = "") -> Path:
-    lines = [f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'
+                 rematch_cron: str = "", timeouts: dict[str, float] | None = None) -> Path:
+    # The data folder (job locks) in the test's own folder, not the home directory.
+    lines = [f'[paths]\ndata_dir = "{path.parent / "data"}"\n',
+             f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\nsecurity = "none"\n'
              'sender = "采购监测 <caigou@example.org>"\n',
              '[web]\nbase_url = "http://127.0.0.1:8000"\n',
              f'[health]\noperator_email = "{OPERATOR}"\nquiet_days = 3\n',
              f'[schedule]\ntimezone = "Asia/Shanghai"\nmisfire_grace_time = 30\nrematch_cron = "{rematch_cron}"\n']
     for name, arguments, cron in crawls:
         lines.append(f'[[schedule.crawls]]\nname = "{name}"\nsource = "ccgp"\n'
-                     f"arguments = {toml_list(arguments + FAST)}\ncron = \"{cron}\"\n")
+                     f"arguments = {toml_list(arguments + FAST)}\ncron = \"{cron}\"\n"
+                     + (f"timeout = {(timeouts or {})[name]}\n" if name in (timeouts or {}) else ""))
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -208,3 +212,104 @@ def test_bad_schedule_configuration_is_one_line(tmp_path: Path, smtp: SmtpServer
     result = run_caigou("--config", str(config), "--db", f"sqlite:///{tmp_path / 'x.db'}", "schedule", "--once")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "caigou: error: crawl dna: a cron expression has 5 fields" in result.stderr
+
+
+def test_a_crawl_timeout_is_one_line_its_run_is_marked_failed_and_the_next_jobs_run(
+        db: Database, replay: ReplayServer, smtp: SmtpServer, tmp_path: Path) -> None:
+    moment = now()
+    with db.session() as session:
+        add_notice(session, "1001", "拉萨市公安局 Y-STR 试剂盒采购项目", score=90, matched_at=moment,
+                   terms=[("Y-STR", "dna", "采购 Y-STR 检测试剂盒")])
+        session.add(Subscription(name="西藏", recipients=["researcher@example.org"], filters={"min_score": 50},
+                                 delivery_time="06:30", watermark=moment - dt.timedelta(hours=1)))
+    # The portal answers the DNA search's first page far later than that crawl's timeout allows.
+    slow = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=1)
+    replay.routes[route_key(slow)] = [dataclasses.replace(reply, delay=60) for reply in replay.routes[route_key(slow)]]
+    config = write_config(tmp_path / "caigou.toml", smtp, [
+        ("dna", ["--keyword", "DNA", *JUNE], "0 5 * * *"), ("later-awards", ["--type", "award", *JUNE], "0 5 * * *")],
+        rematch_cron="15 * * * *", timeouts={"dna": 8})
+    once = run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=replay.url)
+    assert once.returncode == 0, once.stderr
+    assert "Traceback" not in once.stderr and "TimeoutExpired" not in once.stderr
+    assert once.stdout.strip() == "ran 4 due job(s): crawl:dna, crawl:later-awards, rematch:watchlist, digest:西藏"
+    [failure] = [line for line in once.stderr.splitlines() if "job crawl:dna failed" in line]
+    assert "killed after its timeout of 8 s" in failure and "marked failed" in failure
+    assert "job crawl:later-awards finished (exit 0)" in once.stderr  # the crawl after the killed one ran
+    assert "job digest:西藏 finished" in once.stderr
+    with db.session() as session:
+        statuses = sorted((run.status, run.message) for run in session.scalars(select(CrawlRun)))
+    assert statuses == [("failed", "killed by the scheduler after its timeout of 8 s"), ("succeeded", "")], statuses
+    assert len(smtp.inbox.to("researcher@example.org")) == 1
+
+
+def test_a_job_running_in_another_process_is_skipped_with_one_line(db: Database, replay: ReplayServer,
+                                                                    smtp: SmtpServer, tmp_path: Path) -> None:
+    slow = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=1)
+    replay.routes[route_key(slow)] = [dataclasses.replace(reply, delay=60) for reply in replay.routes[route_key(slow)]]
+    # Due every second, so the second process finds it due while the first is still crawling.
+    config = write_config(tmp_path / "caigou.toml", smtp, [("dna", ["--keyword", "DNA", *JUNE], "* * * * * *")],
+                          timeouts={"dna": 12})
+    first = subprocess.Popen([sys.executable, "-m", "caigou", "--config", str(config), "--db", db.url, "schedule",
+                              "--once"], cwd=ROOT, env=environment(replay.url), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:  # the first process's crawl has begun: its run is recorded
+            with db.session() as session:
+                if session.scalar(select(func.count(CrawlRun.id))):
+                    break
+            time.sleep(0.3)
+        else:
+            pytest.fail("the first crawl did not start")
+        second = run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=replay.url)
+        assert second.returncode == 0, second.stderr
+        assert f"job crawl:dna skipped: already running (pid {first.pid} (crawl:dna))" in second.stderr
+        assert "job crawl:dna started" not in second.stderr and "Traceback" not in second.stderr
+        assert second.stdout.strip() == "ran 0 due job(s): none"
+        with db.session() as session:
+            assert session.scalar(select(func.count(CrawlRun.id))) == 1  # the source is crawled once, not twice
+    finally:
+        # Let the first finish (its crawl's timeout kills the crawl's process group), leaving no orphan crawl.
+        _, first_stderr = first.communicate(timeout=90)
+    assert first.returncode == 0 and "job crawl:dna failed: killed after its timeout of 12 s" in first_stderr
+
+
+def test_a_job_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
+    from caigou.context import AppContext
+    from caigou.schedule import JobLocked, job_lock
+    from models.config import Config
+
+    app = AppContext(config=Config(values={"paths": {"data_dir": str(tmp_path)}}),
+                     database_url=f"sqlite:///{tmp_path / 'x.db'}")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from caigou.context import AppContext\nfrom caigou.schedule import job_lock\nfrom models.config import Config\n"
+        f"app = AppContext(config=Config(values={{'paths': {{'data_dir': {str(tmp_path)!r}}}}}), "
+        f"database_url={app.database_url!r})\n"
+        "with job_lock(app, 'crawl:dna'):\n    print('held', flush=True)\n    time.sleep(120)\n")],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with pytest.raises(JobLocked, match=f"pid {holder.pid}"), job_lock(app, "crawl:dna"):
+        pass
+    with job_lock(app, "crawl:other"):  # another job's lock is another lock
+        pass
+    holder.kill()  # no clean-up runs: the kernel releases the lock with the process
+    holder.wait(timeout=30)
+    with job_lock(app, "crawl:dna"):
+        pass
+
+
+def test_a_run_of_block_pages_only_says_how_many_were_fetched(db: Database) -> None:
+    from caigou.health import Thresholds, check_health
+
+    start = dt.datetime(2024, 6, 1, 6, 0, tzinfo=SHANGHAI)
+    with db.session() as session:
+        source = Source(name="ccgp")
+        session.add(source)
+        session.flush()
+        # Block pages are counted apart from the pages the spider got: 4 blocked and no other page.
+        session.add(CrawlRun(source_id=source.id, started_at=start, status="failed",
+                             counts={"pages": 0, "new": 0, "blocked": 4}))
+        session.flush()
+        [blocked] = [c for c in check_health(session, Thresholds(), start) if c.condition == "blocked"]
+    assert blocked.detail == "4 of 4 pages fetched in the last run were block pages (2024-06-01 06:00)"

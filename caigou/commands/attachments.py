@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from caigou.commands.crawl import settings_overrides
 from caigou.context import AppContext, pass_app
-from caigou.crawling import run_attachment_fetch
 from models import Attachment, Notice
 from models.errors import CaigouError
 from pipelines.store import NoticeStore
@@ -58,6 +57,8 @@ def fetch(app: AppContext, everything: bool, notice_id: int | None, settings: tu
     if user_agent:
         overrides.setdefault("USER_AGENT", user_agent)
     click.echo(f"downloading {len(pending)} attachment(s)", err=True)
+    from caigou.crawling import run_attachment_fetch  # Scrapy and Twisted only for the commands that crawl
+
     summaries = run_attachment_fetch(dict(by_source), app.database_url, overrides, verbose)
     failed = False
     for summary in summaries:

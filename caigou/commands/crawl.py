@@ -6,7 +6,6 @@ from typing import Any
 import click
 
 from caigou.context import AppContext, pass_app
-from caigou.crawling import run_crawl
 from models.errors import CaigouError
 from pipelines.steps import ATTACHMENT_MODES
 
@@ -70,6 +69,8 @@ def crawl(app: AppContext, source: str, since: str | None, until: str | None, ke
         overrides["CAIGOU_REFRESH"] = True
     overrides.setdefault("CAIGOU_ATTACHMENTS", attachments or configured_attachment_mode(app))
     app.db  # noqa: B018 - migrate (and fail clearly on an unreachable database) before the crawl starts
+    from caigou.crawling import run_crawl  # Scrapy and Twisted only for the commands that crawl
+
     summary = run_crawl(source, {"since": since, "until": until, "keyword": list(keywords), "region": region,
                                  "type": list(types), "buyer": buyer, "url": list(urls)},
                         app.database_url, overrides, verbose)

@@ -8,6 +8,7 @@ import click
 from sqlalchemy import select
 
 from caigou.context import AppContext, pass_app
+from caigou.digest.build import configured_base_url
 from caigou.digest.feed import write_feeds
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
@@ -111,14 +112,16 @@ def digest(app: AppContext, names: tuple[str, ...], dry_run: bool, feed_dir: Pat
     Only notices not yet delivered go out; the watermark advances only after delivery succeeded, so after an
     SMTP failure the next run delivers the backlog. SMTP settings: [smtp] in the configuration file.
     """
+    if no_mail and feed_dir is None:
+        raise CaigouError("--no-mail writes only the feeds: give --feed-dir DIR (or leave --no-mail out)")
     failed = 0
     if not no_mail:
         for outcome in run_digests(app.db, app.config, list(names), dry_run, echo=click.echo):
-            click.echo(outcome.line(), err=outcome.status == "failed")
+            click.echo(outcome.line(), err=outcome.status in {"failed", "given up"})
             failed += outcome.status == "failed"
     if feed_dir is not None:
         with app.db.session() as session:
-            for path in write_feeds(session, feed_dir, app.config.get("web", "base_url", ""), list(names)):
+            for path in write_feeds(session, feed_dir, configured_base_url(app.config), list(names)):
                 click.echo(f"wrote {path}")
     if failed:
         raise CaigouError(f"{failed} digest deliver{'ies' if failed != 1 else 'y'} failed; "

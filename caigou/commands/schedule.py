@@ -83,7 +83,9 @@ def status(app: AppContext) -> None:
                 Delivery.subscription_id == sub.id, Delivery.status == "sent"))
             last = session.scalars(select(Delivery).where(Delivery.subscription_id == sub.id)
                                    .order_by(Delivery.id.desc()).limit(1)).first()
-            failing = f"; last attempt failed: {last.error}" if last is not None and last.status == "failed" else ""
+            failing = (f"; last attempt failed: {last.error}" if last is not None and last.status == "failed" else
+                       f"; gave up waiting for {last.recipient}: {last.error}"
+                       if last is not None and last.status == "given_up" else "")
             click.echo(f"  {sub.name}: {len(sub.recipients)} recipient(s) at {sub.delivery_time} {sub.time_zone}; "
                        f"last sent {_when(last_sent)}{failing}")
 

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from caigou.digest.subscriptions import filters_from_json
 from caigou.filters import apply_filters
 from models import (REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Notice, NoticeLink, NoticeMatch, NoticeScore,
                     Subscription)
+from models.config import Config
 from models.types import SHANGHAI
 from pipelines.linking import other_copies
 
@@ -107,12 +108,24 @@ def reason_text(reason: Any) -> str:
     return str(reason)
 
 
+def configured_base_url(config: Config) -> str:
+    """The archive's address for links in digests and feeds: ``[web] base_url``, else where ``caigou serve``
+    listens (``[web] host`` and ``port``, http://127.0.0.1:8000 by default), so a digest always links the archive."""
+    base = str(config.get("web", "base_url", "") or "").strip()
+    if base:
+        return base.rstrip("/")
+    host = str(config.get("web", "host", "127.0.0.1") or "127.0.0.1")
+    return f"http://{'[' + host + ']' if ':' in host else host}:{int(config.get('web', 'port', 8000))}"
+
+
 def archive_url(base_url: str, notice_id: int) -> str:
     return f"{base_url.rstrip('/')}/notices/{notice_id}" if base_url else ""
 
 
 def candidates(session: Session, subscription: Subscription) -> list[tuple[Notice, NoticeScore]]:
-    """Notices fitting the filters whose score moved after the watermark (less the overlap), oldest first."""
+    """Notices fitting the filters whose score moved after the watermark (less the overlap), oldest first; and,
+    whatever their score or terms, later notices of projects this subscription already delivered (a correction or
+    an award often names no watchlist term, yet the reader of the first notice needs it)."""
     score = aliased(NoticeScore)  # apply_filters' own score test (min_score) must not correlate with this join
     statement = (select(Notice, score).join(score, score.notice_id == Notice.id)
                  .where(score.first_matched_at.is_not(None))
@@ -121,8 +134,36 @@ def candidates(session: Session, subscription: Subscription) -> list[tuple[Notic
         since = subscription.watermark - WATERMARK_OVERLAP
         statement = statement.where(or_(score.scored_at > since, score.first_matched_at > since))
     statement = apply_filters(statement, filters_from_json(subscription.filters))
-    rows = session.execute(statement.order_by(Notice.published_at, Notice.id)).all()
-    return [(notice, score) for notice, score in rows]
+    rows = [(notice, score) for notice, score in session.execute(statement.order_by(Notice.published_at,
+                                                                                     Notice.id)).all()]
+    if subscription.watermark is None:  # nothing delivered yet, so no project to follow
+        return rows
+    seen = {notice.id for notice, _ in rows}
+    updates = [(notice, score) for notice, score in session.execute(_later_notices_of_reported_projects(
+        subscription, subscription.watermark - WATERMARK_OVERLAP)).all() if notice.id not in seen]
+    if not updates:
+        return rows
+    return sorted(rows + updates, key=lambda row: (row[0].published_at is None, row[0].published_at or 0,
+                                                   row[0].id))
+
+
+def _later_notices_of_reported_projects(subscription: Subscription, since: dt.datetime) -> Select[Any]:
+    """Notices scored after ``since`` of a procurement (``pipelines.linking``) or project code of a notice this
+    subscription delivered; the delivered notices themselves are left to the delivery log."""
+    delivered = select(DeliveredNotice.notice_id).where(DeliveredNotice.subscription_id == subscription.id)
+    reported_link, link = aliased(NoticeLink), aliased(NoticeLink)
+    reported_notice = aliased(Notice)
+    procurements = (select(reported_link.procurement_id).where(reported_link.notice_id.in_(delivered),
+                                                               reported_link.procurement_id.is_not(None)))
+    codes = select(reported_notice.project_code).where(reported_notice.id.in_(delivered),
+                                                       reported_notice.project_code != "")
+    score = aliased(NoticeScore)
+    return (select(Notice, score).join(score, score.notice_id == Notice.id)
+            .outerjoin(link, link.notice_id == Notice.id)
+            .where(score.scored_at > since, Notice.id.not_in(delivered),
+                   or_(link.procurement_id.in_(procurements),
+                       and_(Notice.project_code != "", Notice.project_code.in_(codes))))
+            .options(selectinload(Notice.suppliers), selectinload(Notice.source)))
 
 
 def delivered_ids(session: Session, subscription_id: int, recipient: str, notice_ids: Iterable[int]) -> set[int]:
@@ -153,11 +194,15 @@ def _terms(matches: Sequence[NoticeMatch]) -> list[Term]:
 ProjectKey = tuple[str, Any]
 
 
-def _project_key(procurement_id: int | None, project_code: str) -> ProjectKey | None:
-    """A notice's project: its procurement (``pipelines.linking``), or its project code when it is not linked."""
+def _project_keys(procurement_id: int | None, project_code: str) -> list[ProjectKey]:
+    """A notice's project: its procurement (``pipelines.linking``) and its project code. Both, because one notice
+    may be linked and the other not (linking ran after the first was delivered, or one came by import)."""
+    keys: list[ProjectKey] = []
     if procurement_id is not None:
-        return ("procurement", procurement_id)
-    return ("code", project_code) if project_code else None
+        keys.append(("procurement", procurement_id))
+    if project_code:
+        keys.append(("code", project_code))
+    return keys
 
 
 def _reported_projects(session: Session, subscription_id: int, keys: set[ProjectKey],
@@ -177,10 +222,10 @@ def _reported_projects(session: Session, subscription_id: int, keys: set[Project
         .order_by(Delivery.attempted_at, Notice.id)).all()
     reported: dict[ProjectKey, UpdateOf] = {}
     for procurement_id, code, notice_id, title, sent_at in rows:
-        key = _project_key(procurement_id, code)
-        if key in keys:
-            reported.setdefault(key, UpdateOf(notice_id, title,
-                                              f"reported {sent_at.astimezone(SHANGHAI):%Y-%m-%d}"))
+        update = UpdateOf(notice_id, title, f"reported {sent_at.astimezone(SHANGHAI):%Y-%m-%d}")
+        for key in _project_keys(procurement_id, code):
+            if key in keys:
+                reported.setdefault(key, update)
     return reported
 
 
@@ -218,10 +263,10 @@ def build_digest(session: Session, subscription: Subscription, rows: Sequence[tu
     if ids:
         for match in session.scalars(select(NoticeMatch).where(NoticeMatch.notice_id.in_(ids))):
             matches.setdefault(match.notice_id, []).append(match)
-    projects = {n.id: _project_key(links[n.id].procurement_id if n.id in links else None, n.project_code)
+    projects = {n.id: _project_keys(links[n.id].procurement_id if n.id in links else None, n.project_code)
                 for n, _ in rows}
     folded = {i for notice_ids in covers.values() for i in notice_ids}
-    reported = _reported_projects(session, subscription.id, {k for k in projects.values() if k is not None},
+    reported = _reported_projects(session, subscription.id, {k for keys in projects.values() for k in keys},
                                   set(ids) | folded)
     entries: list[Entry] = []
     for notice, score in rows:
@@ -240,12 +285,13 @@ def build_digest(session: Session, subscription: Subscription, rows: Sequence[tu
             matched_at=max(t for t in (score.scored_at, score.first_matched_at) if t is not None),
             also_on=list(dict.fromkeys(name for _, name in copies.get(notice.id, []))),
             covers=covers.get(notice.id, []))
-        project = projects[notice.id]
-        if project is not None:
-            if project in reported:
-                entry.update_of = reported[project]
-            else:  # a later notice of the same project in this very digest is an update of this one
-                reported[project] = UpdateOf(notice.id, notice.title, "in this digest")
+        keys = projects[notice.id]
+        earlier = next((reported[key] for key in keys if key in reported), None)
+        if earlier is not None:
+            entry.update_of = earlier
+        # A later notice of the same project in this very digest is an update of this one.
+        for key in keys:
+            reported.setdefault(key, UpdateOf(notice.id, notice.title, "in this digest"))
         entries.append(entry)
     return Digest(subscription=subscription.name, generated_at=now, entries=entries,
                   sections=sections(entries),

@@ -14,11 +14,11 @@ from email.utils import format_datetime, make_msgid
 from html import escape
 
 from caigou.digest.build import Digest, Entry, band
+from caigou.spreadsheet import neutralise
 
 CSV_COLUMNS = ("notice_id", "score", "band", "update_of", "rematched", "published", "title", "notice_type", "buyer",
                "region", "amount_cny", "amount_kind", "suppliers", "project_code", "terms", "reasons", "source",
                "url", "archive_url", "also_on")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TERMS_SHOWN = 6  # a notice can fire a dozen terms; the strongest few say why, the CSV has them all
 
 
@@ -130,8 +130,7 @@ def html_text(digest: Digest) -> str:
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text  # a spreadsheet must not run it as a formula
+    return neutralise("" if value is None else str(value))  # a spreadsheet must not run it as a formula
 
 
 def csv_bytes(digest: Digest) -> bytes:

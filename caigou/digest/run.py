@@ -5,31 +5,42 @@ as its own message (recipients do not see each other), and record the delivery a
 right after the server accepted it. The subscription's watermark advances only when every recipient is up to date,
 so a server that is down or refuses a recipient leaves it where it was and the next run delivers the backlog; the
 delivery log keeps the recipients that did get it from getting it twice.
+
+A recipient refused for good (a mailbox that no longer exists) would hold the watermark back for ever, and every
+digest would grow: after ``[digest] refusals_before_giving_up`` consecutive refusals (5xx, default 3) of one
+recipient, the operator (``[health] operator_email``) is alerted, a ``given_up`` row goes into the delivery log,
+and the watermark stops waiting for that recipient (its digests are still tried; one that gets through ends it).
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
+from email.message import EmailMessage
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caigou.digest.build import build_digest, candidates, delivered_ids
+from caigou.digest.build import build_digest, candidates, configured_base_url, delivered_ids
 from caigou.digest.mail import DeliveryError, Mailer, SmtpSettings, mailer
 from caigou.digest.render import email_message, plain_text
 from caigou.digest.subscriptions import get_subscription, local_time, recipient_address
 from models import DeliveredNotice, Delivery, Subscription
 from models.config import Config
 from models.db import Database
+from models.types import SHANGHAI
 from models.types import now as current_time
+
+DEFAULT_REFUSALS = 3
+_REFUSED = re.compile(r"refused: 5\d\d")  # a permanent refusal as caigou.digest.mail words it
 
 
 @dataclass
 class Outcome:
     subscription: str
     recipient: str
-    status: str         # sent | failed | nothing new | already sent today | would send | no recipients
+    status: str         # sent | failed | given up | nothing new | already sent today | would send | no recipients
     notices: int = 0
     error: str = ""
 
@@ -48,8 +59,57 @@ def _sent_today(session: Session, subscription: Subscription, recipient: str, no
         Delivery.attempted_at >= midnight).limit(1)) is not None
 
 
+def refusal_state(session: Session, subscription: Subscription, recipient: str) -> tuple[int, bool]:
+    """(consecutive permanent refusals of ``recipient`` since its last delivery, whether caigou gave up on it)."""
+    refusals = 0
+    for delivery in session.scalars(select(Delivery).where(
+            Delivery.subscription_id == subscription.id, Delivery.recipient == recipient,
+            Delivery.status.in_(("sent", "failed", "given_up"))).order_by(Delivery.id.desc())):
+        if delivery.status == "given_up":
+            return refusals, True
+        if delivery.status == "sent" or not _REFUSED.search(delivery.error):
+            break  # a delivery, or a failure of another kind (server down), ends the run of refusals
+        refusals += 1
+    return refusals, False
+
+
+@dataclass
+class Alerting:
+    """Where alerts about recipients given up on go: the operator, through the same SMTP connection."""
+
+    operator: str
+    sender: str
+    limit: int = DEFAULT_REFUSALS
+
+
+def _give_up(session: Session, subscription: Subscription, recipient: str, error: str, refusals: int,
+             connection: Mailer, alerting: Alerting | None, now: dt.datetime) -> str:
+    """Record that the watermark no longer waits for ``recipient`` and alert the operator; returns what happened."""
+    said = f"refused {refusals} times in a row; the watermark no longer waits for this recipient"
+    if alerting is None or not alerting.operator:
+        said += "; no [health] operator_email to alert"
+    else:
+        message = EmailMessage()
+        message["Subject"] = f"[caigou] 摘要收件人被拒收 / digest recipient refused: {subscription.name} → {recipient}"
+        message["From"], message["To"] = alerting.sender, alerting.operator
+        message.set_content(
+            f"The mail server refused {recipient} for the subscription {subscription.name!r} {refusals} times in a "
+            f"row (last: {error}).\n\nThe subscription's watermark no longer waits for this recipient, so the "
+            "others' digests stay small. Its digests are still tried; remove or correct the address with "
+            f"`caigou subscriptions remove` / `add`.\n\n{now.astimezone(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai\n")
+        try:
+            connection.send(message)
+            said += f"; operator {alerting.operator} alerted"
+        except DeliveryError as exc:
+            said += f"; the alert to {alerting.operator} failed: {exc}"
+    session.add(Delivery(subscription_id=subscription.id, recipient=recipient, status="given_up", attempted_at=now,
+                         error=said))
+    return said
+
+
 def deliver_subscription(session: Session, subscription: Subscription, connection: Mailer | None, base_url: str,
-                         sender: str, now: dt.datetime, echo: Callable[[str], None]) -> list[Outcome]:
+                         sender: str, now: dt.datetime, echo: Callable[[str], None],
+                         alerting: Alerting | None = None) -> list[Outcome]:
     """Deliver one subscription (``connection`` None: a dry run that prints and changes nothing)."""
     rows = candidates(session, subscription)
     if not subscription.recipients:
@@ -72,11 +132,22 @@ def deliver_subscription(session: Session, subscription: Subscription, connectio
         try:
             connection.send(message)
         except DeliveryError as exc:
-            up_to_date = False
             session.add(Delivery(subscription_id=subscription.id, recipient=key, status="failed",
                                  attempted_at=now, notice_count=len(digest.entries), error=str(exc)))
+            session.flush()
+            refusals, given_up = refusal_state(session, subscription, key)
+            limit = alerting.limit if alerting is not None else DEFAULT_REFUSALS
+            if given_up and refusals:  # given up on before and still refused: it holds nothing back
+                outcomes.append(Outcome(subscription.name, recipient, "given up", len(digest.entries),
+                                        f"{exc} (given up on after repeated refusals)"))
+            elif refusals >= limit:
+                said = _give_up(session, subscription, key, str(exc), refusals, connection, alerting, now)
+                outcomes.append(Outcome(subscription.name, recipient, "given up", len(digest.entries),
+                                        f"{exc}; {said}"))
+            else:
+                up_to_date = False
+                outcomes.append(Outcome(subscription.name, recipient, "failed", len(digest.entries), str(exc)))
             session.commit()
-            outcomes.append(Outcome(subscription.name, recipient, "failed", len(digest.entries), str(exc)))
             continue
         delivery = Delivery(subscription_id=subscription.id, recipient=key, status="sent", attempted_at=now,
                             notice_count=len(digest.entries), message_id=str(message["Message-ID"]))
@@ -101,7 +172,9 @@ def run_digests(db: Database, config: Config, names: list[str] | None = None, dr
     """Deliver the named subscriptions' digests (all when ``names`` is empty)."""
     moment = now or current_time()
     settings = SmtpSettings.from_config(config)
-    base_url = config.get("web", "base_url", "")
+    base_url = configured_base_url(config)
+    alerting = Alerting(operator=str(config.get("health", "operator_email", "") or ""), sender=settings.sender,
+                        limit=max(1, int(config.get("digest", "refusals_before_giving_up", DEFAULT_REFUSALS))))
     outcomes: list[Outcome] = []
     with db.session() as session:
         subscriptions = ([get_subscription(session, name) for name in names] if names else
@@ -112,7 +185,7 @@ def run_digests(db: Database, config: Config, names: list[str] | None = None, dr
                 continue
             with mailer(settings) as connection:
                 outcomes += deliver_subscription(session, subscription, connection, base_url, settings.sender,
-                                                 moment, echo)
+                                                 moment, echo, alerting)
         if dry_run:
             session.rollback()
     return outcomes

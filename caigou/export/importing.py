@@ -11,8 +11,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from caigou.spreadsheet import unneutralise
+from models import Attachment, Notice, Source
 from models.db import Database
 from models.errors import CaigouError
 from models.types import SHANGHAI
@@ -79,12 +81,30 @@ def record_from_row(row: dict[str, Any], where: str) -> NoticeRecord:
     )
 
 
+# What an export says of an attachment beyond its name and URL (caigou.export.rows.attachment_dict).
+_ATTACHMENT_STATE = ("download_status", "extraction_status", "content_type", "size", "raw_sha256", "message",
+                     "fetched_at", "members", "text")
+
+
+def attachment_states(row: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """The attachments' download and extraction outcomes and text as the file gives them, in order."""
+    states = []
+    for item in _structured(row.get("attachments"), where) or []:
+        state = {key: item[key] for key in _ATTACHMENT_STATE if key in item}
+        if "fetched_at" in state:
+            state["fetched_at"] = _time(state["fetched_at"], where)
+        if "size" in state and state["size"] not in (None, ""):
+            state["size"] = int(state["size"])
+        states.append(state)
+    return states
+
+
 def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, row) from a .jsonl or .csv file (a CSV written with or without the byte-order mark)."""
     if path.suffix.lower() == ".csv":
         with open(path, encoding="utf-8-sig", newline="") as handle:
             for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield f"{path}:{number}", {k: _unneutralise(v) for k, v in row.items()}
+                yield f"{path}:{number}", {k: unneutralise(v) for k, v in row.items()}
         return
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
@@ -99,9 +119,42 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{path}:{number}", row
 
 
-def _unneutralise(value: str) -> str:
-    """Undo the export's formula guard (a leading apostrophe before = + - @ tab CR)."""
-    return value[1:] if value.startswith("'") and value[1:2] in {"=", "+", "-", "@", "\t", "\r"} else value
+def _seen_times(database: Database, record: NoticeRecord) -> tuple[dt.datetime, dt.datetime] | None:
+    with database.session() as session:
+        found = session.execute(select(Notice.first_seen_at, Notice.last_seen_at).join(Source)
+                                .where(Source.name == record.source, Notice.source_key == record.source_key)).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+def _restore(database: Database, notice_id: int, record: NoticeRecord, states: list[dict[str, Any]],
+             before: tuple[dt.datetime, dt.datetime] | None) -> None:
+    """What ``NoticeStore.save_notice`` does not take from a file: the attachments' outcomes and text (then the
+    notice is matched and indexed again, so what the archive found in an attachment is found again) and the
+    times the notice was seen (an import is not a sighting: it must not move ``last_seen_at``)."""
+    from pipelines.matching.store import apply_matches
+    from pipelines.search_index import index_notice
+
+    with database.session() as session:
+        notice = session.get_one(Notice, notice_id)
+        if before is not None:  # already stored: the earliest and latest sighting of the two archives
+            firsts = [t for t in (before[0], record.first_seen_at) if t is not None]
+            lasts = [t for t in (before[1], record.last_seen_at) if t is not None]
+            notice.first_seen_at, notice.last_seen_at = min(firsts), max(lasts)
+        restored = False
+        for attachment, state in zip(sorted(notice.attachments, key=lambda a: a.position), states):
+            # An attachment this archive downloaded itself keeps its own outcome (and its archived bytes).
+            if attachment.download_status == "ok" or not state.get("download_status"):
+                continue
+            for key, value in state.items():
+                if value is None and key not in {"size", "fetched_at"}:  # the columns that may be empty
+                    value = [] if key == "members" else ""
+                setattr(attachment, key, value)
+            attachment.raw_page_id = None  # the bytes are not in the file; raw_sha256 names them
+            restored = True
+        if restored:
+            session.flush()
+            apply_matches(session, notice, "import")
+            index_notice(session, notice)
 
 
 def import_file(database: Database, path: Path, progress: Any = None) -> dict[str, int]:
@@ -110,7 +163,12 @@ def import_file(database: Database, path: Path, progress: Any = None) -> dict[st
     store = NoticeStore(database, origin="import")
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     for where, row in read_rows(path):
-        counts[store.save_notice(record_from_row(row, where)).outcome] += 1
+        record = record_from_row(row, where)
+        states = attachment_states(row, where)
+        before = _seen_times(database, record)
+        result = store.save_notice(record)
+        _restore(database, result.notice_id, record, states, before)
+        counts[result.outcome] += 1
         if progress:
             progress(1)
     if database.engine.dialect.name == "postgresql":

@@ -63,9 +63,24 @@ def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any]
         "categories": list(dict.fromkeys(m.category for m in matches)),
         "first_seen_at": _time(first_seen), "last_seen_at": _time(last_seen), "raw_sha256": raw_sha256,
         "body_text": body_text, "fields": fields, "line_items": line_items,
-        "attachments": [{"name": a.name, "url": a.url} for a in attachments],
+        "attachments": [attachment_dict(a) for a in attachments],
         "group_id": group_id, "procurement_id": procurement_id,
     }
+
+
+ATTACHMENT_FIELDS = (Attachment.name, Attachment.url, Attachment.download_status, Attachment.extraction_status,
+                     Attachment.content_type, Attachment.size, Attachment.raw_sha256, Attachment.message,
+                     Attachment.fetched_at, Attachment.members, Attachment.text)
+
+
+def attachment_dict(attachment: Any) -> dict[str, Any]:
+    """An attachment with its download and extraction outcome and its text: the maker and model are often only
+    in the attached equipment list, so without the text an import could not match what the archive matched."""
+    (name, url, download_status, extraction_status, content_type, size, raw_sha256, message, fetched_at, members,
+     text) = attachment[-len(ATTACHMENT_FIELDS):]
+    return {"name": name, "url": url, "download_status": download_status, "extraction_status": extraction_status,
+            "content_type": content_type, "size": size, "raw_sha256": raw_sha256, "message": message,
+            "fetched_at": _time(fetched_at), "members": members, "text": text}
 
 
 def match_rows(row: dict[str, Any], matches: list[Any]) -> Iterator[dict[str, Any]]:
@@ -75,9 +90,9 @@ def match_rows(row: dict[str, Any], matches: list[Any]) -> Iterator[dict[str, An
                "matched_text": match.matched_text, "snippet": match.snippet, "quantity": match.quantity}
 
 
-def _grouped(session: Any, columns: tuple[Any, ...], key: Any, ids: list[int], order: Any) -> dict[int, list[Any]]:
+def _grouped(connection: Any, columns: tuple[Any, ...], key: Any, ids: list[int], order: Any) -> dict[int, list[Any]]:
     grouped: dict[int, list[Any]] = {}
-    for row in session.execute(select(key, *columns).where(key.in_(ids)).order_by(key, order)):
+    for row in connection.execute(select(key, *columns).where(key.in_(ids)).order_by(key, order)):
         grouped.setdefault(row[0], []).append(row)
     return grouped
 
@@ -102,25 +117,27 @@ class Selection:
             return session.scalar(self.narrowed(select(func.count(Notice.id)), database)) or 0
 
     def rows(self, database: Database, per: str = "notice") -> Iterator[dict[str, Any]]:
-        """Rows, streamed: keyset pages by id, one short transaction each (memory stays flat)."""
+        """Rows, streamed: keyset pages by id, one short transaction each (memory stays flat). Each page's
+        suppliers, attachments, matches and scores come in one plain Core select each, executed on the connection
+        rather than through the ORM session, whose per-row bookkeeping was most of an export's time."""
         last_id = 0
         while True:
-            with database.session() as session:
+            with database.engine.connect() as connection:
                 query = (self.narrowed(select(*NOTICE_FIELDS).join(Source, Source.id == Notice.source_id)
                                        .outerjoin(NoticeLink, NoticeLink.notice_id == Notice.id), database)
                          .where(Notice.id > last_id).order_by(Notice.id).limit(self.batch))
-                notices = session.execute(query).all()
+                notices = connection.execute(query).all()
                 if not notices:
                     return
                 ids = [n[0] for n in notices]
-                suppliers = _grouped(session, (Supplier.name, Supplier.lot, Supplier.address, Supplier.amount_cny,
-                                               Supplier.amount_text), Supplier.notice_id, ids, Supplier.position)
-                attachments = _grouped(session, (Attachment.name, Attachment.url), Attachment.notice_id, ids,
-                                       Attachment.position)
-                matches = _grouped(session, (NoticeMatch.term, NoticeMatch.category, NoticeMatch.tier,
-                                             NoticeMatch.field, NoticeMatch.matched_text, NoticeMatch.snippet,
-                                             NoticeMatch.quantity), NoticeMatch.notice_id, ids, NoticeMatch.id)
-                scores = {row[0]: row for row in session.execute(
+                suppliers = _grouped(connection, (Supplier.name, Supplier.lot, Supplier.address,
+                                                  Supplier.amount_cny, Supplier.amount_text),
+                                     Supplier.notice_id, ids, Supplier.position)
+                attachments = _grouped(connection, ATTACHMENT_FIELDS, Attachment.notice_id, ids, Attachment.position)
+                matches = _grouped(connection, (NoticeMatch.term, NoticeMatch.category, NoticeMatch.tier,
+                                                NoticeMatch.field, NoticeMatch.matched_text, NoticeMatch.snippet,
+                                                NoticeMatch.quantity), NoticeMatch.notice_id, ids, NoticeMatch.id)
+                scores = {row[0]: row for row in connection.execute(
                     select(NoticeScore.notice_id, NoticeScore.score, NoticeScore.reasons)
                     .where(NoticeScore.notice_id.in_(ids)))}
             for values in notices:

@@ -13,14 +13,9 @@ from typing import IO, Any
 from caigou.export.rows import JSON_COLUMNS, LIST_COLUMNS, MONEY_COLUMNS, TIME_COLUMNS
 from models.types import now
 
-# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(…) runs when opened).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from caigou.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 - re-exported: the export's guard
+
 XLSX_CELL_LIMIT = 32_767
-
-
-def neutralise(text: str) -> str:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe, so it shows as the text it is."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _json(value: Any) -> str:
@@ -48,19 +43,38 @@ def flat_cell(column: str, value: Any) -> str:
     return str(value)
 
 
+def _cell_writer(column: str) -> Callable[[Any], str]:
+    """The function that writes one column's values as CSV text: ``flat_cell`` then the formula guard, chosen once
+    per column instead of tested per cell (an export writes millions of cells)."""
+    numeric = column in MONEY_COLUMNS or column in {"notice_id", "score"}  # plain numbers, never guarded
+    if column in LIST_COLUMNS:
+        return lambda value: "" if value is None else neutralise("; ".join(str(v) for v in value))
+    if column in JSON_COLUMNS:
+        return lambda value: "" if value is None else neutralise(_json(value))
+    if numeric:
+        return lambda value: flat_cell(column, value)
+
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if type(value) is not str:
+            value = format(value, "f") if isinstance(value, Decimal) else str(value)
+        return neutralise(value) if value[:1] in _GUARD_FIRST else value
+    return text
+
+
+_GUARD_FIRST = frozenset((*FORMULA_STARTS, "'"))  # caigou.spreadsheet.neutralise's first characters
+
+
 def csv_chunks(rows: Iterable[dict[str, Any]], columns: tuple[str, ...], chunk_rows: int = 500) -> Iterator[str]:
     """RFC 4180 CSV (CRLF, quotes where needed) as text chunks of about ``chunk_rows`` rows, header first; text
     cells that look like formulas are neutralised. Amounts and IDs stay plain numbers."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
+    cells = [(column, _cell_writer(column)) for column in columns]
     for index, row in enumerate(rows, start=1):
-        cells = []
-        for column in columns:
-            text = flat_cell(column, row.get(column))
-            numeric = column in MONEY_COLUMNS or column in {"notice_id", "score"}
-            cells.append(text if numeric else neutralise(text))
-        writer.writerow(cells)
+        writer.writerow([write(row.get(column)) for column, write in cells])
         if index % chunk_rows == 0:
             yield buffer.getvalue()
             buffer.seek(0)
