@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
 from models import Attachment, Base, Notice, Source, Supplier
@@ -124,3 +124,35 @@ def test_review_history_is_append_only_in_the_database(db: Database) -> None:
 
         assert session.scalars(select(Review.status)).all() == ["relevant"]
         session.add(Review(notice_id=notice.id, reviewer="dolma", status="unsure"))   # adding still works
+
+
+def test_db_upgrade_reindexes_and_rescores_an_archive_from_before_0007(engine_at_0006: Engine) -> None:
+    """The derived data follow the schema: 0007 splits mixed words (3500xL finds 3500), 0008 stores capacities."""
+    from caigou.filters import NoticeFilters
+    from caigou.search import search
+    from models import NoticeScore
+    from tests.crawling import run_caigou
+
+    engine = engine_at_0006
+    with Session(engine) as session, session.begin():
+        source = Source(name="ccgp")
+        session.add(source)
+        session.flush()
+        notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
+                        title="那曲市公安局DNA实验室遗传分析仪采购", buyer="那曲市公安局",
+                        body_text="采购3500xL遗传分析仪1台，Y-STR扩增试剂盒60盒(100人份/盒)。")
+        session.add(notice)
+    url = engine.url.render_as_string(hide_password=False)
+    result = run_caigou("--db", url, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "re-indexing the archive" in result.stdout and "re-scoring the archive" in result.stdout
+    database = Database(url)
+    try:
+        assert len(search(database, "3500", NoticeFilters(min_score=0)).hits) == 1   # split by the re-index, not the 0006 index
+        with database.session() as session:
+            score = session.scalars(select(NoticeScore)).one()
+            assert score.score >= 50 and score.capacity
+    finally:
+        database.dispose()
+    again = run_caigou("--db", url, "db", "upgrade")   # at the newest schema: nothing more to derive
+    assert again.returncode == 0 and "re-indexing" not in again.stdout and "re-scoring" not in again.stdout

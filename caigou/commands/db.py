@@ -13,22 +13,35 @@ def db() -> None:
 
 
 @db.command()
+@click.pass_context
 @pass_app
-def upgrade(app: AppContext) -> None:
-    """Apply every migration the database lacks; then link the notices stored before linking existed (migration
-    0006), which would otherwise count as alone."""
+def upgrade(app: AppContext, ctx: click.Context) -> None:
+    """Apply every migration the database lacks, then bring the derived data up to the new schema: link the
+    notices stored before linking existed (0006), re-index the archive when search learnt to split mixed words
+    (0007) and re-score it when scores gained capacities and their change history (0008)."""
     from sqlalchemy import exists, func, select
 
     from models import Notice, NoticeLink
 
+    before = current_revision(Database(app.database_url, migrate=False).engine) or ""
     database = Database(app.database_url)  # opening migrates
     click.echo(f"{database.display_url}: schema at revision {current_revision(database.engine)}")
     with database.session() as session:
+        stored = session.scalar(select(func.count(Notice.id))) or 0
         unlinked = session.scalar(select(func.count(Notice.id)).where(
             ~exists().where(NoticeLink.notice_id == Notice.id))) or 0
     if unlinked:
         click.echo(f"{unlinked} notices stored before linking existed: relinking the archive")
         _relink(database)
+    # Revision IDs are zero-padded numbers, so they compare as strings; "" is a database created just now.
+    if stored and before and before < "0007":
+        click.echo(f"{stored} notices indexed before schema 0007: re-indexing the archive")
+        ctx.invoke(reindex)
+    if stored and before and before < "0008":
+        from caigou.commands.matching import rematch
+
+        click.echo(f"{stored} notices scored before schema 0008: re-scoring the archive")
+        ctx.invoke(rematch, batch=500, report=False)
 
 
 def _relink(database: Database) -> None:
