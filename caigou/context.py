@@ -27,9 +27,13 @@ class AppContext:
 
     @property
     def db(self) -> Database:
-        """The database, migrated to the newest schema on first use."""
+        """The database, migrated to the newest schema on first use (its derived data too)."""
         if self._database is None:
             self._database = Database(self.database_url)
+            if self._database.upgraded_from:
+                from caigou.commands.db import catch_up
+
+                catch_up(self._database, self._database.upgraded_from)
         return self._database
 
 

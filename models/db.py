@@ -106,6 +106,7 @@ class Database:
 
     def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = url
+        self.upgraded_from: str | None = None  # the revision this opening migrated from ("" for a new database)
         self.engine = make_engine(url)
         if migrate:
             try:
@@ -115,6 +116,9 @@ class Database:
                                   f"{str(exc.orig).strip().splitlines()[0]}") from exc
             if current != head_revision():
                 upgrade(self.engine)
+                # Derived data (links, index, scores) may need bringing up to the new schema: the application
+                # layer does that (caigou.commands.db.catch_up), since this layer knows no pipeline.
+                self.upgraded_from = current or ""
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

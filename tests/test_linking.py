@@ -233,11 +233,11 @@ def test_db_upgrade_links_notices_stored_before_linking(db: Database) -> None:
         session.execute(Procurement.__table__.delete())
     result = run_caigou("--db", db.url, "db", "upgrade")
     assert result.returncode == 0, result.stderr
-    assert "3 notices stored before linking existed: relinking the archive" in result.stdout
+    assert "3 notices stored before linking existed: relinking the archive" in result.stderr
     assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
     assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
     again = run_caigou("--db", db.url, "db", "upgrade")   # every notice linked: nothing more to do
-    assert again.returncode == 0 and "relinking" not in again.stdout
+    assert again.returncode == 0 and "relinking" not in again.stderr
 
 
 # ------------------------------------------------------------------------------------------------ search

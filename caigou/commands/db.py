@@ -13,38 +13,50 @@ def db() -> None:
 
 
 @db.command()
-@click.pass_context
 @pass_app
-def upgrade(app: AppContext, ctx: click.Context) -> None:
+def upgrade(app: AppContext) -> None:
     """Apply every migration the database lacks, then bring the derived data up to the new schema: link the
     notices stored before linking existed (0006), re-index the archive when search learnt to split mixed words
-    (0007) and re-score it when scores gained capacities and their change history (0008)."""
+    (0007) and re-score it when scores gained capacities and their change history (0008). Any command that opens
+    an older database does the same."""
+    database = app.db  # opening migrates and catches up
+    click.echo(f"{database.display_url}: schema at revision {current_revision(database.engine)}")
+    if database.upgraded_from is None:
+        catch_up(database, head_revision() or "", relink_only=True)
+
+
+def catch_up(database: Database, before: str, relink_only: bool = False) -> None:
+    """Bring links, index and scores up to the schema a database was just migrated to from ``before``."""
     from sqlalchemy import exists, func, select
 
     from models import Notice, NoticeLink
 
-    before = current_revision(Database(app.database_url, migrate=False).engine) or ""
-    database = Database(app.database_url)  # opening migrates
-    click.echo(f"{database.display_url}: schema at revision {current_revision(database.engine)}")
     with database.session() as session:
         stored = session.scalar(select(func.count(Notice.id))) or 0
         unlinked = session.scalar(select(func.count(Notice.id)).where(
-            ~exists().where(NoticeLink.notice_id == Notice.id))) or 0
+            ~exists().where(NoticeLink.notice_id == Notice.id))) or 0 if stored else 0
     if unlinked:
-        click.echo(f"{unlinked} notices stored before linking existed: relinking the archive")
-        _relink(database)
-    # Revision IDs are zero-padded numbers, so they compare as strings; "" is a database created just now.
-    if stored and before and before < "0007":
-        click.echo(f"{stored} notices indexed before schema 0007: re-indexing the archive")
-        ctx.invoke(reindex)
-    if stored and before and before < "0008":
-        from caigou.commands.matching import rematch
+        click.echo(f"{unlinked} notices stored before linking existed: relinking the archive", err=True)
+        _relink(database, err=True)
+    if relink_only or not stored or not before:  # "" is a database created just now
+        return
+    # Revision IDs are zero-padded numbers, so they compare as strings.
+    if before < "0007":
+        click.echo(f"{stored} notices indexed before schema 0007: re-indexing the archive", err=True)
+        _reindex(database)
+    if before < "0008":
+        import sys
 
-        click.echo(f"{stored} notices scored before schema 0008: re-scoring the archive")
-        ctx.invoke(rematch, batch=500, report=False)
+        from pipelines.matching.store import configured_scorer, rematch
+
+        click.echo(f"{stored} notices scored before schema 0008: re-scoring the archive", err=True)
+        with click.progressbar(length=stored, label="re-matching", file=sys.stderr) as bar:
+            counts = rematch(database, configured_scorer(), progress=bar.update)
+        click.echo(f"re-scored {counts.notices} notices: {counts.review_first} score 50+ (review first)", err=True)
 
 
-def _relink(database: Database) -> None:
+def _relink(database: Database, err: bool = False) -> None:
+    """Relink the archive; ``err`` puts the summary on stderr (catching up under a command whose stdout is data)."""
     from pipelines.linking import relink as relink_all
 
     def progress(done: int, total: int) -> None:
@@ -52,7 +64,7 @@ def _relink(database: Database) -> None:
 
     with database.session() as session:
         counts = relink_all(session, progress=progress)
-    click.echo(counts.line())
+    click.echo(counts.line(), err=err)
 
 
 @db.command()
@@ -68,6 +80,10 @@ def status(app: AppContext) -> None:
 @pass_app
 def reindex(app: AppContext) -> None:
     """Rebuild the full-text index of every notice (after a watchlist or tokenizer change)."""
+    _reindex(app.db)
+
+
+def _reindex(database: Database) -> None:
     import sys
 
     from sqlalchemy import func, select
@@ -75,7 +91,6 @@ def reindex(app: AppContext) -> None:
     from models import Notice
     from pipelines.search_index import index_notice
 
-    database = app.db
     with database.session() as session:
         total = session.scalar(select(func.count(Notice.id))) or 0
     done, last_id = 0, 0
@@ -91,7 +106,7 @@ def reindex(app: AppContext) -> None:
                 last_id = batch[-1].id
             done += len(batch)
             bar.update(len(batch))
-    click.echo(f"indexed {done} notices")
+    click.echo(f"indexed {done} notices", err=True)
 
 
 @db.command()
