@@ -215,8 +215,8 @@ def test_attachment_text_and_seen_times_survive_sqlite_to_database_round_trip(
     origin.dispose()
 
 
-def test_csv_round_trip(db: Database, tmp_path: Path, sqlite_template: Path) -> None:
-    fill(db)
+def _csv_into_fresh_database(db: Database, tmp_path: Path, sqlite_template: Path) -> tuple[Path, Database]:
+    """``db`` exported as CSV, and a new SQLite database that imported that file."""
     target = tmp_path / "a.csv"
     with open(target, "w", encoding="utf-8-sig", newline="") as out:
         write_csv(rows(db), COLUMNS, out)
@@ -224,6 +224,12 @@ def test_csv_round_trip(db: Database, tmp_path: Path, sqlite_template: Path) -> 
     shutil.copy(sqlite_template, other_path)
     other = Database(f"sqlite:///{other_path}")
     import_file(other, target)
+    return target, other
+
+
+def test_csv_round_trip(db: Database, tmp_path: Path, sqlite_template: Path) -> None:
+    fill(db)
+    target, other = _csv_into_fresh_database(db, tmp_path, sqlite_template)
     again = tmp_path / "b.csv"
     with open(again, "w", encoding="utf-8-sig", newline="") as out:
         write_csv(rows(other), COLUMNS, out)
@@ -293,13 +299,7 @@ def test_the_formula_guard_is_reversible_for_text_that_starts_with_an_apostrophe
     assert [unneutralise(neutralise(t)) for t in texts] == texts
     assert neutralise("'=不是公式") == "''=不是公式" and neutralise("普通") == "普通"
     NoticeStore(db).save_notice(make_record(source_key="9", title="'=不是公式", buyer="'引号开头", agency="@代理"))
-    target = tmp_path / "a.csv"
-    with open(target, "w", encoding="utf-8-sig", newline="") as out:
-        write_csv(rows(db), COLUMNS, out)
-    other_path = tmp_path / "other.db"
-    shutil.copy(sqlite_template, other_path)
-    other = Database(f"sqlite:///{other_path}")
-    import_file(other, target)
+    target, other = _csv_into_fresh_database(db, tmp_path, sqlite_template)
     [row] = rows(other)
     assert (row["title"], row["buyer"], row["agency"]) == ("'=不是公式", "'引号开头", "@代理")
     other.dispose()

@@ -54,20 +54,26 @@ def engine_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
     admin.dispose()
 
 
+def _old_notice(session: Session, **fields: str) -> Notice:
+    """A ccgp notice stored in a database at an older schema (rows written directly, no pipeline)."""
+    source = Source(name="ccgp")
+    session.add(source)
+    session.flush()
+    notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
+                    **fields)
+    session.add(notice)
+    return notice
+
+
 def test_0007_fills_the_phrase_stream_of_stored_notices(engine_at_0006: Engine) -> None:
     from caigou.search import search
 
     engine = engine_at_0006
     with Session(engine) as session, session.begin():
-        source = Source(name="ccgp")
-        session.add(source)
-        session.flush()
-        notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
-                        title="西藏自治区公安厅DNA数据库建设项目", body_text="Y-STR数据库")
+        notice = _old_notice(session, title="西藏自治区公安厅DNA数据库建设项目", body_text="Y-STR数据库")
         notice.suppliers.append(Supplier(name="无锡中德美联生物技术有限公司"))
         notice.attachments.append(Attachment(url="http://x.example/1.xlsx", name="清单.xlsx",
                                              text="全自动核酸提取仪 Auto-Pure96"))
-        session.add(notice)
         session.flush()
         # The 0006 index: words only.
         if engine.dialect.name == "postgresql":
@@ -136,13 +142,8 @@ def test_db_upgrade_reindexes_and_rescores_an_archive_from_before_0007(engine_at
 
     engine = engine_at_0006
     with Session(engine) as session, session.begin():
-        source = Source(name="ccgp")
-        session.add(source)
-        session.flush()
-        notice = Notice(source_id=source.id, source_key="1", url="http://www.ccgp.gov.cn/1.htm", notice_type="tender",
-                        title="那曲市公安局DNA实验室遗传分析仪采购", buyer="那曲市公安局",
-                        body_text="采购3500xL遗传分析仪1台，Y-STR扩增试剂盒60盒(100人份/盒)。")
-        session.add(notice)
+        _old_notice(session, title="那曲市公安局DNA实验室遗传分析仪采购", buyer="那曲市公安局",
+                    body_text="采购3500xL遗传分析仪1台，Y-STR扩增试剂盒60盒(100人份/盒)。")
     url = engine.url.render_as_string(hide_password=False)
     # Any command that opens the old database catches up, not only db upgrade; its stdout stays its own data.
     result = run_caigou("--db", url, "export", "--format", "jsonl")
