@@ -119,14 +119,19 @@ def test_schedule_runs_crawls_in_processes_one_at_a_time_and_stops_on_sigterm(
     assert smtp.inbox.messages == []  # healthy sources: no alert
 
 
-def test_once_runs_due_jobs_in_order_and_the_digest_once(db: Database, replay: ReplayServer, smtp: SmtpServer,
-                                                         tmp_path: Path) -> None:
+def matched_notice_and_subscription(db: Database) -> None:
+    """A police Y-STR notice matched just now and a subscription that has not delivered it yet."""
     moment = now()
     with db.session() as session:
         add_notice(session, "1001", "拉萨市公安局 Y-STR 试剂盒采购项目", score=90, matched_at=moment,
                    terms=[("Y-STR", "dna", "采购 Y-STR 检测试剂盒")])
         session.add(Subscription(name="西藏", recipients=["researcher@example.org"], filters={"min_score": 50},
                                  delivery_time="06:30", watermark=moment - dt.timedelta(hours=1)))
+
+
+def test_once_runs_due_jobs_in_order_and_the_digest_once(db: Database, replay: ReplayServer, smtp: SmtpServer,
+                                                         tmp_path: Path) -> None:
+    matched_notice_and_subscription(db)
     config = write_config(tmp_path / "caigou.toml", smtp, [("dna", ["--keyword", "DNA", *JUNE], "0 5 * * *")],
                           rematch_cron="15 * * * *")
     first = run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=replay.url)
@@ -216,12 +221,7 @@ def test_bad_schedule_configuration_is_one_line(tmp_path: Path, smtp: SmtpServer
 
 def test_a_crawl_timeout_is_one_line_its_run_is_marked_failed_and_the_next_jobs_run(
         db: Database, replay: ReplayServer, smtp: SmtpServer, tmp_path: Path) -> None:
-    moment = now()
-    with db.session() as session:
-        add_notice(session, "1001", "拉萨市公安局 Y-STR 试剂盒采购项目", score=90, matched_at=moment,
-                   terms=[("Y-STR", "dna", "采购 Y-STR 检测试剂盒")])
-        session.add(Subscription(name="西藏", recipients=["researcher@example.org"], filters={"min_score": 50},
-                                 delivery_time="06:30", watermark=moment - dt.timedelta(hours=1)))
+    matched_notice_and_subscription(db)
     # The portal answers the DNA search's first page far later than that crawl's timeout allows.
     slow = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=1)
     replay.routes[route_key(slow)] = [dataclasses.replace(reply, delay=60) for reply in replay.routes[route_key(slow)]]
