@@ -21,24 +21,27 @@ def upgrade(app: AppContext) -> None:
     an older database does the same."""
     database = app.db  # opening migrates and catches up
     click.echo(f"{database.display_url}: schema at revision {current_revision(database.engine)}")
-    if database.upgraded_from is None:
-        catch_up(database, head_revision() or "", relink_only=True)
+    if database.upgraded_from is None:  # already at the newest schema: only notices left unlinked
+        catch_up(database, None)
 
 
-def catch_up(database: Database, before: str, relink_only: bool = False) -> None:
-    """Bring links, index and scores up to the schema a database was just migrated to from ``before``."""
+def catch_up(database: Database, before: str | None) -> None:
+    """Bring links, index and scores up to the schema a database was just migrated to from ``before`` ("" for a
+    database created just now; None when no migration ran, which leaves only unlinked notices to link)."""
     from sqlalchemy import exists, func, select
 
     from models import Notice, NoticeLink
 
     with database.session() as session:
         stored = session.scalar(select(func.count(Notice.id))) or 0
-        unlinked = session.scalar(select(func.count(Notice.id)).where(
-            ~exists().where(NoticeLink.notice_id == Notice.id))) or 0 if stored else 0
+        unlinked = 0
+        if stored:
+            unlinked = session.scalar(select(func.count(Notice.id)).where(
+                ~exists().where(NoticeLink.notice_id == Notice.id))) or 0
     if unlinked:
         click.echo(f"{unlinked} notices stored before linking existed: relinking the archive", err=True)
         _relink(database, err=True)
-    if relink_only or not stored or not before:  # "" is a database created just now
+    if not stored or not before:
         return
     # Revision IDs are zero-padded numbers, so they compare as strings.
     if before < "0007":
