@@ -101,7 +101,7 @@ def test_buyers_and_contexts(scorer: Scorer, notice: MatchInput, at_least: int |
 @pytest.mark.parametrize(("buyer", "points"), [
     ("某市人民检察院", "+20"), ("某市中级人民法院", "+20"), ("某县司法局", "+20"),
     ("某市人民检察院司法鉴定中心", "+20"),     # a procuratorate's own forensic lab
-    ("某司法鉴定中心", "-40"),                 # an independent (civil paternity) lab stays a negative buyer
+    ("某司法鉴定中心", "+20"),                 # a judicial appraisal centre is a judicial buyer (issue 11)…
 ])
 def test_judicial_buyers(scorer: Scorer, buyer: str, points: str) -> None:
     result = scorer.score(MatchInput(title=f"{buyer}遗传分析仪采购", buyer=buyer))
@@ -109,10 +109,21 @@ def test_judicial_buyers(scorer: Scorer, buyer: str, points: str) -> None:
     assert (result.score >= 50) == (points == "+20")
 
 
+def test_paternity_testing_stays_below_50_whatever_forensic_markers_say(scorer: Scorer) -> None:
+    """…but civil paternity testing (亲子鉴定) is a firm negative context: STR, a forensic marker, cannot cancel it."""
+    result = scorer.score(MatchInput(title="某司法鉴定所亲子鉴定用STR试剂盒采购", buyer="某司法鉴定所"))
+    assert result.score < 50
+    assert any(r.startswith("negative context 亲子鉴定") for r in result.reasons)
+
+
 def test_newborn_screening_is_a_context_negative_cancelled_by_forensic_markers(scorer: Scorer) -> None:
     plain = scorer.score(MatchInput(title="某市公安局采血卡采购", buyer="某市公安局")).score
     screening = scorer.score(MatchInput(title="某市公安局采血卡采购", buyer="某市公安局", body="用于新生儿筛查和NIPT"))
-    assert screening.score == plain - 25
+    assert screening.score < 50 <= plain
+    # the penalty, and the general word 采血 no longer counts (it did beside the police buyer)
+    assert any(r.startswith("general word 采血 in title counts") for r in scorer.score(
+        MatchInput(title="某市公安局采血卡采购", buyer="某市公安局")).reasons)
+    assert "general word 采血 not counted: a negative context" in screening.reasons
     assert any(r.startswith("negative context 新生儿筛查") and r.endswith("-25") for r in screening.reasons)
     forensic = scorer.score(MatchInput(title="某市公安局采血卡采购", buyer="某市公安局",
                                        body="用于新生儿筛查; Y-STR检测"))
