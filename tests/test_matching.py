@@ -99,14 +99,14 @@ def test_buyers_and_contexts(scorer: Scorer, notice: MatchInput, at_least: int |
 
 
 @pytest.mark.parametrize(("buyer", "points"), [
-    ("某市人民检察院", "+20"), ("某市中级人民法院", "+20"), ("某县司法局", "+20"),
-    ("某市人民检察院司法鉴定中心", "+20"),     # a procuratorate's own forensic lab
-    ("某司法鉴定中心", "+20"),                 # a judicial appraisal centre is a judicial buyer (issue 11)…
+    ("某市人民检察院", "+30"), ("某市中级人民法院", "+30"), ("某县司法局", "+30"),
+    ("某市人民检察院司法鉴定中心", "+30"),     # a procuratorate's own forensic lab
+    ("某司法鉴定中心", "+30"),                 # a judicial appraisal centre is a judicial buyer (issue 11)…
 ])
 def test_judicial_buyers(scorer: Scorer, buyer: str, points: str) -> None:
     result = scorer.score(MatchInput(title=f"{buyer}遗传分析仪采购", buyer=buyer))
     assert any(r.startswith("buyer is") and r.endswith(points) for r in result.reasons), result.reasons
-    assert (result.score >= 50) == (points == "+20")
+    assert (result.score >= 50) == (points == "+30")
 
 
 def test_paternity_testing_stays_below_50_whatever_forensic_markers_say(scorer: Scorer) -> None:

@@ -79,6 +79,30 @@ def show(app: AppContext, category: str | None) -> None:
                f"{', '.join(listed.forensic_markers)}")
 
 
+@watchlist.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--split", help="Only examples of this split (e.g. dev or holdout).")
+@click.option("--watchlist", "watchlist_file", type=click.Path(dir_okay=False), help="A watchlist file to try.")
+@pass_app
+def eval_(app: AppContext, file: str, split: str | None, watchlist_file: str | None) -> None:
+    """Score labelled notices and print recall and precision at 50, per label and per watchlist category, then
+    every miss and every false positive with its reasons. FILE is JSON lines: {"id", "title", "text"?, "buyer"?,
+    "label": core|related|irrelevant, "category"?, "split"?}. tests/data/README.md describes the shipped set."""
+    from pipelines.matching.evaluate import evaluate, read_examples
+
+    with open(file, "rb") as handle:
+        examples = read_examples(handle)
+    if split:
+        examples = [e for e in examples if e.split == split]
+        if not examples:
+            raise CaigouError(f"no example of split {split!r} in {file}")
+    scorer = Scorer(load_watchlist(tuple(_paths(app, watchlist_file))))
+    with click.progressbar(examples, label="scoring", file=sys.stderr) as bar:
+        evaluation = evaluate(scorer, bar)
+    for line in evaluation.report():
+        click.echo(line)
+
+
 @click.command()
 @click.option("--input", "source", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
               help='JSON lines {"id", "title", "buyer"?, "text"?}; - for standard input.')

@@ -425,7 +425,7 @@ class Scorer:
             for index, (word, where) in enumerate(list(general.items())[:3]):
                 points = GENERAL_FIRST if index == 0 else GENERAL_MORE
                 total += points
-                reasons.append(f"general word {word} in {_where(where)} counts, {police_context}: +{points}")
+                reasons.append(f"general word {word} in {_where(where)} counts: {police_context}: +{points}")
         elif general:
             why = ("the buyer is not police" if buyer.is_negative else
                    "a negative context" if negative_context else "no police, judicial or forensic context")
@@ -462,12 +462,12 @@ class Scorer:
             return ""
         if buyer.is_police:
             assert buyer.police is not None
-            return f"{buyer.whose} is {buyer.police[0].gloss or buyer.police[0].term} ({buyer.police[1]})"
+            return f"police or judicial buyer {buyer.police[1]} ({buyer.whose})"
         for field_name, text in texts:
             if field_name in ("title", "body"):
                 unit = _longest_in(text, self.watchlist.buyer_types)
                 if unit:
-                    return f"the {field_name} names {unit[1]}"
+                    return f"the {field_name} names {unit[1]}, a police or judicial unit"
         if marker:
             return f"forensic marker {marker} in the notice"
         return ""
