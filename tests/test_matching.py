@@ -183,7 +183,34 @@ def test_snippets_and_offsets_refer_to_the_original_field(scorer: Scorer) -> Non
     body = "前文" * 40 + "采购遗传分析仪一台" + "后文" * 40
     match = scorer.matches(MatchInput(body=body))[0]
     assert body[match.start:match.end] == "遗传分析仪"
-    assert match.snippet == body[match.start - 30:match.end + 30]
+    at = body.index(match.snippet)
+    assert at <= match.start and match.end <= at + len(match.snippet)
+    assert match.start - at <= 30 and at + len(match.snippet) - match.end <= 30
+
+
+@pytest.mark.parametrize(("body", "term", "snippet"), [
+    # a clause boundary within reach: the snippet ends there, whole clauses
+    ("二、项目名称：昌都市公安局采购项目中标公告\n本项目分两个标包：A包采血卡(FTA卡)50000张；B包Y-STR扩增试剂盒"
+     "(100人份/盒)174盒，用于男性家族排查系统血样检验。三、中标信息", "Y-STR扩增试剂盒",
+     "本项目分两个标包：A包采血卡(FTA卡)50000张；B包Y-STR扩增试剂盒(100人份/盒)174盒，用于男性家族排查系统血样检验。"),
+])
+def test_snippets_end_at_clause_boundaries_never_inside_a_number(scorer: Scorer, body: str, term: str,
+                                                                 snippet: str) -> None:
+    [match] = [m for m in scorer.matches(MatchInput(body=body)) if m.term == term]
+    assert match.snippet == snippet
+
+
+@pytest.mark.parametrize("padding", range(6, 18))
+def test_snippets_without_a_clause_boundary_never_cut_a_number_or_word(scorer: Scorer, padding: int) -> None:
+    body = "遗传分析仪一台以及" + "配套" * padding + "耗材(100人份/盒)174盒还有其他配套东西" + "以及配套" * 20
+    [match] = scorer.matches(MatchInput(body=body))
+    end = body.index(match.snippet) + len(match.snippet)
+    assert not (body[end - 1].isdigit() and body[end].isdigit()), match.snippet
+    edges, at = {0}, 0
+    for word in scorer.matcher.tokenizer.cut(body, HMM=True):
+        at += len(word)
+        edges.add(at)
+    assert end in edges, match.snippet  # a word's edge, as jieba reads the text
 
 
 @pytest.mark.parametrize(("body", "matched"), [
@@ -477,3 +504,39 @@ def test_rematch_report_lists_the_changes(sqlite_db: Database, tmp_path: Path) -
     lines = result.stdout.splitlines()
     assert lines[0].startswith("re-matched 1 notices with watchlist ") and "1 no longer match" in lines[0]
     assert lines[1].startswith(f"#{saved.notice_id} ") and lines[1].endswith(": no longer matching, below 50 now")
+
+
+# What the demo's notices state (caigou/demo_data/build.py): each notice restates its purchase in the summary and
+# in the 主要标的信息 table or items, and a restatement must not add up.
+DEMO_CAPACITY = {
+    "22000101": {"instruments": 1},                                   # 遗传分析仪升级 1台
+    "22000103": {"cards": 50000, "reactions": 6000},                  # 50000张; 60盒 × 100人份/盒
+    "22000104": {"instruments": 3},                                   # PCR扩增仪2台、自动打孔仪1台
+    "22000105": {"instruments": 5},                                   # 荧光定量PCR仪3台、全自动核酸提取仪2台
+    "22000106": {"cards": 20000},
+}
+
+
+def test_demo_capacity_equals_what_the_notices_state(db: Database) -> None:
+    from caigou.demo_data.build import OUT
+    from crawler.parsers.ccgp import parse_detail
+    from pipelines.normalise import record_from_item
+
+    store = NoticeStore(db)
+    saved = {}
+    for key in DEMO_CAPACITY:
+        page = OUT / f"detail_{key}.html"
+        item = parse_detail(page.read_bytes(), f"http://www.ccgp.gov.cn/cggg/dfgg/zbgg/202406/t20240620_{key}.htm")
+        saved[key] = store.save_notice(record_from_item(item)).notice_id
+    with db.session() as session:
+        for key, stated in DEMO_CAPACITY.items():
+            capacity = session.get_one(NoticeScore, saved[key]).capacity or {}
+            assert {k: v for k, v in capacity.items() if k != "amount_cny"} == stated, key
+
+
+def test_a_restatement_counts_once_distinct_lines_add_up(scorer: Scorer) -> None:
+    summary = "采购Y-STR扩增试剂盒(100人份/盒)60盒；采血卡(FTA卡)50000张。"
+    table = "\n序号 标的名称 数量\n1 Y-STR扩增试剂盒 100人份/盒 60盒\n2 FTA采血卡 50000张"
+    assert scorer.score(MatchInput(body=summary + table)).capacity == {"reactions": 6000, "cards": 50000}
+    distinct = "Y-STR扩增试剂盒(100人份/盒)60盒；STR扩增试剂盒(100人份/盒)60盒"
+    assert scorer.score(MatchInput(body=distinct)).capacity == {"reactions": 12000}

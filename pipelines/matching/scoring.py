@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -216,23 +216,34 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
 
 def capacity(found: Sequence["FoundMatch"]) -> dict[str, Any]:
     """What a notice buys, summed: reactions (boxes × 人份/盒, or 人份), cards (张 of consumables), instruments
-    (台/套 of equipment) and money (单价 × count, else the amount). Summed within a field, then the largest field
-    taken, because title, body, items and attachments usually restate the same purchase."""
+    (台/套 of equipment) and money (单价 × count, else the amount). Summed within a field over distinct lines, then
+    the largest field taken, because title, body, items and attachments usually restate the same purchase. Within a
+    field, a line that restates another (the same term with the same quantity: the summary "采血卡(FTA卡)50000张"
+    and the 主要标的信息 row "FTA采血卡 … 50000张") counts once."""
     per_field: dict[str, dict[str, Decimal]] = {}
+    seen: set[tuple[str, str, str, Decimal]] = set()
+
+    def add(field_name: str, term: str, key: str, value: Decimal) -> None:
+        if (field_name, term, key, value) in seen:
+            return  # a restatement, not a second purchase
+        seen.add((field_name, term, key, value))
+        sums = per_field.setdefault(field_name, {})
+        sums[key] = sums.get(key, Decimal(0)) + value
+
     for match in found:
         quantity = match.quantity or {}
-        sums = per_field.setdefault(match.field, {})
+        per_field.setdefault(match.field, {})
         if "reactions" in quantity:
-            sums["reactions"] = sums.get("reactions", Decimal(0)) + Decimal(str(quantity["reactions"]))
+            add(match.field, match.term, "reactions", Decimal(str(quantity["reactions"])))
         if match.category == "consumable" and quantity.get("unit") == "张":
-            sums["cards"] = sums.get("cards", Decimal(0)) + Decimal(str(quantity["count"]))
+            add(match.field, match.term, "cards", Decimal(str(quantity["count"])))
         if match.category in ("equipment", "product-model") and quantity.get("unit") in INSTRUMENT_UNITS:
-            sums["instruments"] = sums.get("instruments", Decimal(0)) + Decimal(str(quantity["count"]))
+            add(match.field, match.term, "instruments", Decimal(str(quantity["count"])))
         if "amount_cny" in quantity:
             amount = Decimal(quantity["amount_cny"])
             if quantity.get("amount_label") == "单价" and "count" in quantity:
                 amount *= Decimal(str(quantity["count"]))
-            sums["amount_cny"] = sums.get("amount_cny", Decimal(0)) + amount
+            add(match.field, match.term, "amount_cny", amount)
     summary: dict[str, Any] = {}
     for sums in per_field.values():
         for key, value in sums.items():
@@ -256,9 +267,44 @@ def _where(field_name: str) -> str:
     return f"attachment {name}" if name != field_name else field_name
 
 
-def _snippet(text: str, start: int, end: int) -> str:
-    """Context around a match, cut from the original text (so it reads as published: ``公安厅ＤＮＡ数据库``)."""
-    return text[max(0, start - SNIPPET):end + SNIPPET]
+# Where a snippet may end: after a clause's punctuation or a line break (a comma between digits is a thousands
+# separator, not a clause).
+_SNIPPET_BREAK = re.compile(r"[。；;！!？?\n，、]|[,:：](?!\d)")
+
+
+def _wordlike(char: str) -> bool:
+    """A character of a number or a Latin word (full width too), which a snippet must not cut through."""
+    return char.isalnum() and not ("\u4e00" <= char <= "\u9fff") or char in ".,%"
+
+
+def _snippet(text: str, start: int, end: int, words: Callable[[str], Iterable[str]]) -> str:
+    """Context around a match, cut from the original text (so it reads as published: ``公安厅ＤＮＡ数据库``). Each side
+    ends at the clause boundary nearest ``SNIPPET`` characters out (within twice that); failing one, at that
+    distance moved inwards to a word's edge (``words`` segments text): never inside a number, a Latin word or a
+    Chinese word ("…(100人份/盒)" rather than "…(100人份/盒)17" of 174盒)."""
+    left, right = max(0, start - SNIPPET), min(len(text), end + SNIPPET)
+    if left > 0:
+        cuts = [m.end() for m in _SNIPPET_BREAK.finditer(text, max(0, start - 2 * SNIPPET), start)]
+        left = min(cuts, key=lambda cut: abs(cut - (start - SNIPPET))) if cuts else _edge(text, left, start, words)
+    if right < len(text):
+        cuts = [m.end() for m in _SNIPPET_BREAK.finditer(text, end, min(len(text), end + 2 * SNIPPET))]
+        right = min(cuts, key=lambda cut: abs(cut - (end + SNIPPET))) if cuts else _edge(text, right, end, words)
+    return text[left:right].strip()
+
+
+def _edge(text: str, position: int, limit: int, words: Callable[[str], Iterable[str]]) -> int:
+    """The word edge nearest ``position`` on the side of ``limit`` (the match), no further than ``limit``."""
+    while position != limit and _wordlike(text[position - 1]) and _wordlike(text[position]):
+        position += 1 if limit > position else -1  # out of a number or Latin word
+    low, high = max(0, position - 8), min(len(text), position + 8)
+    edges, at = [], low
+    for word in words(text[low:high]):
+        edges.append(at)
+        at += len(word)
+    inward = [e for e in edges if (position <= e <= limit if limit > position else limit <= e <= position)]
+    if not inward or low == 0 and 0 in inward and len(inward) == 1:
+        return position
+    return min(inward, key=lambda edge: abs(edge - position))
 
 
 def _word_pattern(word: str) -> re.Pattern[str]:
@@ -327,8 +373,11 @@ class Scorer:
             for hit, quantity in zip(hits, quantities(text, hits, raw, offsets)):
                 start, end = original_span(offsets, raw, hit.start, hit.end)
                 found.append(FoundMatch(hit.term.term, raw[start:end], hit.term.category, hit.term.tier,
-                                        field_name, start, end, _snippet(raw, start, end), quantity))
+                                        field_name, start, end, _snippet(raw, start, end, self._words), quantity))
         return found
+
+    def _words(self, text: str) -> Iterable[str]:
+        return self.matcher.tokenizer.cut(text, HMM=True)  # type: ignore[no-any-return]
 
     def buyer(self, notice: MatchInput) -> _Buyer:
         """The buyer field, unless it is empty or only runs the tender (a trading centre, an agent); then the title;
