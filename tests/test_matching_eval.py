@@ -93,7 +93,7 @@ def test_eval_command(tmp_path: Path) -> None:
     ('{"id": 1, "title": "x", "label": "core"}\n{"id": 2, "title": "y"', "line 2: "),
     ('{"id": 1, "title": "x", "label": "core"}\n\n{"id": 3, "title": "y", "label": "maybe"}',
      "line 3: label must be one of core, related, irrelevant, not 'maybe'"),
-    ('[1, 2]', "line 1: not a JSON object"),
+    ("[1, 2]", "line 1: not a JSON object (a list)"),
     ('{"id": 1, "label": "core"}', "line 1: no 'title'"),
     ('{"id": 1, "title": "x", "label": "core"}\n{"id": 1, "title": "y", "label": "core"}', "line 2: id '1' given twice"),
     ('{"id": 1, "title": ["x"], "label": "core"}', "line 1: 'title' must be a string"),

@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import IO
 
 import click
-from sqlalchemy import func, select
 
 from caigou.context import AppContext, pass_app
-from models import Notice
 from models.errors import CaigouError
+from pipelines.jsonlines import json_lines
 from pipelines.matching.scoring import MatchInput, Scorer
-from pipelines.matching.store import changes_since, describe_change
-from pipelines.matching.store import rematch as rematch_archive
 from pipelines.matching.watchlist import check_tokens, configured_paths, load_watchlist, parse_watchlist
 
 
@@ -104,34 +101,44 @@ def eval_(app: AppContext, file: str, split: str | None, watchlist_file: str | N
 
 
 @click.command()
-@click.option("--input", "source", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
-              help='JSON lines {"id", "title", "buyer"?, "text"?}; - for standard input.')
+@click.option("--input", "source", type=click.File("rb"), default="-", show_default=True,
+              help='JSON lines {"id", "title", "buyer"?, "text"?} in UTF-8; - for standard input.')
 @click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
 @click.option("--watchlist", "file", type=click.Path(dir_okay=False), help="A watchlist file to try.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad line (by default it is reported and skipped).")
 @pass_app
-def match(app: AppContext, source: IO[str], output: IO[str], file: str | None) -> None:
-    """Match JSON lines against the watchlist, without a database: one line out per line in, in order,
+def match(app: AppContext, source: IO[bytes], output: IO[str], file: str | None, strict: bool) -> None:
+    """Match JSON lines against the watchlist, without a database: one line out per good line in, in order,
     {"id", "score", "matches": [...], "reasons": [...], "capacity": {...}} (capacity: reactions, cards, instruments,
-    amount_cny, where the text says them). A line that is not JSON gets {"id": null, "error"}."""
+    amount_cny, where the text says them). A bad line (not UTF-8, not a JSON object, nested too deeply) is named on
+    stderr, `caigou: error: line N: ...`, and skipped; the exit status is then 2. jieba and its dictionary load only
+    when a line has a candidate term."""
     scorer = Scorer(load_watchlist(tuple(_paths(app, file))))
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
+    bad = 0
+    for line in json_lines(source):
+        record = line.record
+        if record is None:
+            if strict:
+                raise CaigouError(f"line {line.number}: {line.error}")
+            click.echo(f"caigou: error: line {line.number}: {line.error}", err=True)
+            bad += 1
             continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            output.write(json.dumps({"id": None, "line": number, "error": f"not a JSON object: {exc}"},
-                                    ensure_ascii=False) + "\n")
-            continue
-        result = scorer.score(MatchInput(title=str(record.get("title") or ""), buyer=str(record.get("buyer") or ""),
-                                         body=str(record.get("text") or "")))
+        result = scorer.score(MatchInput(title=_text(record.get("title")), buyer=_text(record.get("buyer")),
+                                         body=_text(record.get("text"))))
         output.write(json.dumps({"id": record.get("id"), "score": result.score,
                                  "matches": [m.as_json() for m in result.matches], "reasons": result.reasons,
                                  "capacity": result.capacity},
                                 ensure_ascii=False) + "\n")
         output.flush()
+    if bad:
+        raise CaigouError(f"{bad} bad line{'s' if bad > 1 else ''} skipped (named above)")
+
+
+def _text(value: object) -> str:
+    """A field as text: a string as it is; nothing as empty; anything else (a number, a list) as its JSON."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @click.command()
@@ -142,6 +149,13 @@ def rematch(app: AppContext, batch: int, report: bool) -> None:
     """Re-score the whole archive against the current watchlist (after editing it). Each change (old and new
     score and watchlist version, newly matched, no longer matching, crossed 50) is kept; `caigou show ID` lists a
     notice's."""
+    # Here, not at the top: `caigou match` shares this module and starts without SQLAlchemy.
+    from sqlalchemy import func, select
+
+    from models import Notice
+    from pipelines.matching.store import changes_since, describe_change
+    from pipelines.matching.store import rematch as rematch_archive
+
     scorer = Scorer(load_watchlist(tuple(_paths(app, None))))
     with app.db.session() as session:
         total = session.scalar(select(func.count(Notice.id))) or 0

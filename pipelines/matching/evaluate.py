@@ -8,14 +8,14 @@ category a core example is about; without it an example counts under the categor
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from models.errors import CaigouError
-from models.matching import REVIEW_FIRST_SCORE
+from models.constants import REVIEW_FIRST_SCORE
+from pipelines.jsonlines import json_lines
 from pipelines.matching.scoring import FORENSIC_BAND, MatchInput, MatchResult, Scorer
 from pipelines.matching.watchlist import CATEGORIES
 
@@ -37,23 +37,17 @@ def read_examples(lines: Iterable[str | bytes]) -> list[Example]:
     """Parse labelled JSON lines; a bad line is a ``CaigouError`` naming it ("line 7: label must be …")."""
     examples: list[Example] = []
     seen: set[str] = set()
-    for number, line in enumerate(lines, start=1):
+    for line in json_lines(lines):
+        if line.record is None:
+            raise CaigouError(f"line {line.number}: {line.error}")
         try:
-            if isinstance(line, bytes):
-                line = line.decode("utf-8")
-            if not line.strip():
-                continue
-            examples.append(_example(json.loads(line), seen))
-        except UnicodeDecodeError as exc:
-            raise CaigouError(f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start})") from exc
-        except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
-            raise CaigouError(f"line {number}: {str(exc) or type(exc).__name__}") from exc
+            examples.append(_example(line.record, seen))
+        except ValueError as exc:
+            raise CaigouError(f"line {line.number}: {exc}") from exc
     return examples
 
 
-def _example(record: Any, seen: set[str]) -> Example:
-    if not isinstance(record, dict):
-        raise ValueError("not a JSON object")
+def _example(record: dict[str, Any], seen: set[str]) -> Example:
     for key in ("id", "title", "label"):
         if record.get(key) in (None, ""):
             raise ValueError(f"no {key!r}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from models.matching import REVIEW_FIRST_SCORE
+from models.constants import REVIEW_FIRST_SCORE
 from pipelines.matching.matcher import Hit, Matcher
 from pipelines.matching.text import normalise, normalise_with_offsets, original_span
 from pipelines.matching.watchlist import FORENSIC, Term, Watchlist
@@ -30,6 +30,7 @@ VENDOR_PRODUCT_KIT = 10
 MANY_TERMS = 5  # three or more distinct terms
 GENERAL_FIRST = 20  # a general word (DNA, 指纹, 人脸…) in a police or judicial context: with a police buyer, 50
 GENERAL_MORE = 5    # each further general word, up to two
+GENERAL_WORD = "general-word"  # the category of a counted general word's match (stored, searchable like a term's)
 FORENSIC_BAND = (20, 45)  # forensic casework, not DNA/biometric: seen, searchable, never "review first" alone
 SNIPPET = 30
 QUANTITY = re.compile(r"(?P<count>\d+(?:\.\d+)?)\s*(?P<unit>人份/盒|人份|台|套|盒|张|支|个|份|瓶|块|片|管|根)")
@@ -267,9 +268,9 @@ def _where(field_name: str) -> str:
     return f"attachment {name}" if name != field_name else field_name
 
 
-# Where a snippet may end: after a clause's punctuation or a line break (a comma between digits is a thousands
+# Where a snippet may end: after a clause's punctuation or white space (a comma between digits is a thousands
 # separator, not a clause).
-_SNIPPET_BREAK = re.compile(r"[。；;！!？?\n，、]|[,:：](?!\d)")
+_SNIPPET_BREAK = re.compile(r"[。；;！!？?\s，、]|[,:：](?!\d)")
 
 
 def _wordlike(char: str) -> bool:
@@ -409,7 +410,7 @@ class Scorer:
         version = self.watchlist.version
         texts = [(name, normalise(text)) for name, text in notice.fields()]
         everything = " ".join(text for _, text in texts)
-        general = self._general_words(texts)
+        general = self._general_words(notice)
         found = self.matches(notice, naive)
         if not found and not general:
             return MatchResult(0, [], [], "", version)
@@ -471,10 +472,10 @@ class Scorer:
         police_context = self._police_context(buyer, texts, marker)
         counted = bool(general) and bool(police_context) and not buyer.is_negative and not negative_context
         if general and counted:
-            for index, (word, where) in enumerate(list(general.items())[:3]):
+            for index, (word, match) in enumerate(list(general.items())[:3]):
                 points = GENERAL_FIRST if index == 0 else GENERAL_MORE
                 total += points
-                reasons.append(f"general word {word} in {_where(where)} counts: {police_context}: +{points}")
+                reasons.append(f"general word {word} in {_where(match.field)} counts: {police_context}: +{points}")
         elif general:
             why = ("the buyer is not police" if buyer.is_negative else
                    "a negative context" if negative_context else "no police, judicial or forensic context")
@@ -494,15 +495,21 @@ class Scorer:
                            + (f" ({police_context})" if police_context else ""))
             score = band
         reasons.append(f"score {score}" + (" — review first" if score >= REVIEW_FIRST_SCORE else ""))
-        return MatchResult(score, reasons, found, buyer_type, version, summary)
+        counted_words = list(general.values())[:3] if counted else []
+        return MatchResult(score, reasons, found + counted_words, buyer_type, version, summary)
 
-    def _general_words(self, texts: list[tuple[str, str]]) -> dict[str, str]:
-        """Each general word that occurs, with the first field it occurs in."""
-        found: dict[str, str] = {}
-        for field_name, text in texts:
+    def _general_words(self, notice: MatchInput) -> dict[str, FoundMatch]:
+        """Each general word that occurs, as a match at its first occurrence (category ``general-word``)."""
+        found: dict[str, FoundMatch] = {}
+        for field_name, raw in notice.fields():
+            text = normalise(raw)
             for word, pattern in self.general:
-                if word not in found and pattern.search(text):
-                    found[word] = field_name
+                if word in found or not (occurrence := pattern.search(text)):
+                    continue
+                _, offsets = normalise_with_offsets(raw)
+                start, end = original_span(offsets, raw, occurrence.start(), occurrence.end())
+                found[word] = FoundMatch(word, raw[start:end], GENERAL_WORD, "general", field_name, start, end,
+                                         _snippet(raw, start, end, self._words))
         return found
 
     def _police_context(self, buyer: _Buyer, texts: list[tuple[str, str]], marker: str | None) -> str:
