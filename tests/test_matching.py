@@ -540,3 +540,49 @@ def test_a_restatement_counts_once_distinct_lines_add_up(scorer: Scorer) -> None
     assert scorer.score(MatchInput(body=summary + table)).capacity == {"reactions": 6000, "cards": 50000}
     distinct = "Y-STR扩增试剂盒(100人份/盒)60盒；STR扩增试剂盒(100人份/盒)60盒"
     assert scorer.score(MatchInput(body=distinct)).capacity == {"reactions": 12000}
+
+
+def test_match_command_names_bad_lines_and_goes_on(tmp_path: Path) -> None:
+    good = json.dumps({"id": 1, "title": "那曲市公安局遗传分析仪采购"}, ensure_ascii=False).encode()
+    lines = [good,
+             "某市公安局DNA".encode("gbk"),                      # GBK, not UTF-8
+             b"\x00\x01\xfe\xff binary",                         # binary junk
+             b"[" * 100_000 + b"]" * 100_000,                    # nested too deeply for json
+             b'{"id": NaN, "title": "x"}',                       # NaN would make the output invalid JSON
+             b'"a string"',
+             json.dumps({"id": 2, "title": "办公桌椅"}, ensure_ascii=False).encode()]
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    result = run_caigou("match", "--input", str(source))
+    assert [json.loads(line)["id"] for line in result.stdout.splitlines()] == [1, 2]
+    assert result.stderr.splitlines() == [
+        "caigou: error: line 2: not UTF-8 (invalid continuation byte at byte 2; save the file as UTF-8)",
+        "caigou: error: line 3: not UTF-8 (invalid start byte at byte 2; save the file as UTF-8)",
+        "caigou: error: line 4: JSON nested too deeply",
+        "caigou: error: line 5: not JSON: NaN is not a JSON number",
+        "caigou: error: line 6: not a JSON object (a str)",
+        "caigou: error: 5 bad lines skipped (named above)"]
+    assert result.returncode == 2
+
+    strict = run_caigou("match", "--strict", "--input", str(source))
+    assert [json.loads(line)["id"] for line in strict.stdout.splitlines()] == [1]
+    assert strict.stderr.splitlines() == [
+        "caigou: error: line 2: not UTF-8 (invalid continuation byte at byte 2; save the file as UTF-8)"]
+    assert strict.returncode == 2
+
+
+def test_matching_is_linear_in_the_number_of_hits(scorer: Scorer) -> None:
+    """25,000 hits, each with two numbers: the owner of each number, the overlap of hits and the blocks jieba cuts
+    were pairwise (25,000 hits took 279 s). Linear, they take a few seconds; 20 s of CPU is a generous guard."""
+    import time
+
+    line = "Y-STR扩增试剂盒(100人份/盒)60盒；"
+    started = time.process_time()
+    result = scorer.score(MatchInput(title="某市公安局试剂采购", body=line * 25_000))
+    seconds = time.process_time() - started
+    kits = [m for m in result.matches if m.term == "Y-STR扩增试剂盒"]
+    assert len(kits) == 25_000
+    assert all(m.quantity == {"count": 60, "unit": "盒", "per_unit": 100, "per_unit_unit": "人份/盒",
+                              "reactions": 6000} for m in kits)
+    assert result.capacity == {"reactions": 6000}  # 25,000 restatements of one line count once
+    assert seconds < 20, f"{seconds:.1f} s of CPU for 25,000 hits"
