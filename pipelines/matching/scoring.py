@@ -12,7 +12,9 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
+
+import ahocorasick
 
 from models.constants import REVIEW_FIRST_SCORE
 from pipelines.matching.matcher import Hit, Matcher
@@ -308,6 +310,15 @@ def _edge(text: str, position: int, limit: int, words: Callable[[str], Iterable[
     return min(inward, key=lambda edge: abs(edge - position))
 
 
+def _between_word_edges(text: str, start: int, end: int) -> bool:
+    """No Latin letter right before ``start`` or right after ``end``: "dna" is a word in "公安局dna检验", not in
+    "cdna"."""
+    return not _LATIN.match(text[start - 1:start]) and not _LATIN.match(text[end:end + 1])
+
+
+_LATIN = re.compile(r"[a-z]")
+
+
 def _word_pattern(word: str) -> re.Pattern[str]:
     """``word`` in normalised text; a Latin word only between word edges ("str" not inside "structure")."""
     return re.compile(rf"(?<![a-z]){re.escape(word)}(?![a-z])")
@@ -348,6 +359,18 @@ class _Buyer:
         return bool(self.police) and not self.is_negative
 
 
+class _Field(NamedTuple):
+    """One matched field: its name, its text as published and normalised (normalised once, used by every pass)."""
+
+    name: str
+    raw: str
+    text: str
+
+    @staticmethod
+    def of(notice: MatchInput) -> list[_Field]:
+        return [_Field(name, raw, normalise(raw)) for name, raw in notice.fields()]
+
+
 class Scorer:
     def __init__(self, watchlist: Watchlist, matcher: Matcher | None = None) -> None:
         self.watchlist = watchlist
@@ -357,12 +380,18 @@ class Scorer:
         self.generic_buyers = [normalise(name) for name in watchlist.generic_buyers]
         # Latin markers need word edges: "str" must not fire inside "structure".
         self.markers = [(normalise(m), _word_pattern(normalise(m))) for m in watchlist.forensic_markers]
-        self.general = [(word, _word_pattern(normalise(word))) for word in watchlist.general_words]
+        self.general = {normalise(word): word for word in watchlist.general_words}
+        self.general_automaton = ahocorasick.Automaton()
+        for key in self.general:
+            self.general_automaton.add_word(key, key)
+        self.general_automaton.make_automaton()
 
     def matches(self, notice: MatchInput, naive: bool = False) -> list[FoundMatch]:
+        return self._matches(_Field.of(notice), naive)
+
+    def _matches(self, fields: list[_Field], naive: bool = False) -> list[FoundMatch]:
         found = []
-        for field_name, raw in notice.fields():
-            text = normalise(raw)
+        for field_name, raw, text in fields:
             if not text:
                 continue
             hits: list[Hit] = self.matcher.find_naive(text) if naive else self.matcher.find(text)
@@ -408,12 +437,13 @@ class Scorer:
 
     def score(self, notice: MatchInput, naive: bool = False) -> MatchResult:
         version = self.watchlist.version
-        texts = [(name, normalise(text)) for name, text in notice.fields()]
-        everything = " ".join(text for _, text in texts)
-        general = self._general_words(notice)
-        found = self.matches(notice, naive)
+        fields = _Field.of(notice)
+        found = self._matches(fields, naive)
+        general = self._general_words(fields)
         if not found and not general:
             return MatchResult(0, [], [], "", version)
+        texts = [(field.name, field.text) for field in fields]
+        everything = " ".join(text for _, text in texts)
         reasons: list[str] = []
         total = 0
         terms: dict[str, FoundMatch] = {}
@@ -498,16 +528,20 @@ class Scorer:
         counted_words = list(general.values())[:3] if counted else []
         return MatchResult(score, reasons, found + counted_words, buyer_type, version, summary)
 
-    def _general_words(self, notice: MatchInput) -> dict[str, FoundMatch]:
-        """Each general word that occurs, as a match at its first occurrence (category ``general-word``)."""
+    def _general_words(self, fields: list[_Field]) -> dict[str, FoundMatch]:
+        """Each general word that occurs, as a match at its first occurrence (category ``general-word``). One
+        Aho–Corasick pass a field; a Latin word only between word edges ("dna" not in "cdna")."""
         found: dict[str, FoundMatch] = {}
-        for field_name, raw in notice.fields():
-            text = normalise(raw)
-            for word, pattern in self.general:
-                if word in found or not (occurrence := pattern.search(text)):
+        if not self.general:  # a watchlist without general words (an empty automaton cannot search)
+            return found
+        for field_name, raw, text in fields:
+            for last, key in self.general_automaton.iter(text):
+                first = last + 1 - len(key)
+                word = self.general[key]
+                if word in found or key.isascii() and not _between_word_edges(text, first, last + 1):
                     continue
                 _, offsets = normalise_with_offsets(raw)
-                start, end = original_span(offsets, raw, occurrence.start(), occurrence.end())
+                start, end = original_span(offsets, raw, first, last + 1)
                 found[word] = FoundMatch(word, raw[start:end], GENERAL_WORD, "general", field_name, start, end,
                                          _snippet(raw, start, end, self._words))
         return found
