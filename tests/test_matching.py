@@ -586,3 +586,54 @@ def test_matching_is_linear_in_the_number_of_hits(scorer: Scorer) -> None:
                               "reactions": 6000} for m in kits)
     assert result.capacity == {"reactions": 6000}  # 25,000 restatements of one line count once
     assert seconds < 20, f"{seconds:.1f} s of CPU for 25,000 hits"
+
+
+@pytest.mark.parametrize(("title", "body", "context"), [
+    # issue 11's kinds of wording that scored 0 or below 50
+    ("某市公安局DNA检验试剂耗材采购", "", "police or judicial buyer 市公安局"),
+    ("某县公安局DNA检测外包服务项目", "", "police or judicial buyer 县公安局"),
+    ("某市司法鉴定中心DNA检测试剂采购", "", "police or judicial buyer 司法鉴定中心"),
+    ("某市公安局人脸布控系统建设", "", "police or judicial buyer 市公安局"),
+    ("某市公安局人像比对系统采购", "", "police or judicial buyer 市公安局"),
+    ("某县看守所DNA及指纹采集设备采购", "", "police or judicial buyer 看守所"),
+    ("山南边境管理支队人像采集设备采购", "", "police or judicial buyer 边境管理支队"),
+    ("某市公安局生物样本采集设备采购", "", "police or judicial buyer 市公安局"),
+    ("某市公安局法医物证实验室仪器设备采购", "", "police or judicial buyer 市公安局"),
+    ("某招标代理有限公司关于DNA实验室外包人员服务项目的公告", "一、采购人信息\n名称：某市公安局刑事科学技术研究所",
+     "body's 采购人 section"),
+])
+def test_general_words_count_in_a_police_or_judicial_context(scorer: Scorer, title: str, body: str,
+                                                             context: str) -> None:
+    result = scorer.score(MatchInput(title=title, body=body))
+    assert result.score >= 50, result.reasons
+    assert any(r.startswith("general word") and context in r for r in result.reasons), result.reasons
+    assert any(m.category == "general-word" for m in result.matches)
+
+
+@pytest.mark.parametrize(("title", "buyer"), [
+    ("某市人民医院基因检测服务", ""), ("某大学人脸识别门禁系统", ""), ("中国农业银行某分行人脸识别系统", ""),
+    ("某县公安局交通警察大队酒驾采血检验服务", ""),           # drink-driving blood tests: 采血, but not DNA
+    ("某市农业农村局农作物品种DNA指纹鉴定", ""),
+])
+def test_general_words_stay_quiet_elsewhere(scorer: Scorer, title: str, buyer: str) -> None:
+    result = scorer.score(MatchInput(title=title, buyer=buyer))
+    assert result.score < 50, result.reasons
+    assert not any(m.category == "general-word" for m in result.matches)
+
+
+def test_forensic_band_is_stored_and_filterable(db: Database) -> None:
+    from caigou.filters import NoticeFilters
+    from caigou.search import search
+
+    store = NoticeStore(db)
+    forensic = store.save_notice(make_record(source_key="f1", title="某市公安局法医毒物检验服务采购", body_text="",
+                                             buyer="某市公安局", suppliers=[], attachments=[]))
+    store.save_notice(make_record(source_key="f2", title="某市公安局警服采购", body_text="", buyer="某市公安局",
+                                  suppliers=[], attachments=[]))
+    with db.session() as session:
+        score = session.get_one(NoticeScore, forensic.notice_id)
+        assert 20 <= score.score <= 45 and score.first_matched_at is not None
+        assert any(r.startswith("forensic, not DNA/biometric") for r in score.reasons)
+    found = search(db, "", NoticeFilters(categories=["forensic"], min_score=20))
+    assert [hit.notice.id for hit in found.hits] == [forensic.notice_id]
+    assert search(db, "", NoticeFilters(categories=["forensic"], min_score=50)).total == 0
