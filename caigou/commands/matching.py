@@ -73,7 +73,8 @@ def show(app: AppContext, category: str | None) -> None:
                   if term.context_only else "")
         click.echo(f"{term.tier:<7} {term.category:<18} {term.term}  ({' · '.join(term.aliases)}{beside})")
     click.echo(f"version {listed.version}; {len(listed.negatives)} negative markers; forensic markers: "
-               f"{', '.join(listed.forensic_markers)}")
+               f"{', '.join(listed.forensic_markers)}; general words (in a police or judicial context only): "
+               f"{', '.join(listed.general_words)}")
 
 
 @watchlist.command("eval")
