@@ -221,7 +221,8 @@ def parse_body(body: str | bytes | Tag, base_url: str, award_text: str = "") -> 
 
     ``award_text`` is the notice's total where the page states it outside the body (ccgp's summary table). The lots
     go to ``fields["lots"]`` (JSON: lot, supplier, amount as printed, status awarded/failed, reason, decided_at);
-    figures that disagree are kept as printed and explained in ``fields["amount_conflict"]``."""
+    figures that disagree are kept as printed and explained in ``fields["amount_conflict"]``; an awarded lot
+    without its amount is said in ``fields["parse_problems"]``."""
     content = body if isinstance(body, Tag) else soup_of(body)
     text = text_of(content)
     result = NoticeBody(text=text)
@@ -247,11 +248,13 @@ def parse_body(body: str | bytes | Tag, base_url: str, award_text: str = "") -> 
     if len(lots) == 1 and lots[0].status == "awarded" and not lots[0].amount_text and total:
         lots[0].amount_text = total  # one lot: its award is the notice's total
     _check_units(result.line_items, lots, total)
-    problems = _amount_problems(total, lots, result.line_items)
-    problems += [f"lot {lot.lot or '(unnamed)'}: supplier {lot.supplier_names()} without an amount"
-                 for lot in lots if lot.status == "awarded" and not lot.amount_text and len(lots) > 1]
-    if problems:
-        result.fields["amount_conflict"] = "; ".join(problems)
+    conflicts = _amount_problems(total, lots, result.line_items)
+    if conflicts:
+        result.fields["amount_conflict"] = "; ".join(conflicts)
+    missing = [f"lot {lot.lot or '(unnamed)'}: supplier {lot.supplier_names()} without an amount"
+               for lot in lots if lot.status == "awarded" and not lot.amount_text and len(lots) > 1]
+    if missing:
+        result.fields["parse_problems"] = "; ".join(missing)
     if lots:
         result.fields["lots"] = json.dumps([lot.as_dict() for lot in lots], ensure_ascii=False,
                                            separators=(",", ":"))
