@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crawler.items import NoticeItem
 from crawler.parsers.ccgp import ParseError, parse_body, parse_detail
 from pipelines.normalise import parse_money, record_from_item
 
@@ -32,7 +33,7 @@ def page(body: str, summary: dict[str, str] | None = None, title: str = "某医�
             f"<div class='vF_detail_content'>{body}</div></div></div></body></html>")
 
 
-def lots_of(item) -> list[dict]:  # type: ignore[no-untyped-def]
+def lots_of(item: NoticeItem) -> list[dict[str, str | None]]:
     return json.loads(item.fields.get("lots", "[]"))
 
 
