@@ -182,3 +182,57 @@ def test_cut_or_damaged_real_pages_parse_or_raise_parse_error(real_pages: list[b
         record_from_item(parse_detail(damaged, URL))
     except ParseError:
         pass
+
+
+# ------------------------------------------------------------------------------------------------ generated layouts
+
+NAMES = ("甲生物科技有限公司", "乙医疗器械有限公司", "丙（天津）科技有限公司", "丁司法鉴定器材有限公司", "戊商贸有限公司")
+
+
+def lot_block(template: str, number: int, amount_wan: Decimal, colon: str, spaced: bool) -> str:
+    """One awarded lot in one of three templates the real pages show, its labels spaced or not."""
+    name = NAMES[number - 1]
+    space = " " if spaced else ""
+    if template == "tianjin":  # 第N包 ： then a projectBundleList table, 中标金额 in 万元 via entities
+        return (f'<div class="line">第{space}{number}{space}包 {colon}</div><table id="projectBundleList">'
+                f'<tr class="tableHeader"><td>供应商名称</td><td>供应商地址</td><td>统一社会信用代码</td>'
+                f'<td>&#20013;&#26631;金额(万元)</td></tr><tr><td>   {name}   </td><td>某地{number}号</td>'
+                f'<td>91120000MA0{number}</td><td>{amount_wan}</td></tr></table>')
+    if template == "hljcg":  # 合同包N(名称): then a table with the amount in yuan, thousands grouped
+        return (f'<p class="u-content">合同包{space}{number}(设备{number}){colon}</p><table><thead><tr>'
+                f'<th>供应商名称</th><th>供应商地址</th><th>中标（成交）金额</th></tr></thead><tbody><tr>'
+                f'<td>{name}</td><td>某地{number}号</td><td><span>{amount_wan * 10000:,.2f}元</span></td></tr>'
+                f'</tbody></table>')
+    label = space.join("供应商名称") if spaced else "供应商名称"
+    return (f"<p>包号{colon}{number}</p><p>{label}{colon}{name}</p><p>供应商地址{colon}某地{number}号</p>"
+            f"<p>中标（成交）金额{colon}{amount_wan}（万元）</p>")
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "nested"])
+@pytest.mark.parametrize("spaced", [False, True], ids=["tight", "spaced"])
+@pytest.mark.parametrize("colon", ["：", ":"], ids=["fullwidth", "halfwidth"])
+@pytest.mark.parametrize("count", [1, 2, 5])
+@pytest.mark.parametrize("template", ["tianjin", "hljcg", "lines"])
+def test_generated_layouts(template: str, count: int, colon: str, spaced: bool, nested: bool) -> None:
+    """Every combination of template, lot count, colon width, label spacing and a layout table around the body
+    gives exactly its lots; with several lots the last one failed (a labelled failure after the awarded lots)."""
+    awarded = count - 1 if count > 1 else 1
+    amounts = [Decimal(f"{12.5 * number + 3}") for number in range(1, awarded + 1)]
+    blocks = [lot_block(template, number, amount, colon, spaced) for number, amount in enumerate(amounts, 1)]
+    if count > 1:
+        blocks.append(f"<p>包号{colon}{count}</p><p>废标（终止）原因{colon}有效供应商不足三家。</p>")
+    body = "<p>一、项目编号：GEN-2026-001</p><p>三、中标（成交）信息</p>" + "".join(blocks)
+    if nested:
+        body = f"<table><tr><td><div>{body}</div></td></tr></table>"
+    total = sum(amounts, Decimal(0))
+    item = parse_detail(page(body, {"采购单位": "某医院", "总中标金额": f"￥{total:.6f} 万元（人民币）"}), URL)
+    lots = lots_of(item)
+    assert [s.name for s in item.suppliers] == list(NAMES[:awarded])
+    assert [s.address for s in item.suppliers] == [f"某地{n}号" for n in range(1, awarded + 1)]
+    assert [parse_money(lot["amount"]) for lot in lots[:awarded]] == [(a * 10000).quantize(Decimal("0.01"))
+                                                                       for a in amounts]
+    assert [lot["status"] for lot in lots] == ["awarded"] * awarded + (["failed"] if count > 1 else [])
+    if count > 1:
+        assert lots[-1]["reason"] == "有效供应商不足三家。" and lots[-1]["supplier"] is None
+    assert "amount_conflict" not in item.fields and "parse_problems" not in item.fields
+    assert item.project_code == "GEN-2026-001"
