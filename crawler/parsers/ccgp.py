@@ -16,8 +16,8 @@ from urllib.parse import urlencode, urljoin
 from bs4 import Comment, Doctype, NavigableString, Tag
 
 from crawler.items import AttachmentItem, NoticeItem, SupplierItem
-from crawler.parsers.common import (ParseError, cell_text, code_after_label, labelled_cells, links, name_in_section,
-                                    soup_of, text_of, value_after_label)
+from crawler.parsers.common import (ParseError, _split_label, cell_text, code_after_label, labelled_cells, links,
+                                    name_in_section, soup_of, text_of, value_after_label)
 from pipelines.normalise import (NormaliseError, clean_text, fold_text, label_key, notice_type_from_label,
                                  parse_money, places_in, region_by_code, resolve_region, squeeze_cjk)
 
@@ -732,14 +732,6 @@ def _correction_fields(text: str) -> dict[str, str]:
             value = lines[index + 1]
         fields[label] = value
     return fields
-
-
-def _split_label(line: str) -> tuple[str, str, str]:
-    parts = re.split(r"([:：])", line, maxsplit=1)
-    if len(parts) < 3:
-        return label_key(line), "", ""
-    label = re.sub(r"^[\s\d一二三四五六七八九十、.．()（）]+", "", parts[0])
-    return label_key(label), parts[1], clean_text(parts[2])
 
 
 # ------------------------------------------------------------------------------------------------ regions
