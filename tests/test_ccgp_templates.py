@@ -236,3 +236,13 @@ def test_generated_layouts(template: str, count: int, colon: str, spaced: bool, 
         assert lots[-1]["reason"] == "有效供应商不足三家。" and lots[-1]["supplier"] is None
     assert "amount_conflict" not in item.fields and "parse_problems" not in item.fields
     assert item.project_code == "GEN-2026-001"
+
+
+def test_supplier_tables_under_labelled_lot_numbers() -> None:
+    body = "".join(f"<p>包号：{n}</p><table><tr><th>中标供应商名称</th><th>中标金额（元）</th></tr>"
+                   f"<tr><td>{name}</td><td>{amount}</td></tr></table>"
+                   for n, name, amount in ((1, "甲公司", "100000"), (2, "乙公司", "250000.50")))
+    item = parse_detail(page(body, {"采购单位": "某医院", "总中标金额": "￥35.000050 万元（人民币）"}), URL)
+    assert [(lot["lot"], lot["supplier"], lot["amount"]) for lot in lots_of(item)] == [
+        ("1", "甲公司", "100000元"), ("2", "乙公司", "250000.50元")]
+    assert "amount_conflict" not in item.fields

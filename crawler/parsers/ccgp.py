@@ -265,9 +265,10 @@ def parse_body(body: str | bytes | Tag, base_url: str, award_text: str = "") -> 
     return result
 
 
-# A lot's heading line: 第1包 ：, 合同包1(医疗设备采购及服务):, 包2, 标包A.
+# A lot's heading line: 第1包 ：, 合同包1(医疗设备采购及服务):, 包2, 标包A, 包号：3.
 _LOT_HEADING = re.compile(r"^(第\s*[0-9A-Za-z一二三四五六七八九十]+\s*(?:包|标段|标包|分包)|合同包\s*[0-9A-Za-z]+"
-                          r"|(?:标包|分包|包组|包)\s*[0-9A-Za-z]+)\s*((?:[(（][^)）]*[)）])?)\s*[:：]?$")
+                          r"|(?:标包|分包|包组|包)\s*[0-9A-Za-z]+|(?:包号|标包号|包组编号|分包号)\s*[:：]\s*[0-9A-Za-z]+)"
+                          r"\s*((?:[(（][^)）]*[)）])?)\s*[:：]?$")
 _SECTION_HEADING = re.compile(r"^[一二三四五六七八九十]+\s*[、.．]")
 _KIND_WORDS = {"货物": "goods", "服务": "service", "工程": "works"}
 
@@ -286,7 +287,7 @@ def _lot_key(label: str) -> str:
     """第1包, 包1, 合同包1 and 1 are the same lot: the number (or letter) alone."""
     ident = _lot_id(label)
     number = re.search(r"[0-9A-Za-z]+|[一二三四五六七八九十]+", ident)
-    return number.group().lstrip("0") or "0" if number else ident
+    return (number.group().lstrip("0") or "0") if number else ident
 
 
 def _context_before(table: Tag) -> tuple[str, str]:
@@ -305,7 +306,8 @@ def _context_before(table: Tag) -> tuple[str, str]:
             kind = _KIND_WORDS[line[:2]]
         heading = _LOT_HEADING.match(line)
         if heading:
-            lot = (heading.group(1) + heading.group(2)).replace(" ", "")
+            # 包号：3 names lot 3, as the labelled lines do.
+            lot = re.sub(r"^(?:包号|标包号|包组编号|分包号)[:：]", "", (heading.group(1) + heading.group(2)).replace(" ", ""))
             break
         if _SECTION_HEADING.match(line) or seen >= 4:
             break
