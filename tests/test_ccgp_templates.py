@@ -152,6 +152,9 @@ def test_a_lot_without_an_amount_is_kept_and_said() -> None:
     assert [s.name for s in item.suppliers] == ["甲公司", "乙公司"]
     assert item.fields["parse_problems"] == "lot 2: supplier 乙公司 without an amount"
     assert record_from_item(item).warnings == []  # a missing figure is not an unreadable one
+    body = "<p>供应商名称：甲公司</p><p>中标金额：详见附件</p>"
+    item = parse_detail(page(body, {"采购单位": "某医院"}), URL)
+    assert item.fields["parse_problems"] == "lot (unnamed): supplier 甲公司 without an amount (详见附件)"
 
 
 def test_a_wan_yuan_column_holding_yuan_is_flagged_with_both_figures() -> None:

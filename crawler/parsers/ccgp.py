@@ -252,7 +252,9 @@ def parse_body(body: str | bytes | Tag, base_url: str, award_text: str = "") -> 
     if conflicts:
         result.fields["amount_conflict"] = "; ".join(conflicts)
     missing = [f"lot {lot.lot or '(unnamed)'}: supplier {lot.supplier_names()} without an amount"
-               for lot in lots if lot.status == "awarded" and not lot.amount_text and len(lots) > 1]
+               + (f" ({lot.amount_text})" if lot.amount_text else "")
+               for lot in lots if lot.status == "awarded" and _money(lot.amount_text) is None
+               and (lot.amount_text or len(lots) > 1)]
     if missing:
         result.fields["parse_problems"] = "; ".join(missing)
     if lots:
@@ -621,8 +623,9 @@ def _cell_parts(cell: Tag) -> list[str]:
 
 
 def _money(text: str) -> Decimal | None:
+    """The amount, or None where there is none or it cannot be read (normalise says why, on the notice)."""
     try:
-        return parse_money(text)
+        return parse_money(text) if text else None
     except NormaliseError:
         return None
 
