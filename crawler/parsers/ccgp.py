@@ -331,8 +331,8 @@ def _data_rows(table: Tag) -> tuple[list[str], list[list[Tag]], str] | None:
     return None
 
 
-_SUPPLIER_COLUMNS = ("中标(成交)供应商名称", "中标供应商名称", "成交供应商名称", "供应商名称", "中标供应商",
-                     "成交供应商", "中标人名称", "中标人", "供应商")
+_SUPPLIER_COLUMNS = {"中标(成交)供应商名称", "中标供应商名称", "成交供应商名称", "供应商名称", "中标供应商",
+                     "成交供应商", "中标人名称", "中标人", "供应商"}  # as label_key reads them (NFKC brackets)
 # A table of bidders' scores or ranks names losing bidders too: they are not suppliers.
 _RANKING_MARKS = ("排序", "排名", "评审报价", "评审价格", "资格性审查", "符合性审查", "最终报价")
 _ITEM_MARKS = ("品牌", "型号", "规格", "服务名称", "服务范围", "标的名称", "货物名称", "采购标的", "施工范围", "品目")
@@ -364,7 +364,7 @@ def _lots_from_tables(content: Tag) -> list[Lot]:
         if shape is None:
             continue
         header, rows, _banner = shape
-        name_col = next((i for i, label in enumerate(header) if label in map(label_key, _SUPPLIER_COLUMNS)), None)
+        name_col = next((i for i, label in enumerate(header) if label in _SUPPLIER_COLUMNS), None)
         if name_col is None or any(mark in label for label in header for mark in _RANKING_MARKS + _ITEM_MARKS):
             continue
         address_col = next((i for i, label in enumerate(header) if "地址" in label), None)
