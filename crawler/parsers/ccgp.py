@@ -445,8 +445,8 @@ def _cell_pair(cell: Tag) -> tuple[str, str]:
     return label, value
 
 
-# Labelled lines, by what the label introduces. Labels are matched after NFKC (full-width colons and brackets
-# read as ASCII) with any white space between their characters.
+# Labelled lines, by what the label introduces. Labels match with either width of colon and bracket and with any
+# white space between their characters (供 应 商 名 称 ：).
 _LINE_LABELS = {
     "lot": ("包号", "包组编号", "标包号", "标包编号", "分包号", "合同包号", "标段号", "标项号", "包组", "标包", "合同包",
             "标项"),
