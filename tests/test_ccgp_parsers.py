@@ -59,6 +59,9 @@ def test_real_shandong_lots(shared_dir: Path) -> None:
         ("A", "中建八局第二建设有限公司", "2837.861389万元"), ("B", "中建八局东南建设有限公司", "2767万元"),
         ("C", "济南一建集团有限公司", "2578.659万元"), ("D", "中铁十局集团有限公司", "2435万元")]
     assert item.suppliers[1].address == "厦门市思明区观音山国际商务营运中心2号11楼01和04单元部分"
+    assert [(lot["lot"], lot["status"]) for lot in json.loads(item.fields["lots"])] == [
+        ("A", "awarded"), ("B", "awarded"), ("C", "awarded"), ("D", "awarded")]
+    assert "amount_conflict" not in item.fields  # the four lots add up to the total
     record = record_from_item(item)
     assert record.award_cny == Decimal("106185203.89") and record.region_code == "370000"
     assert [s.amount_cny for s in record.suppliers] == [Decimal("28378613.89"), Decimal("27670000.00"),
