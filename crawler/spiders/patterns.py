@@ -126,7 +126,7 @@ class JsonListSpider(NoticeSpider):
         try:
             page = self.parse_list(response, window)
         except Exception as exc:  # noqa: BLE001 - recorded, with the window it leaves unread (no watermark)
-            yield unreadable_page(response, exc, f"list {self._describe(window)}")
+            yield unreadable_page(response, exc, self._describe(window))
             return
         if window.page == 1 and self._too_many(page) and window.start < window.end:
             self.crawler.stats.inc_value("caigou/windows_split")
