@@ -268,8 +268,8 @@ class MetaRefreshGuardMiddleware(RedirectGuardMiddleware):
         if request.meta.get("page_kind") == "attachment" or not isinstance(response, HtmlResponse):
             return response
         interval, target = get_meta_refresh(response, ignore_tags=self.ignore_tags)
-        if target is None or interval is None or interval >= self.max_delay:
-            return response
+        if target is None or interval is None or interval >= self.max_delay or target == response.url:
+            return response  # no refresh, a slow one (as MetaRefreshMiddleware), or a reload of the page itself
         self.refuse(request, response, target, f"the page is a meta refresh to {target}")
 
 
