@@ -347,7 +347,16 @@ def record_from_item(item: Any) -> Any:
             break
     notice_type = item.notice_type or notice_type_from_label(item.notice_type_label) \
         or notice_type_from_label(item.title) or "other"
-    suppliers = [SupplierRecord(name=squeeze_cjk(s.name), lot=clean_text(s.lot), address=clean_text(s.address),
+    def fit(text: str, size: int, what: str) -> str:
+        """A value cut to its column's size (a hostile page's 1,000-character region must not make the notice
+        unstorable on PostgreSQL); the cut is a warning."""
+        if len(text) > size:
+            warnings.append(f"{what}: longer than {size} characters; cut")
+            return text[:size]
+        return text
+
+    suppliers = [SupplierRecord(name=squeeze_cjk(s.name), lot=fit(clean_text(s.lot), 100, "supplier lot"),
+                                address=clean_text(s.address),
                                 amount_cny=money(s.amount_text, f"supplier {s.name} amount"),
                                 amount_text=clean_text(s.amount_text))
                  for s in item.suppliers if clean_text(s.name)]
@@ -360,9 +369,10 @@ def record_from_item(item: Any) -> Any:
         fields.setdefault(label, text)
     record = NoticeRecord(
         source=item.source, source_key=str(item.source_key), url=item.url, title=squeeze_cjk(item.title),
-        notice_type=notice_type, notice_type_label=clean_text(item.notice_type_label), published_at=published_at,
-        region_code=region_code, region_name=region_name, buyer=squeeze_cjk(item.buyer),
-        agency=squeeze_cjk(item.agency), project_code=clean_text(item.project_code),
+        notice_type=notice_type, notice_type_label=fit(clean_text(item.notice_type_label), 100, "notice type label"),
+        published_at=published_at, region_code=region_code, region_name=fit(region_name, 100, "region"),
+        buyer=squeeze_cjk(item.buyer), agency=squeeze_cjk(item.agency),
+        project_code=fit(clean_text(item.project_code), 200, "project code"),
         budget_cny=budget, award_cny=award, suppliers=suppliers,
         line_items=[{key: clean_text(str(value)) for key, value in row.items()} for row in item.line_items],
         body_text=item.body_text.strip(), fields=fields,

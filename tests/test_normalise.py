@@ -147,3 +147,14 @@ def test_control_characters_are_dropped_from_every_string_of_a_record() -> None:
     assert (record.source_key, record.title, record.body_text) == ("1", "那曲]0;x公安局", "第一行\n\t第二行")
     assert record.fields == {"品目": "货物"} and record.line_items == [{"name": "试剂盒"}]
     assert [(s.name, s.address) for s in record.suppliers] == [("甲公司", "拉萨")]
+
+
+def test_values_longer_than_their_columns_are_cut_with_a_warning() -> None:
+    item = NoticeItem(source="ccgp", source_key="1", url="http://x/t20240101_1.htm", title="中标公告",
+                      region_text="某" * 300, notice_type_label="公告" * 80, project_code="X" * 250,
+                      suppliers=[SupplierItem("甲公司", lot="包" * 120)])
+    record = record_from_item(item)
+    assert (len(record.region_name), len(record.notice_type_label), len(record.project_code)) == (100, 100, 200)
+    assert len(record.suppliers[0].lot) == 100
+    assert [w.split(":")[0] for w in record.warnings] == ["supplier lot", "notice type label", "region",
+                                                          "project code"]
