@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 ATTACHMENT_MODES = ("matched", "all", "off")
 
 
-# Errors that mean a fetched page was not read (it did not parse, or a redirect led away from the notice): the
-# run cannot end "succeeded" and its watermark stays. (HTTP and network errors are counted where they happen.)
+# Errors that mean a fetched page was not read (it did not parse, could not be stored, or a redirect led away from
+# the notice): the run cannot end "succeeded" and its watermark stays. Those yielded as items are counted here; the
+# rest (HTTP and network errors, blocks given up, redirects off the portal, store errors) where they happen.
 UNREAD_KINDS = frozenset({"parse", "redirect", "store"})
 
 
