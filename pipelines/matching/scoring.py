@@ -300,13 +300,12 @@ def _edge(text: str, position: int, limit: int, words: Callable[[str], Iterable[
     while position != limit and _wordlike(text[position - 1]) and _wordlike(text[position]):
         position += 1 if limit > position else -1  # out of a number or Latin word
     low, high = max(0, position - 8), min(len(text), position + 8)
-    edges, at = [], low
+    edges, at = [limit], low  # the match's own edge is a word's edge
     for word in words(text[low:high]):
-        edges.append(at)
+        if at > low:  # the window's ends are where it was cut, not where words end
+            edges.append(at)
         at += len(word)
     inward = [e for e in edges if (position <= e <= limit if limit > position else limit <= e <= position)]
-    if not inward or low == 0 and 0 in inward and len(inward) == 1:
-        return position
     return min(inward, key=lambda edge: abs(edge - position))
 
 
