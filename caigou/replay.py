@@ -2,7 +2,7 @@
 
 It answers both as an ordinary server and as a forward proxy: with ``http_proxy=http://127.0.0.1:PORT`` a spider
 keeps the real portal URLs (``http://www.ccgp.gov.cn/…``) and gets the replayed pages, so the spider under test is
-exactly the one that runs against the real site. Query strings match whatever their parameters' order.
+exactly the one that runs against the real site. Query strings match whatever their parameters' order; cache-busters (``_t``) are ignored.
 A route may hold several responses, served in turn (the last repeats): a block page, then the real page.
 
 POST routes: a route may also match on the method and the request body — form fields (sorted, so their order does
@@ -40,10 +40,15 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering: a slow portal, for timeout tests
 
 
+# Cache-busters the portals' own pages add (the time in ms): no part of what a request asks for.
+VOLATILE = frozenset({"_t"})
+
+
 def route_key(url: str, host: str = "") -> str:
-    """host + path + sorted query: the identity of a request whatever its parameters' order."""
+    """host + path + sorted query: the identity of a request whatever its parameters' order (cache-busters
+    left out)."""
     parts = urlsplit(url)
-    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in VOLATILE))
     return f"{(parts.hostname or host).lower()}{parts.path or '/'}" + (f"?{query}" if query else "")
 
 
@@ -52,11 +57,14 @@ def body_key(body: bytes, content_type: str = "") -> str:
     text = body.decode("utf-8", errors="replace")
     if "json" in content_type or text.lstrip().startswith(("{", "[")):
         try:
-            return json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            value = json.loads(text)
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k not in VOLATILE}
+            return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         except ValueError:
             pass
     if "=" in text or not text:
-        return urlencode(sorted(parse_qsl(text, keep_blank_values=True)))
+        return urlencode(sorted((k, v) for k, v in parse_qsl(text, keep_blank_values=True) if k not in VOLATILE))
     return text
 
 

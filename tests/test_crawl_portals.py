@@ -19,7 +19,7 @@ from models.db import Database
 from tests.crawling import crawl as crawl_with_attachments
 from tests.crawling import ROOT, chromium_or_skip, run_caigou
 from tests.digest_data import free_port
-from tests.portals import epoch_ms, html, json_reply, last_run, stored
+from tests.portals import JSON, epoch_ms, html, json_reply, last_run, page, stored
 
 JUNE = ("--since", "2024-05-01", "--until", "2024-06-30")
 WINDOW_JUNE = (dt.date(2024, 5, 31), dt.date(2024, 6, 30))  # date_windows: 31 days back from --until
@@ -277,77 +277,116 @@ def test_ggzy_captcha_stops_the_source_at_once(db: Database, ggzy_site: ReplaySe
 
 # ---------------------------------------------------------------------------------------------------- qinghai
 
-QH_CONSULTATION, QH_AWARD = "Qh7Lx2yT0aB9cD1eF3gH5w==", "Gl4Mn8pQ2rS6tU0vW4xY8z=="
+QH_CONSULTATION, QH_AWARD, QH_XINING = "Qh7Lx2yT0aB9cD1eF3gH5w==", "Gl4Mn8pQ2rS6tU0vW4xY8z==", "Xn2Ab4Cd6Ef8Gh0Ij2Kl4w=="
+QH_AWARD_PAGE = "http://www.ccgp-qinghai.gov.cn/site/detail?parentId=&articleId=Gl4Mn8pQ2rS6tU0vW4xY8z%3D%3D"
 
 
-def qinghai_url(key: str, category: str) -> str:
-    return f"http://www.ccgp-qinghai.gov.cn/ZcyAnnouncement/{category}/{key}.html"
+def qinghai_row(key: str, title: str, time: str, district: str, district_name: str, path_name: str) -> dict[str, object]:
+    """A ``/portal/category`` row as Guangxi's answers of 2024 show them (no URL: the articleId is the key)."""
+    return {"articleId": key, "annId": None, "siteId": 63, "author": "青海三江源招标代理有限公司", "pathName": path_name,
+            "title": title, "content": None, "publishDate": epoch_ms(time), "districtCode": district,
+            "gpCatalogName": "公安专用设备", "procurementMethod": "竞争性磋商", "projectCode": None,
+            "districtName": district_name, "purchaseName": None, "invalid": 0}
 
 
-def qinghai_hit(key: str, title: str, time: str, district: str, path_name: str, category: str) -> dict[str, object]:
-    return {"_index": "announcement", "_id": key, "_source": {
-        "articleId": key, "title": title, "url": f"/ZcyAnnouncement/{category}/{key}.html",
-        "publishDate": epoch_ms(time), "districtName": district, "pathName": path_name}}
+def qinghai_answer(total: int, *rows: dict[str, object]) -> Reply:
+    return json_reply({"success": True, "result": {"data": {"total": total, "data": list(rows)}}})
 
 
-def qinghai_answer(total: int, *hits: dict[str, object]) -> Reply:
-    return json_reply({"hits": {"total": total, "hits": list(hits)}})
+def qinghai_route(server: ReplayServer, category: str, page: int, *replies: Reply) -> None:
+    body = qinghai.category_body(category, dt.date(2024, 6, 1), dt.date(2024, 6, 30), page)
+    server.add(qinghai.category_url(), *replies, json_body=body)
 
 
-def qinghai_route(server: ReplayServer, page: int, *replies: Reply, category: str = "ZcyAnnouncement",
-                  districts: tuple[str, ...] = ()) -> None:
-    body = qinghai.search_body("", category, list(districts), dt.date(2024, 6, 1), dt.date(2024, 6, 30), page, 50)
-    server.add(qinghai.SEARCH_URL, *replies, json_body=body)
+def qinghai_empty(server: ReplayServer, *but: str) -> None:
+    """Every category's list answers "none" (the spider asks each in turn), but those a test routes itself."""
+    for code in qinghai.ALL_CATEGORY_CODES:
+        if code not in but:
+            qinghai_route(server, code, 1, qinghai_answer(0))
 
 
-CONSULTATION_HIT = qinghai_hit(QH_CONSULTATION, "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告",
-                               "2024-06-12 11:00:00", "玉树藏族自治州", "竞争性磋商公告", "ZcyAnnouncement3011")
-AWARD_HIT = qinghai_hit(QH_AWARD, "果洛藏族自治州公安局人像识别系统采购项目中标（成交）结果公告", "2024-06-24 17:30:00",
-                        "果洛藏族自治州", "中标（成交）结果公告", "ZcyAnnouncement4")
+CONSULTATION_ROW = qinghai_row(QH_CONSULTATION, "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告",
+                               "2024-06-12 11:00:00", "632700", "青海省玉树藏族自治州", "竞争性磋商公告")
+AWARD_ROW = qinghai_row(QH_AWARD, "果洛藏族自治州公安局人像识别系统采购项目中标（成交）结果公告", "2024-06-24 17:30:00",
+                        "632600", "青海省果洛藏族自治州", "中标（成交）结果公告")
+XINING_ROW = qinghai_row(QH_XINING, "西宁市第一中学办公家具采购项目中标（成交）结果公告", "2024-06-20 10:00:00",
+                         "630100", "青海省西宁市", "中标（成交）结果公告")
 
 
 @pytest.fixture
 def qinghai_site(server: ReplayServer) -> ReplayServer:
-    server.add(qinghai_url(QH_CONSULTATION, "ZcyAnnouncement3011"), html("qinghai", "detail_yushu_consultation.html"))
-    # The award page is first Aliyun WAF's JavaScript challenge.
-    server.add(qinghai_url(QH_AWARD, "ZcyAnnouncement4"), html("qinghai", "aliyun_waf.html"),
-               html("qinghai", "detail_guoluo_award.html"))
+    server.add(qinghai.detail_url(QH_CONSULTATION), Reply(page("qinghai", "detail_yushu_consultation.json"),
+                                                          content_type=JSON))
+    server.add(qinghai.detail_url(QH_AWARD), Reply(page("qinghai", "detail_guoluo_award.json"), content_type=JSON))
     return server
 
 
-def test_qinghai_search_pages_and_article_details(db: Database, qinghai_site: ReplayServer) -> None:
-    qinghai_route(qinghai_site, 1, qinghai_answer(51, CONSULTATION_HIT))  # 51 results: two pages of 50
-    qinghai_route(qinghai_site, 2, qinghai_answer(51, AWARD_HIT))
+def test_qinghai_category_lists_and_json_notices(db: Database, qinghai_site: ReplayServer) -> None:
+    qinghai_empty(qinghai_site, "ZcyAnnouncement3011", "ZcyAnnouncement4")
+    qinghai_route(qinghai_site, "ZcyAnnouncement3011", 1, qinghai_answer(1, CONSULTATION_ROW))
+    qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, qinghai_answer(16, AWARD_ROW))  # 16 results: two pages of 15
+    qinghai_route(qinghai_site, "ZcyAnnouncement4", 2, qinghai_answer(16, XINING_ROW))
+    qinghai_site.add(qinghai.detail_url(QH_XINING), json_reply({"success": True, "result": {"data": {
+        "title": "西宁市第一中学办公家具采购项目中标（成交）结果公告", "articleId": QH_XINING, "publishDate": 1718848800000,
+        "districtCode": "630100", "content": "<p>一、项目编号：XNZC2024-201</p><p>1.采购人信息</p><p>名 称：西宁市第一中学</p>",
+        "attachmentList": None}}}))
     result = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert qinghai_site.misses == []
     notices = stored(db)
-    assert set(notices) == {QH_CONSULTATION, QH_AWARD}
+    assert set(notices) == {QH_CONSULTATION, QH_AWARD, QH_XINING}
     consultation, award = notices[QH_CONSULTATION], notices[QH_AWARD]
     assert consultation["title"] == "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告"
     assert consultation["type"] == "consultation" and consultation["published"] == "2024-06-12 11:00"
     assert (consultation["region"], consultation["buyer"]) == ("632700", "玉树藏族自治州公安局")
+    assert consultation["agency"] == "青海三江源招标代理有限公司"  # the author is the agency here, never the buyer
     assert consultation["budget"] == Decimal("1280000.00") and consultation["project_code"] == "YSZC2024-089"
     assert len(consultation["attachments"]) == 1 and "Y-STR检测试剂盒" in str(consultation["body"])
-    assert award["type"] == "award" and award["region"] == "632600"
-    assert award["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]
-    run = last_run(db)
-    assert run.status == "succeeded" and run.counts["blocked"] == 1
+    assert award["url"] == QH_AWARD_PAGE  # the page for people, not the JSON
+    assert award["type"] == "award" and award["region"] == "632600" and award["buyer"] == "果洛藏族自治州公安局"
+    assert award["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]  # ccgp's code-* cells
+    assert award["award"] == Decimal("968000.00") and len(award["attachments"]) == 1
+    assert notices[QH_XINING]["region"] == "630000"  # 西宁 is not in the regions table: its province
+    assert last_run(db).status == "succeeded"
     with db.session() as session:
-        blocked = session.scalars(select(RawPage).where(RawPage.kind == "blocked")).one()
-        assert blocked.url == qinghai_url(QH_AWARD, "ZcyAnnouncement4") and b"acw_sc__v2" in blocked.body
+        archived = session.scalars(select(RawPage).where(RawPage.url == qinghai.detail_url(QH_AWARD))).one()
+        assert archived.body.lstrip().startswith(b"{")
 
     again = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
-    assert again.returncode == 0 and "2 already stored" in again.stdout
-    assert sum(1 for key in qinghai_site.requests if "/ZcyAnnouncement/" in key and "search" not in key) == 3
+    assert again.returncode == 0 and "3 already stored" in again.stdout
+    assert sum(1 for key in qinghai_site.requests if "/portal/detail" in key) == 3
 
 
-def test_qinghai_region_and_type_go_into_the_search(db: Database, qinghai_site: ReplayServer) -> None:
-    qinghai_route(qinghai_site, 1, qinghai_answer(1, AWARD_HIT), category="ZcyAnnouncement4", districts=("632600",))
-    result = crawl(db.url, "qinghai", "--region", "632600", "--type", "award", *JUNE_ONLY, proxy=qinghai_site.url)
+def test_qinghai_type_region_and_keyword_filter_the_rows(db: Database, qinghai_site: ReplayServer) -> None:
+    qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, qinghai_answer(2, AWARD_ROW, XINING_ROW))
+    result = crawl(db.url, "qinghai", "--region", "632600", "--type", "award", "--keyword", "人像", *JUNE_ONLY,
+                   proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert qinghai_site.misses == []
+    assert qinghai_site.misses == []  # only the award category was asked for
     assert set(stored(db)) == {QH_AWARD}
+    assert not any(QH_XINING.replace("=", "%3D") in key for key in qinghai_site.requests)
+
+
+def test_qinghai_aliyun_challenge_without_a_browser_stops_the_source(db: Database,
+                                                                     qinghai_site: ReplayServer) -> None:
+    qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, html("qinghai", "aliyun_waf.html"))
+    result = crawl(db.url, "qinghai", "--type", "award", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "qinghai: stopped (challenge)" in result.stdout
+    assert "Aliyun WAF's JavaScript challenge (acw_sc__v2), which only a browser passes" in result.stdout
+    assert "CAIGOU_BROWSER=1" in result.stdout and "Traceback" not in result.stderr
+    assert sum(1 for key in qinghai_site.requests if "/portal/category" in key) == 1  # not retried
+    with db.session() as session:
+        error = session.scalars(select(CrawlError)).one()
+        assert error.kind == "challenge"
+        assert b"acw_sc__v2" in session.get(RawPage, error.raw_page_id).body
+    assert stored(db) == {} and last_run(db).status == "failed"
+
+
+def test_qinghai_explicit_page_for_people_is_read_from_the_api(db: Database, qinghai_site: ReplayServer) -> None:
+    result = crawl(db.url, "qinghai", "--url", QH_AWARD_PAGE, proxy=qinghai_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(stored(db)) == {QH_AWARD} and stored(db)[QH_AWARD]["url"] == QH_AWARD_PAGE
 
 
 # ---------------------------------------------------------------------------------------------------- sichuan
@@ -498,7 +537,8 @@ def _error_list_route(server: ReplayServer, source: str, reply: Reply) -> None:
         server.add(ggzy.DEAL_LIST_PAGE, Reply("<html><body>交易公开</body></html>".encode()))
         ggzy_route(server, *june, 1, reply)
     elif source == "qinghai":
-        qinghai_route(server, 1, reply)
+        qinghai_empty(server, "ZcyAnnouncement4")
+        qinghai_route(server, "ZcyAnnouncement4", 1, reply)
     else:
         server.add(sichuan.SITE_ID_URL, json_reply({"code": "200", "data": SC_SITE}))
         server.add(sichuan_list_url(*june), reply)

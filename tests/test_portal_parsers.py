@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 from urllib.request import ProxyHandler, Request, build_opener
 
 import pytest
@@ -43,7 +44,7 @@ def test_xizang_award_detail() -> None:
 def test_a_page_without_a_notice_is_a_parse_error_not_a_notice() -> None:
     with pytest.raises(ParseError, match="no notice"):
         xizang.parse_detail("<html><body><p>页面已迁移</p></body></html>", "http://x")
-    with pytest.raises(ParseError, match="articleDetail"):
+    with pytest.raises(ParseError, match="not JSON"):
         qinghai.parse_detail(page("qinghai", "aliyun_waf.html"), "http://x")
     with pytest.raises(ParseError, match="not JSON"):
         sichuan.parse_detail(page("xizang", "waf_block.html"), "http://x")
@@ -100,21 +101,61 @@ def test_ggzy_content_page_attachments() -> None:
     assert changdu.attachments == []  # its only link is the provincial original, outside the body
 
 
-def test_qinghai_search_total_in_both_elasticsearch_forms() -> None:
-    hit = {"_source": {"articleId": "A1b2C3d4", "title": "海南藏族自治州公安局采购公告", "url": "/ZcyAnnouncement/ZcyAnnouncement2/A1b2C3d4.html",
-                       "publishDate": 1718161200000, "districtName": "海南藏族自治州"}}
-    assert qinghai.parse_search(json.dumps({"hits": {"total": 7, "hits": [hit]}})).total == 7
-    listed = qinghai.parse_search(json.dumps({"hits": {"total": {"value": 8, "relation": "eq"}, "hits": [hit]}}))
-    assert listed.total == 8 and listed.rows[0].key == "A1b2C3d4"
-    with pytest.raises(ParseError, match="no hits"):
-        qinghai.parse_search('{"success": false}')
+def test_qinghai_category_list_in_guangxi_s_documented_shape(shared_dir: Path) -> None:
+    """The real 政采云 answer of 2024 (Guangxi, the same platform) parses as Qinghai's would."""
+    listed = qinghai.parse_category((shared_dir / "real/qinghai/zcy_portal_category_doc_guangxi.json").read_bytes())
+    assert listed.total == 1
+    row = listed.rows[0]
+    assert row.key == "Y1Xs+Ya9sqZiYbm5sKeVqQ=="
+    assert row.url == "http://www.ccgp-qinghai.gov.cn/portal/detail?articleId=Y1Xs%2BYa9sqZiYbm5sKeVqQ%3D%3D"
+    assert qinghai.source_key_from_url(row.url) == row.key
+    assert row.title == "那坡县应急管理局关于乡镇消防车及配套装备采购项目的终止公告"
+    assert row.published_text == "1708251407000"
+    assert row.listing["notice_type_label"] == "终止公告" and row.listing["district_code"] == "451026"
+    assert row.listing["author"] == "广西恒耀项目管理有限公司"  # an agency: never taken as the buyer
 
 
-def test_qinghai_article_detail_to_record() -> None:
-    record = record_from_item(qinghai.parse_detail(page("qinghai", "detail_guoluo_award.html"), "http://x/a.html"))
+def test_qinghai_detail_in_guangxi_s_documented_shape(shared_dir: Path) -> None:
+    body = (shared_dir / "real/qinghai/zcy_portal_detail_doc_guangxi.json").read_bytes()
+    # The saved answer's content is only its style sheet: a notice without text is a parse error, not a notice.
+    with pytest.raises(ParseError, match="content is empty"):
+        qinghai.parse_detail(body, qinghai.detail_url("j3fGSjOb9+s2L57ar0Y/MQ=="))
+    answer = json.loads(body)
+    answer["result"]["data"]["content"] += "<p>一、项目编号：E4510002866005744001</p><p>预算金额：120.5万元</p>"
+    item = qinghai.parse_detail(json.dumps(answer, ensure_ascii=False), qinghai.detail_url("x"))
+    assert item.source_key == "j3fGSjOb9+s2L57ar0Y/MQ==" and item.project_code == "E4510002866005744001"
+    assert item.url == "http://www.ccgp-qinghai.gov.cn/site/detail?parentId=&articleId=j3fGSjOb9%2Bs2L57ar0Y%2FMQ%3D%3D"
+    assert item.region_text == "广西壮族自治区" and item.published_text == "1701679601000"
+    assert item.buyer == "" and item.fields["发布单位"] == "广西达苏泰工程咨询有限公司"
+
+
+def test_qinghai_json_notice_to_record() -> None:
+    item = qinghai.parse_detail(page("qinghai", "detail_guoluo_award.json"), qinghai.detail_url("x"))
+    record = record_from_item(item)
     assert (record.source_key, record.region_code, record.buyer) == ("Gl4Mn8pQ2rS6tU0vW4xY8z==", "632600",
                                                                      "果洛藏族自治州公安局")
     assert record.award_cny == Decimal("968000.00") and record.warnings == []
+    assert [(s.name, s.amount_text) for s in item.suppliers] == [("青海智安信息技术有限公司", "报价:968000.00(元)")]
+    assert item.line_items[0]["brand"] == "海康威视"
+
+
+@pytest.mark.parametrize("body", [
+    "[]", '{"success": false, "error": "系统繁忙"}', '{"success": true, "result": null}',
+    '{"success": true, "result": {"data": []}}', '{"success": true, "result": {"data": {"total": "x", "data": []}}}',
+    '{"success": true, "result": {"data": {"total": 1, "data": {"a": 1}}}}',
+    '{"success": true, "result": {"data": {"total": 1, "data": ["row"]}}}', "<html>acw_sc__v2</html>"])
+def test_qinghai_list_of_another_shape_is_a_parse_error(body: str) -> None:
+    with pytest.raises(ParseError):
+        qinghai.parse_category(body)
+
+
+@pytest.mark.parametrize("data", [
+    {}, {"title": "公告"}, {"title": "公告", "content": 5}, {"title": ["x"], "content": "<p>x</p>"},
+    {"title": "公告", "content": "<p>x</p>", "articleId": "a", "attachmentList": "x.pdf"},
+    {"title": "公告", "content": "<p>x</p>", "articleId": "a", "attachmentList": ["x.pdf"]}])
+def test_qinghai_notice_of_another_shape_is_a_parse_error(data: dict[str, object]) -> None:
+    with pytest.raises(ParseError):
+        qinghai.parse_detail(json.dumps({"success": True, "result": {"data": data}}), "http://x/portal/detail")
 
 
 def test_sichuan_site_id_list_and_notice() -> None:
