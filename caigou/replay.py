@@ -109,6 +109,7 @@ class ReplayServer:
         self.routes: dict[str, list[Reply]] = {}
         self.served: dict[str, int] = {}
         self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []  # each of ``requests``' headers (names lower-cased)
         self.times: list[float] = []  # when each of ``requests`` arrived (time.monotonic), for back-off tests
         self.misses: list[str] = []
         self._lock = threading.Lock()
@@ -141,10 +142,11 @@ class ReplayServer:
             self.add(url, *replies(spec if isinstance(spec, list) else [spec]))
 
     def reply_for(self, url: str, host: str, method: str = "GET", body: bytes = b"",
-                  content_type: str = "") -> Reply | None:
+                  content_type: str = "", headers: Mapping[str, str] | None = None) -> Reply | None:
         key = route_key(url, host)
         with self._lock:
             self.times.append(time.monotonic())
+            self.headers.append({name.lower(): value for name, value in (headers or {}).items()})
             if method == "POST":
                 keyed = f"POST {key} {body_key(body, content_type)}"
                 self.requests.append(keyed)
@@ -174,7 +176,7 @@ class ReplayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 reply = replay.reply_for(self.path, self.headers.get("Host", "").split(":")[0], self.command,
-                                         body, self.headers.get("Content-Type", ""))
+                                         body, self.headers.get("Content-Type", ""), dict(self.headers.items()))
                 if reply is None:
                     reply = Reply(b"not found", status=404, content_type="text/plain")
                 if reply.delay:

@@ -158,20 +158,59 @@ def test_qinghai_notice_of_another_shape_is_a_parse_error(data: dict[str, object
         qinghai.parse_detail(json.dumps({"success": True, "result": {"data": data}}), "http://x/portal/detail")
 
 
-def test_sichuan_site_id_list_and_notice() -> None:
-    assert sichuan.parse_site_id('{"code": "200", "data": "94c9ee5f"}') == "94c9ee5f"
-    assert sichuan.parse_site_id('{"code": "200", "data": {"siteId": "94c9ee5f"}}') == "94c9ee5f"
-    with pytest.raises(ParseError, match="code 500"):
-        sichuan.parse_list('{"code": "500", "msg": "系统繁忙"}')
+def test_sichuan_list_and_notice_in_the_captured_shapes(shared_dir: Path) -> None:
+    """The capture of 2026-03-14: rows and notices carry the buyer as ``author`` (there is no purchaser)."""
+    listed = sichuan.parse_list((shared_dir / "real/sichuan/selectInfoForIndex_capture_excerpt_20260314.json").read_bytes())
+    assert listed.total == 207806
+    row = listed.rows[0]
+    assert row.key == "9a8940a0-de03-4cb1-8b44-293009fdfe08" and row.url == sichuan.detail_url(row.key)
+    assert sichuan.source_key_from_url(row.url) == row.key
+    assert row.listing["buyer"] == "四川省内江市中级人民法院" and row.listing["notice_type"] == "intention"
+    assert row.listing["project_code"] == "YXGK-511001-2026-00110" and row.published_text == "2026-03-14 15:16:32"
+    body = json.loads((shared_dir / "real/sichuan/getInfoById_capture_excerpt_20260314.json").read_text())
+    body["data"]["content"] = "<p>一、采购意向</p><p>采购项目名称：审判法庭智能化改造</p><p>预算金额：80万元</p>"
+    item = sichuan.parse_detail(json.dumps(body, ensure_ascii=False), row.url)
+    assert (item.buyer, item.notice_type, item.notice_type_label) == ("四川省内江市中级人民法院", "intention", "采购意向公告")
+    assert item.url == "https://www.ccgp-sichuan.gov.cn/maincms-web/article?type=notice&id=" + row.key
+    assert item.region_text == "四川省"  # 内江市市本级: 内江 (511000) is not in the regions table, its province is
+    assert item.project_code == "YXGK-511001-2026-00110" and item.budget_text == "80万元"
+
+
+def test_sichuan_body_s_own_level_is_its_prefecture() -> None:
+    assert sichuan.region_of("513301", "甘孜藏族自治州州本级").code == "513300"
+    assert sichuan.region_of("513301", "康定市").code == "513301"
+    assert sichuan.region_of("510001", "四川省本级").code == "510000"
+
+
+def test_sichuan_notice_with_a_purchaser_and_attachments() -> None:
     url = sichuan.detail_url("ff8080")
-    assert sichuan.source_key_from_url(url) == "ff8080"
     item = sichuan.parse_detail(json.dumps({"code": "200", "data": {
         "id": "ff8080", "title": "甘孜藏族自治州公安局Y-STR检测试剂采购项目中标（成交）结果公告", "noticeType": "00102",
-        "noticeTime": "2024-06-15 15:00:00", "purchaser": "甘孜藏族自治州公安局", "regionName": "甘孜藏族自治州",
+        "noticeTime": "2024-06-15 15:00:00", "purchaser": "甘孜藏族自治州公安局", "author": "四川康定招标代理有限公司",
         "content": "<p>供应商名称：四川蜀康生物科技有限公司</p><p>中标（成交）金额：412,600.00元</p>",
         "attchs": [{"name": "中标通知书.pdf", "url": "/gpcms/upload/2024/zbtzs.pdf"}]}}, ensure_ascii=False), url)
-    assert item.notice_type == "award" and item.award_text == "412,600.00元"
+    assert item.notice_type == "award" and item.award_text == "412,600.00元" and item.buyer == "甘孜藏族自治州公安局"
     assert item.attachments[0].url == "https://www.ccgp-sichuan.gov.cn/gpcms/upload/2024/zbtzs.pdf"
+    assert sichuan.captcha_refused('{"code": "500", "msg": "验证码错误"}') == "验证码错误"
+    assert sichuan.captcha_refused('{"code": "500", "msg": "系统繁忙"}') is None
+    assert sichuan.captcha_refused('{"code": "200", "data": {}}') is None
+
+
+@pytest.mark.parametrize("body", [
+    "[]", '{"code": "500", "msg": "系统繁忙"}', '{"code": "200", "data": null}', '{"code": "200", "data": []}',
+    '{"code": "200", "data": {"rows": {}, "total": 1}}', '{"code": "200", "data": {"rows": [1], "total": 1}}',
+    '{"code": "200", "data": {"rows": [], "total": "many"}}', "<html>请开启JavaScript</html>"])
+def test_sichuan_list_of_another_shape_is_a_parse_error(body: str) -> None:
+    with pytest.raises(ParseError):
+        sichuan.parse_list(body)
+
+
+@pytest.mark.parametrize("data", [
+    None, [], {"title": "公告"}, {"title": "公告", "content": {"html": "x"}}, {"title": {"a": 1}, "content": "<p>x</p>"},
+    {"title": "公告", "content": "<p>x</p>", "attchs": "a.pdf"}, {"title": "公告", "content": "<p>x</p>", "attchs": [1]}])
+def test_sichuan_notice_of_another_shape_is_a_parse_error(data: object) -> None:
+    with pytest.raises(ParseError):
+        sichuan.parse_detail(json.dumps({"code": "200", "data": data}), "http://x/getInfoById?id=1")
 
 
 def test_notice_facts_from_labelled_lines() -> None:

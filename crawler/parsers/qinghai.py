@@ -9,15 +9,14 @@ ParseError, never a KeyError or a TypeError.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from crawler.items import AttachmentItem, NoticeItem
 from crawler.parsers import ccgp
-from crawler.parsers.common import ListPage, ListRow, ParseError, attachment_links, load_json, notice_facts, soup_of, \
-    text_of
-from pipelines.normalise import Region, clean_text, region_by_code, squeeze_cjk
+from crawler.parsers.common import ListPage, ListRow, ParseError, attachment_links, district_region, load_json, \
+    notice_facts, soup_of, text_of
+from pipelines.normalise import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-qinghai.gov.cn"
 PAGE_SIZE = 15  # what the site's own list page asks for
@@ -86,9 +85,12 @@ def parse_category(body: bytes | str, base_url: str = BASE_URL, parent_id: str =
     """``result.data.{total, data[]}``; rows carry ``articleId`` (no URL), title, author, publishDate (ms),
     districtCode, districtName, pathName (the notice type in Chinese), procurementMethod, gpCatalogName."""
     data = _result_data(body, "category list")
-    total, records = data.get("total", 0), data.get("data") or []
+    total, records = data.get("total", 0), data.get("data", [])
     if isinstance(total, bool) or not isinstance(total, (int, str)) or not str(total).isdigit():
         raise ParseError(f"the category list's total is not a number ({total!r})")
+    total = 0 if total is None else total
+    if records is None:  # no rows at all
+        records = []
     if not isinstance(records, list):
         raise ParseError("the category list's data is not a list")
     rows = []
@@ -107,14 +109,6 @@ def parse_category(body: bytes | str, base_url: str = BASE_URL, parent_id: str =
                             published_text=_text(record.get("publishDate")),
                             listing={k: v for k, v in listing.items() if v}))
     return ListPage(total=int(total), rows=rows)
-
-
-def district_region(code: str) -> Region | None:
-    """The most precise region the table knows for a 6-digit ``districtCode`` (county, else prefecture, else
-    province): counties are often missing from the table."""
-    if not re.fullmatch(r"\d{6}", code):
-        return None
-    return region_by_code(code) or region_by_code(code[:4] + "00") or region_by_code(code[:2])
 
 
 def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_id: str = "",
