@@ -144,6 +144,27 @@ def test_xizang_html_where_json_was_expected_is_a_block(db: Database, server: Re
         assert session.scalars(select(CrawlError.kind)).all() == ["blocked"]
 
 
+def test_xizang_list_fields_win_and_the_page_fills_in(db: Database, server: ReplayServer) -> None:
+    """f_purchaser / f_agency / f_budget are the site's own data: taken over the page's text when present; a row
+    without them leaves the page's values."""
+    listed = xizang_row(XZ_TENDER, "那曲市公安局STR试剂盒采购项目公开招标公告", "2024-06-12 10:30:00", "采购公告",
+                        "那曲市公安局刑事侦查支队", "600000")
+    listed["fieldValues"]["f_agency"] = "西藏高原招标代理有限公司"  # type: ignore[index]
+    bare = xizang_row(XZ_LASA, "拉萨市公安局物证鉴定DNA实验室耗材采购竞争性磋商公告", "2024-05-20 09:00:00", "采购公告",
+                      "")
+    server.add(xizang_list_url(WINDOW_JUNE), xizang_list(2, listed, bare))
+    server.add(xizang_list_url(WINDOW_MAY), xizang_list(0))
+    server.add(xizang_url(XZ_TENDER), html("xizang", "detail_tender.html"))
+    server.add(xizang_url(XZ_LASA), html("xizang", "detail_lasa.html"))
+    result = crawl(db.url, "xizang", *JUNE, proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    notices = stored(db)
+    tender, lasa = notices[XZ_TENDER], notices[XZ_LASA]
+    assert (tender["buyer"], tender["agency"]) == ("那曲市公安局刑事侦查支队", "西藏高原招标代理有限公司")
+    assert tender["budget"] == Decimal("600000.00")  # the page says 569,800
+    assert (lasa["buyer"], lasa["budget"]) == ("拉萨市公安局", Decimal("380000.00"))  # from the page
+
+
 def test_a_region_outside_the_portal_is_one_line(tmp_path: Path) -> None:
     result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "crawl", "xizang", "--region", "63")
     assert result.returncode == 2
