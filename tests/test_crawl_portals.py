@@ -446,6 +446,28 @@ def test_qinghai_aliyun_challenge_without_a_browser_stops_the_source(db: Databas
     assert stored(db) == {} and last_run(db).status == "failed"
 
 
+CHALLENGE = (b"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><script>var arg1='6A1B2C3D4E5F607182';"
+             b"document.cookie='acw_sc__v2=6a1b2c3d4e5f607182; path=/';</script></body></html>")
+
+
+def test_qinghai_through_the_browser_passes_the_aliyun_challenge(db: Database, qinghai_site: ReplayServer) -> None:
+    """CAIGOU_BROWSER=1: Chromium runs the challenge's script, and the retry carries the cookie it set."""
+    pytest.importorskip("scrapy_playwright")
+    chromium = chromium_or_skip()
+    qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, qinghai_answer(1, AWARD_ROW))
+    qinghai_site.add(qinghai.detail_url(QH_AWARD), Reply(CHALLENGE),
+                     Reply(page("qinghai", "detail_guoluo_award.json"), content_type=JSON))
+    result = crawl(db.url, "qinghai", "--type", "award", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1",
+                   proxy=qinghai_site.url, env={"CAIGOU_BROWSER_PATH": chromium})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert [key for key in qinghai_site.misses if "ccgp-qinghai" in key] == []
+    assert stored(db)[QH_AWARD]["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]
+    details = [headers for key, headers in zip(qinghai_site.requests, qinghai_site.headers) if "/portal/detail" in key]
+    assert len(details) == 2 and "acw_sc__v2" not in details[0].get("cookie", "")
+    assert "acw_sc__v2=6a1b2c3d4e5f607182" in details[1].get("cookie", "")
+    assert last_run(db).counts["blocked"] == 1
+
+
 def test_qinghai_explicit_page_for_people_is_read_from_the_api(db: Database, qinghai_site: ReplayServer) -> None:
     result = crawl(db.url, "qinghai", "--url", QH_AWARD_PAGE, proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
