@@ -101,6 +101,24 @@ def test_ggzy_content_page_attachments() -> None:
     assert changdu.attachments == []  # its only link is the provincial original, outside the body
 
 
+def test_ggzy_detail_table_and_compact_lines() -> None:
+    url = "http://www.ggzy.gov.cn/information/html/b/540000/0202/20240618/0054b1c2d3e4.shtml"
+    table = ggzy.parse_detail(page("ggzy", "b_detail_table.html"), url)
+    assert (table.buyer, table.agency, table.project_code) == ("林芝市公安局", "西藏尼洋河招标代理有限公司", "LZGA-2024-022")
+    assert [(s.name, s.amount_text) for s in table.suppliers] == [("西藏天眼智能科技有限公司", "318.6万元")]
+    assert table.award_text == "318.6万元"  # the unit from the header 中标金额（万元）
+    compact = ggzy.parse_detail(page("ggzy", "b_compact.html"), url)
+    assert compact.buyer == "山南市公安局" and compact.award_text == "1150000元"
+    assert ggzy.compact_pairs("中标单位:甲公司,中标价格:12.5（万元）\n采购单位：乙局 联系人：丙") == [
+        ("中标单位", "甲公司"), ("中标价格", "12.5（万元）"), ("采购单位", "乙局"), ("联系人", "丙")]
+    # Labels run on after a name without a separator are still split off.
+    assert ggzy.compact_pairs("采购单位：乙局联系人：丙")[0] == ("采购单位", "乙局")
+    # A page with neither text, table nor lines of any known label: no buyer, no supplier, no crash.
+    bare = ggzy.parse_detail(page("ggzy", "b_compact.html").replace("中标单位".encode(), "备注".encode())
+                             .replace("采购单位".encode(), "说明".encode()), url)
+    assert (bare.buyer, bare.suppliers, bare.award_text) == ("", [], "")
+
+
 def test_qinghai_category_list_in_guangxi_s_documented_shape(shared_dir: Path) -> None:
     """The real 政采云 answer of 2024 (Guangxi, the same platform) parses as Qinghai's would."""
     listed = qinghai.parse_category((shared_dir / "real/qinghai/zcy_portal_category_doc_guangxi.json").read_bytes())
@@ -113,6 +131,10 @@ def test_qinghai_category_list_in_guangxi_s_documented_shape(shared_dir: Path) -
     assert row.published_text == "1708251407000"
     assert row.listing["notice_type_label"] == "终止公告" and row.listing["district_code"] == "451026"
     assert row.listing["author"] == "广西恒耀项目管理有限公司"  # an agency: never taken as the buyer
+    # Any 政采云 province: the same answer read for Guangxi's own host.
+    guangxi = qinghai.parse_category((shared_dir / "real/qinghai/zcy_portal_category_doc_guangxi.json").read_bytes(),
+                                     "http://www.ccgp-guangxi.gov.cn")
+    assert guangxi.rows[0].url.startswith("http://www.ccgp-guangxi.gov.cn/portal/detail?articleId=")
 
 
 def test_qinghai_detail_in_guangxi_s_documented_shape(shared_dir: Path) -> None:
