@@ -81,7 +81,7 @@ def _text(value: Any) -> str:
     return clean_text(str(value))
 
 
-def parse_category(body: bytes | str, base_url: str = BASE_URL, parent_id: str = "") -> ListPage:
+def parse_category(body: bytes | str, base_url: str = BASE_URL) -> ListPage:
     """``result.data.{total, data[]}``; rows carry ``articleId`` (no URL), title, author, publishDate (ms),
     districtCode, districtName, pathName (the notice type in Chinese), procurementMethod, gpCatalogName."""
     data = _result_data(body, "category list")

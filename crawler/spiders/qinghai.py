@@ -66,7 +66,7 @@ class ZcySpider(JsonListSpider):
         return request
 
     def parse_list(self, response: Response, window: ListWindow) -> ListPage:
-        return site.parse_category(response.body, self.base_url, self.parent_id)
+        return site.parse_category(response.body, self.base_url)
 
     def keep_row(self, row: ListRow, window: ListWindow) -> bool:
         if self.keywords and not any(k.casefold() in row.title.casefold() for k in self.keywords):
