@@ -430,6 +430,18 @@ def test_qinghai_type_region_and_keyword_filter_the_rows(db: Database, qinghai_s
     assert not any(QH_XINING.replace("=", "%3D") in key for key in qinghai_site.requests)
 
 
+def test_qinghai_type_without_a_category_asks_every_one_and_keeps_by_label(db: Database,
+                                                                          qinghai_site: ReplayServer) -> None:
+    invitation = {**CONSULTATION_ROW, "pathName": "邀请招标公告"}
+    qinghai_empty(qinghai_site, "ZcyAnnouncement2")
+    qinghai_route(qinghai_site, "ZcyAnnouncement2", 1, qinghai_answer(2, invitation, {**AWARD_ROW, "pathName": "公开招标公告"}))
+    result = crawl(db.url, "qinghai", "--type", "invitation", *JUNE_ONLY, proxy=qinghai_site.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert qinghai_site.misses == []
+    assert sum(1 for key in qinghai_site.requests if "/portal/category" in key) == len(qinghai.ALL_CATEGORY_CODES)
+    assert set(stored(db)) == {QH_CONSULTATION}
+
+
 def test_qinghai_aliyun_challenge_without_a_browser_stops_the_source(db: Database,
                                                                      qinghai_site: ReplayServer) -> None:
     qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, html("qinghai", "aliyun_waf.html"))

@@ -16,7 +16,7 @@ from crawler.parsers import qinghai as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.normalise import region_by_code
+from pipelines.normalise import notice_type_from_label, region_by_code
 
 
 class ZcySpider(JsonListSpider):
@@ -71,6 +71,12 @@ class ZcySpider(JsonListSpider):
     def keep_row(self, row: ListRow, window: ListWindow) -> bool:
         if self.keywords and not any(k.casefold() in row.title.casefold() for k in self.keywords):
             return False
+        if self.notice_types:
+            # A type without a category of its own (invitation …) lists every category: its label decides.
+            row_type = site.CATEGORY_TYPES.get(window.query.type_code, "")
+            label_type = notice_type_from_label(row.listing.get("notice_type_label", "")) or ""
+            if row_type not in self.notice_types and label_type not in self.notice_types:
+                return False
         district = row.listing.get("district_code", "")
         if self.region and self.region[2:] != "0000" and district:
             prefix = self.region.rstrip("0") if self.region[4:] == "00" else self.region
