@@ -2,7 +2,8 @@
 
 It answers both as an ordinary server and as a forward proxy: with ``http_proxy=http://127.0.0.1:PORT`` a spider
 keeps the real portal URLs (``http://www.ccgp.gov.cn/…``) and gets the replayed pages, so the spider under test is
-exactly the one that runs against the real site. Query strings match whatever their parameters' order; cache-busters (``_t``) are ignored.
+exactly the one that runs against the real site. Query strings match whatever their parameters' order, and
+cache-busters (``_t``) are ignored.
 A route may hold several responses, served in turn (the last repeats): a block page, then the real page.
 
 POST routes: a route may also match on the method and the request body — form fields (sorted, so their order does

@@ -340,11 +340,13 @@ def test_ggzy_captcha_stops_the_source_at_once(db: Database, ggzy_site: ReplaySe
 
 # ---------------------------------------------------------------------------------------------------- qinghai
 
-QH_CONSULTATION, QH_AWARD, QH_XINING = "Qh7Lx2yT0aB9cD1eF3gH5w==", "Gl4Mn8pQ2rS6tU0vW4xY8z==", "Xn2Ab4Cd6Ef8Gh0Ij2Kl4w=="
+QH_CONSULTATION, QH_AWARD = "Qh7Lx2yT0aB9cD1eF3gH5w==", "Gl4Mn8pQ2rS6tU0vW4xY8z=="
+QH_XINING = "Xn2Ab4Cd6Ef8Gh0Ij2Kl4w=="
 QH_AWARD_PAGE = "http://www.ccgp-qinghai.gov.cn/site/detail?parentId=&articleId=Gl4Mn8pQ2rS6tU0vW4xY8z%3D%3D"
 
 
-def qinghai_row(key: str, title: str, time: str, district: str, district_name: str, path_name: str) -> dict[str, object]:
+def qinghai_row(key: str, title: str, time: str, district: str, district_name: str,
+                path_name: str) -> dict[str, object]:
     """A ``/portal/category`` row as Guangxi's answers of 2024 show them (no URL: the articleId is the key)."""
     return {"articleId": key, "annId": None, "siteId": 63, "author": "青海三江源招标代理有限公司", "pathName": path_name,
             "title": title, "content": None, "publishDate": epoch_ms(time), "districtCode": district,
@@ -434,7 +436,8 @@ def test_qinghai_type_without_a_category_asks_every_one_and_keeps_by_label(db: D
                                                                           qinghai_site: ReplayServer) -> None:
     invitation = {**CONSULTATION_ROW, "pathName": "邀请招标公告"}
     qinghai_empty(qinghai_site, "ZcyAnnouncement2")
-    qinghai_route(qinghai_site, "ZcyAnnouncement2", 1, qinghai_answer(2, invitation, {**AWARD_ROW, "pathName": "公开招标公告"}))
+    tender = {**AWARD_ROW, "pathName": "公开招标公告"}
+    qinghai_route(qinghai_site, "ZcyAnnouncement2", 1, qinghai_answer(2, invitation, tender))
     result = crawl(db.url, "qinghai", "--type", "invitation", *JUNE_ONLY, proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert qinghai_site.misses == []
@@ -671,6 +674,13 @@ def test_sichuan_through_the_browser_signs_the_list_in_the_site_s_page(db: Datab
     with db.session() as session:
         archived = session.scalars(select(RawPage).where(RawPage.url.contains("selectInfoForIndex"))).all()
         assert len(archived) == 2 and all(page.body.lstrip().startswith(b"{") for page in archived)
+
+    # A proxy that does not answer: the failure in one line, no traceback.
+    unreachable = crawl(db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1", "--set", "RETRY_TIMES=0",
+                        proxy=f"http://127.0.0.1:{free_port()}", env={"CAIGOU_BROWSER_PATH": chromium})
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert "sichuan: could not reach the site: Error: Page.goto: net::ERR_PROXY_CONNECTION_FAILED" in \
+        unreachable.stdout + unreachable.stderr
 
 
 def test_browser_without_scrapy_playwright_is_one_line(tmp_path: Path) -> None:

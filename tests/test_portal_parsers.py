@@ -182,7 +182,8 @@ def test_qinghai_notice_of_another_shape_is_a_parse_error(data: dict[str, object
 
 def test_sichuan_list_and_notice_in_the_captured_shapes(shared_dir: Path) -> None:
     """The capture of 2026-03-14: rows and notices carry the buyer as ``author`` (there is no purchaser)."""
-    listed = sichuan.parse_list((shared_dir / "real/sichuan/selectInfoForIndex_capture_excerpt_20260314.json").read_bytes())
+    capture = shared_dir / "real/sichuan/selectInfoForIndex_capture_excerpt_20260314.json"
+    listed = sichuan.parse_list(capture.read_bytes())
     assert listed.total == 207806
     row = listed.rows[0]
     assert row.key == "9a8940a0-de03-4cb1-8b44-293009fdfe08" and row.url == sichuan.detail_url(row.key)
