@@ -29,9 +29,12 @@ class XizangSpider(JsonListSpider):
 
     **Regions**: 西藏 (54) only; a prefecture or county (e.g. 540600 那曲市) is sent as ``cityOrArea``.
 
-    **Caveats**: the list, its parameters and the row fields come from public spiders, not from the live site:
-    the date bounds' format (``YYYY-MM-DD HH:MM:SS``), ``cityOrArea`` taking a 6-digit region code, ``%`` meaning
-    every notice type, http rather than https, and the ``fieldValues`` (f_purchaser, f_budget in yuan, f_agency,
+    **Caveats**: confirmed by six public spiders (2019–22): the list endpoint, its siteId and channel, and the
+    row keys (``total``, ``data[]``, ``pageurl``/``htmlpath``, ``addtime``, ``fieldValues.f_noticeTime``); a 2025 URL
+    confirms the detail pages' layout (``/freecms/site/xizang/ggxx/info/<year>/<32 hex>.html``, served over https).
+    Not seen on the live site: the date bounds' format (``YYYY-MM-DD HH:MM:SS``), ``cityOrArea`` taking a 6-digit
+    region code, ``%`` meaning every notice type, that plain http still answers (the spider keeps it; the 2025 URL
+    is https), and the ``fieldValues`` (f_purchaser, f_budget in yuan, f_agency,
     f_noticeTypeName) seen on other FreeCMS sites are guesses; no result cap is known, so windows are not split; the
     detail template (``div.notice-hear h2``, ``div#print-content div.notice-con``, older ``div.noticeArea`` /
     ``div.wangedit``) is from notes, and the publication time falls back to the list's ``f_noticeTime``; the
