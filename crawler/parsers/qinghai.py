@@ -14,8 +14,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from crawler.items import AttachmentItem, NoticeItem
 from crawler.parsers import ccgp
-from crawler.parsers.common import ListPage, ListRow, ParseError, attachment_links, district_region, load_json, \
-    notice_facts, soup_of, text_of
+from crawler.parsers.common import ListPage, ListRow, ParseError, district_region, load_json, notice_facts, soup_of
 from pipelines.normalise import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-qinghai.gov.cn"
@@ -122,17 +121,17 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
     content_html = data.get("content")
     if not isinstance(content_html, str):
         raise ParseError("the notice has no content HTML")
-    content = soup_of(content_html)
-    body_text = text_of(content)
-    if not body_text:
+    # The ministry's template, as on ccgp: read by ccgp's body reader (suppliers and lots in every shape, goods
+    # tables, attachments linked from the body); what it leaves empty, the standard text's labelled lines give.
+    notice = ccgp.parse_body(content_html, base_url + "/")
+    if not notice.text:
         raise ParseError("the notice's content is empty")
     key = _text(data.get("articleId")) or source_key_from_url(url) or ""
     if not key:
         raise ParseError("the notice has no articleId")
-    facts = notice_facts(content)
-    # The ministry's template, as on ccgp: the code-* cells first, then what the standard text gives.
-    suppliers = ccgp._suppliers(content) or facts.suppliers  # noqa: SLF001 - ccgp's body reader, shared on purpose
-    attachments = attachment_links(content, base_url + "/")
+    facts = notice_facts(soup_of(content_html))
+    suppliers = notice.suppliers or facts.suppliers
+    attachments = list(notice.attachments)
     listed = data.get("attachmentList")
     if listed is not None and not isinstance(listed, list):
         raise ParseError("the notice's attachmentList is not a list")
@@ -140,10 +139,10 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
         if not isinstance(entry, dict):
             raise ParseError("an attachmentList entry is not an object")
         href = _text(entry.get("fileUrl") or entry.get("url") or entry.get("fileId"))  # keys: guess
-        if href and href not in {a.url for a in attachments}:
+        if href and urljoin(base_url + "/", href) not in {a.url for a in attachments}:
             attachments.append(AttachmentItem(url=urljoin(base_url + "/", href),
                                               name=_text(entry.get("name") or entry.get("fileName"))))
-    fields = dict(facts.fields)
+    fields = {**facts.fields, **notice.fields}
     if facts.project_name or _text(data.get("projectName")):
         fields["项目名称"] = facts.project_name or _text(data.get("projectName"))
     author = _text(data.get("author"))
@@ -151,12 +150,13 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
         fields["发布单位"] = author  # the list's and notice's author: often the agency, sometimes the buyer
     fields["接口地址"] = url
     district = district_region(_text(data.get("districtCode")))
-    award_text = facts.award_text or (suppliers[0].amount_text if len(suppliers) == 1 else "")
+    award_text = notice.award_text or facts.award_text or (suppliers[0].amount_text if len(suppliers) == 1 else "")
     return NoticeItem(
         source=source, source_key=key, url=person_url(key, base_url, parent_id), title=title,
         published_text=_text(data.get("publishDate")), region_text=district.name if district else "",
-        buyer=facts.buyer, agency=facts.agency,
-        project_code=facts.project_code or _text(data.get("projectCode")), budget_text=facts.budget_text,
-        award_text=award_text, suppliers=suppliers, line_items=facts.line_items, body_text=body_text,
+        buyer=notice.buyer or facts.buyer, agency=notice.agency or facts.agency,
+        project_code=notice.project_code or facts.project_code or _text(data.get("projectCode")),
+        budget_text=notice.budget_text or facts.budget_text, award_text=award_text, suppliers=suppliers,
+        line_items=notice.line_items or facts.line_items, body_text=notice.text,
         fields=fields, attachments=attachments,
     )
