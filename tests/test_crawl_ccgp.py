@@ -324,7 +324,7 @@ def test_a_run_killed_with_sigkill_is_marked_interrupted_by_the_next(db: Databas
 
 
 def test_a_live_run_of_the_same_source_is_left_running(db: Database, server: ReplayServer) -> None:
-    from pipelines.crawl_context import this_process
+    from crawler.crawl_context import this_process
     from pipelines.store import NoticeStore
 
     store = NoticeStore(db)

@@ -6,8 +6,8 @@ from typing import Any
 import click
 
 from caigou.context import AppContext, pass_app
+from crawler.pipelines import ATTACHMENT_MODES
 from models.errors import CaigouError
-from pipelines.steps import ATTACHMENT_MODES
 
 
 def configured_attachment_mode(app: AppContext) -> str:

@@ -41,13 +41,12 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.attachments import AttachmentFetching
-from crawler.items import NoticeItem
+from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers.common import ParseError
 from models import NOTICE_TYPES
 from models.errors import CaigouError
 from models.types import SHANGHAI
 from pipelines.normalise import parse_date_arg, region_by_code, resolve_region
-from pipelines.steps import CrawlErrorItem
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +277,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
 def unreadable_page(response: Response, exc: Exception, what: str = "") -> CrawlErrorItem:
     """The recorded error for a fetched page that could not be read (``what``: which page, for the message). A
     ParseError is expected (a changed template, a block page); anything else is a parser bug, logged with its
-    traceback. The storage step counts it as a page not read (``pipelines.steps.UNREAD_KINDS``)."""
+    traceback. The storage step counts it as a page not read (``crawler.pipelines.UNREAD_KINDS``)."""
     if isinstance(exc, ParseError):
         reason = str(exc)
         logger.warning("could not parse %s: %s", response.url, reason)

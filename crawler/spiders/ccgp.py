@@ -9,10 +9,9 @@ from typing import Any, ClassVar
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import NoticeItem
+from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers import ccgp as site
 from crawler.spiders.base import NoticeSpider
-from pipelines.steps import CrawlErrorItem
 from pipelines.normalise import NormaliseError, parse_published, region_by_code
 
 logger = logging.getLogger(__name__)

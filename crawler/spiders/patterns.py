@@ -26,11 +26,10 @@ from typing import Any, ClassVar, Literal
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import NoticeItem
+from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import NoticeSpider, StopCrawl, unreadable_page
 from pipelines.normalise import NormaliseError, notice_type_from_label, parse_published
-from pipelines.steps import CrawlErrorItem
 
 logger = logging.getLogger(__name__)
 

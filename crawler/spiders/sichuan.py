@@ -16,12 +16,11 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 
 from crawler.browser import browser_settings, in_page_meta
-from crawler.items import NoticeItem
+from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers import sichuan as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.steps import CrawlErrorItem
 
 
 def interactive() -> bool:
