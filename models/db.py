@@ -117,7 +117,7 @@ class Database:
             if current != head_revision():
                 upgrade(self.engine)
                 # Derived data (links, index, scores) may need bringing up to the new schema: the application
-                # layer does that (caigou.commands.db.catch_up), since this layer knows no pipeline.
+                # layer does that (pipelines.catch_up), since this layer knows no pipeline.
                 self.upgraded_from = current or ""
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 

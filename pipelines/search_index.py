@@ -20,12 +20,14 @@ the body and attachments, so the positions that get clamped on a huge notice are
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from models import Notice
+from models.db import Database
 from pipelines.matching.text import normalise
 
 WORD = re.compile(r"[0-9a-z\u3400-\u9fff]")
@@ -122,9 +124,24 @@ def index_notice(session: Session, notice: Notice) -> None:
                         {"id": notice.id, "t": " ".join(words), "p": " ".join(phrases)})
 
 
-def reindex(session: Session, notices: Any) -> int:
-    count = 0
-    for notice in notices:
-        index_notice(session, notice)
-        count += 1
-    return count
+def reindex_archive(database: Database, progress: Callable[[int, int], None] | None = None,
+                    batch: int = 1000) -> int:
+    """Re-index every stored notice, one short transaction per batch; ``progress(done, total)``."""
+    with database.session() as session:
+        total = session.scalar(select(func.count(Notice.id))) or 0
+    done, last_id = 0, 0
+    if progress:
+        progress(0, total)
+    while True:
+        with database.session() as session:
+            notices = list(session.scalars(select(Notice).where(Notice.id > last_id).order_by(Notice.id)
+                                           .limit(batch)))
+            if not notices:
+                break
+            for notice in notices:
+                index_notice(session, notice)
+            last_id = notices[-1].id
+        done += len(notices)
+        if progress:
+            progress(done, total)
+    return done

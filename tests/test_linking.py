@@ -218,7 +218,7 @@ def test_relink_command_rebuilds_links_with_progress(db: Database) -> None:
         session.execute(Procurement.__table__.delete())
     result = run_caigou("--db", db.url, "db", "relink")
     assert result.returncode == 0, result.stderr
-    assert "relink: 3/3 notices read" in result.stderr
+    assert "relink: 3/3 notices" in result.stderr
     assert result.stdout.strip() == ("3 notices: 1 publications on several sources (3 notices), 1 procurements; "
                                      "3 notices' links changed")
     assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
