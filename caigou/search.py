@@ -17,12 +17,12 @@ from sqlalchemy import (Column, ColumnElement, Integer, MetaData, Select, Table,
                         exists, func, literal_column, not_, or_, select, table, text)
 from sqlalchemy.orm import selectinload
 
-from caigou.filters import NoticeFilters, apply_filters, tibetan_region_prefixes
+from caigou.filters import NoticeFilters, apply_filters
 from models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from models.db import Database
 from models.errors import CaigouError
 from pipelines.linking import group_key, group_rank, other_copies
-from pipelines.normalise import region_by_code
+from pipelines.regions import region_by_code, tibetan_region_prefixes
 from pipelines.search_index import phrase_tokens, search_tokens
 
 SORTS = ("relevance", "date", "score")

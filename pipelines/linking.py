@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, aliased
 
 from models import Notice, NoticeLink, Procurement, Source
 from models.types import now
-from pipelines.normalise import fold_text
+from pipelines.text import fold_text
 
 CANONICAL_SOURCE = "ccgp"                   # the national portal: the copy investigators cite
 CODE_WINDOW = dt.timedelta(days=7)          # same code, same type: copies published this close are one notice

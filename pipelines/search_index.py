@@ -29,15 +29,16 @@ from sqlalchemy.orm import Session
 from models import Notice
 from models.db import Database
 from pipelines.matching.text import normalise
+from pipelines.text import CJK
 
-WORD = re.compile(r"[0-9a-z\u3400-\u9fff]")
-RUNS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff]+")
+WORD = re.compile(f"[0-9a-z{CJK}]")
+RUNS = re.compile(f"[0-9a-z]+|[{CJK}]+")
 # Letters and digits apart (3500xl: 3500, xl), and a hyphenated Latin word without its hyphens (y-str: ystr, the
 # spelling the watchlist matcher also accepts).
 ALNUM_PARTS = re.compile(r"[0-9]+|[a-z]+")
 HYPHENATED = re.compile(r"[0-9a-z]+(?:-[0-9a-z]+)+")
 # One phrase token: a CJK character, or a run of letters, or a run of digits (everything else separates).
-PHRASE_TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z]+|[0-9]+")
+PHRASE_TOKEN = re.compile(f"[{CJK}]|[a-z]+|[0-9]+")
 # PostgreSQL's tsvector holds at most 1 MB of distinct lexemes. Its parser can split one of our tokens in up to three
 # lexemes (y-str数据库: y-str数据库, y, str数据库), so distinct tokens are kept to a third of that.
 TSVECTOR_TOKEN_BYTES = 330_000

@@ -22,7 +22,7 @@ from models import NOTICE_TYPES, DeliveredNotice, Delivery, Source, Subscription
 from models.errors import CaigouError
 from models.types import now
 from pipelines.matching.watchlist import CATEGORIES
-from pipelines.normalise import regions
+from pipelines.regions import regions
 from pipelines.store import SOURCE_TITLES
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")

@@ -12,7 +12,8 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
 from crawler.items import AttachmentItem, SupplierItem
-from pipelines.normalise import Region, clean_text, label_key, region_by_code, squeeze_cjk
+from pipelines.regions import Region, region_by_code
+from pipelines.text import clean_text, label_key, squeeze_cjk
 
 
 class ParseError(ValueError):

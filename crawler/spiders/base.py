@@ -46,7 +46,8 @@ from crawler.parsers.common import ParseError
 from models import NOTICE_TYPES
 from models.errors import CaigouError
 from models.types import SHANGHAI
-from pipelines.normalise import parse_date_arg, region_by_code, resolve_region
+from pipelines.normalise import parse_date_arg
+from pipelines.regions import region_by_code, resolve_region
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from scrapy.http import Response
 from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers import ccgp as site
 from crawler.spiders.base import NoticeSpider
-from pipelines.normalise import NormaliseError, parse_published, region_by_code
+from pipelines.normalise import NormaliseError, parse_published
+from pipelines.regions import region_by_code
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from crawler.parsers import ggzy as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.normalise import region_by_code
+from pipelines.regions import region_by_code
 
 
 class GgzySpider(JsonListSpider):

@@ -16,7 +16,8 @@ from crawler.parsers import qinghai as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.normalise import notice_type_from_label, region_by_code
+from pipelines.normalise import notice_type_from_label
+from pipelines.regions import code_prefix, region_by_code
 
 
 class ZcySpider(JsonListSpider):
@@ -79,8 +80,7 @@ class ZcySpider(JsonListSpider):
                 return False
         district = row.listing.get("district_code", "")
         if self.region and self.region[2:] != "0000" and district:
-            prefix = self.region.rstrip("0") if self.region[4:] == "00" else self.region
-            return district.startswith(prefix)
+            return district.startswith(code_prefix(self.region))
         return True
 
     def source_key(self, url: str) -> str | None:

@@ -21,6 +21,7 @@ from crawler.parsers import sichuan as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
+from pipelines.regions import code_prefix
 
 
 def interactive() -> bool:
@@ -144,7 +145,7 @@ class SichuanSpider(JsonListSpider):
             return False
         code = row.listing.get("region_code", "")
         if self.region and self.region[2:] != "0000" and code:
-            return code.startswith(self.region.rstrip("0") if self.region[4:] == "00" else self.region)
+            return code.startswith(code_prefix(self.region))
         return True
 
     # ------------------------------------------------------------------------------------------ notices

@@ -9,6 +9,7 @@ from typing import Any
 from pipelines.matching.matcher import Matcher
 from pipelines.matching.text import normalise
 from pipelines.matching.watchlist import Problem, Watchlist
+from pipelines.text import has_cjk
 
 # Contexts a spelling must come out of jieba whole in: between common words, as notices use it.
 TOKEN_CONTEXTS = ("采购{}一批", "关于{}项目的", "公安局{}和")
@@ -45,10 +46,6 @@ def check_tokens(watchlist: Watchlist) -> list[Problem]:
     return problems
 
 
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fd5" for ch in text)
-
-
 def _spelling_problem(key: str, base: dict[str, int]) -> str | None:
     if _BARE_NUMBER.fullmatch(key):
         return "is a bare number (prices and counts look the same): list it under `context_only` with `context`"
@@ -56,15 +53,15 @@ def _spelling_problem(key: str, base: dict[str, int]) -> str | None:
         return "is a single character"
     if not (key[0].isalnum() and key[-1].isalnum()):
         return "starts or ends with punctuation"
-    if not _has_cjk(key) and max(len(w) for w in re.findall(r"[a-z0-9]+", key) or [""]) < 2:
+    if not has_cjk(key) and max(len(w) for w in re.findall(r"[a-z0-9]+", key) or [""]) < 2:
         return "has no Latin word of two letters or more"
-    if _has_cjk(key) and base.get(key, 0) >= COMMON_WORD:
+    if has_cjk(key) and base.get(key, 0) >= COMMON_WORD:
         return f"is a common word (jieba has seen it {base[key]} times): it would match ordinary prose"
     return None
 
 
 def _tokens_problem(matcher: Any, key: str) -> str | None:
-    contexts = TOKEN_CONTEXTS if _has_cjk(key) else LATIN_CONTEXTS
+    contexts = TOKEN_CONTEXTS if has_cjk(key) else LATIN_CONTEXTS
     for context in contexts:
         text = context.format(key)
         at = text.index(key)

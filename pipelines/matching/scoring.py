@@ -20,7 +20,8 @@ from models.constants import REVIEW_FIRST_SCORE
 from pipelines.matching.matcher import Hit, Matcher
 from pipelines.matching.text import normalise, normalise_with_offsets, original_span
 from pipelines.matching.watchlist import FORENSIC, Term, Watchlist
-from pipelines.normalise import is_tibetan_area, places_in
+from pipelines.regions import is_tibetan_area, places_in
+from pipelines.text import is_cjk
 
 FIRST_TERM = {"strong": 40, "medium": 20, "weak": 5}
 MORE_TERMS = {"strong": 10, "medium": 5, "weak": 2}  # each further distinct term, up to three of a tier
@@ -277,7 +278,7 @@ _SNIPPET_BREAK = re.compile(r"[。；;！!？?\s，、]|[,:：](?!\d)")
 
 def _wordlike(char: str) -> bool:
     """A character of a number or a Latin word (full width too), which a snippet must not cut through."""
-    return char.isalnum() and not ("\u4e00" <= char <= "\u9fff") or char in ".,%"
+    return char.isalnum() and not is_cjk(char) or char in ".,%"
 
 
 def _snippet(text: str, start: int, end: int, words: Callable[[str], Iterable[str]]) -> str:
