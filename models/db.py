@@ -2,7 +2,7 @@
 
 SQLite is the embedded default: WAL mode and a busy timeout, because the crawler, the web interface and the
 scheduler share one file. Any SQLAlchemy URL works (``postgresql+psycopg://…``). The schema comes from the Alembic
-migrations, never from ``create_all``; ``open_database`` applies them on first use.
+migrations, never from ``create_all``; opening a ``Database`` applies them (``migrate=False`` to only look).
 """
 from __future__ import annotations
 

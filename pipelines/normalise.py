@@ -25,8 +25,9 @@ class NormaliseError(CaigouError, ValueError):
 
 # ---------------------------------------------------------------------------------------------------- money
 
-_UNITS = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000), "万": Decimal(10_000),
-          "亿": Decimal(100_000_000)}
+# Yuan in one of each unit the portals print.
+YUAN_PER_UNIT = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000), "万": Decimal(10_000),
+                 "亿": Decimal(100_000_000)}
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _AMOUNT = re.compile(rf"(?P<number>{_NUMBER})\s*\)?\s*(?P<unit>亿元|万元|元|亿|万)?")
 _NO_AMOUNT = {"", "-", "--", "/", "无", "详见附件", "见附件", "详见公告", "见公告"}
@@ -64,7 +65,7 @@ def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | 
         if unit is None:
             raise NormaliseError(f"amount without a unit: {cleaned!r}")
         try:
-            values.add((Decimal(number.replace(",", "")) * _UNITS[unit]).quantize(_CENT))
+            values.add((Decimal(number.replace(",", "")) * YUAN_PER_UNIT[unit]).quantize(_CENT))
         except InvalidOperation as exc:
             raise NormaliseError(f"unreadable amount {number!r}") from exc
     if len(values) > 1:
@@ -73,6 +74,15 @@ def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | 
     if value > MAX_AMOUNT:
         raise NormaliseError(f"amount out of range (over 1万亿元): {cleaned!r}")
     return value
+
+
+_LABEL_UNIT = re.compile(r"万元|元")
+
+
+def unit_in_label(label: str) -> str:
+    """The unit a column or field label gives its bare numbers (``中标金额(万元)`` → 万元), or ""."""
+    match = _LABEL_UNIT.search(label)
+    return match.group() if match else ""
 
 
 # ---------------------------------------------------------------------------------------------------- times

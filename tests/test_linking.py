@@ -241,6 +241,27 @@ def test_db_upgrade_links_notices_stored_before_linking(db: Database) -> None:
     assert again.returncode == 0 and "relinking" not in again.stderr
 
 
+def test_catch_up_is_a_service_that_reports_through_its_callbacks(db: Database) -> None:
+    """What the CLI and a crawl's context both call: no click, the caller shows the progress its own way."""
+    from pipelines.catch_up import catch_up
+
+    ids = store_award_on_three_sources(db)
+    as_stored = links(db)
+    with db.session() as session:
+        session.execute(NoticeLink.__table__.delete())
+        session.execute(Procurement.__table__.delete())
+    steps: list[tuple[str, int, int]] = []
+    lines: list[str] = []
+    catch_up(db, None, progress=lambda step, done, total: steps.append((step, done, total)), say=lines.append)
+    assert steps[-1] == ("relink", 3, 3) and {step for step, _, _ in steps} == {"relink"}
+    assert lines[0] == "3 notices stored before linking existed: relinking the archive"
+    assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
+    assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
+    lines.clear()
+    catch_up(db, None, say=lines.append)   # all linked, no migration ran: nothing to do
+    assert lines == []
+
+
 # ------------------------------------------------------------------------------------------------ search
 
 def test_search_shows_a_publication_once_with_its_other_sources(db: Database) -> None:

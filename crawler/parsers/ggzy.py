@@ -14,7 +14,7 @@ from bs4 import Tag
 from crawler.items import NoticeItem, SupplierItem
 from crawler.parsers.common import (ListPage, ListRow, NoticeFacts, ParseError, attachment_links, cell_text, links,
                                     load_json, looks_like_html, notice_facts, soup_of, text_of, yuan_text)
-from pipelines.normalise import notice_type_from_label
+from pipelines.normalise import notice_type_from_label, unit_in_label
 from pipelines.text import clean_text, label_key, squeeze_cjk
 from pipelines.text import CJK
 
@@ -210,8 +210,8 @@ def _money(value: str, label: str) -> str:
     """A bare number takes the unit its label names (``中标价格（万元）``), else yuan (a guess)."""
     if not value or re.search(r"[元万]", value):
         return value
-    unit = re.search(r"万元|元", label)
-    return f"{value}{unit.group(0)}" if unit else yuan_text(value)
+    unit = unit_in_label(label)
+    return f"{value}{unit}" if unit else yuan_text(value)
 
 
 def parse_detail(html: bytes | str, url: str) -> NoticeItem:

@@ -13,8 +13,8 @@ Recipe for a new portal (see ``ccgp.py``):
 5. Write ``block_reason(response, page_kind)``: a short reason when the page is a block page, else None — or a
    ``StopCrawl`` for a block that waiting will not lift (a captcha): the source then stops at once.
 
-A portal whose list is a paged JSON API over date windows subclasses ``crawler.spiders.patterns.JsonListSpider``
-instead and only describes its requests and answers (see ``xizang.py``).
+A portal whose list is paged over date windows (a JSON API, or a search like ccgp's) subclasses
+``crawler.spiders.patterns.JsonListSpider`` instead and only describes its requests and answers (see ``xizang.py``).
 
 The class docstring is what ``caigou sources`` shows: a first line, then sections ``**Domain**:``, ``**Ways in**:``,
 ``**Regions**:`` and ``**Caveats**:`` (every guess about the live site goes in the caveats).

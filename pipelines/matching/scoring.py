@@ -20,6 +20,7 @@ from models.constants import REVIEW_FIRST_SCORE
 from pipelines.matching.matcher import Hit, Matcher
 from pipelines.matching.text import normalise, normalise_with_offsets, original_span
 from pipelines.matching.watchlist import FORENSIC, Term, Watchlist
+from pipelines.normalise import YUAN_PER_UNIT
 from pipelines.regions import is_tibetan_area, places_in
 from pipelines.text import is_cjk
 
@@ -102,7 +103,6 @@ QUANTITY_REACH = 40  # characters from a term to a count that is still its own
 _CLAUSE_END = re.compile(r"[;。、!?]|,(?!\d{3}(?:\D|$))")
 AMOUNT = re.compile(r"(?P<label>单价|总价|金额|合价|预算|报价|小计)?[:：]?\s*¥?\s*"
                     r"(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?P<unit>万元|元)")
-_YUAN = {"元": Decimal(1), "万元": Decimal(10_000)}
 
 
 def _number(text: str) -> int | float:
@@ -189,7 +189,7 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
         money_spans.append((match.start("number"), match.end()))
         if owner is None or "amount_cny" in found[owner]:
             continue
-        value = (Decimal(match.group("number").replace(",", "")) * _YUAN[match.group("unit")]).quantize(Decimal("0.01"))
+        value = (Decimal(match.group("number").replace(",", "")) * YUAN_PER_UNIT[match.group("unit")]).quantize(Decimal("0.01"))
         found[owner]["amount_cny"] = str(value)
         found[owner]["amount_label"] = match.group("label") or ""
     hit_spans = [(hit.start, hit.end) for hit in hits]
