@@ -41,10 +41,10 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
 
 
 def _register() -> None:
-    from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, matching, schedule,
+    from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, matching, report, schedule,
                                  sources)
 
-    for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule):
+    for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule, report):
         for command in module.COMMANDS:
             cli.add_command(command)
 
