@@ -8,7 +8,7 @@
   A name that goes on after its bureau (那曲市公安局刑侦支队, …公安局物证鉴定所) is a **sub-unit** of that bureau.
 * **Suppliers**: company suffixes (有限公司, 股份有限公司, 有限责任公司, Co., Ltd.) are dropped.
 * Names still different are compared with rapidfuzz (``SIMILAR``): a name this close to a known organisation's key
-  of the same kind joins it, with the score as its reason — but never when the two differ in a digit or a place.
+  of the same kind joins it, with the score as its reason — but never when the two differ in a number (digits or Chinese numerals) or a place.
 """
 from __future__ import annotations
 
@@ -116,8 +116,12 @@ def name_key(kind: str, name: str) -> NameKey:
     return buyer_key(name) if kind == "buyer" else supplier_key(name)
 
 
+_NUMERALS = set("〇零一二三四五六七八九十百千两")
+
+
 def _digits(text: str) -> str:
-    return "".join(c for c in text if c.isdigit())
+    """The numbers in a name, Chinese numerals too (第一 and 第二 are two companies, not a typo)."""
+    return "".join(c for c in text if c.isdigit() or c in _NUMERALS)
 
 
 def similar(key: str, known: list[str]) -> tuple[str, float] | None:

@@ -6,7 +6,7 @@ In order, a name (``kind`` buyer or supplier) goes:
    organisation's key; ``split``: an organisation of its own, keyed ``=name``) — so no rule and no re-run can undo
    a decision;
 2. to the organisation of its key (``pipelines.entities.names``: brackets, province names, renames, suffixes);
-3. to the known organisation whose key is most similar (rapidfuzz, ``names.similar``);
+3. to the known organisation whose key is most similar (rapidfuzz, ``names.similar``), unless it is a sub-unit;
 4. to a new organisation.
 
 A sub-unit's bureau (那曲市公安局 for 那曲市公安局刑侦支队) is an organisation too, its ``parent``.
@@ -121,7 +121,8 @@ class Linker:
         if (kind, rules.key) in self.organisations or self.session.scalar(
                 select(Organisation.id).where(Organisation.kind == kind, Organisation.key == rules.key)):
             return rules.key, rules.reason or "same name"
-        close = similar(rules.key, self._known_keys(kind))
+        # A sub-unit's name differs from its siblings' by the unit (刑侦支队 / 刑侦大队): never merged by similarity.
+        close = None if rules.parent_key else similar(rules.key, self._known_keys(kind))
         if close is not None:
             return close[0], f"similar to {close[0]} ({close[1]:.0f}/100)"
         return rules.key, rules.reason or "first name of the organisation"
