@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from caigou.reports.dossier import CAPACITY_KEYS, Dossier
 from caigou.spreadsheet import neutralise
@@ -33,9 +34,14 @@ _environment.filters["yuan"] = yuan
 _environment.filters["capacity"] = capacity_text
 
 
-def html(dossier: Dossier, standalone: bool = True) -> str:
-    """The HTML page; ``standalone`` with its styles inline (a file to keep, mail or print to PDF)."""
-    return _environment.get_template("dossier.html").render(d=dossier, standalone=standalone)
+def html(dossier: Dossier) -> str:
+    """The HTML page with its styles inline: a file to keep, mail or print to PDF."""
+    return _environment.get_template("dossier.html").render(d=dossier, web=False)
+
+
+def html_body(dossier: Dossier) -> Markup:
+    """The dossier as a part of a web page, its buyers, suppliers, brands and notices linked."""
+    return Markup(_environment.get_template("_dossier_body.html").render(d=dossier, web=True))
 
 
 def _plain(value: Any) -> Any:
