@@ -42,9 +42,9 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
 
 def _register() -> None:
     from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, matching, report, schedule,
-                                 sources)
+                                 screen, sources)
 
-    for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule, report):
+    for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule, report, screen):
         for command in module.COMMANDS:
             cli.add_command(command)
 

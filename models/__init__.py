@@ -6,7 +6,7 @@ from models.base import Base
 from models.crawl import CrawlError, CrawlRun, Source, Watermark
 from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription
 from models.entities import (DECISION_TRIGGERS, NoticeOrganisation, Organisation, OrganisationDecision,
-                             OrganisationName)
+                             OrganisationName, ScreeningFlag)
 from models.evidence import NoticePage, RawPage
 from models.linking import NoticeLink, Procurement
 from models.matching import REVIEW_FIRST_SCORE, NoticeMatch, NoticeScore, NoticeScoreChange
@@ -19,5 +19,5 @@ __all__ = [
     "Procurement", "REVIEW_FIRST_SCORE", "REVIEW_STATUSES", "REVIEW_TRIGGERS", "RawPage", "Review", "Source",
     "Subscription", "Supplier", "User",
     "Watermark", "DECISION_TRIGGERS", "NoticeOrganisation", "Organisation", "OrganisationDecision",
-    "OrganisationName",
+    "OrganisationName", "ScreeningFlag",
 ]

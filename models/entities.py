@@ -78,3 +78,20 @@ class OrganisationDecision(Base):
     reviewer: Mapped[str] = mapped_column(String(80))
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
+
+
+class ScreeningFlag(Base):
+    """An organisation whose name matched an entry of a screening list (``caigou screen``). Kept by organisation
+    kind and key, so a flag outlives relinking; screening a list again replaces that list's flags."""
+
+    __tablename__ = "screening_flags"
+    __table_args__ = (Index("ix_screening_flags_kind_key", "kind", "organisation_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    list_name: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    organisation_key: Mapped[str] = mapped_column(String(300))
+    entry_id: Mapped[str] = mapped_column(String(200), default="")
+    entry_name: Mapped[str] = mapped_column(Text)
+    matched: Mapped[str] = mapped_column(Text)          # the list's name or alias that matched, and how
+    screened_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)

@@ -85,6 +85,21 @@ def upgrade() -> None:
     with op.batch_alter_table('notice_organisations', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_notice_organisations_organisation_id'), ['organisation_id'], unique=False)
 
+    op.create_table('screening_flags',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('list_name', sa.String(length=200), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('organisation_key', sa.String(length=300), nullable=False),
+    sa.Column('entry_id', sa.String(length=200), nullable=False),
+    sa.Column('entry_name', sa.Text(), nullable=False),
+    sa.Column('matched', sa.Text(), nullable=False),
+    sa.Column('screened_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_flags'))
+    )
+    with op.batch_alter_table('screening_flags', schema=None) as batch_op:
+        batch_op.create_index('ix_screening_flags_kind_key', ['kind', 'organisation_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_screening_flags_list_name'), ['list_name'], unique=False)
+
     # Append-only decisions, enforced by the database, as for reviews (0007).
     table = "organisation_decisions"
     if op.get_bind().dialect.name == "postgresql":
@@ -104,6 +119,10 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}" + (" ON organisation_decisions" if postgresql else ""))
     if postgresql:
         op.execute("DROP FUNCTION IF EXISTS organisation_decisions_append_only()")
+    with op.batch_alter_table('screening_flags', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_screening_flags_list_name'))
+        batch_op.drop_index('ix_screening_flags_kind_key')
+    op.drop_table('screening_flags')
     with op.batch_alter_table('notice_organisations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_notice_organisations_organisation_id'))
 

@@ -287,9 +287,13 @@ def build(session: Session, kind: str, subject: str, notice_ids: Iterable[int], 
                                   lambda k: {"country": makers_by_name[k].country.upper()})
     unit_ids = {u.id for u in subunits or []}
     units = [t for t in buyers if t.extra["id"] in unit_ids]
+    from caigou.reports.screening import flags_for
+
+    # Screening flags of the subject and of every buyer and supplier involved.
+    flags = flags_for(session, sorted(org_ids | {subject_id or 0} | unit_ids))
     return Dossier(kind=kind, subject=subject, subject_id=subject_id, details=details or {}, lines=lines,
                    total=tally("Total", lines), years=years, buyers=buyers, suppliers=suppliers,
-                   brands=brand_tallies, subunits=units, generated_at=now())
+                   brands=brand_tallies, subunits=units, flags=flags, generated_at=now())
 
 
 def own_award(suppliers: list[dict[str, Any]], notice_award: Decimal | None,
@@ -345,12 +349,8 @@ def organisation_dossier(session: Session, kind: str, wanted: str) -> Dossier:
                "Names as written": "; ".join(f"{n.name} ({n.reason})" for n in names)}
     if parent is not None:
         details["Part of"] = f"{parent.name} (ID {parent.id})"
-    dossier = build(session, kind, organisation.name, ids, subject_id=organisation.id, details=details,
-                    supplier_ids={organisation.id} if kind == "supplier" else None, subunits=units)
-    from caigou.reports.screening import flags_for
-
-    dossier.flags = flags_for(session, [organisation.id, *members])
-    return dossier
+    return build(session, kind, organisation.name, ids, subject_id=organisation.id, details=details,
+                 supplier_ids={organisation.id} if kind == "supplier" else None, subunits=units)
 
 
 def brand_dossier(session: Session, wanted: str) -> Dossier:
