@@ -17,7 +17,8 @@ from caigou.reports.dossier import CAPACITY_KEYS, Dossier
 from caigou.spreadsheet import neutralise
 
 FORMATS = ("html", "csv", "json")
-CAPACITY_LABELS = {"reactions": "reactions", "cards": "sample cards", "instruments": "instruments"}
+CAPACITY_LABELS = {"reactions": ("reaction", "reactions"), "cards": ("sample card", "sample cards"),
+                   "instruments": ("instrument", "instruments")}
 _environment = Environment(loader=FileSystemLoader(Path(__file__).with_name("templates")),
                            autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
@@ -27,7 +28,8 @@ def yuan(value: Decimal | None) -> str:
 
 
 def capacity_text(capacity: dict[str, int]) -> str:
-    return ", ".join(f"{capacity[k]:,} {CAPACITY_LABELS[k]}" for k in CAPACITY_KEYS if capacity.get(k))
+    return ", ".join(f"{capacity[k]:,} {CAPACITY_LABELS[k][capacity[k] != 1]}" for k in CAPACITY_KEYS
+                     if capacity.get(k))
 
 
 _environment.filters["yuan"] = yuan
