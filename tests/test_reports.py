@@ -12,20 +12,32 @@ from pathlib import Path
 from sqlalchemy import text
 
 from caigou.commands.demo import DEMO_ARGUMENTS, DEMO_DATA
-from caigou.replay import serving
+from caigou.replay import Reply, serving
 from caigou.reports.dossier import dossier
 from caigou.reports.render import render
 from models.db import Database
-from tests.crawling import chromium_or_skip, crawl, run_caigou
+from tests.crawling import ROOT, chromium_or_skip, crawl, run_caigou
 
 
-def crawl_demo(db: Database) -> None:
-    """The demo's archive: the sample pages crawled through the real spider and engine into ``db``."""
+# A real award page (../shared/real, beside the checkout where present), crawled into the same archive.
+REAL_PAGE = ROOT.parent / "shared" / "real" / "ccgp" / "detail_dfgg_zbgg_guizhou_20250627.html"
+REAL_URL = "http://www.ccgp.gov.cn/cggg/dfgg/zbgg/202506/t20250627_24871234.htm"
+
+
+def crawl_demo(db: Database) -> bool:
+    """The demo's archive: the sample pages crawled through the real spider and engine into ``db``, and the real
+    page when it is there (returns whether it was)."""
     keywords = [arg for keyword in DEMO_ARGUMENTS["keyword"] for arg in ("--keyword", keyword)]
     with serving(DEMO_DATA / "manifest.json") as server:
         result = crawl(db.url, "ccgp", "--since", DEMO_ARGUMENTS["since"], "--until", DEMO_ARGUMENTS["until"],
                        *keywords, proxy=server.url)
-    assert result.returncode == 0, result.stderr
+        assert result.returncode == 0, result.stderr
+        if not REAL_PAGE.is_file():
+            return False
+        server.add(REAL_URL, Reply(REAL_PAGE.read_bytes()))
+        result = crawl(db.url, "ccgp", "--url", REAL_URL, proxy=server.url)
+        assert result.returncode == 0, result.stderr
+    return True
 
 
 def buyer_totals_in_sql(db: Database, buyer_like: str) -> tuple[int, Decimal, Decimal]:
@@ -46,9 +58,14 @@ def buyer_totals_in_sql(db: Database, buyer_like: str) -> tuple[int, Decimal, De
 
 
 def test_brand_and_buyer_dossiers_of_the_demo_archive(db: Database, tmp_path: Path) -> None:
-    crawl_demo(db)
+    with_real_page = crawl_demo(db)
     with db.session() as session:
         thermo = dossier(session, "brand", "Thermo Fisher")
+        if with_real_page:   # a real award of another province: its supplier's own dossier, not Thermo's
+            real = dossier(session, "supplier", "江苏新煦光电科技有限公司")
+            assert (real.total.award_cny, [line.buyer for line in real.lines]) == (
+                Decimal("569800.00"), ["清镇市麦格苗族布依族乡人民政府"])
+            assert real.lines[0].evidence[0].url == REAL_URL
         # Spellings and brands lead to the same maker.
         assert dossier(session, "brand", "应用生物系统").subject == dossier(session, "brand", "abi").subject \
             == thermo.subject == "Thermo Fisher Scientific"

@@ -31,6 +31,7 @@ from models.errors import CaigouError
 from pipelines.entities.brands import Maker, find_maker, makers, notice_brands
 from pipelines.entities.names import name_key, similar
 from pipelines.linking import text_key
+from models.types import SHANGHAI, now
 from pipelines.normalise import region_by_code
 
 CAPACITY_KEYS = ("reactions", "cards", "instruments")
@@ -203,8 +204,6 @@ def build(session: Session, kind: str, subject: str, notice_ids: Iterable[int], 
           details: dict[str, str] | None = None, supplier_ids: set[int] | None = None,
           subunits: list[Organisation] | None = None, brand: Maker | None = None) -> Dossier:
     """The dossier of the notices ``notice_ids`` (``supplier_ids``: whose amounts count as the award)."""
-    from models.types import now
-
     ids = _one_per_publication(session, notice_ids)
     notices: list[Notice] = []
     for chunk in _chunks(ids):
@@ -227,8 +226,8 @@ def build(session: Session, kind: str, subject: str, notice_ids: Iterable[int], 
     evidence = _evidence(session, notices, brand_fields)
     supplier_rows: dict[int, list[Supplier]] = {}
     for chunk in _chunks(ids):
-        for row in session.scalars(select(Supplier).where(Supplier.notice_id.in_(chunk))):
-            supplier_rows.setdefault(row.notice_id, []).append(row)
+        for supplier_row in session.scalars(select(Supplier).where(Supplier.notice_id.in_(chunk))):
+            supplier_rows.setdefault(supplier_row.notice_id, []).append(supplier_row)
 
     lines: list[Line] = []
     for notice in sorted(notices, key=lambda n: (n.published_at is None, n.published_at or now(), n.id)):
@@ -276,12 +275,12 @@ def build(session: Session, kind: str, subject: str, notice_ids: Iterable[int], 
         for supplier_id in {s["id"] for s in line.suppliers if s["id"]}:
             supplier_lines.setdefault(supplier_id, []).append(
                 replace(line, award_cny=own_award(line.suppliers, line.award_cny, {supplier_id})))
-    suppliers = []
+    supplier_tallies: list[Tally] = []
     for supplier_id, members in supplier_lines.items():
         figures = tally(organisations[supplier_id].name, members)
         figures.extra = {"id": supplier_id, "buyers": sorted({m.buyer for m in members})}
-        suppliers.append(figures)
-    suppliers.sort(key=lambda t: (-t.award_cny, t.label))
+        supplier_tallies.append(figures)
+    supplier_tallies.sort(key=lambda t: (-t.award_cny, t.label))
     makers_by_name = {m.name: m for m in makers()}
     brand_tallies = party_tallies(lambda line: line.brands, str,
                                   lambda k: {"country": makers_by_name[k].country.upper()})
@@ -292,7 +291,7 @@ def build(session: Session, kind: str, subject: str, notice_ids: Iterable[int], 
     # Screening flags of the subject and of every buyer and supplier involved.
     flags = flags_for(session, sorted(org_ids | {subject_id or 0} | unit_ids))
     return Dossier(kind=kind, subject=subject, subject_id=subject_id, details=details or {}, lines=lines,
-                   total=tally("Total", lines), years=years, buyers=buyers, suppliers=suppliers,
+                   total=tally("Total", lines), years=years, buyers=buyers, suppliers=supplier_tallies,
                    brands=brand_tallies, subunits=units, flags=flags, generated_at=now())
 
 
@@ -374,14 +373,13 @@ def region_dossier(session: Session, code: str, since: dt.date | None = None,
     region = region_by_code(code)
     assert region is not None
     statement = select(Notice.id).where(Notice.region_code.startswith(prefix))
-    statement = _within(statement, since, until)
+    statement = within(statement, since, until)
     details = {"Code": region.code, "Period": f"{since or '…'} – {until or '…'}"}
     return build(session, "region", region.name, set(session.scalars(statement)), details=details)
 
 
-def _within(statement: Any, since: dt.date | None, until: dt.date | None) -> Any:
-    from models.types import SHANGHAI
-
+def within(statement: Any, since: dt.date | None, until: dt.date | None) -> Any:
+    """``statement`` narrowed to notices published from ``since`` to ``until`` (both days included, China time)."""
     if since is not None:
         statement = statement.where(Notice.published_at >= dt.datetime.combine(since, dt.time(), SHANGHAI))
     if until is not None:

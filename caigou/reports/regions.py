@@ -13,7 +13,7 @@ from pygal.style import Style
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from caigou.reports.dossier import CAPACITY_KEYS, Line, Tally, build, purchase_year, tally, _within
+from caigou.reports.dossier import CAPACITY_KEYS, Line, Tally, build, purchase_year, tally, within
 from models import Notice
 from pipelines.normalise import Region, region_by_code, regions
 
@@ -42,7 +42,7 @@ def region_years(session: Session, code: str | None, since: dt.date | None = Non
     region = region_by_code(code) if code else None
     prefix = ("" if region is None else region.code[:2] if region.code.endswith("0000")
               else region.code[:4] if region.code.endswith("00") else region.code)
-    statement = _within(select(Notice.id).where(Notice.region_code.is_not(None),
+    statement = within(select(Notice.id).where(Notice.region_code.is_not(None),
                                                 Notice.region_code.startswith(prefix)), since, until)
     lines = build(session, "region", region.name if region else "", set(session.scalars(statement))).lines
     years = sorted({purchase_year(lines, line.purchase) for line in lines})

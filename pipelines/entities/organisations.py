@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from models import Notice, NoticeOrganisation, Organisation, OrganisationDecision, OrganisationName
 from pipelines.entities.names import NameKey, display, name_key, similar
@@ -160,7 +160,8 @@ def relink_organisations(session: Session, batch: int = 500) -> int:
         organisation.parent_id = None
     last_id = 0
     while True:
-        notices = list(session.scalars(select(Notice).where(Notice.id > last_id).order_by(Notice.id).limit(batch)))
+        notices = list(session.scalars(select(Notice).options(selectinload(Notice.suppliers))
+                                       .where(Notice.id > last_id).order_by(Notice.id).limit(batch)))
         if not notices:
             break
         for notice in notices:
@@ -168,7 +169,7 @@ def relink_organisations(session: Session, batch: int = 500) -> int:
         last_id = notices[-1].id
     session.flush()
     unused = ~exists().where(OrganisationName.organisation_id == Organisation.id)
-    session.execute(Organisation.__table__.update().where(
+    session.execute(update(Organisation).where(
         Organisation.parent_id.in_(select(Organisation.id).where(unused).scalar_subquery())).values(parent_id=None))
     session.execute(delete(Organisation).where(unused))
     return len(session.scalars(select(Organisation.id)).all())
