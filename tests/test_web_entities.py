@@ -8,8 +8,10 @@ from urllib.parse import quote
 from sqlalchemy import text
 
 from models.db import Database
+from tests.crawling import chromium_or_skip
 from tests.test_web import client_for, log_in
-from tests.web_data import build_archive
+from tests.test_web_browser import served  # noqa: F401 - the fixture: the app on a real socket
+from tests.web_data import PASSWORD, build_archive
 
 
 def years_in_sql(db: Database, prefix: str) -> dict[str, tuple[int, Decimal, Decimal]]:
@@ -76,3 +78,30 @@ def test_entity_pages_and_region_charts(db: Database) -> None:
                     assert f"{value:,.0f}" in svg.text
         since = web.get("/api/regions/54/years?since=2024-01-01").json()
         assert since["years"] == ["2024"]
+
+
+def test_region_charts_show_in_chromium_under_the_csp(served: tuple[str, dict[str, int]]) -> None:
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    base, _ = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
+        page.goto(f"{base}/login?next=/regions/54")
+        page.fill("input[name=name]", "anna")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/regions/54")
+        for measure in ("count", "money", "capacity"):   # drawn: the SVG loaded as an image
+            assert page.eval_on_selector(f"#chart-{measure}", "img => img.complete && img.naturalWidth") > 0
+        page.click("#region-years a[href='/regions/540600']")
+        page.wait_for_url("**/regions/540600")
+        assert "那曲市: purchases by year" in page.inner_text("h1")
+        page.click("nav.crumbs a:has-text('西藏自治区')")
+        page.wait_for_url("**/regions/540000")
+        browser.close()
+    assert not [m for m in console if "Content Security Policy" in m], console
