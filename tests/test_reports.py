@@ -104,7 +104,7 @@ def test_brand_and_buyer_dossiers_of_the_demo_archive(db: Database, tmp_path: Pa
     assert [t.label for t in nagqu.subunits] == ["那曲市公安局刑侦支队"]
     # A supplier counts its own lot, not the whole award (¥965,000 for two lots).
     assert supplier.total.award_cny == Decimal("580000.00")
-    assert supplier.total.capacity == {"reactions": 12000, "cards": 100000}
+    assert supplier.total.capacity == {"reactions": 6000, "cards": 50000}   # the matcher's capacity summary
 
     # The command line: CSV rows cite pages; JSON carries the same figures; HTML is one file.
     out = run_caigou("--db", db.url, "report", "brand", "Thermo Fisher", "--format", "csv")
