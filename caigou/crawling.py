@@ -112,6 +112,8 @@ def run_workers(runs: dict[str, dict[str, Any]], database_url: str, redis_url: s
     for source, run in runs.items():
         crawler = process.create_crawler(spider_class(source))
         crawler.settings.set("CAIGOU_RUN_ID", run["run_id"], priority="cmdline")
+        for key, value in run.get("settings", {}).items():
+            crawler.settings.set(key, value, priority="cmdline")
         process.crawl(crawler, **{k: v for k, v in run["arguments"].items() if v not in (None, [], "")})
         crawlers.append((source, crawler))
     process.start()

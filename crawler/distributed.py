@@ -57,6 +57,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_PREFIX = "caigou"
 # Crawl errors that mean a list or detail page of the window was not read (see CrawlRecorder).
 PAGE_ERROR_KINDS = ("http", "download", "blocked", "captcha")
+# Settings given to the seeding crawl (--refresh, --attachments) that its workers follow.
+RUN_SETTINGS = ("CAIGOU_REFRESH", "CAIGOU_ATTACHMENTS")
 
 # Pop: move the best request from the shared queue into this worker's processing hash, in one step.
 POP = """
@@ -167,6 +169,7 @@ class ReliableQueue(PriorityQueue):
         self.processing = self.keys.processing(self.worker)
         self.in_flight: dict[str, list[bytes]] = {}  # fingerprint → the popped entries
         self._pop = server.register_script(POP)
+        register(server, self.keys, self.worker)  # before its first pop: a worker dead at once is found too
 
     def pop(self, timeout: int = 0) -> Request | None:
         data = self._pop(keys=[self.key, self.processing])
@@ -223,6 +226,12 @@ class SeededStart:
 
 def _decode(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def register(server: redis.Redis, keys: Keys, worker: str) -> None:
+    """This worker's heartbeat: who it is (to tell a dead process on this host) and when it was last seen."""
+    process = {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_ticks(os.getpid())}
+    server.hset(keys.workers, worker, json.dumps({"process": process, "seen": time.time()}))
 
 
 def recover_dead_workers(server: redis.Redis, keys: Keys, timeout: float) -> list[str]:
@@ -292,8 +301,7 @@ class WorkerCoordinator:
         slot.finish_response = finish_response
 
     def beat(self) -> None:
-        process = {"host": socket.gethostname(), "pid": os.getpid(), "start": _start_ticks(os.getpid())}
-        self.server.hset(self.keys.workers, self.worker, json.dumps({"process": process, "seen": time.time()}))
+        register(self.server, self.keys, self.worker)
 
     def spider_idle(self, spider: Any) -> None:
         """Keep the worker while the queue may still get requests; let it close once it has stayed empty."""
@@ -410,7 +418,9 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
                         "type": spider.notice_types, "buyer": spider.buyer or None, "url": spider.urls}
     # No "process": the run belongs to its workers, not to this short-lived seeder (see interrupt_dead_runs).
     run_id = store.start_run(source, {**spider.run_arguments(), "distributed": {"prefix": prefix}})
-    server.set(keys.run, json.dumps({"run_id": run_id, "arguments": spider_arguments}))
+    # What the run's own options decide, so every worker crawls the same way (a worker's --set adds to them).
+    shared = {key: value for key, value in (overrides or {}).items() if key in RUN_SETTINGS}
+    server.set(keys.run, json.dumps({"run_id": run_id, "arguments": spider_arguments, "settings": shared}))
     queue = PriorityQueue(server, spider, keys.requests, picklecompat)
     dupefilter = RFPDupeFilter(server, keys.dupefilter)
     count = 0

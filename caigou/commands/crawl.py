@@ -101,12 +101,11 @@ def crawl(app: AppContext, source: str, since: str | None, until: str | None, ke
               help="Prefix of the Redis keys, as given to the seeding crawl.")
 @click.option("--source", "sources", multiple=True, help="Work only on this source's run; repeatable "
               "(default: every seeded source).")
-@click.option("--attachments", type=click.Choice(["matched", "all", "off"]),
-              help="Whose attachments to download: matched notices (default; [crawl] attachments), all, or off.")
-@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A Scrapy setting, as scrapy -s.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A Scrapy setting, as scrapy -s "
+              "(the seeding crawl's --refresh and --attachments apply to every worker).")
 @click.option("-v", "--verbose", is_flag=True, help="Show Scrapy's log.")
 @pass_app
-def worker(app: AppContext, redis_url: str, redis_prefix: str, sources: tuple[str, ...], attachments: str | None,
+def worker(app: AppContext, redis_url: str, redis_prefix: str, sources: tuple[str, ...],
            settings: tuple[str, ...], verbose: bool) -> None:
     """Work on a distributed crawl: take requests from the shared Redis queue, store into this archive, and stop
     once the queue has stayed empty. Start as many as you have addresses (politeness is per worker); a worker
@@ -121,7 +120,6 @@ def worker(app: AppContext, redis_url: str, redis_prefix: str, sources: tuple[st
     user_agent = app.config.get("crawl", "user_agent")
     if user_agent:
         overrides.setdefault("USER_AGENT", user_agent)
-    overrides.setdefault("CAIGOU_ATTACHMENTS", attachments or configured_attachment_mode(app))
     app.db  # noqa: B018 - migrate (and fail clearly on an unreachable database) before the crawl starts
     from caigou.crawling import run_workers
     from crawler.distributed import seeded_runs
