@@ -14,12 +14,17 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import functools
+import itertools
+import json
 import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,60 +60,111 @@ def corpus_titles() -> list[str]:
     return []
 
 
-def build(path: Path, count: int) -> None:
-    database = Database(f"sqlite:///{path}")
-    rng = random.Random(7)
+def generate(count: int, first: int = 1) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """Synthetic notices ``first``..``first + count - 1``: (notice row, score row, index row). The same ids give the
+    same notices whatever the batch (one generator per id range, seeded by its first id)."""
+    rng = random.Random(7 if first == 1 else first)
     real = corpus_titles()
-    tokens_of: dict[str, str] = {}
-
-    phrases_of: dict[str, str] = {}
-
-    def tokens(value: str) -> str:
-        found = tokens_of.get(value)
-        if found is None:
-            found = tokens_of[value] = " ".join(search_tokens(value, for_index=True))
-        return found
-
-    def phrases(value: str) -> str:
-        found = phrases_of.get(value)
-        if found is None:
-            found = phrases_of[value] = " ".join(phrase_tokens(value))
-        return found
-
     buyer_names, buyer_weights = zip(*BUYERS)
     item_names, item_weights = zip(*ITEMS)
     start = dt.datetime(2016, 1, 1, tzinfo=SHANGHAI)
+    for i in range(first, first + count):
+        code, city = REGIONS[rng.randrange(len(REGIONS))]
+        buyer = rng.choices(buyer_names, buyer_weights)[0].format(city=city)
+        item = rng.choices(item_names, item_weights)[0]
+        title = real[rng.randrange(len(real))] if real and rng.random() < 0.5 else f"{buyer}{item}采购项目公告"
+        body = BOILERPLATE.format(item=item, buyer=buyer, city=city)
+        notice = {"id": i, "source_id": 1, "source_key": str(i), "url": f"http://www.ccgp.gov.cn/t_{i}.htm",
+                  "notice_type": "award" if i % 3 == 0 else "tender", "notice_type_label": "",
+                  "title": title, "published_at": start + dt.timedelta(minutes=5 * i),
+                  "region_code": code, "region_name": city, "buyer": buyer, "agency": "", "project_code": "",
+                  "budget_cny": None, "award_cny": None, "body_text": body, "fields": {}, "line_items": [],
+                  "warnings": [], "raw_sha256": "", "first_seen_at": start, "last_seen_at": start}
+        police_dna = "公安" in buyer and item_weights[item_names.index(item)] < 1
+        score = {"notice_id": i, "score": 90 if police_dna else rng.randrange(0, 50), "reasons": [],
+                 "buyer_type": "", "watchlist_version": "bench", "scored_at": start,
+                 "first_matched_at": None, "match_origin": ""}
+        index = {"id": i, "t": tokens(title) + " " + tokens(buyer) + " " + tokens(body),
+                 "p": phrases(title) + " " + phrases(buyer) + " " + phrases(body)}
+        yield notice, score, index
+
+
+@functools.cache
+def tokens(value: str) -> str:
+    """The index's word tokens of a text, computed once per distinct text."""
+    return " ".join(search_tokens(value, for_index=True))
+
+
+@functools.cache
+def phrases(value: str) -> str:
+    return " ".join(phrase_tokens(value))
+
+
+def build(path: Path, count: int) -> None:
+    database = Database(f"sqlite:///{path}")
     began = time.perf_counter()
     with database.engine.begin() as connection:
         connection.execute(insert(Source), [{"id": 1, "name": "ccgp", "title": "ccgp", "base_url": ""}])
+    rows = generate(count)
     for offset in range(0, count, 10_000):
-        notices, scores, index = [], [], []
-        for i in range(offset + 1, min(count, offset + 10_000) + 1):
-            code, city = REGIONS[rng.randrange(len(REGIONS))]
-            buyer = rng.choices(buyer_names, buyer_weights)[0].format(city=city)
-            item = rng.choices(item_names, item_weights)[0]
-            title = real[rng.randrange(len(real))] if real and rng.random() < 0.5 else f"{buyer}{item}采购项目公告"
-            body = BOILERPLATE.format(item=item, buyer=buyer, city=city)
-            notices.append({"id": i, "source_id": 1, "source_key": str(i), "url": f"http://www.ccgp.gov.cn/t_{i}.htm",
-                            "notice_type": "award" if i % 3 == 0 else "tender", "notice_type_label": "",
-                            "title": title, "published_at": start + dt.timedelta(minutes=5 * i),
-                            "region_code": code, "region_name": city, "buyer": buyer, "agency": "", "project_code": "",
-                            "budget_cny": None, "award_cny": None, "body_text": body, "fields": {}, "line_items": [],
-                            "warnings": [], "raw_sha256": "", "first_seen_at": start, "last_seen_at": start})
-            police_dna = "公安" in buyer and item_weights[item_names.index(item)] < 1
-            scores.append({"notice_id": i, "score": 90 if police_dna else rng.randrange(0, 50), "reasons": [],
-                           "buyer_type": "", "watchlist_version": "bench", "scored_at": start,
-                           "first_matched_at": None, "match_origin": ""})
-            index.append({"id": i, "t": tokens(title) + " " + tokens(buyer) + " " + tokens(body),
-                          "p": phrases(title) + " " + phrases(buyer) + " " + phrases(body)})
+        batch = list(itertools.islice(rows, 10_000))
         with database.engine.begin() as connection:
-            connection.execute(insert(Notice), notices)
-            connection.execute(insert(NoticeScore), scores)
-            connection.execute(text("INSERT INTO notice_fts (rowid, tokens, phrases) VALUES (:id, :t, :p)"), index)
+            connection.execute(insert(Notice), [notice for notice, _, _ in batch])
+            connection.execute(insert(NoticeScore), [score for _, score, _ in batch])
+            connection.execute(text("INSERT INTO notice_fts (rowid, tokens, phrases) VALUES (:id, :t, :p)"),
+                               [index for _, _, index in batch])
         done = min(count, offset + 10_000)
         print(f"\rbuilding: {done:,}/{count:,} notices ({time.perf_counter() - began:.0f} s)", end="", file=sys.stderr)
     print(file=sys.stderr)
     database.dispose()
+
+
+def grow_postgres(database: Database, first: int, count: int) -> float:
+    """Add notices ``first``.. to a PostgreSQL archive with COPY (notices, scores, and the index's text into a
+    staging table turned into tsvectors by one INSERT … SELECT); returns the seconds it took."""
+    began = time.perf_counter()
+    notice_columns = [c.name for c in Notice.__table__.columns if c.name in NOTICE_KEYS]
+    score_columns = [c.name for c in NoticeScore.__table__.columns if c.name in SCORE_KEYS]
+    raw = database.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if first == 1:
+            cursor.execute("INSERT INTO sources (id, name, title, base_url) VALUES (1, 'ccgp', 'ccgp', '')")
+        cursor.execute("CREATE TEMPORARY TABLE fts_staging (id integer, t text, p text)")
+        rows = generate(count, first)
+        for offset in range(0, count, 50_000):
+            batch = list(itertools.islice(rows, 50_000))
+            with cursor.copy(f"COPY notices ({', '.join(notice_columns)}) FROM STDIN") as copy:
+                for notice, _, _ in batch:
+                    copy.write_row([_copy_value(notice[c]) for c in notice_columns])
+            with cursor.copy(f"COPY notice_scores ({', '.join(score_columns)}) FROM STDIN") as copy:
+                for _, score, _ in batch:
+                    copy.write_row([_copy_value(score[c]) for c in score_columns])
+            with cursor.copy("COPY fts_staging (id, t, p) FROM STDIN") as copy:
+                for _, _, index in batch:
+                    copy.write_row([index["id"], index["t"], index["p"]])
+            done = first - 1 + min(count, offset + 50_000)
+            print(f"\rbuilding: {done:,} notices ({time.perf_counter() - began:.0f} s)", end="", file=sys.stderr)
+        cursor.execute("INSERT INTO notice_fts (notice_id, document, phrases) "
+                       "SELECT id, to_tsvector('simple', t), to_tsvector('simple', p) FROM fts_staging")
+        cursor.execute("DROP TABLE fts_staging")
+        cursor.execute(f"SELECT setval(pg_get_serial_sequence('notices', 'id'), {first + count - 1})")
+        raw.commit()
+        raw.autocommit = True
+        cursor.execute("VACUUM ANALYZE")
+    finally:
+        raw.close()
+    print(file=sys.stderr)
+    return time.perf_counter() - began
+
+
+NOTICE_KEYS = set(next(generate(1))[0])
+SCORE_KEYS = set(next(generate(1))[1])
+
+
+def _copy_value(value: Any) -> Any:
+    """JSON columns go to COPY as their JSON text; everything else as psycopg dumps it."""
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
 
 
 def like_scan(must: list[str], excluded: list[str], filters: NoticeFilters) -> str:
