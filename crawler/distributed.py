@@ -400,18 +400,22 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
                                  **distributed_settings(redis_url, prefix)})
     recover_dead_workers(server, keys, settings.getfloat("CAIGOU_REDIS_WORKER_TIMEOUT", 120))
     current = server.get(keys.run)
-    if current and (server.zcard(keys.requests) or server.hlen(keys.workers)):
+    if current and server.hlen(keys.workers):
         run_id = json.loads(current)["run_id"]
-        raise CaigouError(f"run {run_id} of {source} is still in progress in this Redis (prefix {prefix!r}): "
-                          "let its workers finish (caigou worker) or use another --redis-prefix")
+        raise CaigouError(f"run {run_id} of {source} is still being worked in this Redis (prefix {prefix!r}): "
+                          "let its workers finish, or use another --redis-prefix")
     crawler = Crawler(cls, settings)
     spider = cls.from_crawler(crawler, **{k: v for k, v in arguments.items() if v not in (None, [], "")})
     store = NoticeStore(Database(database_url))
     if spider.needs_since:
         resolve_since(spider, store, settings)
-    if current:  # a run whose queue drained but whose last worker died before closing it
+    if current:
+        # A run no worker is on any more (all stopped or died before the queue drained): this seed replaces it.
+        # Nothing is lost: its stored notices are skipped and its window is asked again (its watermark stayed).
         stale = json.loads(current)["run_id"]
-        store.finish_run(stale, "interrupted", {}, f"{source}: its workers ended without closing the run")
+        left = server.zcard(keys.requests)
+        store.finish_run(stale, "interrupted", {}, f"{source}: its workers ended with {left} requests still "
+                         "queued; replaced by a new seed, the watermark stayed put")
     server.delete(*keys.all_keys(server))
     spider_arguments = {"since": spider.since.isoformat() if spider.since else None,
                         "until": spider.until.isoformat(), "keyword": spider.keywords, "region": spider.region,

@@ -172,13 +172,16 @@ def test_a_worker_killed_mid_crawl_loses_nothing(pg: Database, redis_prefix: str
 
 
 @pytest.mark.postgres
-def test_worker_without_a_seeded_run_and_a_second_seed_are_one_line_errors(pg: Database, redis_prefix: str,
+def test_worker_without_a_seeded_run_is_an_error_and_a_second_seed_replaces_an_idle_run(pg: Database, redis_prefix: str,
                                                                            portal: ReplayServer) -> None:
     result = run_caigou("--db", pg.url, "worker", "--redis", REDIS_URL, "--redis-prefix", redis_prefix)
     assert result.returncode != 0 and "caigou: error: no seeded run" in result.stderr
     assert "Traceback" not in result.stderr
     assert seed(pg, redis_prefix).returncode == 0
-    again = seed(pg, redis_prefix)
-    assert again.returncode != 0 and "still in progress" in again.stderr and "Traceback" not in again.stderr
+    again = seed(pg, redis_prefix)  # no worker took the first run: the new seed replaces it
+    assert again.returncode == 0, again.stderr
+    first, second = sorted(runs(pg), key=lambda run: run.id)
+    assert first.status == "interrupted" and "4 requests still queued" in first.message
+    assert second.status == "running"
     bad = run_caigou("--db", pg.url, "crawl", "ccgp", "--redis", "redis://127.0.0.1:1/0")
     assert bad.returncode != 0 and "caigou: error: cannot use Redis" in bad.stderr
