@@ -36,3 +36,15 @@ def test_facets_over_many_hits_are_estimates_marked_as_such(many: Database,
     # Scaled to the whole: each half within 40% of its true size, the sum near the total.
     assert all(60 <= n <= 140 for n in counts.values()) and abs(sum(counts.values()) - COUNT) <= 2, counts
     assert [h.notice.id for h in estimated.hits] == [h.notice.id for h in exact.hits]  # the page is unchanged
+
+
+def test_the_search_page_says_its_facet_counts_are_estimates(many: Database,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_web import client_for
+
+    with client_for(many, anonymous_read=True) as web:
+        exact = web.get("/search", params={"q": "公安局", "min_score": ""})
+        assert exact.status_code == 200 and 'data-facet="type"' in exact.text and "≈" not in exact.text
+        monkeypatch.setattr(caigou.search, "FACET_SAMPLE", 50)
+        page = web.get("/search", params={"q": "公安局", "min_score": ""})
+        assert "≈ counts estimated from a sample of the 200 hits" in page.text
