@@ -269,7 +269,7 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
             facet_counts, estimated = facets_of(session, members_table, shown_table, total) if facets else ({}, False)
         finally:
             for temporary in (MEMBERS, SHOWN):
-                temporary.drop(session.connection(), checkfirst=True)
+                _drop(session.connection(), temporary)
     return Results(total, hits, facet_counts, query, estimated)
 
 
@@ -281,10 +281,17 @@ SHOWN = Table("search_shown", _SCRATCH, Column("id", Integer, primary_key=True),
               prefixes=["TEMPORARY"])
 
 
+def _drop(connection: Any, scratch: Table) -> None:
+    """DROP … IF EXISTS in one statement: ``Table.drop(checkfirst=True)`` asks the catalogue first, two queries per
+    table and search, a fifth of a small search's time on PostgreSQL."""
+    prefix = "temp." if connection.dialect.name == "sqlite" else "pg_temp."
+    connection.execute(text(f"DROP TABLE IF EXISTS {prefix}{scratch.name}"))
+
+
 def _materialise(session: Any, scratch: Table, statement: Any) -> Table:
     connection = session.connection()
-    scratch.drop(connection, checkfirst=True)
-    scratch.create(connection)
+    _drop(connection, scratch)
+    scratch.create(connection, checkfirst=False)
     connection.execute(scratch.insert().from_select([c.name for c in scratch.columns], statement))
     # Fresh statistics, so the planner reads the hits first and looks notices up by key, instead of scanning a
     # whole index of notices to avoid a sort (ten times slower on a large archive).
