@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from caigou.replay import Reply, ReplayServer
 from models import CrawlRun, Notice, Watermark
