@@ -50,13 +50,14 @@ from models import CrawlError
 from models.db import Database
 from models.errors import CaigouError
 from pipelines.crawl_context import CrawlContext, _start_ticks, process_alive
+from pipelines.steps import UNREAD_KINDS
 from pipelines.store import NoticeStore
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "caigou"
-# Crawl errors that mean a list or detail page of the window was not read (see CrawlRecorder).
-PAGE_ERROR_KINDS = ("http", "download", "blocked", "captcha")
+# Crawl errors that mean a list or detail page of the window was not read (see CrawlRecorder, UNREAD_KINDS).
+PAGE_ERROR_KINDS = ("http", "download", "blocked", "captcha", *sorted(UNREAD_KINDS))
 # Settings given to the seeding crawl (--refresh, --attachments) that its workers follow.
 RUN_SETTINGS = ("CAIGOU_REFRESH", "CAIGOU_ATTACHMENTS")
 
