@@ -44,7 +44,7 @@ def settings_overrides(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--attachments", type=click.Choice(["matched", "all", "off"]),
               help="Whose attachments to download: matched notices (default; [crawl] attachments), all, or off.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A Scrapy setting, as scrapy -s.")
-@click.option("--redis", "redis_url", metavar="URL", envvar="CAIGOU_REDIS_URL",
+@click.option("--redis", "redis_url", metavar="URL",  # no envvar: seeding instead of crawling is asked for
               help="Distributed: record the run and seed this Redis queue for `caigou worker` processes "
               "(e.g. redis://127.0.0.1:6379/0); nothing is fetched here.")
 @click.option("--redis-prefix", default="caigou", show_default=True, envvar="CAIGOU_REDIS_PREFIX",
