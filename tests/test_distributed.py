@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from caigou.replay import Reply, ReplayServer
+from caigou.replay import Reply, ReplayServer, route_key
 from models import CrawlRun, Notice, Watermark
 from models.db import Database
 from tests.conftest import _truncate_all
@@ -185,3 +185,32 @@ def test_worker_without_a_seeded_run_is_an_error_and_a_second_seed_replaces_an_i
     assert second.status == "running"
     bad = run_caigou("--db", pg.url, "crawl", "ccgp", "--redis", "redis://127.0.0.1:1/0")
     assert bad.returncode != 0 and "caigou: error: cannot use Redis" in bad.stderr
+
+
+@pytest.mark.postgres
+def test_blocks_and_errors_of_the_workers_roll_up_into_the_run(pg: Database, redis_prefix: str,
+                                                               portal: ReplayServer) -> None:
+    """One notice answers a block page first (waited out), another is gone (404): the run counts the block,
+    records the error under its id, ends "partial" and leaves the watermark where it was."""
+    from models import CrawlError
+
+    blocked, gone = sorted(KEYS)[:2]
+    block_page = (SAMPLES / "blocked_detail.html").read_bytes()
+    detail = f"http://www.ccgp.gov.cn/cggg/dfgg/cjgg/202406/t20240618_{blocked}.htm"
+    real = portal.routes[route_key(detail)][0]
+    portal.add(detail, Reply(block_page), real)
+    portal.add(f"http://www.ccgp.gov.cn/cggg/dfgg/cjgg/202406/t20240618_{gone}.htm", Reply(b"not found", status=404))
+    assert seed(pg, redis_prefix).returncode == 0
+    workers = [start_worker(pg, redis_prefix, portal.url) for _ in range(2)]
+    results = [finish(worker) for worker in workers]
+    assert set(notices(pg)) == KEYS - {gone}
+    (run,) = runs(pg)
+    # The last worker out closed the run and says so, with the run's status as its exit status.
+    (closer,) = [(code, out) for code, out, _ in results if f"run {run.id}: partial" in out]
+    assert closer[0] == 1, results
+    assert run.status == "partial" and "watermark was not advanced" in run.message
+    assert run.counts["blocked"] == 1 and run.counts["http_errors"] == 1 and run.counts["new"] == DETAILS - 1
+    with pg.session() as session:
+        errors = session.scalars(select(CrawlError).where(CrawlError.crawl_run_id == run.id)).all()
+        assert [(e.kind, e.url.rsplit("_", 1)[-1]) for e in errors] == [("http", f"{gone}.htm")]
+        assert session.scalar(select(Watermark.until_date)) is None
