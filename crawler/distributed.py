@@ -207,11 +207,23 @@ class ReliableScheduler(Scheduler):
 
     queue: ReliableQueue
 
+    # Both as scrapy-redis has them, but for the ack, and stats without the ``spider`` argument Scrapy deprecates.
     def enqueue_request(self, request: Request) -> bool:
-        queued = super().enqueue_request(request)
-        if queued and request.dont_filter:
-            self.queue.ack(request)
-        return queued
+        if not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        if request.dont_filter:
+            self.queue.ack(request)  # a retry of a popped request: now safe in the shared queue
+        return True
+
+    def next_request(self) -> Request | None:
+        request = self.queue.pop(self.idle_before_close)
+        if request and self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis")
+        return request
 
 
 class SeededStart:
