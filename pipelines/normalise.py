@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 from models.errors import CaigouError
-from models.types import SHANGHAI
+from models.constants import SHANGHAI
 
 
 class NormaliseError(CaigouError, ValueError):
