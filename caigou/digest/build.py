@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from caigou.digest.subscriptions import filters_from_json
-from caigou.filters import apply_filters
+from caigou.digest.subscriptions import subscription_notices
 from models import (REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Notice, NoticeLink, NoticeMatch, NoticeScore,
                     Subscription)
 from models.config import Config
@@ -133,7 +132,7 @@ def candidates(session: Session, subscription: Subscription) -> list[tuple[Notic
     if subscription.watermark is not None:
         since = subscription.watermark - WATERMARK_OVERLAP
         statement = statement.where(or_(score.scored_at > since, score.first_matched_at > since))
-    statement = apply_filters(statement, filters_from_json(subscription.filters))
+    statement = subscription_notices(statement, subscription, session.get_bind().dialect.name)
     rows = [(notice, score) for notice, score in session.execute(statement.order_by(Notice.published_at,
                                                                                      Notice.id)).all()]
     if subscription.watermark is None:  # nothing delivered yet, so no project to follow

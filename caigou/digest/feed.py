@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from caigou.digest.build import Entry, build_digest
 from caigou.digest.render import html_entry
-from caigou.digest.subscriptions import filters_from_json
-from caigou.filters import apply_filters
+from caigou.digest.subscriptions import subscription_notices
 from models import Notice, NoticeScore, Subscription
 from models.types import now as current_time
 
@@ -41,7 +40,7 @@ def feed_entries(session: Session, subscription: Subscription, base_url: str, si
     statement = (select(Notice, score).join(score, score.notice_id == Notice.id)
                  .where(score.first_matched_at.is_not(None))
                  .options(selectinload(Notice.suppliers), selectinload(Notice.source)))
-    statement = apply_filters(statement, filters_from_json(subscription.filters))
+    statement = subscription_notices(statement, subscription, session.get_bind().dialect.name)
     rows = session.execute(statement.order_by(score.first_matched_at.desc(), Notice.id.desc())
                            .limit(size)).all()
     rows = sorted(rows, key=lambda row: (row[0].published_at is None, row[0].published_at, row[0].id))

@@ -13,11 +13,12 @@ from email.utils import getaddresses
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caigou.filters import TIBETAN_AREAS, NoticeFilters
+from caigou.filters import TIBETAN_AREAS, NoticeFilters, apply_filters
+from caigou.search import fulltext_clause, parse_query
 from models import NOTICE_TYPES, DeliveredNotice, Delivery, Source, Subscription
 from models.errors import CaigouError
 from models.types import now
@@ -51,6 +52,24 @@ def filters_from_json(data: dict[str, Any]) -> NoticeFilters:
         raise CaigouError(f"unknown subscription filter(s): {', '.join(sorted(unknown))}")
     values = {k: dt.date.fromisoformat(v) if k in _DATES and v else v for k, v in data.items()}
     return NoticeFilters(**values)
+
+
+def check_query(query: str) -> str:
+    """The query as stored ("" for none), read once so a malformed one is refused now rather than failing every
+    digest later (``QueryError``, one line)."""
+    query = " ".join(query.split())
+    if query:
+        parse_query(query)
+    return query
+
+
+def subscription_notices(statement: Select[Any], subscription: Subscription, dialect: str) -> Select[Any]:
+    """Narrow a select over ``Notice`` to what the subscription asks for: its filters and its saved query. The
+    digest, the feed and the preview on the search page all go through here."""
+    statement = apply_filters(statement, filters_from_json(subscription.filters))
+    if subscription.query:
+        statement = statement.where(fulltext_clause(parse_query(subscription.query), dialect))
+    return statement
 
 
 def parse_time(value: str) -> str:
@@ -132,6 +151,7 @@ class SubscriptionInput:
     name: str
     recipients: Sequence[str] = ()
     filters: NoticeFilters | None = None
+    query: str = ""  # a free-text query in the search syntax: a saved search
     delivery_time: str = DEFAULT_TIME
     time_zone: str = DEFAULT_ZONE
     skip_when_empty: bool = True
@@ -146,11 +166,12 @@ def add_subscription(session: Session, wanted: SubscriptionInput) -> Subscriptio
     delivery_time, time_zone = parse_time(wanted.delivery_time), parse_zone(wanted.time_zone.strip())
     filters = wanted.filters or NoticeFilters()
     check_filters(session, filters)
+    query = check_query(wanted.query)
     taken = CaigouError(f"a subscription named {name!r} exists; remove it first or choose another name")
     if session.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
         raise taken
     subscription = Subscription(
-        name=name, recipients=recipients, filters=filters_to_json(filters), delivery_time=delivery_time,
+        name=name, recipients=recipients, filters=filters_to_json(filters), query=query, delivery_time=delivery_time,
         time_zone=time_zone, skip_when_empty=wanted.skip_when_empty, attach_csv=wanted.attach_csv,
         watermark=None if wanted.backfill else now())
     session.add(subscription)

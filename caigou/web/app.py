@@ -15,6 +15,7 @@ Security model, because every scraped string and page is hostile and the readers
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import math
@@ -22,7 +23,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -53,6 +54,7 @@ from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscripti
 from models.config import Config
 from models.db import Database
 from models.errors import CaigouError
+from models.types import SHANGHAI
 from pipelines.normalise import regions
 
 HERE = Path(__file__).parent
@@ -133,6 +135,8 @@ def feed_path(secret_key: str, name: str) -> str:
     return f"/feeds/{quote(name, safe='')}.atom?token={feed_token(secret_key, name)}"
 
 
+# The search's single-valued parameters the add form takes over from "Subscribe to this search".
+SEARCH_FIELDS = ("q", "since", "until", "buyer", "supplier", "min_score")
 # The add form's fields that take several values: checkboxes, or text split at commas (、，; and new lines too).
 LIST_FIELDS = ("region", "source", "type", "term", "category", "status")
 _SEPARATORS = re.compile(r"[,，、;；\r\n]+")
@@ -173,6 +177,7 @@ class SubscriptionForm:
         filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
         return SubscriptionInput(
             self.text("name"), [line for line in self.text("recipients").splitlines() if line.strip()], filters,
+            query=self.text("q"),
             delivery_time=self.text("delivery_time"), time_zone=self.text("time_zone"),
             skip_when_empty=self.checked("skip_when_empty"), attach_csv=self.checked("attach_csv"),
             backfill=self.checked("backfill"))
@@ -204,6 +209,22 @@ def describe_filters(filters: dict[str, Any]) -> list[tuple[str, str]]:
         elif value not in (None, "", []):
             lines.append((label, ", ".join(map(str, value)) if isinstance(value, list) else str(value)))
     return lines
+
+
+PREVIEW_DAYS = (7, 30)
+
+
+def recent_counts(database: Database, query: str, filters: NoticeFilters,
+                  today: dt.date | None = None) -> dict[int, int]:
+    """How many notices the search found among those published in the last 7 and 30 days: what a subscription to
+    it would have sent, as a preview beside "Subscribe to this search"."""
+    today = today or dt.datetime.now(SHANGHAI).date()
+    counts = {}
+    for days in PREVIEW_DAYS:
+        start = today - dt.timedelta(days=days - 1)
+        since = max(start, filters.since) if filters.since else start
+        counts[days] = Selection(replace(filters, since=since), query=query).count(database)
+    return counts
 
 
 def create_app(database: Database, settings: WebSettings) -> FastAPI:
@@ -388,6 +409,8 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             results, error = None, str(exc)
         base = [("q", query), ("sort", sort), *filters_to_params(filters)]
         return page(request, "search.html", status_code=400 if error else 200, query=query, filters=filters,
+                    preview=recent_counts(database, query, filters) if results else {},
+                    subscribe_link="/subscriptions?" + urlencode([(k, v) for k, v in base if k != "sort"]) + "#add",
                     sort=sort, sorts=SORTS, results=results, error=error, page_number=number,
                     pages=math.ceil(results.total / PAGE_SIZE) if results else 0,
                     link=lambda **changes: "/search?" + urlencode(with_changes(base, changes)),
@@ -473,7 +496,10 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def subscriptions_page(request: Request) -> HTMLResponse:
         require_login(request)
         removed = request.query_params.get("removed", "")
-        return subscriptions_listing(request, SubscriptionForm(),
+        # "Subscribe to this search" arrives with the search's query and filters: the add form starts from them.
+        form = SubscriptionForm({**FORM_DEFAULTS, **{key: values for key, values in params_of(request).items()
+                                                     if key in (*LIST_FIELDS, *SEARCH_FIELDS)}})
+        return subscriptions_listing(request, form,
                                      message=f"Removed the subscription {removed!r} and its delivery log."
                                      if removed else "")
 
