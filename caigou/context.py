@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import click
 
 from models.config import Config, load_config
-from models.db import Database
+from models.db import Database, check_new_database
 
 
 @dataclass
@@ -23,6 +23,8 @@ class AppContext:
             # Parts that read the configuration themselves (the matcher inside a crawl, child processes of the
             # scheduler) must read the same file.
             os.environ["CAIGOU_CONFIG"] = str(config.path.resolve())
+        if database_url:
+            check_new_database(database_url)
         return cls(config=config, database_url=database_url or config.database_url)
 
     @property

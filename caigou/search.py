@@ -1,6 +1,6 @@
 """Full-text search in Chinese over the archive, with filters, facets, sorting and highlighting.
 
-Query syntax: words (all must occur), ``"exact phrases"`` (their characters in this order, in any field, any
+Query syntax: words (all must occur; ``AND`` between them may be written), ``"exact phrases"`` (their characters in this order, in any field, any
 case or width, spaces and punctuation ignored), ``-excluded`` words or phrases, and ``OR`` between
 alternatives: ``遗传分析仪 公安 -医院``, ``"DNA数据库" OR Y-STR``. Words are cut by the index's own jieba
 tokenizer, so 公安 finds 公安厅. A malformed query raises ``QueryError`` with a one-line message.
@@ -17,7 +17,7 @@ from sqlalchemy import (Column, ColumnElement, Integer, MetaData, Select, Table,
                         exists, func, literal_column, not_, or_, select, table, text)
 from sqlalchemy.orm import selectinload
 
-from caigou.filters import NoticeFilters, apply_filters, tibetan_region_prefixes
+from caigou.filters import NoticeFilters, apply_filters, check_filters, tibetan_region_prefixes
 from models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from models.db import Database
 from models.errors import CaigouError
@@ -62,11 +62,18 @@ def parse_query(raw: str) -> Query:
     query = Query()
     group: list[Term] = []
     previous_or = True
+    pending_and = False
     for match in _PART.finditer(raw.strip()):
         negated, phrase, word = match.group(1), match.group(2), match.group(3)
+        if word == "AND":  # words must all occur anyway: AND is allowed, as other search engines allow it
+            if not group or pending_and:
+                raise QueryError("AND needs words on both sides")
+            pending_and = True
+            continue
         if word == "OR":
-            if previous_or or not group:
-                raise QueryError("OR needs words on both sides")
+            if previous_or or not group or pending_and:
+                raise QueryError("OR needs words on both sides" if not pending_and else
+                                 "AND needs words on both sides")
             query.alternatives.append(group)
             group, previous_or = [], True
             continue
@@ -83,7 +90,9 @@ def parse_query(raw: str) -> Query:
             query.excluded.append(term)
         else:
             group.append(term)
-            previous_or = False
+            previous_or = pending_and = False
+    if pending_and:
+        raise QueryError("AND needs words on both sides")
     if previous_or and query.alternatives:
         raise QueryError("OR needs words on both sides")
     if group:
@@ -244,6 +253,7 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
     with database.session() as session:
+        check_filters(session, filters)   # a typo in a filter is an error, not an empty result
         probe = _probe_is_cheaper(session, filters, query)
         ids = filtered(select(Notice.id), filters, query, dialect, probe).subquery()
         try:

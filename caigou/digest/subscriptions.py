@@ -17,22 +17,17 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caigou.filters import TIBETAN_AREAS, NoticeFilters, apply_filters
+from caigou.filters import NoticeFilters, apply_filters, check_filters
 from caigou.search import fulltext_clause, parse_query
-from models import NOTICE_TYPES, DeliveredNotice, Delivery, Source, Subscription
+from models import DeliveredNotice, Delivery, Subscription
 from models.errors import CaigouError
 from models.types import now
-from pipelines.matching.watchlist import CATEGORIES
-from pipelines.normalise import regions
-from pipelines.store import SOURCE_TITLES
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DATES = ("since", "until")
 DEFAULT_TIME = "07:00"
 DEFAULT_ZONE = "Asia/Shanghai"
 NAME_LENGTH = 100  # the column's width
-# The categories a match can have: buyer types describe the buyer and are never a match of their own.
-MATCH_CATEGORIES = tuple(c for c in CATEGORIES if c != "buyer-type")
 
 
 def filters_to_json(filters: NoticeFilters) -> dict[str, Any]:
@@ -103,34 +98,6 @@ def parse_recipients(values: list[str] | tuple[str, ...]) -> list[str]:
 def recipient_address(recipient: str) -> str:
     """The bare address of a recipient, the key of the delivery log."""
     return getaddresses([recipient])[0][1].lower()
-
-
-def known_sources(session: Session) -> list[str]:
-    """The sources a subscription may name: every portal caigou crawls, and any other already in the archive (an
-    import can bring its own)."""
-    return sorted(set(SOURCE_TITLES) | set(session.scalars(select(Source.name))))
-
-
-def check_filters(session: Session, filters: NoticeFilters) -> None:
-    """Refuse values that can never match. A search with a typo shows nothing at once; a subscription with one
-    would stay silent for ever, which reads as "nothing was bought"."""
-    for notice_type in filters.notice_types:
-        if notice_type not in NOTICE_TYPES:
-            raise CaigouError(f"unknown notice type {notice_type!r}; one of {', '.join(NOTICE_TYPES)}")
-    for category in filters.categories:
-        if category not in MATCH_CATEGORIES:
-            raise CaigouError(f"unknown category {category!r}; one of {', '.join(MATCH_CATEGORIES)}")
-    sources = known_sources(session)
-    for source in filters.sources:
-        if source not in sources:
-            raise CaigouError(f"unknown source {source!r}; known: {', '.join(sources)}")
-    # The region table lists every province but only the Tibetan areas below it: a code is known when its
-    # province is (the filters already turned names into codes and refused names they do not know).
-    provinces = {region.code[:2] for region in regions() if region.level == "province"}
-    for region in filters.regions:
-        if region != TIBETAN_AREAS and not (re.fullmatch(r"\d{6}", region) and region[:2] in provinces):
-            raise CaigouError(f"unknown region {region!r}: give a code like 540000, a name like 那曲市 or "
-                              f"{TIBETAN_AREAS!r} for every Tibetan area")
 
 
 def check_name(name: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from caigou.filters import NoticeFilters
+from caigou.filters import NoticeFilters, check_filters
 from models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Source, Supplier
 from models.db import Database
 from pipelines.linking import group_key
@@ -113,7 +113,9 @@ class Selection:
         return filtered(statement, self.filters, query, database.engine.dialect.name)
 
     def count(self, database: Database) -> int:
+        """How many notices; a filter that can never match (a typo) is a ``FilterError`` here, before any rows."""
         with database.session() as session:
+            check_filters(session, self.filters)
             return session.scalar(self.narrowed(select(func.count(Notice.id)), database)) or 0
 
     def rows(self, database: Database, per: str = "notice") -> Iterator[dict[str, Any]]:

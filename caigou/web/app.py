@@ -40,12 +40,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from caigou import __version__
 from caigou.accounts import authenticate, end_sessions, get_user, session_user
 from caigou.digest.feed import atom_feed
-from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEGORIES, SubscriptionInput,
-                                         add_subscription, delivered_count, delivery_count, known_sources,
+from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput,
+                                         add_subscription, delivered_count, delivery_count,
                                          last_sent, recent_deliveries, remove_subscription)
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import csv_chunks
-from caigou.filters import TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params, filters_to_params
+from caigou.filters import (MATCH_CATEGORIES, TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params,
+                            filters_to_params, known_sources)
 from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
                                valid_id)
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
@@ -336,16 +337,20 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def params_of(request: Request) -> dict[str, list[str]]:
         return {key: request.query_params.getlist(key) for key in request.query_params}
 
-    def selection(request: Request) -> tuple[str, NoticeFilters, str]:
+    def read_selection(request: Request) -> tuple[str, NoticeFilters, str]:
+        """The query, filters and sort of a request; a bad filter or sort is a ``FilterError`` naming its field."""
         params = params_of(request)
-        try:
-            filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
-        except FilterError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
         sort = (params.get("sort") or ["relevance"])[-1]
         if sort not in SORTS:
-            raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
+            raise FilterError(f"sort must be one of {', '.join(SORTS)}", "sort")
         return (params.get("q") or [""])[-1].strip(), filters, sort
+
+    def selection(request: Request) -> tuple[str, NoticeFilters, str]:
+        try:
+            return read_selection(request)
+        except FilterError as exc:
+            raise HTTPException(400, str(exc)) from exc
 
     def page_number(request: Request) -> int:
         raw = request.query_params.get("page", "1")
@@ -400,19 +405,37 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request) -> HTMLResponse:
         require_reader(request)
-        query, filters, sort = selection(request)
         number = page_number(request)
+        field_errors: dict[str, str] = {}
         try:
-            results = search(database, query, filters, sort=sort, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-            error = ""
-        except QueryError as exc:
-            results, error = None, str(exc)
+            query, filters, sort = read_selection(request)
+        except FilterError as exc:
+            # The query and the other values stay as sent; the message goes beside the field it is about.
+            query, filters, sort = (request.query_params.get("q", "").strip(), NoticeFilters(min_score=None),
+                                    "relevance")
+            field_errors[exc.field or "q"] = str(exc)
+        results, error = None, ""
+        if not field_errors:
+            try:
+                results = search(database, query, filters, sort=sort, limit=PAGE_SIZE,
+                                 offset=(number - 1) * PAGE_SIZE)
+            except FilterError as exc:
+                field_errors[exc.field or "q"] = str(exc)
+            except QueryError as exc:
+                error = str(exc)
+        pages = math.ceil(results.total / PAGE_SIZE) if results else 0
         base = [("q", query), ("sort", sort), *filters_to_params(filters)]
+        if field_errors:
+            # Keep every parameter as sent (the bad one too), so nothing typed is lost.
+            base = [(key, value) for key, values in params_of(request).items() for value in values if key != "page"]
+            error = next(iter(field_errors.values()))
         return page(request, "search.html", status_code=400 if error else 200, query=query, filters=filters,
+                    field_errors=field_errors, raw=request.query_params,
+                    past_end=bool(results and results.total and number > pages),
                     preview=recent_counts(database, query, filters) if results else {},
                     subscribe_link="/subscriptions?" + urlencode([(k, v) for k, v in base if k != "sort"]) + "#add",
                     sort=sort, sorts=SORTS, results=results, error=error, page_number=number,
-                    pages=math.ceil(results.total / PAGE_SIZE) if results else 0,
+                    pages=pages,
                     link=lambda **changes: "/search?" + urlencode(with_changes(base, changes)),
                     export_link="/export.csv?" + urlencode([(k, v) for k, v in base if k != "sort"]),
                     facet_names=FACET_PARAMS, hidden=[(k, v) for k, v in base if k != "q"])

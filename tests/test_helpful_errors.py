@@ -1,0 +1,73 @@
+"""Errors that help (issue 15): search filters checked as crawl checks them, with "did you mean"; AND as an
+operator; a page past the end; a bad date beside its field with the query kept. Command line and web, on SQLite and
+PostgreSQL."""
+from __future__ import annotations
+
+import html as html_lib
+import re
+
+import pytest
+
+from caigou.filters import FilterError, NoticeFilters
+from caigou.search import QueryError, parse_query, search
+from models.db import Database
+from tests.crawling import run_caigou
+from tests.test_web import client_for, log_in
+from tests.web_data import build_archive
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--type", "awrd"), "unknown notice type 'awrd'; did you mean 'award'?; one of intention, tender"),
+    (("--source", "ccpg"), "unknown source 'ccpg'; did you mean 'ccgp'?; known: ccgp"),
+    (("--region", "99"), "unknown region '990000': give a code like 540000"),
+    (("--category", "softwar-database"), "unknown category 'softwar-database'; did you mean 'software-database'?"),
+])
+def test_search_and_export_refuse_a_filter_typo_with_a_suggestion(db: Database, args: tuple[str, ...],
+                                                                    message: str) -> None:
+    build_archive(db)
+    for command in (("search", "DNA"), ("export", "--format", "jsonl")):
+        result = run_caigou("--db", db.url, *command, *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.strip().startswith(f"caigou: error: {message}"), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_and_is_an_operator(db: Database) -> None:
+    build_archive(db)
+    every = NoticeFilters(min_score=None)
+    plain = search(db, "遗传分析仪 公安", every)
+    with_and = search(db, "遗传分析仪 AND 公安", every)
+    assert plain.total == with_and.total == 2
+    assert [h.notice.id for h in plain.hits] == [h.notice.id for h in with_and.hits]
+    for bad in ("AND DNA", "DNA AND", "DNA AND OR 公安"):
+        with pytest.raises(QueryError, match="AND needs words on both sides"):
+            parse_query(bad)
+    with pytest.raises(FilterError, match="did you mean 'award'"):
+        search(db, "DNA", NoticeFilters(notice_types=["awrd"]))
+
+
+def test_web_filter_errors_keep_the_query_and_sit_beside_their_field(db: Database) -> None:
+    build_archive(db)
+    with client_for(db) as web:
+        log_in(web)
+        typo = web.get("/search", params={"q": "遗传分析仪", "type": "awrd"})
+        assert typo.status_code == 400
+        assert 'name="q" value="遗传分析仪"' in typo.text
+        assert "did you mean &#39;award&#39;?" in typo.text and 'id="type-error"' in typo.text
+        removed = re.search(r'id="type-error">[^<]*<a href="([^"]+)">remove this filter', typo.text)
+        assert removed and "type=" not in html_lib.unescape(removed.group(1))
+        assert "q=%E9%81%97" in removed.group(1)   # the query stays in the way out
+
+        date = web.get("/search", params={"q": "遗传分析仪 公安", "since": "2024-13-45", "buyer": "公安"})
+        assert date.status_code == 400
+        assert 'name="q" value="遗传分析仪 公安"' in date.text
+        beside = re.search(r'name="since" value="2024-13-45"><span class="field-error" id="since-error" '
+                           r'role="alert">([^<]+)</span>', date.text)
+        assert beside and "2024-13-45" in beside.group(1)
+        assert 'name="buyer" value="公安"' in date.text   # the other fields as sent
+
+        past = web.get("/search", params={"q": "DNA", "min_score": "", "page": "9"})
+        assert past.status_code == 200
+        assert "Page 9 is past the end: these results have 1 page." in past.text
+        last = re.search(r'<a href="([^"]+)" id="last-page">', past.text)
+        assert last and "page=1" in html_lib.unescape(last.group(1)) and "q=DNA" in last.group(1)
