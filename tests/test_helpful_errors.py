@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import html as html_lib
 import re
+from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from caigou.filters import FilterError, NoticeFilters
 from caigou.search import QueryError, parse_query, search
+from models import Notice
 from models.db import Database
 from tests.crawling import run_caigou
 from tests.test_web import client_for, log_in
@@ -71,3 +74,23 @@ def test_web_filter_errors_keep_the_query_and_sit_beside_their_field(db: Databas
         assert "Page 9 is past the end: these results have 1 page." in past.text
         last = re.search(r'<a href="([^"]+)" id="last-page">', past.text)
         assert last and "page=1" in html_lib.unescape(last.group(1)) and "q=DNA" in last.group(1)
+
+
+def test_a_partial_import_says_how_many_lines_stay(db: Database, tmp_path: Path) -> None:
+    good = ('{"source": "ccgp", "source_id": "%s", "url": "http://www.ccgp.gov.cn/%s.htm", "title": "拉萨市公安局 DNA %s",'
+            ' "published_at": "2024-06-01T09:00:00+08:00"}\n')
+    path = tmp_path / "part.jsonl"
+    path.write_text(good % (1, 1, 1) + good % (2, 2, 2) + '{"source": "ccgp", "source_id": "3", "url": "http://x",'
+                    ' "title": "t", "budget_cny": "lots"}\n' + good % (4, 4, 4), encoding="utf-8")
+    result = run_caigou("--db", db.url, "import", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"caigou: error: {path}:3: not an amount: 'lots' — the 2 notices before it (2 new, 0 updated, 0 unchanged) "
+        "were imported and stay; fix the line and import the file again (notices already stored are not "
+        "duplicated)")
+    with db.session() as session:
+        assert session.scalar(select(func.count(Notice.id))) == 2
+    first = tmp_path / "first.jsonl"
+    first.write_text('{"source": "ccgp"}\n', encoding="utf-8")
+    refused = run_caigou("--db", db.url, "import", str(first))
+    assert refused.returncode == 2 and refused.stderr.strip().endswith("— nothing was imported")
