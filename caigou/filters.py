@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -224,6 +225,32 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
     return decorate
 
 
+def watchlist_spellings() -> dict[str, list[Any]]:
+    """Every spelling of every matching watchlist term (each alias, in the variants the matcher accepts:
+    ``y-str``, ``ystr``, ``y str``), normalised, to the terms it spells: the map from what a reader types to the
+    watchlist. Built once per watchlist (``load_watchlist`` is cached by its files)."""
+    from models.config import load_config
+    from pipelines.matching.watchlist import configured_paths
+
+    config = load_config()
+    return _spellings(tuple(configured_paths(config.get("watchlist", "path"), config.get("watchlist", "extra"))))
+
+
+@functools.cache
+def _spellings(paths: tuple[Any, ...]) -> dict[str, list[Any]]:
+    from pipelines.matching.watchlist import load_watchlist, spelling_variants
+
+    watchlist = load_watchlist(paths)
+    found: dict[str, list[Any]] = {}
+    for term in watchlist.match_terms:
+        for spelling in term.spellings:
+            for variant in spelling_variants(spelling):
+                terms = found.setdefault(variant, [])
+                if term not in terms:
+                    terms.append(term)
+    return found
+
+
 def resolve_terms(values: list[str]) -> list[str]:
     """The canonical watchlist terms that ``values`` name: a term or any of its aliases, written in any case or
     width and with or without the dash or space the matcher also ignores (``y-str``, ``ＹＳＴＲ`` → Y-STR扩增试剂盒).
@@ -231,20 +258,10 @@ def resolve_terms(values: list[str]) -> list[str]:
     unknown term is a ``FilterError`` for the same reason."""
     if not values:
         return []
-    from models.config import load_config
     from pipelines.matching.text import normalise
-    from pipelines.matching.watchlist import configured_paths, load_watchlist, spelling_variants
+    from pipelines.matching.watchlist import spelling_variants
 
-    config = load_config()
-    watchlist = load_watchlist(tuple(configured_paths(config.get("watchlist", "path"),
-                                                      config.get("watchlist", "extra"))))
-    canonical: dict[str, list[str]] = {}
-    for term in watchlist.match_terms:
-        for spelling in term.spellings:
-            for variant in spelling_variants(spelling):
-                names = canonical.setdefault(variant, [])
-                if term.term not in names:
-                    names.append(term.term)
+    canonical = {variant: [term.term for term in terms] for variant, terms in watchlist_spellings().items()}
     resolved: list[str] = []
     for value in values:
         found = next((canonical[v] for v in (normalise(value.strip()), *sorted(spelling_variants(value.strip())))

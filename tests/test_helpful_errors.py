@@ -94,3 +94,23 @@ def test_a_partial_import_says_how_many_lines_stay(db: Database, tmp_path: Path)
     first.write_text('{"source": "ccgp"}\n', encoding="utf-8")
     refused = run_caigou("--db", db.url, "import", str(first))
     assert refused.returncode == 2 and refused.stderr.strip().endswith("— nothing was imported")
+
+
+def test_search_knows_the_watchlist_aliases_traditional_characters_and_suggests_a_term(db: Database) -> None:
+    ids = build_archive(db)   # the analyzer's notice names 赛默飞世尔 and 遗传分析仪, in simplified characters
+    every = NoticeFilters(min_score=None)
+    for query in ("Thermo Fisher", "thermo fisher", "賽默飛世爾", "遺傳分析儀", "genetic analyzer"):
+        results = search(db, query, every)
+        assert ids["analyzer"] in {h.notice.id for h in results.hits}, query
+    alias = search(db, "Thermo Fisher", every)
+    assert alias.also_searched[0] == "赛默飞" and "<mark>赛默飞" in str(alias.hits[0].snippet)
+    # An excluded alias excludes every spelling of its term: the analyzer names only 赛默飞世尔.
+    assert {h.notice.id for h in search(db, '遗传分析仪 -"Thermo Fisher"', every).hits} == {ids["hostile"]}
+    assert search(db, "遗传分析议", every).suggestion == "遗传分析仪"
+    assert search(db, "遗传分析仪", every).suggestion == ""
+    with client_for(db) as web:
+        log_in(web)
+        page = web.get("/search", params={"q": "Thermo Fisher", "min_score": ""}).text
+        assert 'id="also-searched">Also searched: 赛默飞' in page
+        nothing = web.get("/search", params={"q": "遗传分析议", "min_score": ""}).text
+        assert 'id="suggestion">Nothing found. Did you mean <a href="' in nothing and ">遗传分析仪</a>?" in nothing

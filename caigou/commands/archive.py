@@ -91,6 +91,11 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
             writer.writerow([neutralise("; ".join(row[c]) if isinstance(row[c], list) else str(row[c]))
                              if c not in {"notice_id", "score"} else row[c] for c in columns])
         return
+    if results.also_searched:
+        click.echo(f"also searched: {', '.join(results.also_searched)} (spellings of the same watchlist term)",
+                   err=True)
+    if results.suggestion:
+        click.echo(f"nothing found; did you mean: caigou search {results.suggestion}", err=True)
     shown = f"{offset + 1}–{offset + len(rows)} of " if rows else ""
     floor = f", score ≥ {filters.min_score}" if filters.min_score else ""
     click.echo(f"{shown}{results.total} notices{floor}")
