@@ -59,7 +59,9 @@ def _structured(value: Any, where: str) -> Any:
 def record_from_row(row: dict[str, Any], where: str) -> NoticeRecord:
     missing = [key for key in ("source", "source_id", "url", "title") if not row.get(key)]
     if missing:
-        raise ImportError_(f"{where}: missing {', '.join(missing)}")
+        hint = ("; this looks like a compact export (the default for CSV and XLSX): export with --columns all "
+                "to import it" if "source" not in row and "notice_id" in row else "")
+        raise ImportError_(f"{where}: missing {', '.join(missing)}{hint}")
     details = _structured(row.get("supplier_details"), where) or []
     suppliers = [SupplierRecord(name=d["name"], lot=d.get("lot") or "", address=d.get("address") or "",
                                 amount_cny=_money(d.get("amount_cny"), where), amount_text=d.get("amount_text") or "")

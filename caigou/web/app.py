@@ -21,6 +21,7 @@ import hmac
 import math
 import re
 import secrets
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -43,8 +44,9 @@ from caigou.digest.feed import atom_feed
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput,
                                          add_subscription, delivered_count, delivery_count,
                                          last_sent, recent_deliveries, remove_subscription)
-from caigou.export.rows import COLUMNS, Selection
-from caigou.export.writers import csv_chunks
+from caigou.export.naming import export_filename
+from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, Selection
+from caigou.export.writers import csv_chunks, write_xlsx
 from caigou.filters import (MATCH_CATEGORIES, TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params,
                             filters_to_params, known_sources)
 from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
@@ -438,6 +440,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                     pages=pages,
                     link=lambda **changes: "/search?" + urlencode(with_changes(base, changes)),
                     export_link="/export.csv?" + urlencode([(k, v) for k, v in base if k != "sort"]),
+                    xlsx_link="/export.xlsx?" + urlencode([(k, v) for k, v in base if k != "sort"]),
                     facet_names=FACET_PARAMS, hidden=[(k, v) for k, v in base if k != "q"])
 
     @app.get("/notices/{notice_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -484,24 +487,46 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                         headers={"Content-Disposition": f'attachment; filename="page-{page_id}-{sha[:12]}.bin"',
                                  "X-Content-SHA256": sha})
 
+    def export_selection(request: Request) -> tuple[Selection, tuple[str, ...], str]:
+        """The result set (query and filters), its columns (compact unless ``columns=all``) and a file name stem
+        that says what it holds."""
+        query, filters, _sort = selection(request)
+        chosen = Selection(filters, query=query)
+        try:
+            chosen.count(database)  # a malformed query or filter is a 400 here, not a broken download later
+        except CaigouError as exc:  # QueryError, FilterError
+            raise HTTPException(400, str(exc)) from exc
+        columns = COLUMNS if request.query_params.get("columns") == "all" else COMPACT_COLUMNS
+        return chosen, columns, export_filename(filters, query, "", dt.datetime.now(SHANGHAI).date())[:-1]
+
+    def attachment_header(filename: str) -> str:
+        # RFC 6266: an ASCII fallback, and the real (Chinese) name as UTF-8 for every current browser.
+        return f"attachment; filename=\"caigou-export{filename[filename.rfind('.'):]}\"; filename*=UTF-8''{quote(filename)}"
+
     @app.get("/export.csv", include_in_schema=False)
     def export_csv(request: Request) -> Response:
         """The current result set (query and filters) as CSV, streamed, with a byte-order mark for Excel."""
         require_reader(request)
-        query, filters, _sort = selection(request)
-        chosen = Selection(filters, query=query)
-        try:
-            chosen.count(database)  # a malformed query is a 400 here, not a broken download later
-        except QueryError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        chosen, columns, stem = export_selection(request)
 
         def stream() -> Iterator[bytes]:
             yield "\ufeff".encode()
-            for chunk in csv_chunks(chosen.rows(database), COLUMNS):
+            for chunk in csv_chunks(chosen.rows(database), columns):
                 yield chunk.encode("utf-8")
 
         return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": 'attachment; filename="caigou-export.csv"'})
+                                 headers={"Content-Disposition": attachment_header(stem + ".csv")})
+
+    @app.get("/export.xlsx", include_in_schema=False)
+    def export_xlsx(request: Request) -> Response:
+        """The current result set as XLSX (widths, autofilter, frozen header, real dates)."""
+        require_reader(request)
+        chosen, columns, stem = export_selection(request)
+        with tempfile.NamedTemporaryFile(suffix=".xlsx") as file:
+            write_xlsx(chosen.rows(database), columns, file.name)
+            body = Path(file.name).read_bytes()
+        return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": attachment_header(stem + ".xlsx")})
 
     def feed_link(name: str) -> str:
         return feed_path(settings.secret_key, name)
