@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -64,6 +64,7 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "caigou_session"
 SESSION_AGE = 12 * 3600          # seconds a login lasts
 PAGE_SIZE = 20
+CONTEXT_WINDOW = 200             # hits read around a notice for previous / next / next unreviewed
 MAX_PAGE = 500                   # deep paging is what exports are for
 LOGIN_FAILURES = 5               # failures per name within LOGIN_WINDOW before that name waits
 LOGIN_WINDOW = 15 * 60
@@ -431,8 +432,9 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             # Keep every parameter as sent (the bad one too), so nothing typed is lost.
             base = [(key, value) for key, values in params_of(request).items() for value in values if key != "page"]
             error = next(iter(field_errors.values()))
+        came_from = urlencode([*[(k, v) for k, v in base if k != "page"], ("page", str(number))])
         return page(request, "search.html", status_code=400 if error else 200, query=query, filters=filters,
-                    field_errors=field_errors, raw=request.query_params,
+                    came_from=came_from, from_query=urlencode({"from": came_from}), field_errors=field_errors, raw=request.query_params,
                     past_end=bool(results and results.total and number > pages),
                     preview=recent_counts(database, query, filters) if results else {},
                     subscribe_link="/subscriptions?" + urlencode([(k, v) for k, v in base if k != "sort"]) + "#add",
@@ -443,28 +445,80 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                     xlsx_link="/export.xlsx?" + urlencode([(k, v) for k, v in base if k != "sort"]),
                     facet_names=FACET_PARAMS, hidden=[(k, v) for k, v in base if k != "q"])
 
+    def search_context(came_from: str, notice_id: int) -> dict[str, Any]:
+        """Where a notice opened from a result list sits in it: the way back to the same results, the previous and
+        next hits, and the next hit not reviewed yet (within ``CONTEXT_WINDOW`` hits of its page)."""
+        params = parse_qs(came_from, keep_blank_values=True)
+        context: dict[str, Any] = {"back": "/search?" + came_from + f"#n{notice_id}", "previous": None,
+                                   "next": None, "next_unreviewed": None}
+        try:
+            filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
+            sort = (params.get("sort") or ["relevance"])[-1]
+            raw_page = (params.get("page") or ["1"])[-1]
+            start = max(0, ((int(raw_page) if raw_page.isdigit() else 1) - 1) * PAGE_SIZE - 1)
+            results = search(database, (params.get("q") or [""])[-1].strip(), filters,
+                             sort=sort if sort in SORTS else "relevance", limit=CONTEXT_WINDOW, offset=start,
+                             facets=False)
+        except CaigouError:  # a hand-edited address: only the way back
+            return context
+        ids = [hit.notice.id for hit in results.hits]
+        here = ids.index(notice_id) if notice_id in ids else None
+        if here is not None:
+            context["previous"] = ids[here - 1] if here > 0 else None
+            context["next"] = ids[here + 1] if here + 1 < len(ids) else None
+        after = results.hits[here + 1:] if here is not None else results.hits
+        context["next_unreviewed"] = next((hit.notice.id for hit in after
+                                           if hit.status == "new" and hit.notice.id != notice_id), None)
+        return context
+
     @app.get("/notices/{notice_id}", response_class=HTMLResponse, include_in_schema=False)
     def notice_page(request: Request, notice_id: int) -> HTMLResponse:
         require_reader(request)
+        came_from = request.query_params.get("from", "")
+        context = search_context(came_from, notice_id) if came_from else None
         with database.session() as session:
             detail = notice_detail(session, notice_id)
             return page(request, "notice.html", detail=detail, notice=detail.notice, needles=detail.needles,
-                        error=request.query_params.get("error", ""))
+                        error=request.query_params.get("error", ""), came_from=came_from, context=context,
+                        from_query=urlencode({"from": came_from}) if came_from else "")
 
     @app.post("/notices/{notice_id}/review", include_in_schema=False)
     def review(request: Request, notice_id: int, status: str = Form(""), note: str = Form(""),
-               tags: str = Form(""), csrf_token: str = Form("")) -> Response:
+               tags: str = Form(""), csrf_token: str = Form(""), came_from: str = Form("", alias="from")
+               ) -> Response:
         check_csrf(request, csrf_token)
         user = require_reviewer(request, "record a judgement")
         if not valid_id(notice_id):
             raise NotFound(f"no notice with ID {notice_id}")
+        keep = {"from": came_from} if came_from else {}   # the search the notice was opened from
         try:
             with database.session() as session:
                 add_review(session, notice_id, user, ReviewInput(status, note, parse_tags(tags)))
         except ReviewError as exc:
-            return RedirectResponse(f"/notices/{notice_id}?{urlencode({'error': str(exc)})}#review",
+            return RedirectResponse(f"/notices/{notice_id}?{urlencode({**keep, 'error': str(exc)})}#review",
                                     status_code=303)
-        return RedirectResponse(f"/notices/{notice_id}#review", status_code=303)
+        return RedirectResponse(f"/notices/{notice_id}{'?' + urlencode(keep) if keep else ''}#review",
+                                status_code=303)
+
+    @app.post("/review", include_in_schema=False)
+    def bulk_review(request: Request, form: dict[str, list[str]] = Depends(posted_form)) -> Response:
+        """The checked results judged at once (all or none), then back to the same results."""
+        check_csrf(request, (form.get("csrf_token") or [""])[-1])
+        user = require_reviewer(request, "record a judgement")
+        came_from = (form.get("from") or [""])[-1]
+        raw_ids = form.get("notice") or []
+        if not raw_ids:
+            raise HTTPException(400, "Tick at least one notice to judge.")
+        if not all(value.isdigit() and valid_id(int(value)) for value in raw_ids):
+            raise HTTPException(400, "A notice ID is not a number.")
+        try:
+            with database.session() as session:
+                judgement = ReviewInput((form.get("status") or [""])[-1], (form.get("note") or [""])[-1])
+                for notice_id in dict.fromkeys(int(value) for value in raw_ids):
+                    add_review(session, notice_id, user, judgement)
+        except ReviewError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return RedirectResponse("/search?" + came_from, status_code=303)
 
     @app.get("/notices/{notice_id}/pages/{page_id}", response_class=HTMLResponse, include_in_schema=False)
     def archived(request: Request, notice_id: int, page_id: int) -> HTMLResponse:
