@@ -43,12 +43,12 @@ class FilterError(CaigouError):
 
 
 def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str:
-    """" — did you mean 'award'?" for a near miss among ``choices``, else ""."""
+    """" (did you mean 'award'?)" for a near miss among ``choices``, else ""."""
     close = difflib.get_close_matches(value.strip().lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
     if not close:
         return ""
     original = next(c for c in choices if c.lower() == close[0])
-    return f"; did you mean {original!r}?"
+    return f" (did you mean {original!r}?)"
 
 
 def known_sources(session: Session) -> list[str]:

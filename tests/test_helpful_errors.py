@@ -20,10 +20,10 @@ from tests.web_data import build_archive
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--type", "awrd"), "unknown notice type 'awrd'; did you mean 'award'?; one of intention, tender"),
-    (("--source", "ccpg"), "unknown source 'ccpg'; did you mean 'ccgp'?; known: ccgp"),
+    (("--type", "awrd"), "unknown notice type 'awrd' (did you mean 'award'?); one of intention, tender"),
+    (("--source", "ccpg"), "unknown source 'ccpg' (did you mean 'ccgp'?); known: ccgp"),
     (("--region", "99"), "unknown region '990000': give a code like 540000"),
-    (("--category", "softwar-database"), "unknown category 'softwar-database'; did you mean 'software-database'?"),
+    (("--category", "softwar-database"), "unknown category 'softwar-database' (did you mean 'software-database'?)"),
 ])
 def test_search_and_export_refuse_a_filter_typo_with_a_suggestion(db: Database, args: tuple[str, ...],
                                                                     message: str) -> None:

@@ -659,7 +659,9 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             subscription = session.scalars(select(Subscription).where(Subscription.name == name)).first()
             if subscription is None:
                 raise HTTPException(404, f"no subscription {name!r}")
-            body = atom_feed(session, subscription, settings.base_url or str(request.base_url).rstrip("/"))
+            base = settings.base_url or str(request.base_url).rstrip("/")
+            body = atom_feed(session, subscription, base, self_url=base + request.url.path
+                             + (f"?{request.url.query}" if request.url.query else ""))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     # ------------------------------------------------------------------------------------------ JSON API
