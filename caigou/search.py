@@ -17,6 +17,7 @@ from sqlalchemy import (Column, ColumnElement, Integer, MetaData, Select, Table,
                         exists, func, literal_column, not_, or_, select, table, text)
 from sqlalchemy.orm import selectinload
 
+from caigou.labels import notice_type_label
 from caigou.filters import NoticeFilters, apply_filters, check_filters, tibetan_region_prefixes
 from models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from models.db import Database
@@ -520,7 +521,7 @@ def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str,
     return {
         "region": ([("tibetan", "Tibetan areas 藏区", tibetan_count)] if tibetan_count else []) + regions,
         "source": [(v, v, n) for v, n in grouped(Source.name, [notice, source], over=members)],
-        "type": [(v, v, n) for v, n in grouped(Notice.notice_type, [notice])],
+        "type": [(v, notice_type_label(v), n) for v, n in grouped(Notice.notice_type, [notice])],
         "buyer": [(v, v, n) for v, n in grouped(Notice.buyer, [notice], 10)],
         "supplier": [(v, v, n) for v, n in grouped(Supplier.name, [supplier], 10)],
         "term": [(v, v, n) for v, n in grouped(NoticeMatch.term, [matched], 15)],

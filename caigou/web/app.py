@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -47,6 +47,7 @@ from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, Subscriptio
 from caigou.export.naming import export_filename
 from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, Selection
 from caigou.export.writers import csv_chunks, write_xlsx
+from caigou.labels import HTML_LANG, LANGUAGES, notice_type_label, translate
 from caigou.filters import (MATCH_CATEGORIES, TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params,
                             filters_to_params, known_sources)
 from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
@@ -237,6 +238,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["http_url"] = http_url
     templates.env.globals.update(highlight=highlight, statuses=REVIEW_STATUSES, notice_types=NOTICE_TYPES,
+                                 type_label=notice_type_label,
                                  review_first=REVIEW_FIRST_SCORE, version=__version__)
     serializer = URLSafeTimedSerializer(settings.secret_key, salt="caigou-session")
     throttle = LoginThrottle()
@@ -310,8 +312,11 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                                      "and send it again.")
 
     def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        language = str(request.state.session.get("lang", "en"))
         context.update(request=request, user=user_of(request), csrf=request.state.session["csrf"],
-                       anonymous_read=settings.anonymous_read)
+                       anonymous_read=settings.anonymous_read, lang=language, html_lang=HTML_LANG[language],
+                       _=lambda word: translate(word, language),
+                       here=request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return templates.TemplateResponse(request, template, context, status_code=status_code)
 
     def wants_json(request: Request) -> bool:
@@ -400,6 +405,14 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         return RedirectResponse("/login", status_code=303)
 
     # ------------------------------------------------------------------------------------------ pages
+
+    @app.get("/lang/{language}", include_in_schema=False)
+    def switch_language(request: Request, language: str, next: str = "/search") -> Response:  # noqa: A002
+        """The interface language (zh or en), kept in the session; back to the page it was chosen on."""
+        if language not in LANGUAGES:
+            raise HTTPException(404, f"no interface language {language!r}; one of {', '.join(LANGUAGES)}")
+        request.state.session = {**request.state.session, "lang": language}
+        return RedirectResponse(safe_next(next), status_code=303)
 
     @app.get("/", include_in_schema=False)
     def home() -> Response:
@@ -667,18 +680,41 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     # ------------------------------------------------------------------------------------------ JSON API
 
     @app.get("/api/search", summary="Search notices", tags=["notices"])
-    def api_search(request: Request, q: str = "", sort: str = "relevance", page: int = 1,
-                   size: int = PAGE_SIZE) -> dict[str, Any]:
-        """Full-text query (words, "phrases", -exclusions, OR) and filters as query parameters: since, until,
-        region (code or `tibetan`), source, type, buyer, supplier, term, category, min_score (default 50),
-        status. Facet counts come with the results."""
+    def api_search(
+            request: Request,
+            q: str = Query("", description='Full-text query: words (all must occur; AND may be written), "exact '
+                                           'phrases", -excluded, OR. A watchlist alias also finds its term\'s other '
+                                           "spellings; traditional characters match simplified."),
+            sort: str = Query("relevance", description=f"One of {', '.join(SORTS)}."),
+            page: int = Query(1, description=f"Page, 1–{MAX_PAGE}."),
+            size: int = Query(PAGE_SIZE, description="Results per page, 1–100."),
+            since: str = Query("", description="Published on or after this date (YYYY-MM-DD)."),
+            until: str = Query("", description="Published on or before this date (YYYY-MM-DD)."),
+            region: list[str] = Query([], description="Region code (54 or 540000 = TAR, 540600 = 那曲), a name, or "
+                                                      "`tibetan` for every Tibetan area; repeatable."),
+            source: list[str] = Query([], description="Source name (ccgp, xizang, ggzy, qinghai, sichuan); "
+                                                      "repeatable."),
+            type_: list[str] = Query([], alias="type", description=f"Notice type: {', '.join(NOTICE_TYPES)}; "
+                                                                   "repeatable."),
+            buyer: str = Query("", description="The buyer's name contains this text."),
+            supplier: str = Query("", description="A supplier's name contains this text."),
+            term: list[str] = Query([], description="Matched this watchlist term or alias; repeatable."),
+            category: list[str] = Query([], description=f"Matched a term of this category: "
+                                                        f"{', '.join(MATCH_CATEGORIES)}; repeatable."),
+            min_score: str = Query(str(REVIEW_FIRST_SCORE), description="Score at least this, 0–100; empty for "
+                                                                        "every notice, scored or not."),
+            status: list[str] = Query([], description=f"Current review status: {', '.join(REVIEW_STATUSES)}; "
+                                                      "repeatable."),
+    ) -> dict[str, Any]:
+        """Full-text query and filters as query parameters (each documented below; a misspelt filter value is a
+        400 with a suggestion, never an empty result). Facet counts come with the results."""
         require_reader(request)
         query, filters, sort = selection(request)
         if not 1 <= size <= 100 or not 1 <= page <= MAX_PAGE:
             raise HTTPException(400, f"size must be 1–100 and page 1–{MAX_PAGE}")
         try:
             results = search(database, query, filters, sort=sort, limit=size, offset=(page - 1) * size)
-        except QueryError as exc:
+        except CaigouError as exc:  # QueryError, or a FilterError with its "did you mean"
             raise HTTPException(400, str(exc)) from exc
         base = settings.base_url or str(request.base_url).rstrip("/")
         return {"total": results.total, "page": page, "size": size,
