@@ -41,10 +41,10 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
 
 
 def _register() -> None:
-    from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, matching, schedule,
-                                 sources)
+    from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, judgements, matching,
+                                 schedule, sources)
 
-    for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule):
+    for module in (db, crawl, attachments, sources, demo, matching, archive, judgements, export, digests, schedule):
         for command in module.COMMANDS:
             cli.add_command(command)
 
