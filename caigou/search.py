@@ -557,5 +557,14 @@ def snippet(body: str, needles: list[str], width: int = 80) -> Markup:
     lower = body.lower()
     positions = [lower.find(n.lower()) for n in needles if n and lower.find(n.lower()) >= 0]
     start = max(0, min(positions) - width // 2) if positions else 0
-    piece = body[start:start + width * 2].replace("\n", " ")
-    return highlight(("…" if start else "") + piece + ("…" if start + width * 2 < len(body) else ""), needles)
+    end = start + width * 2
+    # Never cut a number (¥1,280,000.00 must not read as 280,000.00): widen to the whole figure.
+    while 0 < start and _FIGURE.match(body[start - 1]) and _FIGURE.match(body[start]):
+        start -= 1
+    while end < len(body) and _FIGURE.match(body[end - 1]) and _FIGURE.match(body[end]):
+        end += 1
+    piece = body[start:end].replace("\n", " ")
+    return highlight(("…" if start else "") + piece + ("…" if end < len(body) else ""), needles)
+
+
+_FIGURE = re.compile(r"[0-9０-９.,，．]")

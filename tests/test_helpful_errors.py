@@ -114,3 +114,15 @@ def test_search_knows_the_watchlist_aliases_traditional_characters_and_suggests_
         assert 'id="also-searched">Also searched: 赛默飞' in page
         nothing = web.get("/search", params={"q": "遗传分析议", "min_score": ""}).text
         assert 'id="suggestion">Nothing found. Did you mean <a href="' in nothing and ">遗传分析仪</a>?" in nothing
+
+
+def test_snippets_never_cut_a_number() -> None:
+    from caigou.search import snippet
+
+    figures = re.compile(r"[0-9][0-9,.]*[0-9]|[0-9]")
+    body = "采购" * 17 + "预算金额1,280,000.00元，遗传分析仪" + "说明" * 80 + "单价3500000元" + "说明" * 10
+    whole = set(figures.findall(body))
+    assert whole == {"1,280,000.00", "3500000"}
+    shown = [str(snippet(body, needles, width=w)) for needles in (["遗传分析仪"], ["单价"]) for w in range(14, 26)]
+    assert all(set(figures.findall(text)) <= whole for text in shown)   # only whole figures, at every width
+    assert any("1,280,000.00" in text for text in shown) and any("3500000" in text for text in shown)
