@@ -17,7 +17,7 @@ def db() -> None:
 def upgrade(app: AppContext) -> None:
     """Apply every migration the database lacks, then bring the derived data up to the new schema: link the
     notices stored before linking existed (0006), re-index the archive when search learnt to split mixed words
-    (0007) and re-score it when scores gained capacities and their change history (0008). Any command that opens
+    (0007) and folded traditional characters to simplified (0013), and re-score it when scores gained capacities and their change history (0008). Any command that opens
     an older database does the same."""
     database = app.db  # opening migrates and catches up
     click.echo(f"{database.display_url}: schema at revision {current_revision(database.engine)}")
@@ -47,8 +47,9 @@ def catch_up(database: Database, before: str | None) -> None:
     if not stored or not before:
         return
     # Revision IDs are zero-padded numbers, so they compare as strings.
-    if before < "0007":
-        click.echo(f"{stored} notices indexed before schema 0007: re-indexing the archive", err=True)
+    if before < "0013":  # 0007 split mixed words; 0013 folds traditional characters to simplified
+        click.echo(f"{stored} notices indexed before schema {'0007' if before < '0007' else '0013'}: "
+                   "re-indexing the archive", err=True)
         _reindex(database)
     if before < "0008":
         import sys
