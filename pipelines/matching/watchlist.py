@@ -89,6 +89,9 @@ class Watchlist:
     forensic_markers: list[str] = field(default_factory=list)
     # Words too general to be terms (DNA, 基因, 指纹, 人脸…): they count only in a police or judicial context.
     general_words: list[str] = field(default_factory=list)
+    # Laboratory supplies (试剂, 耗材): a police forensic laboratory (``laboratory_buyers``) buys them for DNA work.
+    laboratory_words: list[str] = field(default_factory=list)
+    laboratory_buyers: list[str] = field(default_factory=list)
     generic_buyers: list[str] = field(default_factory=list)
     version: str = ""
     paths: list[str] = field(default_factory=list)
@@ -204,6 +207,9 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
         watchlist.forensic_markers += [str(m) for m in data.get("forensic", {}).get("markers", [])]  # type: ignore
         watchlist.generic_buyers += [str(m) for m in data.get("buyer", {}).get("generic", [])]  # type: ignore
         watchlist.general_words += [str(m) for m in data.get("general", {}).get("words", [])]  # type: ignore
+        laboratory: dict[str, Any] = data.get("laboratory", {})  # type: ignore[assignment]
+        watchlist.laboratory_words += [str(m) for m in laboratory.get("words", [])]
+        watchlist.laboratory_buyers += [str(m) for m in laboratory.get("buyers", [])]
     watchlist.version = digest.hexdigest()[:16]
     problems += _duplicates(watchlist)
     return watchlist, problems
