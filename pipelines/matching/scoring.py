@@ -502,12 +502,15 @@ class Scorer:
 
         police_context, unit = self._police_context(buyer, texts, marker)
         general = self._in_context(general, unit, found)
+        if not found and not general:  # only laboratory supplies, and no laboratory buying them
+            return MatchResult(0, [], [], "", version)
         counted = bool(general) and bool(police_context) and not buyer.is_negative and not negative_context
         if general and counted:
             for index, (word, match) in enumerate(list(general.items())[:3]):
                 points = GENERAL_FIRST if index == 0 else GENERAL_MORE
                 total += points
-                reasons.append(f"general word {word} in {_where(match.field)} counts: {police_context}: +{points}")
+                kind = "laboratory supplies" if word in self.laboratory else "general word"
+                reasons.append(f"{kind} {word} in {_where(match.field)} counts: {police_context}: +{points}")
         elif general:
             why = ("the buyer is not police" if buyer.is_negative else
                    "a negative context" if negative_context else "no police, judicial or forensic context")
