@@ -6,13 +6,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from models.errors import CaigouError
 from pipelines.matching.text import normalise
 
-DEFAULT_PATH = Path(__file__).with_name("watchlist.toml")
+# importlib.resources: a Path in a checkout, a zip member in a Scrapyd egg (both read alike).
+DEFAULT_PATH = resources.files(__package__).joinpath("watchlist.toml")
 CATEGORIES = ("equipment", "consumable", "kit", "software-database", "program-name", "biometric-other", "vendor",
               "product-model", "forensic", "buyer-type")
 # Forensic casework that is not DNA or biometrics (toxicology, pathology, trace evidence): shown in its own band
