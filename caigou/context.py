@@ -26,6 +26,10 @@ class AppContext:
             # Parts that read the configuration themselves (the matcher inside a crawl, child processes of the
             # scheduler) must read the same file.
             os.environ["CAIGOU_CONFIG"] = str(config.path.resolve())
+        if database_url:
+            from models.db import check_new_database
+
+            check_new_database(database_url)
         return cls(config=config, database_url=database_url or config.database_url)
 
     @property

@@ -6,31 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
-from scrapy.settings import Settings
-from scrapy.spiderloader import SpiderLoader
 
-from crawler import settings as crawler_settings
+from crawler.project import project_settings, spider_class
 from models.errors import CaigouError
-
-
-def project_settings(overrides: dict[str, Any] | None = None) -> Settings:
-    settings = Settings()
-    settings.setmodule(crawler_settings, priority="project")
-    for key, value in (overrides or {}).items():
-        settings.set(key, value, priority="cmdline")
-    return settings
-
-
-def spider_class(source: str) -> type:
-    loader = SpiderLoader.from_settings(project_settings())
-    try:
-        return loader.load(source)
-    except KeyError as exc:
-        raise CaigouError(f"unknown source {source!r}; known: {', '.join(sorted(loader.list()))}") from exc
-
-
-def known_sources() -> list[str]:
-    return sorted(SpiderLoader.from_settings(project_settings()).list())
 
 
 @dataclass
@@ -96,3 +74,26 @@ def run_crawl(source: str, arguments: dict[str, Any], database_url: str,
     process.start()
     logging.getLogger().handlers.clear()
     return _summary(source, crawler)
+
+
+def run_workers(runs: dict[str, dict[str, Any]], database_url: str, redis_url: str, prefix: str,
+                overrides: dict[str, Any] | None = None, verbose: bool = False) -> list[CrawlSummary]:
+    """Work on the seeded runs (source → run id and arguments) of a distributed crawl until their queues stay
+    empty (``crawler.distributed``); one crawler per source, all in this process."""
+    from crawler.distributed import distributed_settings, worker_id
+
+    settings = project_settings({"CAIGOU_DATABASE_URL": database_url, "CAIGOU_PROGRESS_INTERVAL": 10,
+                                 "LOG_LEVEL": "INFO" if verbose else "WARNING", **(overrides or {}),
+                                 **distributed_settings(redis_url, prefix), "CAIGOU_WORKER_ID": worker_id()})
+    process = CrawlerProcess(settings)
+    crawlers = []
+    for source, run in runs.items():
+        crawler = process.create_crawler(spider_class(source))
+        crawler.settings.set("CAIGOU_RUN_ID", run["run_id"], priority="cmdline")
+        for key, value in run.get("settings", {}).items():
+            crawler.settings.set(key, value, priority="cmdline")
+        process.crawl(crawler, **{k: v for k, v in run["arguments"].items() if v not in (None, [], "")})
+        crawlers.append((source, crawler))
+    process.start()
+    logging.getLogger().handlers.clear()
+    return [_summary(source, crawler) for source, crawler in crawlers]

@@ -7,24 +7,81 @@ are applied there; everything else is here, once.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session
 
-from models import REVIEW_FIRST_SCORE, REVIEW_STATUSES, Notice, NoticeMatch, NoticeScore, Review, Source, Supplier
+from models import (NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Notice, NoticeMatch, NoticeScore, Review,
+                    Source, Supplier)
 from models.errors import CaigouError
 from models.types import SHANGHAI
+from pipelines.matching.watchlist import CATEGORIES
 from pipelines.normalise import parse_date_arg
-from pipelines.regions import code_prefix, tibetan_region_prefixes
+from pipelines.regions import code_prefix, regions, tibetan_region_prefixes
+from pipelines.store import SOURCE_TITLES
 
 TIBETAN_AREAS = "tibetan"  # the region value meaning "the TAR and every Tibetan autonomous prefecture/county"
 
 
+# The categories a match can have: buyer types describe the buyer and are never a match of their own.
+MATCH_CATEGORIES = tuple(c for c in CATEGORIES if c != "buyer-type")
+
+
 class FilterError(CaigouError):
-    """A filter value that cannot be read (a bad date, an unknown region or status)."""
+    """A filter value that cannot be read (a bad date, an unknown region or status). ``field`` names the web
+    parameter it came from, so a form can show the message beside that field."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str:
+    """" (did you mean 'award'?)" for a near miss among ``choices``, else ""."""
+    close = difflib.get_close_matches(value.strip().lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
+    if not close:
+        return ""
+    original = next(c for c in choices if c.lower() == close[0])
+    return f" (did you mean {original!r}?)"
+
+
+def known_sources(session: Session) -> list[str]:
+    """The sources a filter may name: every portal caigou crawls, and any other already in the archive (an import
+    can bring its own)."""
+    return sorted(set(SOURCE_TITLES) | set(session.scalars(select(Source.name))))
+
+
+def check_filters(session: Session, filters: NoticeFilters) -> None:
+    """Refuse values that can never match, as crawl refuses them, with a "did you mean" for a near miss. A search
+    with a typo would show nothing, which reads as "nothing was bought"; a subscription with one would stay silent
+    for ever."""
+    for notice_type in filters.notice_types:
+        if notice_type not in NOTICE_TYPES:
+            raise FilterError(f"unknown notice type {notice_type!r}{did_you_mean(notice_type, NOTICE_TYPES)}; "
+                              f"one of {', '.join(NOTICE_TYPES)}", "type")
+    for category in filters.categories:
+        if category not in MATCH_CATEGORIES:
+            raise FilterError(f"unknown category {category!r}{did_you_mean(category, MATCH_CATEGORIES)}; "
+                              f"one of {', '.join(MATCH_CATEGORIES)}", "category")
+    sources = known_sources(session)
+    for source in filters.sources:
+        if source not in sources:
+            raise FilterError(f"unknown source {source!r}{did_you_mean(source, sources)}; known: "
+                              f"{', '.join(sources)}", "source")
+    # The region table lists every province but only the Tibetan areas below it: a code is known when its
+    # province is (the filters already turned names into codes and refused names they do not know).
+    provinces = {region.code[:2]: region.name for region in regions() if region.level == "province"}
+    for region in filters.regions:
+        if region != TIBETAN_AREAS and not (re.fullmatch(r"\d{6}", region) and region[:2] in provinces):
+            raise FilterError(f"unknown region {region!r}: give a code like 540000 (54 西藏, 63 青海, 51 四川), "
+                              f"a name like 那曲市 or {TIBETAN_AREAS!r} for every Tibetan area", "region")
 
 
 @dataclass
@@ -155,6 +212,32 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
     return decorate
 
 
+def watchlist_spellings() -> dict[str, list[Any]]:
+    """Every spelling of every matching watchlist term (each alias, in the variants the matcher accepts:
+    ``y-str``, ``ystr``, ``y str``), normalised, to the terms it spells: the map from what a reader types to the
+    watchlist. Built once per watchlist (``load_watchlist`` is cached by its files)."""
+    from models.config import load_config
+    from pipelines.matching.watchlist import configured_paths
+
+    config = load_config()
+    return _spellings(tuple(configured_paths(config.get("watchlist", "path"), config.get("watchlist", "extra"))))
+
+
+@functools.cache
+def _spellings(paths: tuple[Any, ...]) -> dict[str, list[Any]]:
+    from pipelines.matching.watchlist import load_watchlist, spelling_variants
+
+    watchlist = load_watchlist(paths)
+    found: dict[str, list[Any]] = {}
+    for term in watchlist.match_terms:
+        for spelling in term.spellings:
+            for variant in spelling_variants(spelling):
+                terms = found.setdefault(variant, [])
+                if term not in terms:
+                    terms.append(term)
+    return found
+
+
 def resolve_terms(values: list[str]) -> list[str]:
     """The canonical watchlist terms that ``values`` name: a term or any of its aliases, written in any case or
     width and with or without the dash or space the matcher also ignores (``y-str``, ``ＹＳＴＲ`` → Y-STR扩增试剂盒).
@@ -162,26 +245,17 @@ def resolve_terms(values: list[str]) -> list[str]:
     unknown term is a ``FilterError`` for the same reason."""
     if not values:
         return []
-    from models.config import load_config
     from pipelines.matching.text import normalise
-    from pipelines.matching.watchlist import configured_paths, load_watchlist, spelling_variants
+    from pipelines.matching.watchlist import spelling_variants
 
-    config = load_config()
-    watchlist = load_watchlist(tuple(configured_paths(config.get("watchlist", "path"),
-                                                      config.get("watchlist", "extra"))))
-    canonical: dict[str, list[str]] = {}
-    for term in watchlist.match_terms:
-        for spelling in term.spellings:
-            for variant in spelling_variants(spelling):
-                names = canonical.setdefault(variant, [])
-                if term.term not in names:
-                    names.append(term.term)
+    canonical = {variant: [term.term for term in terms] for variant, terms in watchlist_spellings().items()}
     resolved: list[str] = []
     for value in values:
         found = next((canonical[v] for v in (normalise(value.strip()), *sorted(spelling_variants(value.strip())))
                       if v in canonical), None)
         if not value.strip() or found is None:
-            raise FilterError(f"unknown watchlist term {value!r}: give a term or alias from `caigou watchlist list`")
+            raise FilterError(f"unknown watchlist term {value!r}: give a term or alias from `caigou watchlist list`",
+                              "term")
         resolved.extend(name for name in found if name not in resolved)
     return resolved
 
@@ -220,27 +294,28 @@ def filters_from_params(params: dict[str, list[str]], default_min_score: int | N
         try:
             return parse_date_arg(value, name)
         except ValueError as exc:
-            raise FilterError(str(exc)) from exc
+            raise FilterError(str(exc), name) from exc
 
     min_score: int | None = default_min_score
     if "min_score" in params:
         raw = one("min_score")
         if raw:
             if not raw.isdigit() or not 0 <= int(raw) <= 100:
-                raise FilterError(f"min_score must be a whole number from 0 to 100, not {raw!r}")
+                raise FilterError(f"min_score must be a whole number from 0 to 100, not {raw!r}", "min_score")
             min_score = int(raw)
         else:
             min_score = None
     statuses = values("status")
     unknown = [s for s in statuses if s not in REVIEW_STATUSES]
     if unknown:
-        raise FilterError(f"unknown review status {unknown[0]!r}; one of {', '.join(REVIEW_STATUSES)}")
+        raise FilterError(f"unknown review status {unknown[0]!r}{did_you_mean(unknown[0], REVIEW_STATUSES)}; "
+                          f"one of {', '.join(REVIEW_STATUSES)}", "status")
     regions_: list[str] = []
     for value in values("region"):
         try:
             regions_.append(_normalise_region_option(value))
         except click.BadParameter as exc:
-            raise FilterError(exc.message) from exc
+            raise FilterError(exc.message, "region") from exc
     return NoticeFilters(since=date("since"), until=date("until"), regions=regions_, sources=values("source"),
                          notice_types=values("type"), buyer=one("buyer"), supplier=one("supplier"),
                          terms=resolve_terms(values("term")), categories=values("category"), min_score=min_score,

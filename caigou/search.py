@@ -1,6 +1,6 @@
 """Full-text search in Chinese over the archive, with filters, facets, sorting and highlighting.
 
-Query syntax: words (all must occur), ``"exact phrases"`` (their characters in this order, in any field, any
+Query syntax: words (all must occur; ``AND`` between them may be written), ``"exact phrases"`` (their characters in this order, in any field, any
 case or width, spaces and punctuation ignored), ``-excluded`` words or phrases, and ``OR`` between
 alternatives: ``遗传分析仪 公安 -医院``, ``"DNA数据库" OR Y-STR``. Words are cut by the index's own jieba
 tokenizer, so 公安 finds 公安厅. A malformed query raises ``QueryError`` with a one-line message.
@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import (Column, ColumnElement, Integer, MetaData, Select, Table, and_, case, cast, column, extract,
-                        exists, func, literal_column, not_, or_, select, table, text)
+from sqlalchemy import (BigInteger, Column, ColumnElement, Integer, MetaData, Select, Table, and_, case, cast, column,
+                        exists, extract, func, literal, literal_column, not_, or_, select, table, text)
 from sqlalchemy.orm import selectinload
 
-from caigou.filters import NoticeFilters, apply_filters
+from caigou.filters import NoticeFilters, apply_filters, check_filters
+from caigou.labels import notice_type_label
 from models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from models.db import Database
 from models.errors import CaigouError
@@ -40,6 +41,9 @@ class Term:
     text: str
     phrase: bool
     tokens: list[str]
+    # The other spellings of the watchlist term this word or phrase spells ("Thermo Fisher" → 赛默飞世尔, 赛默飞, …),
+    # each a phrase: the term matches when any of them occurs.
+    also: list[Term] = field(default_factory=list)
 
 
 @dataclass
@@ -49,24 +53,38 @@ class Query:
 
     @property
     def words(self) -> list[str]:
-        return [t.text for group in self.alternatives for t in group]
+        """What to highlight: the words and phrases asked for, and the other spellings searched with them."""
+        return [t.text for group in self.alternatives for term in group for t in (term, *term.also)]
+
+    @property
+    def also_searched(self) -> list[str]:
+        """The other spellings searched because a word is a watchlist alias, once each, in watchlist order."""
+        return list(dict.fromkeys(t.text for group in self.alternatives for term in group for t in term.also))
 
 
 _PART = re.compile(r'(-?)"([^"]*)"|(\S+)')
 
 
-def parse_query(raw: str) -> Query:
-    """Words, "phrases", -exclusions and OR, into a Query; errors say what is wrong in one line."""
+def parse_query(raw: str, expand: bool = True) -> Query:
+    """Words, "phrases", -exclusions and OR, into a Query; errors say what is wrong in one line. With ``expand``,
+    a word that is a watchlist alias also finds the term's other spellings (``with_watchlist_spellings``)."""
     if raw.count('"') % 2:
         raise QueryError('unbalanced quote in the query: close every "phrase"')
     query = Query()
     group: list[Term] = []
     previous_or = True
+    pending_and = False
     for match in _PART.finditer(raw.strip()):
         negated, phrase, word = match.group(1), match.group(2), match.group(3)
+        if word == "AND":  # words must all occur anyway: AND is allowed, as other search engines allow it
+            if not group or pending_and:
+                raise QueryError("AND needs words on both sides")
+            pending_and = True
+            continue
         if word == "OR":
-            if previous_or or not group:
-                raise QueryError("OR needs words on both sides")
+            if previous_or or not group or pending_and:
+                raise QueryError("OR needs words on both sides" if not pending_and else
+                                 "AND needs words on both sides")
             query.alternatives.append(group)
             group, previous_or = [], True
             continue
@@ -83,14 +101,104 @@ def parse_query(raw: str) -> Query:
             query.excluded.append(term)
         else:
             group.append(term)
-            previous_or = False
+            previous_or = pending_and = False
+    if pending_and:
+        raise QueryError("AND needs words on both sides")
     if previous_or and query.alternatives:
         raise QueryError("OR needs words on both sides")
     if group:
         query.alternatives.append(group)
     if not query.alternatives:
         raise QueryError("the query has nothing to find (only exclusions?)" if query.excluded else "empty query")
+    if expand:
+        query.alternatives = [with_watchlist_spellings(group) for group in query.alternatives]
+        query.excluded = with_watchlist_spellings(query.excluded)
     return query
+
+
+LONGEST_ALIAS_WORDS = 4   # "Thermo Fisher Scientific" is three words; the watchlist has none longer than four
+
+
+def _spelled_terms(value: str) -> list[Any]:
+    from caigou.filters import watchlist_spellings
+    from pipelines.matching.text import normalise
+    from pipelines.matching.watchlist import spelling_variants
+
+    spellings = watchlist_spellings()
+    for variant in (normalise(value), *sorted(spelling_variants(value))):
+        if variant in spellings:
+            return spellings[variant]
+    return []
+
+
+def with_watchlist_spellings(terms: list[Term]) -> list[Term]:
+    """``terms`` with each word or phrase that spells a watchlist term (its name or any alias, in any case or
+    width) also matching the term's other spellings. Consecutive words are tried together first, longest first, so
+    ``Thermo Fisher`` typed without quotes is the vendor, not two words."""
+    out: list[Term] = []
+    index = 0
+    while index < len(terms):
+        for size in range(min(LONGEST_ALIAS_WORDS, len(terms) - index), 0, -1):
+            run = terms[index:index + size]
+            if size > 1 and any(term.phrase for term in run):
+                continue
+            text_ = " ".join(term.text for term in run)
+            spelled = _spelled_terms(text_)
+            if not spelled:
+                continue
+            first = run[0] if size == 1 else Term(text_, False, [t for term in run for t in term.tokens])
+            typed = set(phrase_tokens(text_))
+            also: list[Term] = []
+            seen = [phrase_tokens(text_)]
+            for watched in spelled:
+                for spelling in watched.spellings:
+                    tokens = phrase_tokens(spelling)
+                    if tokens and tokens not in seen and set(tokens) != typed:
+                        seen.append(tokens)
+                        also.append(Term(spelling, True, tokens))
+            # A spelling that contains a shorter one searched anyway adds nothing (赛默飞 covers 赛默飞世尔科技).
+            shorter = [first.tokens if not first.phrase else phrase_tokens(text_), *(t.tokens for t in also)]
+            also = [t for t in also if not any(_contains(t.tokens, other) for other in shorter
+                                               if other is not t.tokens)]
+            out.append(Term(first.text, first.phrase, first.tokens, also))
+            index += size
+            break
+        else:
+            out.append(terms[index])
+            index += 1
+    return out
+
+
+def _contains(tokens: list[str], part: list[str]) -> bool:
+    """Whether ``part`` occurs in ``tokens`` as a run (and is shorter)."""
+    size = len(part)
+    return 0 < size < len(tokens) and any(tokens[i:i + size] == part for i in range(len(tokens) - size + 1))
+
+
+def suggest(raw: str) -> str:
+    """For a query that found nothing: the watchlist spelling closest to one of its words (遗传分析议 →
+    遗传分析仪), as the query with that word replaced; "" when nothing is close."""
+    import difflib
+
+    from caigou.filters import watchlist_spellings
+
+    known = list(watchlist_spellings())
+    for word in raw.split():
+        bare = word.lstrip("-").strip('"')
+        if not bare or bare in {"OR", "AND"} or _spelled_terms(bare):
+            continue
+        close = difflib.get_close_matches(bare.lower(), known, n=1, cutoff=0.75)
+        if close:
+            spelling = next(s for term in watchlist_spellings()[close[0]] for s in term.spellings
+                            if s.lower() == close[0] or spelling_matches(s, close[0]))
+            return raw.replace(bare, spelling, 1)
+    return ""
+
+
+def spelling_matches(spelling: str, variant: str) -> bool:
+    from pipelines.matching.watchlist import spelling_variants
+
+    return variant in spelling_variants(spelling)
 
 
 # ------------------------------------------------------------------------------------------------ SQL
@@ -100,10 +208,15 @@ def _fts5(query: Query) -> str:
     def quoted(tokens: list[str]) -> str:
         return '"' + " ".join(tokens).replace('"', '""') + '"'
 
-    def one(term: Term) -> str:
+    def plain(term: Term) -> str:
         if term.phrase:
             return f"phrases : {quoted(term.tokens)}"
         return " AND ".join(f"tokens : {quoted([token])}" for token in term.tokens)
+
+    def one(term: Term) -> str:
+        if term.also:
+            return " OR ".join(f"({plain(t)})" for t in (term, *term.also))
+        return plain(term)
 
     def all_of(terms: list[Term]) -> str:
         return " AND ".join(f"({one(term)})" for term in terms)
@@ -120,7 +233,10 @@ def _lexeme(token: str) -> str:
 
 
 def _ts_term(term: Term) -> ColumnElement[bool]:
-    """One term on PostgreSQL: words in ``document``, a phrase as adjacent lexemes (<->) in ``phrases``."""
+    """One term on PostgreSQL: words in ``document``, a phrase as adjacent lexemes (<->) in ``phrases``; a
+    watchlist alias or any of its term's other spellings."""
+    if term.also:
+        return or_(*(_ts_term(t) for t in (Term(term.text, term.phrase, term.tokens), *term.also)))
     if term.phrase:
         return FTS.c.phrases.op("@@")(func.to_tsquery(SIMPLE, " <-> ".join(_lexeme(t) for t in term.tokens)))
     return FTS.c.document.op("@@")(func.to_tsquery(SIMPLE, " & ".join(_lexeme(t) for t in term.tokens)))
@@ -189,7 +305,8 @@ def _index_hits_estimate(session: Any, query: Query) -> int:
 
     # FTS5 cuts a token like y-str again (y, str): the rarest of those parts bounds it too.
     def term_docs(term: Term) -> int:
-        return min(docs(part) for token in term.tokens for part in re.findall(r"\w+", token) or [token])
+        own = min(docs(part) for token in term.tokens for part in re.findall(r"\w+", token) or [token])
+        return own + sum(term_docs(t) for t in term.also)   # any spelling matches: their hits add up
 
     return sum(min(term_docs(term) for term in group) for group in query.alternatives)
 
@@ -229,6 +346,12 @@ class Results:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, str, int]]]   # facet → [(value, label, count)]
     query: Query | None
+    facets_estimated: bool = False   # counted on a sample of a large hit set and scaled (``facets_of``)
+    suggestion: str = ""   # nothing found: the query with a word replaced by the closest watchlist spelling
+
+    @property
+    def also_searched(self) -> list[str]:
+        return self.query.also_searched if self.query else []
 
 
 def latest_status_subquery() -> Any:
@@ -244,6 +367,7 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
     if sort not in SORTS:
         raise QueryError(f"sort must be one of {', '.join(SORTS)}")
     with database.session() as session:
+        check_filters(session, filters)   # a typo in a filter is an error, not an empty result
         probe = _probe_is_cheaper(session, filters, query)
         ids = filtered(select(Notice.id), filters, query, dialect, probe).subquery()
         try:
@@ -265,11 +389,11 @@ def search(database: Database, raw_query: str = "", filters: NoticeFilters | Non
             statement = statement.options(selectinload(Notice.source), selectinload(Notice.suppliers))
             notices = session.scalars(statement.limit(limit).offset(offset)).unique().all()
             hits = _hits(session, notices, query)
-            facet_counts = _facets(session, members_table, shown_table) if facets else {}
+            facet_counts, estimated = facets_of(session, members_table, shown_table, total) if facets else ({}, False)
         finally:
             for temporary in (MEMBERS, SHOWN):
-                temporary.drop(session.connection(), checkfirst=True)
-    return Results(total, hits, facet_counts, query)
+                _drop(session.connection(), temporary)
+    return Results(total, hits, facet_counts, query, estimated, suggest(raw_query) if query and not total else "")
 
 
 # Per-search scratch tables (temporary: private to the connection, gone with it). Not part of the schema.
@@ -280,10 +404,17 @@ SHOWN = Table("search_shown", _SCRATCH, Column("id", Integer, primary_key=True),
               prefixes=["TEMPORARY"])
 
 
+def _drop(connection: Any, scratch: Table) -> None:
+    """DROP … IF EXISTS in one statement: ``Table.drop(checkfirst=True)`` asks the catalogue first, two queries per
+    table and search, a fifth of a small search's time on PostgreSQL."""
+    prefix = "temp." if connection.dialect.name == "sqlite" else "pg_temp."
+    connection.execute(text(f"DROP TABLE IF EXISTS {prefix}{scratch.name}"))
+
+
 def _materialise(session: Any, scratch: Table, statement: Any) -> Table:
     connection = session.connection()
-    scratch.drop(connection, checkfirst=True)
-    scratch.create(connection)
+    _drop(connection, scratch)
+    scratch.create(connection, checkfirst=False)
     connection.execute(scratch.insert().from_select([c.name for c in scratch.columns], statement))
     # Fresh statistics, so the planner reads the hits first and looks notices up by key, instead of scanning a
     # whole index of notices to avoid a sort (ten times slower on a large archive).
@@ -359,6 +490,36 @@ def _year(dialect: str) -> ColumnElement[Any]:
     return cast(func.strftime("%Y", Notice.published_at, "+8 hours"), Integer)
 
 
+# Over more publications than this, facets are counted on an even sample of about this many and scaled: counting
+# every facet over 60,000 hits of a common word takes a second at 1,000,000 notices (bench/search.py).
+FACET_SAMPLE = 2_000
+
+
+def facets_of(session: Any, members: Any, shown: Any, total: int) -> tuple[dict[str, list[tuple[str, str, int]]],
+                                                                            bool]:
+    """The facet counts, and whether they are estimates: exact up to ``FACET_SAMPLE`` publications; above it,
+    counted on about one publication in k (picked by a hash of the group id: the same sample for the same query)
+    and scaled by total / sampled. The page says so ("≈")."""
+    if total <= FACET_SAMPLE:
+        return _facets(session, members, shown), False
+    step = -(-total // FACET_SAMPLE)
+
+    def sample(scratch: Any) -> Any:
+        # A multiplicative hash of the group id, not the id itself: ids follow the order of crawling, and a plain
+        # "every k-th id" would pick up any period in it (a channel crawled in turns).
+        hashed = cast(scratch.c.group_id, BigInteger) * literal(2654435761, BigInteger) % 4294967291
+        return select(scratch).where(hashed % step == 0).subquery()
+
+    sampled_shown = sample(shown)
+    sampled = session.scalar(select(func.count()).select_from(sampled_shown)) or 0
+    if not sampled:
+        return _facets(session, members, shown), False
+    factor = total / sampled
+    counts = _facets(session, sample(members), sampled_shown)
+    return {name: [(value, label, max(1, round(n * factor))) for value, label, n in values]
+            for name, values in counts.items()}, True
+
+
 def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str, str, int]]]:
     """Facet counts count publications: a notice on three sources counts once under its type or buyer, and once
     under each source it was seen on. Score bands and review statuses are those of the hit shown."""
@@ -398,7 +559,7 @@ def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str,
     return {
         "region": ([("tibetan", "Tibetan areas 藏区", tibetan_count)] if tibetan_count else []) + regions,
         "source": [(v, v, n) for v, n in grouped(Source.name, [notice, source], over=members)],
-        "type": [(v, v, n) for v, n in grouped(Notice.notice_type, [notice])],
+        "type": [(v, notice_type_label(v), n) for v, n in grouped(Notice.notice_type, [notice])],
         "buyer": [(v, v, n) for v, n in grouped(Notice.buyer, [notice], 10)],
         "supplier": [(v, v, n) for v, n in grouped(Supplier.name, [supplier], 10)],
         "term": [(v, v, n) for v, n in grouped(NoticeMatch.term, [matched], 15)],
@@ -434,5 +595,14 @@ def snippet(body: str, needles: list[str], width: int = 80) -> Markup:
     lower = body.lower()
     positions = [lower.find(n.lower()) for n in needles if n and lower.find(n.lower()) >= 0]
     start = max(0, min(positions) - width // 2) if positions else 0
-    piece = body[start:start + width * 2].replace("\n", " ")
-    return highlight(("…" if start else "") + piece + ("…" if start + width * 2 < len(body) else ""), needles)
+    end = start + width * 2
+    # Never cut a number (¥1,280,000.00 must not read as 280,000.00): widen to the whole figure.
+    while 0 < start and _FIGURE.match(body[start - 1]) and _FIGURE.match(body[start]):
+        start -= 1
+    while end < len(body) and _FIGURE.match(body[end - 1]) and _FIGURE.match(body[end]):
+        end += 1
+    piece = body[start:end].replace("\n", " ")
+    return highlight(("…" if start else "") + piece + ("…" if end < len(body) else ""), needles)
+
+
+_FIGURE = re.compile(r"[0-9０-９.,，．]")

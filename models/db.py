@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.errors import CaigouError
@@ -37,12 +37,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def parse_database_url(url: str) -> URL:
+    """``url`` read as a SQLAlchemy URL; a malformed one, a file path given bare and Heroku's ``postgres://`` are
+    each one line saying what to write instead."""
+    if url.startswith("postgres://"):
+        raise CaigouError("postgres:// is the old spelling, which SQLAlchemy no longer accepts: write the same URL "
+                          "with postgresql:// (e.g. postgresql://postgres@127.0.0.1:5432/caigou)")
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        hint = ""
+        if "://" not in url and url.strip():
+            path = Path(url).expanduser()
+            hint = (f"; for a SQLite file write sqlite:///{path}" if not path.is_absolute() else
+                    f"; for a SQLite file write sqlite:///{path} (four slashes for an absolute path)")
+        raise CaigouError(f"not a database URL: {url!r}{hint}") from exc
+
+
+def check_new_database(url: str) -> None:
+    """For a URL the user typed (``--db``): a SQLite file may be created, but not its folder, so a mistyped path
+    is an error rather than a new empty archive somewhere unexpected."""
+    parsed = parse_database_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        file = Path(parsed.database).expanduser()
+        if not file.exists() and not file.parent.is_dir():
+            raise CaigouError(f"no database at {file} and its folder {file.parent} does not exist: check the path "
+                              "(caigou creates the database file, not its folder)")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created. A malformed URL is a CaigouError."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise CaigouError(f"not a database URL: {url!r}") from exc
+    parsed = parse_database_url(url)
     if parsed.drivername == "postgresql":  # psycopg 3 is the driver this project installs
         parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs: dict[str, Any] = {}
@@ -57,6 +82,9 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     try:
         engine = create_engine(parsed, **kwargs)
+    except NoSuchModuleError as exc:
+        raise CaigouError(f"unknown database kind {parsed.drivername!r} in {url!r}: use sqlite:///FILE or "
+                          "postgresql://USER@HOST/NAME") from exc
     except ModuleNotFoundError as exc:
         raise CaigouError(f"the driver for {parsed.drivername} is not installed ({exc.name}); "
                           "for PostgreSQL: pip install 'caigou[postgres]'") from exc
@@ -114,7 +142,13 @@ class Database:
             except OperationalError as exc:
                 raise CaigouError(f"cannot reach the database {self.display_url}: "
                                   f"{str(exc.orig).strip().splitlines()[0]}") from exc
-            if current != head_revision():
+            if not MIGRATIONS_DIR.is_dir():
+                # Running from a Scrapyd egg (a zip without the migrations): the schema is the operator's to
+                # migrate, with `caigou db upgrade` from a checkout or an installed copy; the crawl only writes.
+                if current is None:
+                    raise CaigouError(f"the database {self.display_url} has no schema yet, and the migrations "
+                                      "are not beside this code (a Scrapyd egg?): run `caigou db upgrade` first")
+            elif current != head_revision():
                 upgrade(self.engine)
                 # Derived data (links, index, scores) may need bringing up to the new schema: the application
                 # layer does that (pipelines.catch_up), since this layer knows no pipeline.

@@ -27,6 +27,8 @@ class Subscription(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     recipients: Mapped[list[Any]] = mapped_column(default=list)         # e-mail addresses, "名字 <a@b.org>" allowed
     filters: Mapped[dict[str, Any]] = mapped_column(default=dict)       # caigou.filters.NoticeFilters as JSON
+    # A free-text query in the search syntax (caigou.search), "" for none: a saved search as an alert.
+    query: Mapped[str] = mapped_column(Text, default="", server_default="")
     delivery_time: Mapped[str] = mapped_column(String(5), default="07:00")   # HH:MM in time_zone
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     skip_when_empty: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -32,18 +32,23 @@ def catch_up(database: Database, before: str | None, progress: Progress | None =
         if stored:
             unlinked = session.scalar(select(func.count(Notice.id)).where(
                 ~exists().where(NoticeLink.notice_id == Notice.id))) or 0
+    # Revision IDs are zero-padded numbers, so they compare as strings.
+    relink_why = ""
     if unlinked:
+        relink_why = f"{unlinked} notices stored before linking existed"
+    elif stored and before and before < "0011":
+        relink_why = f"{stored} notices stored before organisations existed (0011)"
+    if relink_why:
         from pipelines.linking import relink
 
-        say(f"{unlinked} notices stored before linking existed: relinking the archive")
+        say(f"{relink_why}: relinking the archive")
         with database.session() as session:
             counts = relink(session, progress=_step(progress, "relink"))
         say(counts.line())
-    # Revision IDs are zero-padded numbers, so they compare as strings.
-    if stored and before and before < "0007":
+    if stored and before and before < "0013":  # 0007 split mixed words; 0013 folds traditional to simplified
         from pipelines.search_index import reindex_archive
 
-        say(f"{stored} notices indexed before schema 0007: re-indexing the archive")
+        say(f"{stored} notices indexed before schema {'0007' if before < '0007' else '0013'}: re-indexing the archive")
         indexed = reindex_archive(database, progress=_step(progress, "reindex"))
         say(f"indexed {indexed} notices")
     if stored and before and before < "0008":

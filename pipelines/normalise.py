@@ -15,7 +15,8 @@ from typing import Any
 
 from models.constants import SHANGHAI
 from models.errors import CaigouError
-from pipelines.regions import places_in, regions, resolve_region  # noqa: F401 - regions: for caigou/web/app.py
+# regions and region_by_code only for caigou/web (app.py, entities.py), left to the lead's split of the web package.
+from pipelines.regions import places_in, region_by_code, regions, resolve_region  # noqa: F401
 from pipelines.text import clean_text, drop_controls, fold_text, label_key, squeeze_cjk
 
 

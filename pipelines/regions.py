@@ -7,7 +7,7 @@ import csv
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
 from pipelines.text import fold_text
 
@@ -44,8 +44,8 @@ def short_region_name(name: str) -> str:
 
 @cache
 def regions() -> tuple[Region, ...]:
-    path = Path(__file__).with_name("data") / "regions.csv"
-    with open(path, encoding="utf-8") as handle:
+    # importlib.resources: read from a Scrapyd egg (a zip) as from a folder.
+    with resources.files(__package__).joinpath("data", "regions.csv").open(encoding="utf-8") as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         return tuple(Region(r["code"], r["name"], r["level"], r["parent"], r["tibetan"], r["former"] == "yes")
                      for r in rows)

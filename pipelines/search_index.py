@@ -19,6 +19,7 @@ the body and attachments, so the positions that get clamped on a huge notice are
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +45,30 @@ PHRASE_TOKEN = re.compile(f"[{CJK}]|[a-z]+|[0-9]+")
 TSVECTOR_TOKEN_BYTES = 330_000
 
 
+@functools.cache
+def _traditional_to_simplified() -> dict[int, str]:
+    """OpenCC's character table (TSCharacters: 4,000 traditional characters, each to its usual simplified one), as
+    a ``str.translate`` table: one character for one, so the phrase stream keeps its positions, and fast enough
+    for every notice's text. OpenCC's phrase tables are left out: they would change lengths, and the index needs
+    the same folding of text and query, not the best rendering."""
+    from importlib.resources import files
+
+    table: dict[int, str] = {}
+    for line in files("opencc").joinpath("dictionary", "TSCharacters.txt").read_text(encoding="utf-8").splitlines():
+        traditional, _, simplified = line.partition("\t")
+        target = simplified.split(" ")[0]
+        if len(traditional) == 1 and len(target) == 1 and traditional != target:
+            table[ord(traditional)] = target
+    return table
+
+
+def fold(value: str) -> str:
+    """Traditional characters folded to simplified (遺傳分析儀 → 遗传分析仪), for the index and the query alike:
+    Hong Kong and Taiwan spellings and notices typed in traditional characters are found by simplified queries and
+    the other way round."""
+    return value.translate(_traditional_to_simplified())
+
+
 def _tokenizer() -> Any:
     from pipelines.matching.store import configured_scorer
 
@@ -52,7 +77,7 @@ def _tokenizer() -> Any:
 
 def search_tokens(value: str, for_index: bool = False) -> list[str]:
     """Tokens of ``value`` as the index holds them: normalised, jieba-cut (with sub-words when indexing)."""
-    normal = normalise(value)
+    normal = normalise(fold(value))
     tokenizer = _tokenizer()
     cut = tokenizer.cut_for_search(normal) if for_index else tokenizer.cut(normal)
     tokens = [token for token in (t.strip() for t in cut) if token and WORD.search(token)]
@@ -74,7 +99,7 @@ def search_tokens(value: str, for_index: bool = False) -> list[str]:
 
 def phrase_tokens(value: str) -> list[str]:
     """The phrase stream of ``value``: normalised, one token per CJK character or Latin/digit run, in order."""
-    return PHRASE_TOKEN.findall(normalise(value))
+    return PHRASE_TOKEN.findall(normalise(fold(value)))
 
 
 def notice_text(notice: Notice) -> str:

@@ -69,3 +69,17 @@ def squeeze_cjk(text: str) -> str:
 def label_key(label: str) -> str:
     """A table label as a dictionary key: NFKC, squeezed, without trailing colons."""
     return squeeze_cjk(fold_text(label)).rstrip(":：").strip()
+
+
+# What portals write where a value is missing: no title, buyer or code at all.
+PLACEHOLDERS = {"", "无", "暂无", "待定", "不详", "详见公告", "见公告", "详见附件", "见附件", "详见采购文件", "NONE",
+                "NULL", "NA", "N/A", "NIL", "/", "-", "--", "—", "0"}
+_NOT_WORD = re.compile(r"[\W_]+")
+
+
+def text_key(value: str | None, size: int = 300) -> str:
+    """A title or buyer as compared: NFKC, case-folded, letters, digits and CJK only."""
+    folded = fold_text(value).casefold()
+    if folded.upper() in PLACEHOLDERS:
+        return ""
+    return _NOT_WORD.sub("", folded)[:size]

@@ -60,5 +60,22 @@ def test_export_onto_a_folder_is_one_line(tmp_path: Path) -> None:
 def test_a_sqlite_database_where_no_folder_can_be_made_is_one_line() -> None:
     result = run_caigou("--db", "sqlite:////proc/foo/x.db", "status")
     assert result.returncode == 2
-    assert result.stderr.strip() == ("caigou: error: cannot create the folder /proc/foo of the SQLite database: "
-                                     "No such file or directory")
+    assert result.stderr.strip() == ("caigou: error: no database at /proc/foo/x.db and its folder /proc/foo does "
+                                     "not exist: check the path (caigou creates the database file, not its folder)")
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("sqlite:////nonexistent/dir/x.db", "no database at /nonexistent/dir/x.db and its folder /nonexistent/dir "
+                                        "does not exist"),
+    ("/nonexistent/dir/x.db", "not a database URL: '/nonexistent/dir/x.db'; for a SQLite file write "
+                              "sqlite:////nonexistent/dir/x.db (four slashes for an absolute path)"),
+    ("postgres://postgres:secret@127.0.0.1/caigou", "postgres:// is the old spelling, which SQLAlchemy no longer "
+                                                    "accepts: write the same URL with postgresql://"),
+    ("mysqlx://a/b", "unknown database kind 'mysqlx'"),
+])
+def test_a_bad_db_option_is_one_line_and_creates_nothing(url: str, message: str) -> None:
+    result = run_caigou("--db", url, "status")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(f"caigou: error: {message}")
+    assert "secret" not in result.stderr
+    assert not Path("/nonexistent").exists()

@@ -41,3 +41,15 @@ def test_the_demo_crawls_the_samples_and_finds_a_brand_named_only_in_an_attachme
     database.dispose()
     assert ("3500xL", "attachment:设备及试剂清单.xlsx") in fields
     assert ("赛默飞世尔", "attachment:设备及试剂清单.xlsx") in fields
+
+    # The next-step hints name the demo's database for search and serve too, and the search they suggest works.
+    url = f"sqlite:///{demo_db}"
+    assert f"caigou --db {url} search " in result.stdout and f"caigou --db {url} serve" in result.stdout
+    # Search knows the watchlist: the English alias and the traditional spelling find the brand's notices (the
+    # analyzer's single-source notice, and the tender whose attachment names it).
+    for query, note in ((["Thermo", "Fisher"], "also searched: 赛默飞, "), (["賽默飛世爾"], "")):
+        found = subprocess.run([sys.executable, "-m", "caigou", "--db", url, "search", *query, "--min-score", "0"],
+                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert found.returncode == 0, found.stderr
+        assert "遗传分析仪升级项目单一来源" in found.stdout and "DNA数据库建设项目公开招标" in found.stdout, found.stdout
+        assert note in found.stderr

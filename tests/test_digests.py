@@ -96,7 +96,8 @@ def test_digest_reaches_a_real_smtp_server_once(db: Database, smtp: SmtpServer) 
     assert message["From"].addresses[0].display_name == "采购监测"
     plain, html = parts(message)
     # Grouped by score, strongest band first; the low score and the notice older than the watermark are absent.
-    assert plain.index("Strong signal") < plain.index("拉萨市公安局 Y-STR") < plain.index("Review first")
+    full = plain[plain.index("\n== "):]   # after the summary table, the notices in full
+    assert full.index("Strong signal") < full.index("拉萨市公安局 Y-STR") < full.index("Review first")
     assert "办公用品" not in plain and "上月的" not in plain
     assert "Term 命中: Y-STR (dna, strong)" in plain and "… 采购 Y-STR 检测试剂盒 15 盒 …" in plain
     assert "Why (score 90): strong term Y-STR in title; police buyer" in plain
@@ -256,7 +257,7 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
                           (("add", "x", "--tz", "Mars/Base"), "unknown time zone"),
                           (("add", "x", "--type", "awrd"), "unknown notice type 'awrd'"),
                           (("add", "x", "--category", "dna"), "unknown category 'dna'; one of equipment"),
-                          (("add", "x", "--source", "ccgp-typo"), "unknown source 'ccgp-typo'; known: ccgp"),
+                          (("add", "x", "--source", "ccgp-typo"), "unknown source 'ccgp-typo' (did you mean 'ccgp'?); known: ccgp"),
                           (("add", "x", "--region", "990000"), "unknown region '990000'"),
                           (("add", "x\ty"), "one line of printable text"),
                           (("show", "nosuch"), "no subscription named 'nosuch'; known: 西藏 DNA")]:

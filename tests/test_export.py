@@ -68,7 +68,8 @@ def test_csv_is_safe_and_exact(db: Database) -> None:
 def test_command_writes_a_bom_and_filters(db: Database, tmp_path: Path) -> None:
     fill(db)
     target = tmp_path / "out.csv"
-    result = run_caigou("--db", db.url, "export", "--format", "csv", "--min-score", "50", "-o", str(target))
+    result = run_caigou("--db", db.url, "export", "--format", "csv", "--min-score", "50", "--columns", "all",
+                        "-o", str(target))
     assert result.returncode == 0, result.stderr
     raw = target.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
@@ -85,7 +86,7 @@ def test_command_writes_a_bom_and_filters(db: Database, tmp_path: Path) -> None:
 def test_xlsx_keeps_types_and_never_makes_formulas(db: Database, tmp_path: Path) -> None:
     fill(db)
     target = tmp_path / "out.xlsx"
-    result = run_caigou("--db", db.url, "export", "--format", "xlsx", "-o", str(target))
+    result = run_caigou("--db", db.url, "export", "--format", "xlsx", "--columns", "all", "-o", str(target))
     assert result.returncode == 0, result.stderr
     sheet = load_workbook(target).active
     header = [c.value for c in sheet[1]]

@@ -19,9 +19,10 @@ from models import DeliveredNotice, Notice, NoticeLink, Procurement, Subscriptio
 from models.config import Config
 from models.db import Database
 from models.types import SHANGHAI
-from pipelines.linking import procurement_notices, project_code_key, publication_group, relink, text_key
+from pipelines.linking import procurement_notices, project_code_key, publication_group, relink
 from pipelines.record import NoticeRecord, SupplierRecord
 from pipelines.store import NoticeStore
+from pipelines.text import text_key
 from tests.crawling import run_caigou
 from tests.digest_data import SmtpServer
 
@@ -220,7 +221,7 @@ def test_relink_command_rebuilds_links_with_progress(db: Database) -> None:
     assert result.returncode == 0, result.stderr
     assert "relink: 3/3 notices" in result.stderr
     assert result.stdout.strip() == ("3 notices: 1 publications on several sources (3 notices), 1 procurements; "
-                                     "3 notices' links changed")
+                                     "3 notices' links changed; 3 organisations")
     assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
     assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
     assert "Recompute every link" in run_caigou("db", "relink", "--help").stdout

@@ -621,6 +621,40 @@ def test_general_words_stay_quiet_elsewhere(scorer: Scorer, title: str, buyer: s
     assert not any(m.category == "general-word" for m in result.matches)
 
 
+@pytest.mark.parametrize(("title", "expected"), [
+    # a police forensic laboratory's 试剂/耗材 are for DNA work, however the title words them
+    ("某州公安局物证鉴定所实验室耗材采购项目", 50),
+    ("某市公安局刑事科学技术研究所试剂耗材采购", 50),
+    # the same words from a bureau, or beside casework words, are not: the forensic band or nothing
+    ("某市公安局办公耗材采购", 0),
+    ("某市公安局理化检验试剂耗材采购", 20),
+    ("某市公安局刑事科学技术研究所理化检验试剂采购", 20),
+])
+def test_laboratory_supplies_count_for_a_forensic_laboratory_only(scorer: Scorer, title: str, expected: int) -> None:
+    result = scorer.score(MatchInput(title=title))
+    if expected >= 50:
+        assert result.score >= 50, result.reasons
+        assert any(r.startswith("laboratory supplies") for r in result.reasons), result.reasons
+    else:
+        assert expected <= result.score < 50 if expected else result.score < 20, result.reasons
+        assert not any(r.startswith("laboratory supplies") for r in result.reasons), result.reasons
+
+
+def test_a_programme_or_place_alone_stays_below_50(scorer: Scorer) -> None:
+    alone = scorer.score(MatchInput(title="色达县公安局警务站活动板房采购"))
+    assert alone.score == 45 and "only a programme or place named" in alone.reasons[-2], alone.reasons
+    bought = scorer.score(MatchInput(title="色达县公安局便民警务站人脸识别系统采购"))
+    assert bought.score >= 50, bought.reasons
+
+
+def test_a_laboratory_buyer_must_be_a_buyer_type(tmp_path: Path) -> None:
+    extension = tmp_path / "extra.toml"
+    extension.write_text('[laboratory]\nwords = ["试剂"]\nbuyers = ["物证鉴定所", "化验室"]\n', encoding="utf-8")
+    _, problems = parse_watchlist([Path("pipelines/matching/watchlist.toml"), extension])
+    assert [(p.path, p.line, p.message) for p in problems] == [
+        (str(extension), 3, "laboratory buyer '化验室' is not a buyer-type term")]
+
+
 def test_forensic_band_is_stored_and_filterable(db: Database) -> None:
     from caigou.filters import NoticeFilters
     from caigou.search import search

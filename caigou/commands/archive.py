@@ -91,6 +91,11 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
             writer.writerow([neutralise("; ".join(row[c]) if isinstance(row[c], list) else str(row[c]))
                              if c not in {"notice_id", "score"} else row[c] for c in columns])
         return
+    if results.also_searched:
+        click.echo(f"also searched: {', '.join(results.also_searched)} (spellings of the same watchlist term)",
+                   err=True)
+    if results.suggestion:
+        click.echo(f"nothing found; did you mean: caigou search {results.suggestion}", err=True)
     shown = f"{offset + 1}–{offset + len(rows)} of " if rows else ""
     floor = f", score ≥ {filters.min_score}" if filters.min_score else ""
     click.echo(f"{shown}{results.total} notices{floor}")
@@ -143,35 +148,48 @@ def show(app: AppContext, notice_id: int, as_json: bool) -> None:
 
 
 @click.command("review")
-@click.argument("notice_id", type=int)
+@click.argument("notice_ids", metavar="NOTICE_ID...", nargs=-1, required=True, type=int)
 @click.option("--status", type=click.Choice(REVIEW_STATUSES), help="Your judgement; without it, show the history.")
 @click.option("--note", default="", help="Why: what you checked, what you found.")
 @click.option("--tag", "tags", multiple=True, help="A tag; repeatable.")
 @click.option("--reviewer", envvar="CAIGOU_REVIEWER", help="Your name (default: $CAIGOU_REVIEWER, then your login).")
 @pass_app
-def review(app: AppContext, notice_id: int, status: str | None, note: str, tags: tuple[str, ...],
+def review(app: AppContext, notice_ids: tuple[int, ...], status: str | None, note: str, tags: tuple[str, ...],
            reviewer: str | None) -> None:
-    """Record a judgement on a notice (added to its history; the evidence is never changed), or show the history."""
+    """Record a judgement on one or several notices (added to each one's history; the evidence is never changed),
+    or show their history.
+
+    \b
+    Example: caigou review 7 9 10 --status relevant --note "police DNA lab"
+    Several notices are judged together or not at all: an unknown ID changes nothing.
+    """
     from caigou.review import ReviewInput, add_review, history, parse_tags
 
     with app.db.session() as session:
         if status is not None:
             name = reviewer or app.config.get("review", "reviewer", "") or getpass.getuser()
-            added = add_review(session, notice_id, name, ReviewInput(status, note, parse_tags(list(tags))))
-            click.echo(f"notice #{notice_id}: {added.status} by {added.reviewer} at {added.created_at.isoformat()}")
+            judgement = ReviewInput(status, note, parse_tags(list(tags)))
+            added = [add_review(session, notice_id, name, judgement) for notice_id in dict.fromkeys(notice_ids)]
+            session.flush()
+            for item in added:
+                click.echo(f"notice #{item.notice_id}: {item.status} by {item.reviewer} at "
+                           f"{item.created_at.isoformat()}")
             return
         if note or tags:
             raise CaigouError("give --status with --note or --tag")
-        reviews = history(session, notice_id)
-        if not reviews:
-            from caigou.review import ReviewError
-            from models import Notice
-            if session.get(Notice, notice_id) is None:
-                raise ReviewError(f"no notice with ID {notice_id}")
-            click.echo(f"notice #{notice_id}: not reviewed yet (status new)")
-        for item in reviews:
-            tags_text = f" [{', '.join(item.tags)}]" if item.tags else ""
-            click.echo(f"{item.created_at.isoformat()} {item.reviewer}: {item.status}{tags_text} {item.note}".rstrip())
+        for notice_id in notice_ids:
+            reviews = history(session, notice_id)
+            if not reviews:
+                from caigou.review import ReviewError
+                from models import Notice
+                if session.get(Notice, notice_id) is None:
+                    raise ReviewError(f"no notice with ID {notice_id}")
+                click.echo(f"notice #{notice_id}: not reviewed yet (status new)")
+            for item in reviews:
+                tags_text = f" [{', '.join(item.tags)}]" if item.tags else ""
+                prefix = f"#{notice_id} " if len(notice_ids) > 1 else ""
+                click.echo(f"{prefix}{item.created_at.isoformat()} {item.reviewer}: {item.status}{tags_text} "
+                           f"{item.note}".rstrip())
 
 
 @click.group("user")

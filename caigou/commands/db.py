@@ -17,8 +17,8 @@ def db() -> None:
 def upgrade(app: AppContext) -> None:
     """Apply every migration the database lacks, then bring the derived data up to the new schema: link the
     notices stored before linking existed (0006), re-index the archive when search learnt to split mixed words
-    (0007) and re-score it when scores gained capacities and their change history (0008). Any command that opens
-    an older database does the same."""
+    (0007) and folded traditional characters to simplified (0013), and re-score it when scores gained capacities
+    and their change history (0008). Any command that opens an older database does the same."""
     database = app.db  # opening migrates and catches up
     click.echo(f"{database.display_url}: schema at revision {current_revision(database.engine)}")
     if database.upgraded_from is None:  # already at the newest schema: only notices left unlinked

@@ -52,7 +52,10 @@ def demo(app: AppContext, demo_db: Path | None) -> None:
     from caigou.overview import print_overview
 
     print_overview(Database(url, migrate=False))
+    # Every hint names the demo's database: without --db, search and serve would open the (empty) archive.
     click.echo(f"\nThe demo database is {path}. Next:\n"
+               f"  caigou --db {url} search 遗传分析仪 --min-score 0\n"
+               f"  caigou --db {url} user add NAME && caigou --db {url} serve   (the web interface)\n"
                f"  caigou --db {url} export --format jsonl -o demo.jsonl\n"
                f"  caigou crawl ccgp --keyword 遗传分析仪 --since 2024-01-01   (the real site, your archive)\n"
                f"  caigou --help")

@@ -35,19 +35,22 @@ def subscriptions() -> None:
 @click.option("--csv", "attach_csv", is_flag=True, help="Attach the digest's notices as a CSV file.")
 @click.option("--backfill", is_flag=True,
               help="Include notices matched before the subscription existed in the first digest.")
+@click.option("--query", default="", metavar="QUERY",
+              help="A saved search: a free-text query in the search syntax (words, \"phrases\", -exclusions, OR).")
 @pass_app
 @filter_options(default_min_score=REVIEW_FIRST_SCORE)  # innermost: its wrapper keeps no options set below it
 def add(app: AppContext, name: str, recipients: tuple[str, ...], filters: NoticeFilters, delivery_time: str,
-        time_zone: str, send_empty: bool, attach_csv: bool, backfill: bool) -> None:
+        time_zone: str, send_empty: bool, attach_csv: bool, backfill: bool, query: str) -> None:
     """Add the subscription NAME (filters as in search; minimum score 50 unless --min-score).
 
     \b
     Example:
       caigou subscriptions add 西藏DNA --to '研究员 <r@example.org>' --region tibetan --category kit --csv
+      caigou subscriptions add 分析仪 --to r@example.org --query '遗传分析仪 公安 -医院'
     """
     with app.db.session() as session:
         added = add_subscription(session, SubscriptionInput(
-            name, recipients, filters, delivery_time=delivery_time, time_zone=time_zone,
+            name, recipients, filters, query=query, delivery_time=delivery_time, time_zone=time_zone,
             skip_when_empty=not send_empty, attach_csv=attach_csv, backfill=backfill))
         name = added.name
     click.echo(f"added subscription {name!r}")
@@ -78,6 +81,8 @@ def show(app: AppContext, name: str, limit: int) -> None:
         sub = get_subscription(session, name)
         click.echo(f"name:        {sub.name}")
         click.echo(f"recipients:  {', '.join(sub.recipients) or '(none: feed only)'}")
+        if sub.query:
+            click.echo(f"query:       {sub.query}")
         click.echo(f"filters:     {json.dumps(sub.filters, ensure_ascii=False)}")
         click.echo(f"delivery:    {sub.delivery_time} {sub.time_zone}"
                    f"{'' if sub.skip_when_empty else ', also on empty days'}{', CSV attached' if sub.attach_csv else ''}")

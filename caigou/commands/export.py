@@ -11,7 +11,7 @@ import click
 
 from caigou.context import AppContext, pass_app
 from caigou.export.importing import import_file
-from caigou.export.rows import COLUMNS, MATCH_COLUMNS, Selection
+from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, MATCH_COLUMNS, Selection
 from caigou.export.writers import write_csv, write_jsonl, write_ocds, write_xlsx
 from caigou.filters import NoticeFilters, filter_options
 from models.errors import CaigouError
@@ -20,30 +20,36 @@ PROGRESS_FROM = 10_000  # rows: larger exports show progress on stderr
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl", "ocds"]), default="csv",
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl", "ocds", "ftm"]), default="csv",
               show_default=True)
 @click.option("--per", type=click.Choice(["notice", "match"]), default="notice", show_default=True,
               help="One row per notice, or one per watchlist match (CSV, XLSX, JSONL).")
 @click.option("-o", "--output", default="-", show_default=True, help="File to write; - for standard output.")
 @click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8"]), default="utf-8-sig", show_default=True,
               help="CSV encoding: with a byte-order mark (Excel reads Chinese right) or plain UTF-8 for tools.")
+@click.option("--columns", "column_set", type=click.Choice(["compact", "all"]), default="compact",
+              show_default=True,
+              help="CSV/XLSX: compact (title, buyer, region, date, amounts, score, terms, review status, URL) or "
+                   "all (what `caigou import` reads back). JSON Lines and OCDS always have everything.")
 @filter_options()
 @pass_app
-def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, filters: NoticeFilters) -> None:
+def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, column_set: str,
+           filters: NoticeFilters) -> None:
     """Export the archive, or a filtered part of it, streamed (memory stays flat).
 
     Columns are documented in docs/export.md. CSV cells a spreadsheet would run as formulas (starting with
     = + - @ tab or carriage return) get a leading apostrophe.
     """
-    if fmt == "ocds" and per == "match":
-        raise CaigouError("OCDS has no place for watchlist matches: use --per notice")
+    if fmt in ("ocds", "ftm") and per == "match":
+        raise CaigouError(f"{fmt.upper()} has no place for watchlist matches: use --per notice")
     if fmt == "xlsx" and output == "-":
         raise CaigouError("XLSX is a binary file: give -o FILE.xlsx")
     if output != "-":
         check_writable(output)
     selection = Selection(filters)
     total = selection.count(app.db)
-    columns = MATCH_COLUMNS if per == "match" else COLUMNS
+    columns = (MATCH_COLUMNS if per == "match" else
+               COMPACT_COLUMNS if column_set == "compact" and fmt in {"csv", "xlsx"} else COLUMNS)
     with ExitStack() as stack:
         rows = selection.rows(app.db, per)
         if total >= PROGRESS_FROM and per == "notice":
@@ -67,10 +73,14 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, filt
                 count = write_csv(rows, columns, out)
             elif fmt == "jsonl":
                 count = write_jsonl(rows, columns, out)
+            elif fmt == "ftm":  # FollowTheMoney entities (caigou/export/ftm.py), for Aleph and OpenSanctions' tools
+                from caigou.export.ftm import write_ftm
+
+                count = write_ftm(app.db, selection, out)
             else:
                 count = write_ocds(rows, out, app.config.get("export", "ocid_prefix", "ocds-caigou-"))
     if output != "-":
-        click.echo(f"wrote {count} {'rows' if fmt != 'ocds' else 'releases'} to {output}", err=True)
+        click.echo(f"wrote {count} {({'ocds': 'releases', 'ftm': 'entities'}).get(fmt, 'rows')} to {output}", err=True)
 
 
 def check_writable(output: str) -> None:

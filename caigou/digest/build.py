@@ -19,8 +19,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from caigou.digest.subscriptions import filters_from_json
-from caigou.filters import apply_filters
+from caigou.digest.subscriptions import subscription_notices
 from models import (REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Notice, NoticeLink, NoticeMatch, NoticeScore,
                     Subscription)
 from models.config import Config
@@ -77,6 +76,7 @@ class Entry:
     update_of: UpdateOf | None = None
     also_on: list[str] = field(default_factory=list)   # the other sources this notice was published on
     covers: list[int] = field(default_factory=list)    # the other copies' IDs among the candidates, folded in here
+    published_at: dt.datetime | None = None            # the notice's own time of publication
 
 
 @dataclass
@@ -86,6 +86,8 @@ class Digest:
     entries: list[Entry]
     sections: list[tuple[str, list[Entry]]] = field(default_factory=list)
     high_water: dt.datetime | None = None   # the newest score time among the entries: the next watermark
+    full_limit: int = 50        # at most this many entries in full; the rest as summary lines and a link
+    search_url: str = ""        # the subscription as a search on the web: where "N more" leads
 
     @property
     def empty(self) -> bool:
@@ -118,6 +120,19 @@ def configured_base_url(config: Config) -> str:
     return f"http://{'[' + host + ']' if ':' in host else host}:{int(config.get('web', 'port', 8000))}"
 
 
+def search_url(base_url: str, subscription: Subscription) -> str:
+    """The subscription's query and filters as a search on the archive's web interface, newest first."""
+    from urllib.parse import urlencode
+
+    from caigou.digest.subscriptions import filters_from_json
+    from caigou.filters import filters_to_params
+
+    if not base_url:
+        return ""
+    params = [("q", subscription.query), ("sort", "date"), *filters_to_params(filters_from_json(subscription.filters))]
+    return f"{base_url.rstrip('/')}/search?{urlencode([(k, v) for k, v in params if v or k == 'min_score'])}"
+
+
 def archive_url(base_url: str, notice_id: int) -> str:
     return f"{base_url.rstrip('/')}/notices/{notice_id}" if base_url else ""
 
@@ -133,7 +148,7 @@ def candidates(session: Session, subscription: Subscription) -> list[tuple[Notic
     if subscription.watermark is not None:
         since = subscription.watermark - WATERMARK_OVERLAP
         statement = statement.where(or_(score.scored_at > since, score.first_matched_at > since))
-    statement = apply_filters(statement, filters_from_json(subscription.filters))
+    statement = subscription_notices(statement, subscription, session.get_bind().dialect.name)
     rows = [(notice, score) for notice, score in session.execute(statement.order_by(Notice.published_at,
                                                                                      Notice.id)).all()]
     if subscription.watermark is None:  # nothing delivered yet, so no project to follow
@@ -284,7 +299,7 @@ def build_digest(session: Session, subscription: Subscription, rows: Sequence[tu
             rematched=score.match_origin == "rematch",
             matched_at=max(t for t in (score.scored_at, score.first_matched_at) if t is not None),
             also_on=list(dict.fromkeys(name for _, name in copies.get(notice.id, []))),
-            covers=covers.get(notice.id, []))
+            covers=covers.get(notice.id, []), published_at=notice.published_at)
         keys = projects[notice.id]
         earlier = next((reported[key] for key in keys if key in reported), None)
         if earlier is not None:
@@ -294,7 +309,7 @@ def build_digest(session: Session, subscription: Subscription, rows: Sequence[tu
             reported.setdefault(key, UpdateOf(notice.id, notice.title, "in this digest"))
         entries.append(entry)
     return Digest(subscription=subscription.name, generated_at=now, entries=entries,
-                  sections=sections(entries),
+                  sections=sections(entries), search_url=search_url(base_url, subscription),
                   high_water=max((e.matched_at for e in entries), default=None))
 
 

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 
 from caigou.digest.build import Entry, build_digest
 from caigou.digest.render import html_entry
-from caigou.digest.subscriptions import filters_from_json
-from caigou.filters import apply_filters
+from caigou.digest.subscriptions import subscription_notices
 from models import Notice, NoticeScore, Subscription
 from models.types import now as current_time
 
@@ -41,20 +40,24 @@ def feed_entries(session: Session, subscription: Subscription, base_url: str, si
     statement = (select(Notice, score).join(score, score.notice_id == Notice.id)
                  .where(score.first_matched_at.is_not(None))
                  .options(selectinload(Notice.suppliers), selectinload(Notice.source)))
-    statement = apply_filters(statement, filters_from_json(subscription.filters))
+    statement = subscription_notices(statement, subscription, session.get_bind().dialect.name)
     rows = session.execute(statement.order_by(score.first_matched_at.desc(), Notice.id.desc())
                            .limit(size)).all()
     rows = sorted(rows, key=lambda row: (row[0].published_at is None, row[0].published_at, row[0].id))
     return build_digest(session, subscription, rows, base_url, now or current_time()).entries
 
 
-def atom_feed(session: Session, subscription: Subscription, base_url: str, now: dt.datetime | None = None) -> bytes:
+def atom_feed(session: Session, subscription: Subscription, base_url: str, now: dt.datetime | None = None,
+              self_url: str = "") -> bytes:
+    """The feed; ``self_url`` is its own address (RFC 4287 rel="self"), as the reader fetched it."""
     entries = feed_entries(session, subscription, base_url, now=now)
     root = ET.Element(f"{{{ATOM}}}feed")
     _el(root, "id", f"urn:caigou:subscription:{subscription.id}")
     _el(root, "title", f"caigou: {subscription.name}")
     _el(root, "updated", max((e.matched_at for e in entries), default=subscription.created_at).isoformat())
     _el(_el(root, "author"), "name", "caigou")
+    if self_url:
+        _el(root, "link", rel="self", href=self_url, type="application/atom+xml")
     if base_url:
         _el(root, "link", rel="alternate", href=base_url.rstrip("/") + "/")
     for entry in sorted(entries, key=lambda e: e.matched_at, reverse=True):
@@ -63,9 +66,8 @@ def atom_feed(session: Session, subscription: Subscription, base_url: str, now: 
         title = f"[{entry.score}] {entry.title}" + (" (update)" if entry.update_of else "")
         _el(item, "title", title)
         _el(item, "updated", entry.matched_at.isoformat())
-        if entry.published:
-            _el(item, "published", dt.datetime.combine(entry.published, dt.time(),
-                                                       entry.matched_at.tzinfo).isoformat())
+        if entry.published_at:   # the notice's own time, not midnight of its day
+            _el(item, "published", entry.published_at.isoformat())
         _el(item, "link", rel="alternate", href=entry.archive_url or entry.url)
         if entry.archive_url:
             _el(item, "link", rel="related", href=entry.url, title="original")

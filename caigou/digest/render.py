@@ -61,11 +61,40 @@ def _marks(entry: Entry) -> list[str]:
     return marks
 
 
+def _in_full(digest: Digest) -> tuple[list[tuple[str, list[Entry]]], list[Entry]]:
+    """The sections cut to the first ``full_limit`` entries, and the entries left over: a digest of hundreds of
+    notices would be a megabyte, and mail readers clip messages past about 100 KB."""
+    room = max(0, digest.full_limit)
+    shown: list[tuple[str, list[Entry]]] = []
+    rest: list[Entry] = []
+    for label, entries in digest.sections:
+        kept, room = entries[:room], max(0, room - len(entries))
+        rest += entries[len(kept):]
+        if kept:
+            shown.append((label, kept))
+    return shown, rest
+
+
+def _summary_row(entry: Entry) -> tuple[str, ...]:
+    return (str(entry.score), f"{entry.published}" if entry.published else "—", entry.title[:60],
+            entry.buyer[:30] or "—", entry.region or "—")
+
+
+def _more(digest: Digest, rest: list[Entry]) -> str:
+    return (f"{len(rest)} more notice{'s' * (len(rest) != 1)} 条 in the summary above, not in full"
+            + (f": see them all at {digest.search_url}" if digest.search_url else ""))
+
+
 def plain_text(digest: Digest) -> str:
     lines = [subject(digest), ""]
     if digest.empty:
         lines.append("Nothing new matched this subscription since the last digest. 自上次摘要以来没有新的匹配公告。")
-    for label, entries in digest.sections:
+    else:
+        lines += ["Summary 摘要 (score · date · title · buyer · region):"]
+        lines += ["  " + " · ".join(_summary_row(entry)) for _, entries in digest.sections for entry in entries]
+        lines.append("")
+    shown, rest = _in_full(digest)
+    for label, entries in shown:
         lines += [f"== {label} ({len(entries)}) ==", ""]
         for entry in entries:
             lines.append(f"* [{entry.score}] {entry.title}")
@@ -82,6 +111,8 @@ def plain_text(digest: Digest) -> str:
             if entry.archive_url:
                 lines.append(f"  Archive 存档: {entry.archive_url}")
             lines.append("")
+    if rest:
+        lines += [_more(digest, rest), ""]
     lines.append("— caigou. Each notice is sent once; reply to the operator to change this subscription.")
     return "\n".join(lines) + "\n"
 
@@ -122,9 +153,26 @@ def html_text(digest: Digest) -> str:
            f"<h1>{escape(subject(digest))}</h1>"]
     if digest.empty:
         out.append("<p>Nothing new matched this subscription since the last digest. 自上次摘要以来没有新的匹配公告。</p>")
-    for label, entries in digest.sections:
+    else:
+        out.append('<table id="summary" border="1" cellpadding="3" style="border-collapse: collapse">'
+                   "<tr><th>Score</th><th>Date 日期</th><th>Title 标题</th><th>Buyer 采购人</th><th>Region 地区</th></tr>")
+        for _, entries in digest.sections:
+            for entry in entries:
+                score, date, title, buyer, region = (escape(v) for v in _summary_row(entry))
+                link = _safe_href(entry.archive_url or entry.url)
+                title = f'<a href="{escape(link, quote=True)}">{title}</a>' if link else title
+                out.append(f"<tr><td>{score}</td><td>{date}</td><td>{title}</td><td>{buyer}</td><td>{region}</td></tr>")
+        out.append("</table>")
+    shown, rest = _in_full(digest)
+    for label, entries in shown:
         out.append(f"<h2>{escape(label)} ({len(entries)})</h2>")
         out += [html_entry(entry) for entry in entries]
+    if rest:
+        more = escape(f"{len(rest)} more notice{'s' * (len(rest) != 1)} 条 in the summary above, not in full")
+        link = _safe_href(digest.search_url)
+        out.append(f'<p id="more"><strong>{more}</strong>'
+                   + (f': <a href="{escape(link, quote=True)}">see them all in the archive</a>' if link else "")
+                   + "</p>")
     out.append("<hr><p><small>caigou. Each notice is sent once.</small></p></body></html>")
     return "\n".join(out)
 

@@ -33,6 +33,7 @@ from models.types import SHANGHAI
 from models.types import now as current_time
 
 DEFAULT_REFUSALS = 3
+DEFAULT_FULL = 50   # notices shown in full per digest ([digest] max_full); the rest as summary lines and a link
 _REFUSED = re.compile(r"refused: 5\d\d")  # a permanent refusal as caigou.digest.mail words it
 
 
@@ -109,7 +110,7 @@ def _give_up(session: Session, subscription: Subscription, recipient: str, error
 
 def deliver_subscription(session: Session, subscription: Subscription, connection: Mailer | None, base_url: str,
                          sender: str, now: dt.datetime, echo: Callable[[str], None],
-                         alerting: Alerting | None = None) -> list[Outcome]:
+                         alerting: Alerting | None = None, full_limit: int = DEFAULT_FULL) -> list[Outcome]:
     """Deliver one subscription (``connection`` None: a dry run that prints and changes nothing)."""
     rows = candidates(session, subscription)
     if not subscription.recipients:
@@ -120,6 +121,7 @@ def deliver_subscription(session: Session, subscription: Subscription, connectio
         key = recipient_address(recipient)
         done = delivered_ids(session, subscription.id, key, (notice.id for notice, _ in rows))
         digest = build_digest(session, subscription, [row for row in rows if row[0].id not in done], base_url, now)
+        digest.full_limit = full_limit
         if digest.empty and (subscription.skip_when_empty or _sent_today(session, subscription, key, now)):
             status = "nothing new" if subscription.skip_when_empty else "already sent today"
             outcomes.append(Outcome(subscription.name, recipient, status))
@@ -175,17 +177,19 @@ def run_digests(db: Database, config: Config, names: list[str] | None = None, dr
     base_url = configured_base_url(config)
     alerting = Alerting(operator=str(config.get("health", "operator_email", "") or ""), sender=settings.sender,
                         limit=max(1, int(config.get("digest", "refusals_before_giving_up", DEFAULT_REFUSALS))))
+    full = max(1, int(config.get("digest", "max_full", DEFAULT_FULL)))
     outcomes: list[Outcome] = []
     with db.session() as session:
         subscriptions = ([get_subscription(session, name) for name in names] if names else
                          list(session.scalars(select(Subscription).order_by(Subscription.name))))
         for subscription in subscriptions:
             if dry_run:
-                outcomes += deliver_subscription(session, subscription, None, base_url, settings.sender, moment, echo)
+                outcomes += deliver_subscription(session, subscription, None, base_url, settings.sender, moment, echo,
+                                                 full_limit=full)
                 continue
             with mailer(settings) as connection:
                 outcomes += deliver_subscription(session, subscription, connection, base_url, settings.sender,
-                                                 moment, echo, alerting)
+                                                 moment, echo, alerting, full_limit=full)
         if dry_run:
             session.rollback()
     return outcomes

@@ -13,25 +13,21 @@ from email.utils import getaddresses
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from caigou.filters import TIBETAN_AREAS, NoticeFilters
-from models import NOTICE_TYPES, DeliveredNotice, Delivery, Source, Subscription
+from caigou.filters import NoticeFilters, apply_filters, check_filters
+from caigou.search import fulltext_clause, parse_query
+from models import DeliveredNotice, Delivery, Subscription
 from models.errors import CaigouError
 from models.types import now
-from pipelines.matching.watchlist import CATEGORIES
-from pipelines.regions import regions
-from pipelines.store import SOURCE_TITLES
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DATES = ("since", "until")
 DEFAULT_TIME = "07:00"
 DEFAULT_ZONE = "Asia/Shanghai"
 NAME_LENGTH = 100  # the column's width
-# The categories a match can have: buyer types describe the buyer and are never a match of their own.
-MATCH_CATEGORIES = tuple(c for c in CATEGORIES if c != "buyer-type")
 
 
 def filters_to_json(filters: NoticeFilters) -> dict[str, Any]:
@@ -51,6 +47,24 @@ def filters_from_json(data: dict[str, Any]) -> NoticeFilters:
         raise CaigouError(f"unknown subscription filter(s): {', '.join(sorted(unknown))}")
     values = {k: dt.date.fromisoformat(v) if k in _DATES and v else v for k, v in data.items()}
     return NoticeFilters(**values)
+
+
+def check_query(query: str) -> str:
+    """The query as stored ("" for none), read once so a malformed one is refused now rather than failing every
+    digest later (``QueryError``, one line)."""
+    query = " ".join(query.split())
+    if query:
+        parse_query(query)
+    return query
+
+
+def subscription_notices(statement: Select[Any], subscription: Subscription, dialect: str) -> Select[Any]:
+    """Narrow a select over ``Notice`` to what the subscription asks for: its filters and its saved query. The
+    digest, the feed and the preview on the search page all go through here."""
+    statement = apply_filters(statement, filters_from_json(subscription.filters))
+    if subscription.query:
+        statement = statement.where(fulltext_clause(parse_query(subscription.query), dialect))
+    return statement
 
 
 def parse_time(value: str) -> str:
@@ -86,34 +100,6 @@ def recipient_address(recipient: str) -> str:
     return getaddresses([recipient])[0][1].lower()
 
 
-def known_sources(session: Session) -> list[str]:
-    """The sources a subscription may name: every portal caigou crawls, and any other already in the archive (an
-    import can bring its own)."""
-    return sorted(set(SOURCE_TITLES) | set(session.scalars(select(Source.name))))
-
-
-def check_filters(session: Session, filters: NoticeFilters) -> None:
-    """Refuse values that can never match. A search with a typo shows nothing at once; a subscription with one
-    would stay silent for ever, which reads as "nothing was bought"."""
-    for notice_type in filters.notice_types:
-        if notice_type not in NOTICE_TYPES:
-            raise CaigouError(f"unknown notice type {notice_type!r}; one of {', '.join(NOTICE_TYPES)}")
-    for category in filters.categories:
-        if category not in MATCH_CATEGORIES:
-            raise CaigouError(f"unknown category {category!r}; one of {', '.join(MATCH_CATEGORIES)}")
-    sources = known_sources(session)
-    for source in filters.sources:
-        if source not in sources:
-            raise CaigouError(f"unknown source {source!r}; known: {', '.join(sources)}")
-    # The region table lists every province but only the Tibetan areas below it: a code is known when its
-    # province is (the filters already turned names into codes and refused names they do not know).
-    provinces = {region.code[:2] for region in regions() if region.level == "province"}
-    for region in filters.regions:
-        if region != TIBETAN_AREAS and not (re.fullmatch(r"\d{6}", region) and region[:2] in provinces):
-            raise CaigouError(f"unknown region {region!r}: give a code like 540000, a name like 那曲市 or "
-                              f"{TIBETAN_AREAS!r} for every Tibetan area")
-
-
 def check_name(name: str) -> str:
     name = name.strip()
     if not name:
@@ -132,6 +118,7 @@ class SubscriptionInput:
     name: str
     recipients: Sequence[str] = ()
     filters: NoticeFilters | None = None
+    query: str = ""  # a free-text query in the search syntax: a saved search
     delivery_time: str = DEFAULT_TIME
     time_zone: str = DEFAULT_ZONE
     skip_when_empty: bool = True
@@ -146,11 +133,12 @@ def add_subscription(session: Session, wanted: SubscriptionInput) -> Subscriptio
     delivery_time, time_zone = parse_time(wanted.delivery_time), parse_zone(wanted.time_zone.strip())
     filters = wanted.filters or NoticeFilters()
     check_filters(session, filters)
+    query = check_query(wanted.query)
     taken = CaigouError(f"a subscription named {name!r} exists; remove it first or choose another name")
     if session.scalar(select(Subscription.id).where(Subscription.name == name)) is not None:
         raise taken
     subscription = Subscription(
-        name=name, recipients=recipients, filters=filters_to_json(filters), delivery_time=delivery_time,
+        name=name, recipients=recipients, filters=filters_to_json(filters), query=query, delivery_time=delivery_time,
         time_zone=time_zone, skip_when_empty=wanted.skip_when_empty, attach_csv=wanted.attach_csv,
         watermark=None if wanted.backfill else now())
     session.add(subscription)

@@ -59,7 +59,9 @@ def _structured(value: Any, where: str) -> Any:
 def record_from_row(row: dict[str, Any], where: str) -> NoticeRecord:
     missing = [key for key in ("source", "source_id", "url", "title") if not row.get(key)]
     if missing:
-        raise ImportError_(f"{where}: missing {', '.join(missing)}")
+        hint = ("; this looks like a compact export (the default for CSV and XLSX): export with --columns all "
+                "to import it" if "source" not in row and "notice_id" in row else "")
+        raise ImportError_(f"{where}: missing {', '.join(missing)}{hint}")
     details = _structured(row.get("supplier_details"), where) or []
     suppliers = [SupplierRecord(name=d["name"], lot=d.get("lot") or "", address=d.get("address") or "",
                                 amount_cny=_money(d.get("amount_cny"), where), amount_text=d.get("amount_text") or "")
@@ -162,18 +164,29 @@ def import_file(database: Database, path: Path, progress: Any = None) -> dict[st
         raise CaigouError(f"{path} does not exist")
     store = NoticeStore(database, origin="import")
     counts = {"new": 0, "updated": 0, "unchanged": 0}
-    for where, row in read_rows(path):
-        record = record_from_row(row, where)
-        states = attachment_states(row, where)
-        before = _seen_times(database, record)
-        result = store.save_notice(record)
-        _restore(database, result.notice_id, record, states, before)
-        counts[result.outcome] += 1
-        if progress:
-            progress(1)
-    if database.engine.dialect.name == "postgresql":
-        # Explicit IDs were inserted: move the sequence past them.
-        with database.engine.begin() as connection:
-            connection.execute(text("SELECT setval(pg_get_serial_sequence('notices', 'id'), "
-                                    "GREATEST((SELECT MAX(id) FROM notices), 1))"))
+    try:
+        for where, row in read_rows(path):
+            record = record_from_row(row, where)
+            states = attachment_states(row, where)
+            before = _seen_times(database, record)
+            result = store.save_notice(record)
+            _restore(database, result.notice_id, record, states, before)
+            counts[result.outcome] += 1
+            if progress:
+                progress(1)
+    except ImportError_ as exc:
+        # Each notice is committed as it is read: say what happened to the lines before the bad one.
+        done = sum(counts.values())
+        if done:
+            raise ImportError_(f"{exc} — the {done} notice{'s' if done != 1 else ''} before it "
+                               f"({counts['new']} new, {counts['updated']} updated, {counts['unchanged']} "
+                               "unchanged) were imported and stay; fix the line and import the file again "
+                               "(notices already stored are not duplicated)") from exc
+        raise ImportError_(f"{exc} — nothing was imported") from exc
+    finally:
+        if database.engine.dialect.name == "postgresql":
+            # Explicit IDs were inserted: move the sequence past them (after a partial import too).
+            with database.engine.begin() as connection:
+                connection.execute(text("SELECT setval(pg_get_serial_sequence('notices', 'id'), "
+                                        "GREATEST((SELECT MAX(id) FROM notices), 1))"))
     return counts

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from caigou.filters import NoticeFilters
-from models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Source, Supplier
+from caigou.filters import NoticeFilters, check_filters
+from models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from models.db import Database
 from pipelines.linking import group_key
 
@@ -23,13 +23,18 @@ COLUMNS = (
     # (group_id is the notice_id of its canonical copy, the row's own when it was seen once); rows with the same
     # procurement_id are the notices of one project (empty when no copy carries a project code).
     "group_id", "procurement_id",
+    # The newest judgement (caigou review): status (new when never reviewed), its note, tags, who and when.
+    "review_status", "review_note", "review_tags", "reviewer", "reviewed_at",
 )
+# What a spreadsheet reader wants by default (``--columns all`` gives COLUMNS; JSON Lines always has them all).
+COMPACT_COLUMNS = ("notice_id", "title", "buyer", "region_name", "published_at", "budget_cny", "award_cny", "score",
+                   "matched_terms", "review_status", "url")
 MATCH_COLUMNS = ("notice_id", "source", "source_id", "url", "title", "published_at", "buyer", "region_code",
                  "score", "term", "category", "tier", "field", "matched_text", "snippet", "quantity")
-LIST_COLUMNS = {"suppliers", "reasons", "matched_terms", "categories"}
+LIST_COLUMNS = {"suppliers", "reasons", "matched_terms", "categories", "review_tags"}
 JSON_COLUMNS = {"supplier_details", "fields", "line_items", "attachments", "quantity"}
 MONEY_COLUMNS = {"budget_cny", "award_cny"}
-TIME_COLUMNS = {"published_at", "first_seen_at", "last_seen_at"}
+TIME_COLUMNS = {"published_at", "first_seen_at", "last_seen_at", "reviewed_at"}
 
 
 def _time(value: dt.datetime | None) -> str | None:
@@ -83,6 +88,21 @@ def attachment_dict(attachment: Any) -> dict[str, Any]:
             "fetched_at": _time(fetched_at), "members": members, "text": text}
 
 
+def latest_reviews(connection: Any, ids: list[int]) -> dict[int, Any]:
+    """The newest review of each of ``ids`` (reviews are only ever added: the highest id is the current one)."""
+    newest = (select(func.max(Review.id)).where(Review.notice_id.in_(ids)).group_by(Review.notice_id))
+    return {row.notice_id: row for row in connection.execute(
+        select(Review.notice_id, Review.status, Review.note, Review.tags, Review.reviewer, Review.created_at)
+        .where(Review.id.in_(newest)))}
+
+
+def review_columns(review: Any) -> dict[str, Any]:
+    if review is None:
+        return {"review_status": "new", "review_note": "", "review_tags": [], "reviewer": "", "reviewed_at": None}
+    return {"review_status": review.status, "review_note": review.note, "review_tags": list(review.tags or []),
+            "reviewer": review.reviewer, "reviewed_at": _time(review.created_at)}
+
+
 def match_rows(row: dict[str, Any], matches: list[Any]) -> Iterator[dict[str, Any]]:
     for match in matches:
         yield {**{key: row[key] for key in MATCH_COLUMNS if key in row}, "term": match.term,
@@ -113,7 +133,9 @@ class Selection:
         return filtered(statement, self.filters, query, database.engine.dialect.name)
 
     def count(self, database: Database) -> int:
+        """How many notices; a filter that can never match (a typo) is a ``FilterError`` here, before any rows."""
         with database.session() as session:
+            check_filters(session, self.filters)
             return session.scalar(self.narrowed(select(func.count(Notice.id)), database)) or 0
 
     def rows(self, database: Database, per: str = "notice") -> Iterator[dict[str, Any]]:
@@ -137,6 +159,7 @@ class Selection:
                 matches = _grouped(connection, (NoticeMatch.term, NoticeMatch.category, NoticeMatch.tier,
                                                 NoticeMatch.field, NoticeMatch.matched_text, NoticeMatch.snippet,
                                                 NoticeMatch.quantity), NoticeMatch.notice_id, ids, NoticeMatch.id)
+                reviews = latest_reviews(connection, ids)
                 scores = {row[0]: row for row in connection.execute(
                     select(NoticeScore.notice_id, NoticeScore.score, NoticeScore.reasons)
                     .where(NoticeScore.notice_id.in_(ids)))}
@@ -145,6 +168,7 @@ class Selection:
                 notice_matches = matches.get(notice_id, [])
                 row = notice_row(values, suppliers.get(notice_id, []), scores.get(notice_id), notice_matches,
                                  attachments.get(notice_id, []))
+                row.update(review_columns(reviews.get(notice_id)))
                 if per == "match":
                     yield from match_rows(row, notice_matches)
                 else:

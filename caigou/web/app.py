@@ -15,20 +15,22 @@ Security model, because every scraped string and page is hostile and the readers
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import math
 import re
 import secrets
+import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, FastAPI, Form, HTTPException, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -39,26 +41,32 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from caigou import __version__
 from caigou.accounts import authenticate, end_sessions, get_user, session_user
 from caigou.digest.feed import atom_feed
-from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEGORIES, SubscriptionInput,
-                                         add_subscription, delivered_count, delivery_count, known_sources,
+from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput,
+                                         add_subscription, delivered_count, delivery_count,
                                          last_sent, recent_deliveries, remove_subscription)
-from caigou.export.rows import COLUMNS, Selection
-from caigou.export.writers import csv_chunks
-from caigou.filters import TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params, filters_to_params
+from caigou.export.naming import export_filename
+from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, Selection
+from caigou.export.writers import csv_chunks, write_xlsx
+from caigou.labels import HTML_LANG, LANGUAGES, notice_type_label, translate
+from caigou.filters import (MATCH_CATEGORIES, TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params,
+                            filters_to_params, known_sources)
 from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
                                valid_id)
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
 from caigou.search import SORTS, QueryError, highlight, search
+from caigou.web.entities import entities_router
 from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
 from models.config import Config
 from models.db import Database
 from models.errors import CaigouError
+from models.types import SHANGHAI
 from pipelines.normalise import regions
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "caigou_session"
 SESSION_AGE = 12 * 3600          # seconds a login lasts
 PAGE_SIZE = 20
+CONTEXT_WINDOW = 200             # hits read around a notice for previous / next / next unreviewed
 MAX_PAGE = 500                   # deep paging is what exports are for
 LOGIN_FAILURES = 5               # failures per name within LOGIN_WINDOW before that name waits
 LOGIN_WINDOW = 15 * 60
@@ -133,6 +141,8 @@ def feed_path(secret_key: str, name: str) -> str:
     return f"/feeds/{quote(name, safe='')}.atom?token={feed_token(secret_key, name)}"
 
 
+# The search's single-valued parameters the add form takes over from "Subscribe to this search".
+SEARCH_FIELDS = ("q", "since", "until", "buyer", "supplier", "min_score")
 # The add form's fields that take several values: checkboxes, or text split at commas (、，; and new lines too).
 LIST_FIELDS = ("region", "source", "type", "term", "category", "status")
 _SEPARATORS = re.compile(r"[,，、;；\r\n]+")
@@ -173,6 +183,7 @@ class SubscriptionForm:
         filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
         return SubscriptionInput(
             self.text("name"), [line for line in self.text("recipients").splitlines() if line.strip()], filters,
+            query=self.text("q"),
             delivery_time=self.text("delivery_time"), time_zone=self.text("time_zone"),
             skip_when_empty=self.checked("skip_when_empty"), attach_csv=self.checked("attach_csv"),
             backfill=self.checked("backfill"))
@@ -206,12 +217,29 @@ def describe_filters(filters: dict[str, Any]) -> list[tuple[str, str]]:
     return lines
 
 
+PREVIEW_DAYS = (7, 30)
+
+
+def recent_counts(database: Database, query: str, filters: NoticeFilters,
+                  today: dt.date | None = None) -> dict[int, int]:
+    """How many notices the search found among those published in the last 7 and 30 days: what a subscription to
+    it would have sent, as a preview beside "Subscribe to this search"."""
+    today = today or dt.datetime.now(SHANGHAI).date()
+    counts = {}
+    for days in PREVIEW_DAYS:
+        start = today - dt.timedelta(days=days - 1)
+        since = max(start, filters.since) if filters.since else start
+        counts[days] = Selection(replace(filters, since=since), query=query).count(database)
+    return counts
+
+
 def create_app(database: Database, settings: WebSettings) -> FastAPI:
     app = FastAPI(title="caigou", version=__version__, docs_url=None, redoc_url=None,
                   description="Search and read the caigou archive of procurement notices (read-only API).")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.filters["http_url"] = http_url
     templates.env.globals.update(highlight=highlight, statuses=REVIEW_STATUSES, notice_types=NOTICE_TYPES,
+                                 type_label=notice_type_label,
                                  review_first=REVIEW_FIRST_SCORE, version=__version__)
     serializer = URLSafeTimedSerializer(settings.secret_key, salt="caigou-session")
     throttle = LoginThrottle()
@@ -285,8 +313,11 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                                      "and send it again.")
 
     def page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        language = str(request.state.session.get("lang", "en"))
         context.update(request=request, user=user_of(request), csrf=request.state.session["csrf"],
-                       anonymous_read=settings.anonymous_read)
+                       anonymous_read=settings.anonymous_read, lang=language, html_lang=HTML_LANG[language],
+                       _=lambda word: translate(word, language),
+                       here=request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         return templates.TemplateResponse(request, template, context, status_code=status_code)
 
     def wants_json(request: Request) -> bool:
@@ -315,16 +346,20 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def params_of(request: Request) -> dict[str, list[str]]:
         return {key: request.query_params.getlist(key) for key in request.query_params}
 
-    def selection(request: Request) -> tuple[str, NoticeFilters, str]:
+    def read_selection(request: Request) -> tuple[str, NoticeFilters, str]:
+        """The query, filters and sort of a request; a bad filter or sort is a ``FilterError`` naming its field."""
         params = params_of(request)
-        try:
-            filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
-        except FilterError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
         sort = (params.get("sort") or ["relevance"])[-1]
         if sort not in SORTS:
-            raise HTTPException(400, f"sort must be one of {', '.join(SORTS)}")
+            raise FilterError(f"sort must be one of {', '.join(SORTS)}", "sort")
         return (params.get("q") or [""])[-1].strip(), filters, sort
+
+    def selection(request: Request) -> tuple[str, NoticeFilters, str]:
+        try:
+            return read_selection(request)
+        except FilterError as exc:
+            raise HTTPException(400, str(exc)) from exc
 
     def page_number(request: Request) -> int:
         raw = request.query_params.get("page", "1")
@@ -372,6 +407,14 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
 
     # ------------------------------------------------------------------------------------------ pages
 
+    @app.get("/lang/{language}", include_in_schema=False)
+    def switch_language(request: Request, language: str, next: str = "/search") -> Response:  # noqa: A002
+        """The interface language (zh or en), kept in the session; back to the page it was chosen on."""
+        if language not in LANGUAGES:
+            raise HTTPException(404, f"no interface language {language!r}; one of {', '.join(LANGUAGES)}")
+        request.state.session = {**request.state.session, "lang": language}
+        return RedirectResponse(safe_next(next), status_code=303)
+
     @app.get("/", include_in_schema=False)
     def home() -> Response:
         return RedirectResponse("/search", status_code=303)
@@ -379,43 +422,117 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     @app.get("/search", response_class=HTMLResponse, include_in_schema=False)
     def search_page(request: Request) -> HTMLResponse:
         require_reader(request)
-        query, filters, sort = selection(request)
         number = page_number(request)
+        field_errors: dict[str, str] = {}
         try:
-            results = search(database, query, filters, sort=sort, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
-            error = ""
-        except QueryError as exc:
-            results, error = None, str(exc)
+            query, filters, sort = read_selection(request)
+        except FilterError as exc:
+            # The query and the other values stay as sent; the message goes beside the field it is about.
+            query, filters, sort = (request.query_params.get("q", "").strip(), NoticeFilters(min_score=None),
+                                    "relevance")
+            field_errors[exc.field or "q"] = str(exc)
+        results, error = None, ""
+        if not field_errors:
+            try:
+                results = search(database, query, filters, sort=sort, limit=PAGE_SIZE,
+                                 offset=(number - 1) * PAGE_SIZE)
+            except FilterError as exc:
+                field_errors[exc.field or "q"] = str(exc)
+            except QueryError as exc:
+                error = str(exc)
+        pages = math.ceil(results.total / PAGE_SIZE) if results else 0
         base = [("q", query), ("sort", sort), *filters_to_params(filters)]
+        if field_errors:
+            # Keep every parameter as sent (the bad one too), so nothing typed is lost.
+            base = [(key, value) for key, values in params_of(request).items() for value in values if key != "page"]
+            error = next(iter(field_errors.values()))
+        came_from = urlencode([*[(k, v) for k, v in base if k != "page"], ("page", str(number))])
         return page(request, "search.html", status_code=400 if error else 200, query=query, filters=filters,
+                    came_from=came_from, from_query=urlencode({"from": came_from}), field_errors=field_errors, raw=request.query_params,
+                    past_end=bool(results and results.total and number > pages),
+                    preview=recent_counts(database, query, filters) if results else {},
+                    subscribe_link="/subscriptions?" + urlencode([(k, v) for k, v in base if k != "sort"]) + "#add",
                     sort=sort, sorts=SORTS, results=results, error=error, page_number=number,
-                    pages=math.ceil(results.total / PAGE_SIZE) if results else 0,
+                    pages=pages,
                     link=lambda **changes: "/search?" + urlencode(with_changes(base, changes)),
                     export_link="/export.csv?" + urlencode([(k, v) for k, v in base if k != "sort"]),
+                    xlsx_link="/export.xlsx?" + urlencode([(k, v) for k, v in base if k != "sort"]),
                     facet_names=FACET_PARAMS, hidden=[(k, v) for k, v in base if k != "q"])
+
+    def search_context(came_from: str, notice_id: int) -> dict[str, Any]:
+        """Where a notice opened from a result list sits in it: the way back to the same results, the previous and
+        next hits, and the next hit not reviewed yet (within ``CONTEXT_WINDOW`` hits of its page)."""
+        params = parse_qs(came_from, keep_blank_values=True)
+        context: dict[str, Any] = {"back": "/search?" + came_from + f"#n{notice_id}", "previous": None,
+                                   "next": None, "next_unreviewed": None}
+        try:
+            filters = filters_from_params(params, default_min_score=REVIEW_FIRST_SCORE)
+            sort = (params.get("sort") or ["relevance"])[-1]
+            raw_page = (params.get("page") or ["1"])[-1]
+            start = max(0, ((int(raw_page) if raw_page.isdigit() else 1) - 1) * PAGE_SIZE - 1)
+            results = search(database, (params.get("q") or [""])[-1].strip(), filters,
+                             sort=sort if sort in SORTS else "relevance", limit=CONTEXT_WINDOW, offset=start,
+                             facets=False)
+        except CaigouError:  # a hand-edited address: only the way back
+            return context
+        ids = [hit.notice.id for hit in results.hits]
+        here = ids.index(notice_id) if notice_id in ids else None
+        if here is not None:
+            context["previous"] = ids[here - 1] if here > 0 else None
+            context["next"] = ids[here + 1] if here + 1 < len(ids) else None
+        after = results.hits[here + 1:] if here is not None else results.hits
+        context["next_unreviewed"] = next((hit.notice.id for hit in after
+                                           if hit.status == "new" and hit.notice.id != notice_id), None)
+        return context
 
     @app.get("/notices/{notice_id}", response_class=HTMLResponse, include_in_schema=False)
     def notice_page(request: Request, notice_id: int) -> HTMLResponse:
         require_reader(request)
+        came_from = request.query_params.get("from", "")
+        context = search_context(came_from, notice_id) if came_from else None
         with database.session() as session:
             detail = notice_detail(session, notice_id)
             return page(request, "notice.html", detail=detail, notice=detail.notice, needles=detail.needles,
-                        error=request.query_params.get("error", ""))
+                        error=request.query_params.get("error", ""), came_from=came_from, context=context,
+                        from_query=urlencode({"from": came_from}) if came_from else "")
 
     @app.post("/notices/{notice_id}/review", include_in_schema=False)
     def review(request: Request, notice_id: int, status: str = Form(""), note: str = Form(""),
-               tags: str = Form(""), csrf_token: str = Form("")) -> Response:
+               tags: str = Form(""), csrf_token: str = Form(""), came_from: str = Form("", alias="from")
+               ) -> Response:
         check_csrf(request, csrf_token)
         user = require_reviewer(request, "record a judgement")
         if not valid_id(notice_id):
             raise NotFound(f"no notice with ID {notice_id}")
+        keep = {"from": came_from} if came_from else {}   # the search the notice was opened from
         try:
             with database.session() as session:
                 add_review(session, notice_id, user, ReviewInput(status, note, parse_tags(tags)))
         except ReviewError as exc:
-            return RedirectResponse(f"/notices/{notice_id}?{urlencode({'error': str(exc)})}#review",
+            return RedirectResponse(f"/notices/{notice_id}?{urlencode({**keep, 'error': str(exc)})}#review",
                                     status_code=303)
-        return RedirectResponse(f"/notices/{notice_id}#review", status_code=303)
+        return RedirectResponse(f"/notices/{notice_id}{'?' + urlencode(keep) if keep else ''}#review",
+                                status_code=303)
+
+    @app.post("/review", include_in_schema=False)
+    def bulk_review(request: Request, form: dict[str, list[str]] = Depends(posted_form)) -> Response:
+        """The checked results judged at once (all or none), then back to the same results."""
+        check_csrf(request, (form.get("csrf_token") or [""])[-1])
+        user = require_reviewer(request, "record a judgement")
+        came_from = (form.get("from") or [""])[-1]
+        raw_ids = form.get("notice") or []
+        if not raw_ids:
+            raise HTTPException(400, "Tick at least one notice to judge.")
+        if not all(value.isdigit() and valid_id(int(value)) for value in raw_ids):
+            raise HTTPException(400, "A notice ID is not a number.")
+        try:
+            with database.session() as session:
+                judgement = ReviewInput((form.get("status") or [""])[-1], (form.get("note") or [""])[-1])
+                for notice_id in dict.fromkeys(int(value) for value in raw_ids):
+                    add_review(session, notice_id, user, judgement)
+        except ReviewError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        return RedirectResponse("/search?" + came_from, status_code=303)
 
     @app.get("/notices/{notice_id}/pages/{page_id}", response_class=HTMLResponse, include_in_schema=False)
     def archived(request: Request, notice_id: int, page_id: int) -> HTMLResponse:
@@ -438,24 +555,46 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                         headers={"Content-Disposition": f'attachment; filename="page-{page_id}-{sha[:12]}.bin"',
                                  "X-Content-SHA256": sha})
 
+    def export_selection(request: Request) -> tuple[Selection, tuple[str, ...], str]:
+        """The result set (query and filters), its columns (compact unless ``columns=all``) and a file name stem
+        that says what it holds."""
+        query, filters, _sort = selection(request)
+        chosen = Selection(filters, query=query)
+        try:
+            chosen.count(database)  # a malformed query or filter is a 400 here, not a broken download later
+        except CaigouError as exc:  # QueryError, FilterError
+            raise HTTPException(400, str(exc)) from exc
+        columns = COLUMNS if request.query_params.get("columns") == "all" else COMPACT_COLUMNS
+        return chosen, columns, export_filename(filters, query, "", dt.datetime.now(SHANGHAI).date())[:-1]
+
+    def attachment_header(filename: str) -> str:
+        # RFC 6266: an ASCII fallback, and the real (Chinese) name as UTF-8 for every current browser.
+        return f"attachment; filename=\"caigou-export{filename[filename.rfind('.'):]}\"; filename*=UTF-8''{quote(filename)}"
+
     @app.get("/export.csv", include_in_schema=False)
     def export_csv(request: Request) -> Response:
         """The current result set (query and filters) as CSV, streamed, with a byte-order mark for Excel."""
         require_reader(request)
-        query, filters, _sort = selection(request)
-        chosen = Selection(filters, query=query)
-        try:
-            chosen.count(database)  # a malformed query is a 400 here, not a broken download later
-        except QueryError as exc:
-            raise HTTPException(400, str(exc)) from exc
+        chosen, columns, stem = export_selection(request)
 
         def stream() -> Iterator[bytes]:
             yield "\ufeff".encode()
-            for chunk in csv_chunks(chosen.rows(database), COLUMNS):
+            for chunk in csv_chunks(chosen.rows(database), columns):
                 yield chunk.encode("utf-8")
 
         return StreamingResponse(stream(), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": 'attachment; filename="caigou-export.csv"'})
+                                 headers={"Content-Disposition": attachment_header(stem + ".csv")})
+
+    @app.get("/export.xlsx", include_in_schema=False)
+    def export_xlsx(request: Request) -> Response:
+        """The current result set as XLSX (widths, autofilter, frozen header, real dates)."""
+        require_reader(request)
+        chosen, columns, stem = export_selection(request)
+        with tempfile.NamedTemporaryFile(suffix=".xlsx") as file:
+            write_xlsx(chosen.rows(database), columns, file.name)
+            body = Path(file.name).read_bytes()
+        return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": attachment_header(stem + ".xlsx")})
 
     def feed_link(name: str) -> str:
         return feed_path(settings.secret_key, name)
@@ -473,7 +612,10 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def subscriptions_page(request: Request) -> HTMLResponse:
         require_login(request)
         removed = request.query_params.get("removed", "")
-        return subscriptions_listing(request, SubscriptionForm(),
+        # "Subscribe to this search" arrives with the search's query and filters: the add form starts from them.
+        form = SubscriptionForm({**FORM_DEFAULTS, **{key: values for key, values in params_of(request).items()
+                                                     if key in (*LIST_FIELDS, *SEARCH_FIELDS)}})
+        return subscriptions_listing(request, form,
                                      message=f"Removed the subscription {removed!r} and its delivery log."
                                      if removed else "")
 
@@ -531,24 +673,49 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             subscription = session.scalars(select(Subscription).where(Subscription.name == name)).first()
             if subscription is None:
                 raise HTTPException(404, f"no subscription {name!r}")
-            body = atom_feed(session, subscription, settings.base_url or str(request.base_url).rstrip("/"))
+            base = settings.base_url or str(request.base_url).rstrip("/")
+            body = atom_feed(session, subscription, base, self_url=base + request.url.path
+                             + (f"?{request.url.query}" if request.url.query else ""))
         return Response(body, media_type="application/atom+xml; charset=utf-8")
 
     # ------------------------------------------------------------------------------------------ JSON API
 
     @app.get("/api/search", summary="Search notices", tags=["notices"])
-    def api_search(request: Request, q: str = "", sort: str = "relevance", page: int = 1,
-                   size: int = PAGE_SIZE) -> dict[str, Any]:
-        """Full-text query (words, "phrases", -exclusions, OR) and filters as query parameters: since, until,
-        region (code or `tibetan`), source, type, buyer, supplier, term, category, min_score (default 50),
-        status. Facet counts come with the results."""
+    def api_search(
+            request: Request,
+            q: str = Query("", description='Full-text query: words (all must occur; AND may be written), "exact '
+                                           'phrases", -excluded, OR. A watchlist alias also finds its term\'s other '
+                                           "spellings; traditional characters match simplified."),
+            sort: str = Query("relevance", description=f"One of {', '.join(SORTS)}."),
+            page: int = Query(1, description=f"Page, 1–{MAX_PAGE}."),
+            size: int = Query(PAGE_SIZE, description="Results per page, 1–100."),
+            since: str = Query("", description="Published on or after this date (YYYY-MM-DD)."),
+            until: str = Query("", description="Published on or before this date (YYYY-MM-DD)."),
+            region: list[str] = Query([], description="Region code (54 or 540000 = TAR, 540600 = 那曲), a name, or "
+                                                      "`tibetan` for every Tibetan area; repeatable."),
+            source: list[str] = Query([], description="Source name (ccgp, xizang, ggzy, qinghai, sichuan); "
+                                                      "repeatable."),
+            type_: list[str] = Query([], alias="type", description=f"Notice type: {', '.join(NOTICE_TYPES)}; "
+                                                                   "repeatable."),
+            buyer: str = Query("", description="The buyer's name contains this text."),
+            supplier: str = Query("", description="A supplier's name contains this text."),
+            term: list[str] = Query([], description="Matched this watchlist term or alias; repeatable."),
+            category: list[str] = Query([], description=f"Matched a term of this category: "
+                                                        f"{', '.join(MATCH_CATEGORIES)}; repeatable."),
+            min_score: str = Query(str(REVIEW_FIRST_SCORE), description="Score at least this, 0–100; empty for "
+                                                                        "every notice, scored or not."),
+            status: list[str] = Query([], description=f"Current review status: {', '.join(REVIEW_STATUSES)}; "
+                                                      "repeatable."),
+    ) -> dict[str, Any]:
+        """Full-text query and filters as query parameters (each documented below; a misspelt filter value is a
+        400 with a suggestion, never an empty result). Facet counts come with the results."""
         require_reader(request)
         query, filters, sort = selection(request)
         if not 1 <= size <= 100 or not 1 <= page <= MAX_PAGE:
             raise HTTPException(400, f"size must be 1–100 and page 1–{MAX_PAGE}")
         try:
             results = search(database, query, filters, sort=sort, limit=size, offset=(page - 1) * size)
-        except QueryError as exc:
+        except CaigouError as exc:  # QueryError, or a FilterError with its "did you mean"
             raise HTTPException(400, str(exc)) from exc
         base = settings.base_url or str(request.base_url).rstrip("/")
         return {"total": results.total, "page": page, "size": size,
@@ -559,7 +726,8 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                              "notice_type": h.notice.notice_type, "score": h.score, "reasons": h.reasons,
                              "terms": h.terms, "review_status": h.status} for h in results.hits],
                 "facets": {name: [{"value": v, "label": label, "count": n} for v, label, n in values]
-                           for name, values in results.facets.items()}}
+                           for name, values in results.facets.items()},
+                "facets_estimated": results.facets_estimated}
 
     @app.get("/api/notices/{notice_id}", summary="One notice with its matches, score, reviews and evidence",
              tags=["notices"])
@@ -577,6 +745,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             detail = notice_detail(session, notice_id)
             return [review_dict(r) for r in detail.reviews]
 
+    app.include_router(entities_router(database, page, require_reader))  # buyers, suppliers, brands, regions
     return app
 
 

@@ -36,6 +36,7 @@ GENERAL_FIRST = 20  # a general word (DNA, 指纹, 人脸…) in a police or jud
 GENERAL_MORE = 5    # each further general word, up to two
 GENERAL_WORD = "general-word"  # the category of a counted general word's match (stored, searchable like a term's)
 FORENSIC_BAND = (20, 45)  # forensic casework, not DNA/biometric: seen, searchable, never "review first" alone
+PROGRAM_ONLY = 45  # a programme or place (警务站, 雪亮工程, 网格化管理) alone is not a purchase of DNA or biometrics
 SNIPPET = 30
 QUANTITY = re.compile(r"(?P<count>\d+(?:\.\d+)?)\s*(?P<unit>人份/盒|人份|台|套|盒|张|支|个|份|瓶|块|片|管|根)")
 
@@ -380,7 +381,8 @@ class Scorer:
         self.generic_buyers = [normalise(name) for name in watchlist.generic_buyers]
         # Latin markers need word edges: "str" must not fire inside "structure".
         self.markers = [(normalise(m), _word_pattern(normalise(m))) for m in watchlist.forensic_markers]
-        self.general = {normalise(word): word for word in watchlist.general_words}
+        self.general = {normalise(word): word for word in watchlist.general_words + watchlist.laboratory_words}
+        self.laboratory = set(watchlist.laboratory_words)
         self.general_automaton = ahocorasick.Automaton()
         for key in self.general:
             self.general_automaton.add_word(key, key)
@@ -499,13 +501,17 @@ class Scorer:
                 total += NEGATIVE_CONTEXT
                 reasons.append(f"negative context {context[1]} ({context[0].gloss}): {NEGATIVE_CONTEXT}")
 
-        police_context = self._police_context(buyer, texts, marker)
+        police_context, unit = self._police_context(buyer, texts, marker)
+        general = self._in_context(general, unit, found)
+        if not found and not general:  # only laboratory supplies, and no laboratory buying them
+            return MatchResult(0, [], [], "", version)
         counted = bool(general) and bool(police_context) and not buyer.is_negative and not negative_context
         if general and counted:
             for index, (word, match) in enumerate(list(general.items())[:3]):
                 points = GENERAL_FIRST if index == 0 else GENERAL_MORE
                 total += points
-                reasons.append(f"general word {word} in {_where(match.field)} counts: {police_context}: +{points}")
+                kind = "laboratory supplies" if word in self.laboratory else "general word"
+                reasons.append(f"{kind} {word} in {_where(match.field)} counts: {police_context}: +{points}")
         elif general:
             why = ("the buyer is not police" if buyer.is_negative else
                    "a negative context" if negative_context else "no police, judicial or forensic context")
@@ -524,6 +530,10 @@ class Scorer:
             reasons.append(f"forensic, not DNA/biometric: {FORENSIC_BAND[0]}–{FORENSIC_BAND[1]}"
                            + (f" ({police_context})" if police_context else ""))
             score = band
+        elif (score > PROGRAM_ONLY and not counted and terms
+              and all(m.category == "program-name" and m.tier == "weak" for m in terms.values())):
+            reasons.append(f"only a programme or place named, no purchase of DNA or biometrics: at most {PROGRAM_ONLY}")
+            score = PROGRAM_ONLY
         reasons.append(f"score {score}" + (" — review first" if score >= REVIEW_FIRST_SCORE else ""))
         counted_words = list(general.values())[:3] if counted else []
         return MatchResult(score, reasons, found + counted_words, buyer_type, version, summary)
@@ -546,21 +556,33 @@ class Scorer:
                                          _snippet(raw, start, end, self._words))
         return found
 
-    def _police_context(self, buyer: _Buyer, texts: list[tuple[str, str]], marker: str | None) -> str:
-        """Why a general word counts here, in words; "" when nothing makes the notice police or judicial."""
+    def _police_context(self, buyer: _Buyer, texts: list[tuple[str, str]],
+                        marker: str | None) -> tuple[str, tuple[Term, str] | None]:
+        """Why a general word counts here, in words ("" when nothing makes the notice police or judicial), and the
+        police or judicial unit (buyer type, spelling) that makes it so, if one does."""
         if buyer.is_negative:
-            return ""
+            return "", None
         if buyer.is_police:
             assert buyer.police is not None
-            return f"police or judicial buyer {buyer.police[1]} ({buyer.whose})"
+            return f"police or judicial buyer {buyer.police[1]} ({buyer.whose})", buyer.police
         for field_name, text in texts:
             if field_name in ("title", "body"):
                 unit = _longest_in(text, self.watchlist.buyer_types)
                 if unit:
-                    return f"the {field_name} names {unit[1]}, a police or judicial unit"
+                    return f"the {field_name} names {unit[1]}, a police or judicial unit", unit
         if marker:
-            return f"forensic marker {marker} in the notice"
-        return ""
+            return f"forensic marker {marker} in the notice", None
+        return "", None
+
+    def _in_context(self, general: dict[str, FoundMatch], unit: tuple[Term, str] | None,
+                    found: list[FoundMatch]) -> dict[str, FoundMatch]:
+        """The general words this context lets count: laboratory supplies (试剂, 耗材) only when the unit is a police
+        forensic laboratory and no forensic casework word stands beside them other than the laboratory's own name
+        (理化检验试剂 is casework). Beside a DNA or biometric term they add nothing: the term says what is bought."""
+        laboratory = (unit is not None and unit[0].term in self.watchlist.laboratory_buyers
+                      and all(m.category == FORENSIC and normalise(m.matched_text) in unit[1] for m in found))
+        return {word: match for word, match in general.items()
+                if laboratory or word not in self.laboratory}
 
     @staticmethod
     def _tibetan_place(notice: MatchInput) -> str:

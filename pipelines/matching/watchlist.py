@@ -6,13 +6,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from models.errors import CaigouError
 from pipelines.matching.text import normalise
 
-DEFAULT_PATH = Path(__file__).with_name("watchlist.toml")
+# importlib.resources: a Path in a checkout, a zip member in a Scrapyd egg (both read alike).
+DEFAULT_PATH = resources.files(__package__).joinpath("watchlist.toml")
 CATEGORIES = ("equipment", "consumable", "kit", "software-database", "program-name", "biometric-other", "vendor",
               "product-model", "forensic", "buyer-type")
 # Forensic casework that is not DNA or biometrics (toxicology, pathology, trace evidence): shown in its own band
@@ -89,6 +91,9 @@ class Watchlist:
     forensic_markers: list[str] = field(default_factory=list)
     # Words too general to be terms (DNA, 基因, 指纹, 人脸…): they count only in a police or judicial context.
     general_words: list[str] = field(default_factory=list)
+    # Laboratory supplies (试剂, 耗材): a police forensic laboratory (``laboratory_buyers``) buys them for DNA work.
+    laboratory_words: list[str] = field(default_factory=list)
+    laboratory_buyers: list[str] = field(default_factory=list)
     generic_buyers: list[str] = field(default_factory=list)
     version: str = ""
     paths: list[str] = field(default_factory=list)
@@ -165,6 +170,7 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
     watchlist = Watchlist(paths=[str(p) for p in paths])
     problems: list[Problem] = []
     digest = hashlib.sha256()
+    laboratory_sources: list[tuple[str, int]] = []  # where each laboratory buyer is named, for its problem
     for path in paths:
         data, text = _read(path)
         digest.update(text.encode())
@@ -204,9 +210,23 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
         watchlist.forensic_markers += [str(m) for m in data.get("forensic", {}).get("markers", [])]  # type: ignore
         watchlist.generic_buyers += [str(m) for m in data.get("buyer", {}).get("generic", [])]  # type: ignore
         watchlist.general_words += [str(m) for m in data.get("general", {}).get("words", [])]  # type: ignore
+        laboratory: dict[str, Any] = data.get("laboratory", {})  # type: ignore[assignment]
+        watchlist.laboratory_words += [str(m) for m in laboratory.get("words", [])]
+        watchlist.laboratory_buyers += [str(m) for m in laboratory.get("buyers", [])]
+        laboratory_sources += [(str(path), _line_quoting(text, str(m))) for m in laboratory.get("buyers", [])]
+    buyer_types = {t.term for t in watchlist.buyer_types}
+    for name, (source, line) in zip(watchlist.laboratory_buyers, laboratory_sources):
+        if name not in buyer_types:
+            problems.append(Problem(source, line, f"laboratory buyer {name!r} is not a buyer-type term"))
     watchlist.version = digest.hexdigest()[:16]
     problems += _duplicates(watchlist)
     return watchlist, problems
+
+
+def _line_quoting(text: str, value: str) -> int:
+    """The last line of ``text`` that quotes ``value`` (the [laboratory] table comes after the terms), else 0."""
+    return next((n for n, line in reversed(list(enumerate(text.splitlines(), start=1)))
+                 if f'"{value}"' in line or f"'{value}'" in line), 0)
 
 
 def _where(owner_source: str, owner_line: int, source: str) -> str:
