@@ -4,7 +4,7 @@ Importing this package registers every table on ``Base.metadata`` (Alembic compa
 """
 from models.base import Base
 from models.crawl import CrawlError, CrawlRun, Source, Watermark
-from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription
+from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription, SubscriptionEvent
 from models.evidence import NoticePage, RawPage
 from models.linking import NoticeLink, Procurement
 from models.matching import REVIEW_FIRST_SCORE, NoticeMatch, NoticeScore, NoticeScoreChange
@@ -15,6 +15,6 @@ __all__ = [
     "Attachment", "Base", "CrawlError", "CrawlRun", "DeliveredNotice", "Delivery", "HealthAlert", "NOTICE_TYPES",
     "Notice", "NoticeLink", "NoticeMatch", "NoticePage", "NoticeRevision", "NoticeScore", "NoticeScoreChange",
     "Procurement", "REVIEW_FIRST_SCORE", "REVIEW_STATUSES", "REVIEW_TRIGGERS", "RawPage", "Review", "Source",
-    "Subscription", "Supplier", "User",
+    "Subscription", "SubscriptionEvent", "Supplier", "User",
     "Watermark",
 ]

@@ -117,7 +117,7 @@ def digest(app: AppContext, names: tuple[str, ...], dry_run: bool, feed_dir: Pat
     failed = 0
     if not no_mail:
         for outcome in run_digests(app.db, app.config, list(names), dry_run, echo=click.echo):
-            click.echo(outcome.line(), err=outcome.status in {"failed", "given up"})
+            click.echo(outcome.line(), err=outcome.status in {"failed", "given up", "unconfirmed"})
             failed += outcome.status == "failed"
     if feed_dir is not None:
         with app.db.session() as session:
