@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from caigou.context import AppContext, pass_app
+from caigou.safe_text import echo
 from models.errors import CaigouError
 from pipelines.steps import ATTACHMENT_MODES
 
@@ -74,7 +75,7 @@ def crawl(app: AppContext, source: str, since: str | None, until: str | None, ke
     summary = run_crawl(source, {"since": since, "until": until, "keyword": list(keywords), "region": region,
                                  "type": list(types), "buyer": buyer, "url": list(urls)},
                         app.database_url, overrides, verbose)
-    click.echo(summary.line())
+    echo(summary.line())
     if summary.status != "succeeded":
         raise SystemExit(1)
 

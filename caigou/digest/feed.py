@@ -16,6 +16,7 @@ from caigou.digest.build import Entry, build_digest
 from caigou.digest.render import html_entry
 from caigou.digest.subscriptions import filters_from_json
 from caigou.filters import apply_filters
+from caigou.safe_text import http_url, xml_text
 from models import Notice, NoticeScore, Subscription
 from models.types import now as current_time
 
@@ -25,9 +26,11 @@ ET.register_namespace("", ATOM)
 
 
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    """An element whose text and attributes lost what XML cannot carry: a control character in a stored title
+    must not make the whole feed unreadable."""
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_text(v) for k, v in attributes.items()})
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 
@@ -66,9 +69,13 @@ def atom_feed(session: Session, subscription: Subscription, base_url: str, now: 
         if entry.published:
             _el(item, "published", dt.datetime.combine(entry.published, dt.time(),
                                                        entry.matched_at.tzinfo).isoformat())
-        _el(item, "link", rel="alternate", href=entry.archive_url or entry.url)
-        if entry.archive_url:
-            _el(item, "link", rel="related", href=entry.url, title="original")
+        # Only http(s) links, as on the web page and in the e-mail: a scraped javascript: or data: address is no
+        # link for a feed reader to follow.
+        archive, original = http_url(entry.archive_url), http_url(entry.url)
+        if archive or original:
+            _el(item, "link", rel="alternate", href=archive or original or "")
+        if archive and original:
+            _el(item, "link", rel="related", href=original, title="original")
         for term in entry.terms:
             _el(item, "category", term=term.term, label=f"{term.term} ({term.category})")
         summary = "; ".join(filter(None, [entry.buyer, entry.region, *(t.term for t in entry.terms)]))

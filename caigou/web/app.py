@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
@@ -49,6 +49,7 @@ from caigou.filters import TIBETAN_AREAS, FilterError, NoticeFilters, filters_fr
 from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
                                valid_id)
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
+from caigou.safe_text import http_url
 from caigou.search import SORTS, QueryError, highlight, search
 from caigou.web.security import HSTS, LoginThrottle, ProxyTrust, same_text
 from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
@@ -84,19 +85,6 @@ class WebSettings:
                    base_url=str(config.get("web", "base_url", "") or ""),
                    secure_cookies=bool(config.get("web", "secure_cookies", False)),
                    trusted_proxies=ProxyTrust.parse(config.get("web", "trusted_proxies", [])))
-
-
-def http_url(value: str | None) -> str | None:
-    """``value`` if it is an http(s) address, else None: a scraped ``JavaScript:alert(1)`` (any case, leading
-    blanks or control characters, which browsers skip) is shown as text, never rendered as a link."""
-    url = (value or "").strip(" \t\r\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f")
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or any(ord(c) < 32 for c in url):
-        return None
-    return url
 
 
 def persistent_secret(data_dir: Path) -> str:
