@@ -12,8 +12,8 @@ from caigou.digest.build import configured_base_url
 from caigou.digest.feed import write_feeds
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
-                                         delivered_count, get_subscription, last_sent, recent_deliveries,
-                                         remove_subscription)
+                                         command_line_actor, delivered_count, get_subscription, history,
+                                         last_sent, recent_deliveries, remove_subscription, removals)
 from caigou.filters import NoticeFilters, filter_options
 from caigou.safe_text import echo
 from models import REVIEW_FIRST_SCORE, Subscription
@@ -49,7 +49,7 @@ def add(app: AppContext, name: str, recipients: tuple[str, ...], filters: Notice
     with app.db.session() as session:
         added = add_subscription(session, SubscriptionInput(
             name, recipients, filters, delivery_time=delivery_time, time_zone=time_zone,
-            skip_when_empty=not send_empty, attach_csv=attach_csv, backfill=backfill))
+            skip_when_empty=not send_empty, attach_csv=attach_csv, backfill=backfill), command_line_actor())
         name = added.name
     echo(f"added subscription {name!r}")
 
@@ -57,7 +57,8 @@ def add(app: AppContext, name: str, recipients: tuple[str, ...], filters: Notice
 @subscriptions.command("list")
 @pass_app
 def list_(app: AppContext) -> None:
-    """List the subscriptions with their recipients, time and last delivery."""
+    """List the subscriptions with their recipients, time, last delivery and who created them; then the recent
+    removals (who removed which, when)."""
     with app.db.session() as session:
         rows = session.scalars(select(Subscription).order_by(Subscription.name)).all()
         if not rows:
@@ -66,7 +67,13 @@ def list_(app: AppContext) -> None:
             last = last_sent(session, sub)
             when = f"last sent {last.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if last else "never sent"
             who = ", ".join(sub.recipients) or "(feed only)"
-            echo(f"{sub.name}\t{sub.delivery_time} {sub.time_zone}\t{who}\t{when}")
+            echo(f"{sub.name}\t{sub.delivery_time} {sub.time_zone}\t{who}\t{when}\t"
+                 f"created by {sub.created_by or '(unknown)'}")
+        gone = removals(session)
+        if gone:
+            echo("removed:")
+        for event in gone:
+            echo(f"  {event.name}\tremoved {event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} by {event.actor}")
 
 
 @subscriptions.command("show")
@@ -84,6 +91,8 @@ def show(app: AppContext, name: str, limit: int) -> None:
                    f"{'' if sub.skip_when_empty else ', also on empty days'}{', CSV attached' if sub.attach_csv else ''}")
         echo(f"watermark:   {sub.watermark.isoformat() if sub.watermark else '(none: backlog included)'}")
         echo(f"delivered:   {delivered_count(session, sub)} notice deliveries")
+        for event in history(session, sub):
+            echo(f"{event.action + ':':<12} {event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} by {event.actor}")
         for delivery in recent_deliveries(session, sub, limit):
             echo(f"  {delivery.attempted_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {delivery.status:6}  "
                        f"{delivery.recipient}  {delivery.notice_count} notices"
@@ -96,7 +105,7 @@ def show(app: AppContext, name: str, limit: int) -> None:
 def remove(app: AppContext, name: str) -> None:
     """Remove a subscription and its delivery log (the notices and their evidence stay)."""
     with app.db.session() as session:
-        remove_subscription(session, get_subscription(session, name))
+        remove_subscription(session, get_subscription(session, name), command_line_actor())
     echo(f"removed subscription {name!r}")
 
 

@@ -41,8 +41,9 @@ from caigou import __version__
 from caigou.accounts import authenticate, end_sessions, get_user, session_user
 from caigou.digest.feed import atom_feed
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, MATCH_CATEGORIES, SubscriptionInput,
-                                         add_subscription, delivered_count, delivery_count, known_sources,
-                                         last_sent, recent_deliveries, remove_subscription)
+                                         add_subscription, delivered_count, delivery_count, history,
+                                         known_sources, last_sent, recent_deliveries, remove_subscription,
+                                         removals, web_actor)
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import csv_chunks
 from caigou.filters import TIBETAN_AREAS, FilterError, NoticeFilters, filters_from_params, filters_to_params
@@ -445,6 +446,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             rows = list(session.scalars(select(Subscription).order_by(Subscription.name)))
             return page(request, "subscriptions.html", status_code=status_code, subscriptions=rows, feed=feed_link,
                         last_sent={s.id: last_sent(session, s) for s in rows}, describe=describe_filters,
+                        removals=removals(session),
                         form=form, error=error, message=message, sources=known_sources(session),
                         categories=MATCH_CATEGORIES, time_zones=TIME_ZONES, shanghai=lambda t: t.astimezone(ZoneInfo(DEFAULT_ZONE)))
 
@@ -459,11 +461,11 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     @app.post("/subscriptions", include_in_schema=False)
     def subscription_add(request: Request, form: dict[str, list[str]] = Depends(posted_form)) -> Response:
         check_csrf(request, (form.get("csrf_token") or [""])[-1])
-        require_reviewer(request, "add a subscription")
+        reviewer = require_reviewer(request, "add a subscription")
         sent = SubscriptionForm(form)
         try:
             with database.session() as session:
-                added = add_subscription(session, sent.subscription())
+                added = add_subscription(session, sent.subscription(), web_actor(reviewer))
                 added_id = added.id
         except CaigouError as exc:  # FilterError too: one line on the page, the form as it was sent
             return subscriptions_listing(request, sent, error=str(exc), status_code=400)
@@ -484,6 +486,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             return page(request, "subscription.html", sub=sub, filters=describe_filters(sub.filters),
                         feed=feed_link(sub.name), last=last_sent(session, sub), delivered=delivered_count(session, sub),
                         deliveries=recent_deliveries(session, sub, 20), added=request.query_params.get("added"),
+                        history=history(session, sub),
                         local=lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
 
     @app.post("/subscriptions/{subscription_id}/remove", include_in_schema=False)
@@ -491,7 +494,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                             confirm: str = Form("")) -> Response:
         """Two steps without a script: the first post asks, the second (confirm=yes) removes."""
         check_csrf(request, csrf_token)
-        require_reviewer(request, "remove a subscription")
+        reviewer = require_reviewer(request, "remove a subscription")
         with database.session() as session:
             sub = subscription_of(session, subscription_id)
             name = sub.name
@@ -499,7 +502,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                 return page(request, "subscription_remove.html", sub=sub,
                             deliveries=delivery_count(session, sub),
                             delivered=delivered_count(session, sub))
-            remove_subscription(session, sub)
+            remove_subscription(session, sub, web_actor(reviewer))
         return RedirectResponse(f"/subscriptions?{urlencode({'removed': name})}", status_code=303)
 
     @app.get("/feeds/{name:path}.atom", include_in_schema=False)  # :path: a name may hold a slash
