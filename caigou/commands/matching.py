@@ -10,6 +10,7 @@ import click
 from sqlalchemy import func, select
 
 from caigou.context import AppContext, pass_app
+from caigou.safe_text import echo
 from models import Notice
 from models.errors import CaigouError
 from pipelines.matching.scoring import MatchInput, Scorer
@@ -131,7 +132,7 @@ def rematch(app: AppContext, batch: int, report: bool) -> None:
     if report and counts.started is not None:
         with app.db.session() as session:
             for change in changes_since(session, counts.started):
-                click.echo(describe_change(change))
+                echo(describe_change(change))
 
 
 COMMANDS = [watchlist, match, rematch]
