@@ -129,7 +129,8 @@ def test_a_live_run_holding_the_subscription_makes_another_skip_it(db: Database,
         subscription = session.scalars(select(Subscription)).one()
         subscription.claimed_by, subscription.claimed_until = holder(), now() + LEASE  # this process: alive
     [outcome] = run_digests(db, Config(values=smtp.config()), now=T0 + dt.timedelta(days=1))
-    assert outcome.status == "busy" and "another caigou digest is delivering" in outcome.line()
+    assert outcome.line() == ("订阅 0: busy: another caigou digest is delivering this subscription now; it sends "
+                              "these notices")
     assert smtp.inbox.messages == []
     with db.session() as session:
         session.execute(Subscription.__table__.update().values(claimed_until=now() - dt.timedelta(seconds=1)))

@@ -53,7 +53,8 @@ class Outcome:
     error: str = ""
 
     def line(self) -> str:
-        head = f"{self.subscription} → {self.recipient or '(nobody)'}: {self.status}"
+        whom = self.recipient or ("" if self.status == "busy" else "(nobody)")  # busy: the whole subscription
+        head = f"{self.subscription}{f' → {whom}' if whom else ''}: {self.status}"
         if self.status in {"sent", "would send"}:
             head += f" ({self.notices} notice{'s' * (self.notices != 1)})"
         return head + (f": {self.error}" if self.error else "")
