@@ -88,6 +88,11 @@ def test_one_address_spraying_names_and_the_server_wide_ceiling() -> None:
     with throttle.attempt("anna", READER) as refusal:  # 12 failures server-wide: everyone waits
         assert refusal.startswith("Too many failed logins on this server")
     assert throttle.checked == 12
+    throttle = LoginThrottle(per_pair=5, per_address=100, ceiling=3)
+    for _ in range(10):  # successes are not failures: they never reach the ceiling
+        with throttle.attempt("anna", READER) as refusal:
+            assert refusal == ""
+        throttle.succeeded("anna", READER)
 
 
 def test_any_string_as_a_csrf_or_feed_token_is_refused_not_a_crash(served: Served) -> None:

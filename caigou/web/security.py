@@ -133,6 +133,8 @@ class LoginThrottle:
         with self._lock:
             self._pairs.pop((name, address), None)
             self._addresses.pop(address, None)
+            if self._all:  # the reservation this success made is no failure (which one goes hardly matters)
+                self._all.pop()
             if len(self._pairs) > 10_000:  # names and addresses that failed long ago take no memory for ever
                 moment = time.monotonic()
                 for table in (self._pairs, self._addresses):
