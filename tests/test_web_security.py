@@ -13,6 +13,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from caigou.web.app import LOGIN_FAILURES, WebSettings, create_app
 from caigou.web.security import HSTS, LoginThrottle, ProxyTrust, same_text
@@ -120,6 +121,10 @@ def test_hsts_and_secure_cookies_over_https_through_a_trusted_proxy(served: Serv
     assert "; secure" in proxied.headers["set-cookie"].lower()
     # A peer that is not a trusted proxy cannot claim HTTPS (nor another client address).
     untrusted = create_app(sqlite_db, WebSettings(secret_key=SECRET))
+    with TestClient(untrusted, base_url="https://caigou.example.org") as direct:  # served over HTTPS itself
+        answer = direct.get("/login")
+        assert answer.headers["strict-transport-security"] == HSTS and "; secure" in answer.headers[
+            "set-cookie"].lower()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(untrusted, host="127.0.0.1", port=port, log_level="warning",
                                            proxy_headers=False))
