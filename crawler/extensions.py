@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import sys
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from scrapy import signals
 from scrapy.http import Response
 from twisted.internet import task
+from twisted.python.failure import Failure
 
 from crawler.middlewares import request_line
 from pipelines.crawl_context import CrawlContext
@@ -29,6 +31,7 @@ class CrawlRecorder:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.response_received, signal=signals.response_received)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.item_error, signal=signals.item_error)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CrawlRecorder:
@@ -63,6 +66,20 @@ class CrawlRecorder:
                                    content_type=content_type, kind=kind, run_id=context.run_id)
         self.crawler.stats.inc_value("caigou/attachments_archived" if kind == "attachment" else "caigou/pages_archived")
 
+    def item_error(self, item: Any, response: Response | None, spider: Any, failure: Failure) -> None:
+        """An item the pipelines failed on (normalising, storing: an amount the database cannot hold, a broken
+        row) is a page not read: recorded with a link to its archived page, and the run cannot succeed."""
+        context = self.context
+        url = getattr(item, "url", "") or (response.url if response is not None else "")
+        sha256 = getattr(item, "raw_sha256", "") or (hashlib.sha256(response.body).hexdigest()
+                                                     if response is not None else "")
+        message = f"could not normalise or store the notice: {failure.type.__name__}: {failure.getErrorMessage()}"
+        stats = self.crawler.stats
+        for key in ("caigou/errors", "caigou/errors/store", "caigou/pages_failed"):
+            stats.inc_value(key)
+        context.store.record_error(context.run_id, url, "store", message,
+                                   raw_page_id=context.store.archived_page_id(url, sha256))
+
     def spider_closed(self, spider: Any, reason: str) -> None:
         context = self.context
         stats = self.crawler.stats.get_stats()
@@ -86,7 +103,8 @@ class CrawlRecorder:
             status = "partial" if reached else "failed"
             causes = [f"{counts[key]} {label}" for key, label in (
                 ("http_errors", "HTTP errors"), ("download_errors", "network errors"),
-                ("blocked_given_up", "kept answering with block pages")) if counts[key]]
+                ("blocked_given_up", "kept answering with block pages"), ("parse_errors", "did not parse"),
+                ("redirects", "redirected elsewhere"), ("store_errors", "could not be stored")) if counts[key]]
             message = (f"{spider.name}: {counts['pages_failed']} list/detail page(s) not read "
                        f"({', '.join(causes)}); the watermark was not advanced, so the next run asks for them again")
         elif reason == FINISHED:
@@ -117,6 +135,9 @@ def summarise(stats: dict[str, Any]) -> dict[str, int]:
         "download_errors": int(stats.get("caigou/download_errors", 0)),
         "http_errors": int(stats.get("caigou/http_errors", 0)),
         "blocked_given_up": int(stats.get("caigou/blocked_given_up", 0)),
+        "parse_errors": int(stats.get("caigou/errors/parse", 0)),
+        "redirects": int(stats.get("caigou/errors/redirect", 0)),
+        "store_errors": int(stats.get("caigou/errors/store", 0)),
         "pages_failed": int(stats.get("caigou/pages_failed", 0)),
         "attachments": int(stats.get("caigou/attachments_downloaded", 0)),
         "attachments_failed": int(stats.get("caigou/attachments_failed", 0)),

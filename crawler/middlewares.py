@@ -1,5 +1,6 @@
-"""Downloader middlewares: leave stored notices alone, retry with back-off, and recognise block pages for what they
-are."""
+"""Downloader middlewares: leave stored notices alone, retry with back-off, recognise block pages for what they are,
+and record redirects that lead away from the portal; a spider middleware that records any page a callback trips
+over."""
 from __future__ import annotations
 
 import asyncio
@@ -8,14 +9,19 @@ import logging
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from collections.abc import Iterable
+from urllib.parse import urljoin, urlsplit
+
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response
+from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy.http import HtmlResponse, Response
+from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
+from scrapy.utils.response import get_meta_refresh
 
 from crawler.parsers.common import captcha_reason, waf_block_reason
-from crawler.spiders.base import StopCrawl, count_failed_page
+from crawler.spiders.base import StopCrawl, count_failed_page, unreadable_page
 from pipelines.attachments import sniff
 from pipelines.crawl_context import CrawlContext
 
@@ -195,3 +201,84 @@ class BlockPageMiddleware:
             # Obeyed, but not to the point of a crawl that sleeps for a day on one header.
             return min(retry_after, self.retry_after_max)
         return self.backoff * 2 ** (attempt - 1)
+
+
+class RedirectGuardMiddleware:
+    """An HTTP redirect of a list or detail page to a host outside the portal is recorded as an error (kind
+    ``redirect``, with its target and the archived 3xx answer), never followed and never dropped in silence (Scrapy's
+    offsite filter would drop it without a word). A redirect within the portal is followed by Scrapy's
+    RedirectMiddleware; the spider then checks that the page is the notice asked for (``NoticeSpider._detail``).
+    Attachments are exempt: they are often served from another host.
+
+    Placed before RedirectMiddleware (600), so it sees the 3xx answer first."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RedirectGuardMiddleware:
+        return cls(crawler)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        location = response.headers.get("Location")
+        if request.meta.get("page_kind") == "attachment" or not 300 <= response.status < 400 or not location:
+            return response
+        target = urljoin(request.url, location.decode("latin-1").strip())
+        if self.on_portal(request.url, target):
+            # Followed even to a page this crawl asks for too: the dupe filter must not drop it in silence.
+            request.dont_filter = True
+            return response
+        self.refuse(request, response, target, f"HTTP {response.status} redirect to another site: {target}")
+
+    def on_portal(self, asked: str, target: str) -> bool:
+        host = (urlsplit(target).hostname or "").lower()
+        domains = list(getattr(self.crawler.spider, "allowed_domains", None) or []) \
+            or [(urlsplit(asked).hostname or "").lower()]
+        return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+    def refuse(self, request: Request, response: Response, target: str, message: str) -> None:
+        """Archive the answer, record the error with its target, count the page as not read, drop the request."""
+        context = CrawlContext.for_crawler(self.crawler)
+        headers = {key.decode("latin-1"): b", ".join(values).decode("latin-1")
+                   for key, values in response.headers.items() if key.lower() != b"set-cookie"}
+        page = context.store.archive_page(response.url, response.status, response.body, kind="redirect",
+                                          headers=headers, run_id=context.run_id,
+                                          content_type=response.headers.get("Content-Type", b"").decode("latin-1"))
+        stats = self.crawler.stats
+        for key in ("caigou/errors", "caigou/errors/redirect"):
+            stats.inc_value(key)
+        count_failed_page(stats, request)
+        context.store.record_error(context.run_id, request.url, "redirect", message, raw_page_id=page.id)
+        logger.error("%s: %s; not followed", request.url, message)
+        raise IgnoreRequest(message)
+
+
+class MetaRefreshGuardMiddleware(RedirectGuardMiddleware):
+    """A list or detail page that is only a ``<meta http-equiv="refresh">`` to somewhere else is recorded as an
+    error with its target and never followed: a notice page does not move itself, and following it would store
+    whatever it points at under the URL asked for. Placed between HttpCompressionMiddleware (590), so the body is
+    readable, and MetaRefreshMiddleware (580), which still follows refreshes of attachments."""
+
+    def __init__(self, crawler: Any) -> None:
+        super().__init__(crawler)
+        self.max_delay = crawler.settings.getfloat("METAREFRESH_MAXDELAY")
+        self.ignore_tags = crawler.settings.getlist("METAREFRESH_IGNORE_TAGS")
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get("page_kind") == "attachment" or not isinstance(response, HtmlResponse):
+            return response
+        interval, target = get_meta_refresh(response, ignore_tags=self.ignore_tags)
+        if target is None or interval is None or interval >= self.max_delay or target == response.url:
+            return response  # no refresh, a slow one (as MetaRefreshMiddleware), or a reload of the page itself
+        self.refuse(request, response, target, f"the page is a meta refresh to {target}")
+
+
+class UnreadablePageMiddleware:
+    """Any exception a spider callback raises on a page — a parser's ParseError, or an unexpected answer a parser
+    tripped over — becomes a recorded ``parse`` error linked to the archived page, and the run cannot succeed. The
+    one net under every callback (lists, searches, channels, details), so a page is never lost in the log."""
+
+    def process_spider_exception(self, response: Response, exception: Exception) -> Iterable[Any] | None:
+        if isinstance(exception, (HttpError, IgnoreRequest, CloseSpider)):
+            return None  # Scrapy's own control flow
+        return [unreadable_page(response, exception)]

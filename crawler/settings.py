@@ -49,7 +49,12 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.BackoffRetryMiddleware": 550,  # Scrapy's place for it
     "crawler.middlewares.BlockPageMiddleware": 560,  # after RetryMiddleware (550) sees the response
+    "crawler.middlewares.MetaRefreshGuardMiddleware": 585,  # between HttpCompression (590) and MetaRefresh (580)
+    "crawler.middlewares.RedirectGuardMiddleware": 610,  # before RedirectMiddleware (600) follows a 3xx
     "crawler.browser.BrowserJsonMiddleware": 990,  # next to the downloader: every other part sees the JSON itself
+}
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.UnreadablePageMiddleware": 60,  # any exception of a callback: a recorded parse error
 }
 ITEM_PIPELINES = {
     "pipelines.steps.NormalisePipeline": 100,

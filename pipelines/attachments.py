@@ -8,6 +8,7 @@ is cut at a page and a character cap. Every failure is a status with a message i
 """
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import re
@@ -15,9 +16,12 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pipelines.normalise import drop_controls
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +90,10 @@ class _Text:
 
 
 def tidy(text: str) -> str:
-    """Trailing spaces off, runs of blank lines to one."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    """Trailing spaces off, runs of blank lines to one; a form feed (a PDF's page break) ends a line, and other
+    control characters go (``drop_controls``), as from a notice's own text."""
+    text = drop_controls(text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n"))
+    lines = [line.rstrip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
@@ -316,20 +322,95 @@ def _encrypted(data: bytes, kind: str, limits: Limits, depth: int, budget: _Budg
     return Extraction(kind, "encrypted", message="encrypted Office file: it needs a password")
 
 
-def _html(data: bytes, kind: str, limits: Limits, depth: int, budget: _Budget) -> Extraction:
-    from bs4 import BeautifulSoup
+# HTML and plain text are read as a stream: decoded and parsed a chunk at a time, into text only (no tree), and
+# no further than the text cap. A 33 MB HTML table once took 1.5 GB as a parsed tree; now the bytes and the capped
+# text are all there is.
+_CHUNK = 64 * 1024
+_BLOCKS = {"p", "div", "br", "tr", "li", "table", "h1", "h2", "h3", "h4", "h5", "h6", "section", "ul", "ol", "dd",
+           "dt", "blockquote", "pre", "title", "caption", "thead", "tbody", "tfoot", "article", "header", "footer"}
+_CELLS = {"td", "th"}
+_NOT_TEXT = {"script", "style", "noscript", "template"}
 
-    soup = BeautifulSoup(data, "lxml")
-    for node in soup(["script", "style", "noscript"]):
-        node.decompose()
+
+def _encoding(data: bytes, declared: str | None = None) -> str:
+    """The encoding to read ``data`` with: a declared one Python knows, else UTF-8 or GB18030 as the start of
+    the file reads (as ``_decode`` decides for a whole file), else UTF-8 with replacement."""
+    if declared:
+        try:
+            return codecs.lookup(declared).name
+        except LookupError:
+            pass
+    head = data[:_CHUNK]
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            head.decode(encoding)
+            return encoding
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(head) - 3 and len(data) > len(head):
+                return encoding  # a character cut at the end of the sample
+    return "utf-8"
+
+
+def _chunks(data: bytes, encoding: str) -> Iterator[str]:
+    """``data`` decoded a chunk at a time (bad bytes replaced)."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    view = memoryview(data)
+    for start in range(0, len(data), _CHUNK):
+        yield decoder.decode(view[start:start + _CHUNK], final=start + _CHUNK >= len(data))
+
+
+class _HtmlText:
+    """An lxml parser target: visible text into ``collected``, a line per block element, a space between cells;
+    scripts and styles skipped. lxml calls it while parsing and builds no tree, so memory stays flat."""
+
+    def __init__(self, collected: _Text) -> None:
+        self.collected, self.hidden = collected, 0
+
+    def start(self, tag: str, attrib: Any) -> None:
+        if tag in _NOT_TEXT:
+            self.hidden += 1
+        elif tag in _BLOCKS:
+            self.collected.add("\n")
+
+    def end(self, tag: str) -> None:
+        if tag in _NOT_TEXT:
+            self.hidden = max(0, self.hidden - 1)
+        elif tag in _BLOCKS:
+            self.collected.add("\n")
+        elif tag in _CELLS:
+            self.collected.add(" ")
+
+    def data(self, text: str) -> None:
+        if not self.hidden:
+            self.collected.add(text)
+
+    def comment(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _html(data: bytes, kind: str, limits: Limits, depth: int, budget: _Budget) -> Extraction:
+    from lxml import etree
+
+    declared = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_\-]+)""", data[:4096], re.I)
+    encoding = _encoding(data, declared.group(1).decode("ascii") if declared else None)
     collected = _Text(limits.max_chars)
-    collected.add(soup.get_text("\n"))
+    parser = etree.HTMLParser(target=_HtmlText(collected), recover=True, no_network=True)
+    for chunk in _chunks(data, encoding):
+        parser.feed(chunk)
+        if collected.full:
+            break  # the cap is reached: the rest is not read at all
+    parser.close()
     return _finish(kind, collected)
 
 
 def _text(data: bytes, kind: str, limits: Limits, depth: int, budget: _Budget) -> Extraction:
     collected = _Text(limits.max_chars)
-    collected.add(_decode(data) or "")
+    for chunk in _chunks(data, _encoding(data)):
+        if not collected.add(chunk):
+            break
     return _finish(kind, collected)
 
 

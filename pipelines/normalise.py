@@ -7,6 +7,7 @@ the message on the notice and goes on) rather than guessing. Dirty numbers are h
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
@@ -24,11 +25,26 @@ class NormaliseError(CaigouError, ValueError):
     """A value that cannot be read with certainty."""
 
 
+# Control characters (Unicode category Cc) but tab and newline: an ESC from a portal page would reach a terminal
+# raw and make a feed ill-formed XML; a NUL breaks PostgreSQL text.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def drop_controls(text: str) -> str:
+    """``text`` without control characters other than tab and newline (a carriage return ends a line: newline).
+
+    The one function that cleans text at the door: ``record_from_item`` passes every string of a notice through
+    it, and migration 0009 cleaned the notices stored before."""
+    if not _CONTROLS.search(text):
+        return text
+    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def clean_text(text: str | None) -> str:
     """White space folded (non-breaking and ideographic spaces too), characters kept as the site wrote them."""
     if not text:
         return ""
-    return re.sub(r"[\s\u00a0\u3000]+", " ", text).strip()
+    return re.sub(r"[\s\u00a0\u3000]+", " ", drop_controls(text)).strip()
 
 
 def fold_text(text: str | None) -> str:
@@ -57,6 +73,9 @@ _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _AMOUNT = re.compile(rf"(?P<number>{_NUMBER})\s*\)?\s*(?P<unit>亿元|万元|元|亿|万)?")
 _NO_AMOUNT = {"", "-", "--", "/", "无", "详见附件", "见附件", "详见公告", "见公告"}
 _CENT = Decimal("0.01")
+# The largest amount taken as a number: 1万亿元, far above any one purchase, far below what the database holds
+# (NUMERIC(18, 2)). A larger one is a typo or a hostile page: kept as text with a warning, never a crash.
+MAX_AMOUNT = Decimal("1000000000000")
 
 
 def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | None:
@@ -92,7 +111,10 @@ def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | 
             raise NormaliseError(f"unreadable amount {number!r}") from exc
     if len(values) > 1:
         raise NormaliseError(f"several amounts in one value: {cleaned!r}")
-    return values.pop()
+    value = values.pop()
+    if value > MAX_AMOUNT:
+        raise NormaliseError(f"amount out of range (over 1万亿元): {cleaned!r}")
+    return value
 
 
 # ---------------------------------------------------------------------------------------------------- times
@@ -102,8 +124,21 @@ _DATE_TIME = re.compile(
     r"(?:\s*T?\s*(?P<H>\d{1,2})\s*[:时]\s*(?P<M>\d{1,2})(?:\s*[:分]\s*(?P<S>\d{1,2}))?)?")
 
 
+# Publication years taken as dates; outside them (year 1, year 9999) a date is a typo or a hostile page, kept as
+# text with a warning (year 1 in Beijing time is not even a year in UTC: it cannot be stored).
+FIRST_YEAR, YEARS_AHEAD = 1980, 5
+
+
 def parse_published(text: str | None) -> dt.datetime | None:
-    """An aware datetime in Asia/Shanghai from the portals' many forms; epoch milliseconds are UTC instants."""
+    """An aware datetime in Asia/Shanghai from the portals' many forms; epoch milliseconds are UTC instants. A
+    year outside ``FIRST_YEAR`` .. five years from now raises NormaliseError."""
+    parsed = _parse_time(text)
+    if parsed is not None and not FIRST_YEAR <= parsed.year <= dt.date.today().year + YEARS_AHEAD:
+        raise NormaliseError(f"date out of range (year {parsed.year}): {fold_text(text)!r}")
+    return parsed
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
     cleaned = fold_text(text)
     if not cleaned:
         return None
@@ -113,7 +148,7 @@ def parse_published(text: str | None) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(cleaned)
         if parsed.tzinfo is not None:
             return parsed.astimezone(SHANGHAI)
-    except ValueError:
+    except (ValueError, OverflowError):
         pass
     match = _DATE_TIME.search(cleaned)
     if not match:
@@ -278,24 +313,30 @@ def notice_type_from_label(label: str | None) -> str | None:
 def record_from_item(item: Any) -> Any:
     """A spider's ``NoticeItem`` (strings as the site wrote them) as a typed ``NoticeRecord``.
 
-    Every value that cannot be read is left empty and explained in ``warnings``; the notice is still stored, because
-    a notice with an unreadable amount is still evidence.
+    Every value that cannot be read is left empty and explained in ``warnings``, its text kept in ``fields`` under
+    its label (an award of 99999999999999亿元 or a date in year 9999 is kept as text, never a number); the notice is
+    still stored, because a notice with an unreadable amount is still evidence. Every string is passed through
+    ``drop_controls``.
     """
     from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
 
     warnings: list[str] = []
+    unread: dict[str, str] = {}  # label → the text of a value that could not be read
 
-    def money(text: str, what: str, default_unit: str | None = None) -> Decimal | None:
+    def money(text: str, what: str, label: str = "", default_unit: str | None = None) -> Decimal | None:
         try:
             return parse_money(text, default_unit)
         except NormaliseError as exc:
             warnings.append(f"{what}: {exc}")
+            if label:
+                unread[label] = clean_text(text)
             return None
 
     try:
         published_at = parse_published(item.published_text)
     except NormaliseError as exc:
         warnings.append(f"published time: {exc}")
+        unread["发布时间"] = clean_text(item.published_text)
         published_at = None
     region_code, region_name = resolve_region(item.region_text)
     # Portals often give only the province; the buyer's name usually says where in it (昌都市公安局 → 昌都市).
@@ -306,22 +347,51 @@ def record_from_item(item: Any) -> Any:
             break
     notice_type = item.notice_type or notice_type_from_label(item.notice_type_label) \
         or notice_type_from_label(item.title) or "other"
-    suppliers = [SupplierRecord(name=squeeze_cjk(s.name), lot=clean_text(s.lot), address=clean_text(s.address),
+    def fit(text: str, size: int, what: str) -> str:
+        """A value cut to its column's size (a hostile page's 1,000-character region must not make the notice
+        unstorable on PostgreSQL); the cut is a warning."""
+        if len(text) > size:
+            warnings.append(f"{what}: longer than {size} characters; cut")
+            return text[:size]
+        return text
+
+    suppliers = [SupplierRecord(name=squeeze_cjk(s.name), lot=fit(clean_text(s.lot), 100, "supplier lot"),
+                                address=clean_text(s.address),
                                 amount_cny=money(s.amount_text, f"supplier {s.name} amount"),
                                 amount_text=clean_text(s.amount_text))
                  for s in item.suppliers if clean_text(s.name)]
-    award = money(item.award_text, "award amount")
+    award = money(item.award_text, "award amount", "中标金额")
     if award is None and not item.award_text and suppliers and all(s.amount_cny is not None for s in suppliers):
         award = sum((s.amount_cny for s in suppliers if s.amount_cny is not None), Decimal("0.00"))
-    return NoticeRecord(
+    budget = money(item.budget_text, "budget", "预算金额")
+    fields = {label_key(key): squeeze_cjk(value) for key, value in item.fields.items()}
+    for label, text in unread.items():
+        fields.setdefault(label, text)
+    record = NoticeRecord(
         source=item.source, source_key=str(item.source_key), url=item.url, title=squeeze_cjk(item.title),
-        notice_type=notice_type, notice_type_label=clean_text(item.notice_type_label), published_at=published_at,
-        region_code=region_code, region_name=region_name, buyer=squeeze_cjk(item.buyer),
-        agency=squeeze_cjk(item.agency), project_code=clean_text(item.project_code),
-        budget_cny=money(item.budget_text, "budget"), award_cny=award, suppliers=suppliers,
+        notice_type=notice_type, notice_type_label=fit(clean_text(item.notice_type_label), 100, "notice type label"),
+        published_at=published_at, region_code=region_code, region_name=fit(region_name, 100, "region"),
+        buyer=squeeze_cjk(item.buyer), agency=squeeze_cjk(item.agency),
+        project_code=fit(clean_text(item.project_code), 200, "project code"),
+        budget_cny=budget, award_cny=award, suppliers=suppliers,
         line_items=[{key: clean_text(str(value)) for key, value in row.items()} for row in item.line_items],
-        body_text=item.body_text.strip(),
-        fields={label_key(key): squeeze_cjk(value) for key, value in item.fields.items()},
+        body_text=item.body_text.strip(), fields=fields,
         attachments=[AttachmentRecord(url=a.url, name=clean_text(a.name)) for a in item.attachments],
         raw_sha256=item.raw_sha256, warnings=warnings,
     )
+    return without_controls(record)
+
+
+def without_controls(value: Any) -> Any:
+    """``value`` with ``drop_controls`` applied to every string in it: a record (any dataclass), its lists and
+    dictionaries (keys too), in place for dataclasses."""
+    if isinstance(value, str):
+        return drop_controls(value)
+    if isinstance(value, list):
+        return [without_controls(v) for v in value]
+    if isinstance(value, dict):
+        return {without_controls(k): without_controls(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for spec in dataclasses.fields(value):
+            setattr(value, spec.name, without_controls(getattr(value, spec.name)))
+    return value

@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy.exceptions import DropItem
-from sqlalchemy import select
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
-from models import RawPage
 from models.config import load_config
 from models.errors import CaigouError
 from pipelines.attachments import Extraction, Limits, extract
@@ -25,6 +23,12 @@ logger = logging.getLogger(__name__)
 
 # Whose attachments a crawl downloads: matched notices (the default), all notices, or none.
 ATTACHMENT_MODES = ("matched", "all", "off")
+
+
+# Errors that mean a fetched page was not read (it did not parse, could not be stored, or a redirect led away from
+# the notice): the run cannot end "succeeded" and its watermark stays. Those yielded as items are counted here; the
+# rest (HTTP and network errors, blocks given up, redirects off the portal, store errors) where they happen.
+UNREAD_KINDS = frozenset({"parse", "redirect", "store"})
 
 
 class CrawlErrorItem:
@@ -99,7 +103,10 @@ class NormalisePipeline(_Step):
             return item
         record = record_from_item(item)
         if not record.source_key or not record.title:
-            raise DropItem(f"{record.url}: no notice ID or title; not stored")
+            # A page is stored or recorded, never dropped in silence.
+            missing = " or ".join(what for what, value in (("notice ID", record.source_key),
+                                                            ("title", record.title)) if not value)
+            return CrawlErrorItem(record.url, "parse", f"no {missing} on the page; not stored", record.raw_sha256)
         if record.warnings:
             self.stats.inc_value("caigou/normalise_warnings", len(record.warnings))
         return record
@@ -135,9 +142,11 @@ class StorePipeline(_Step):
         context = self.context
         if isinstance(item, CrawlErrorItem):
             context.store.record_error(context.run_id, item.url, item.kind, item.message,
-                                       raw_page_id=self._archived_page_id(item))
+                                       raw_page_id=context.store.archived_page_id(item.page_url, item.raw_sha256))
             self.stats.inc_value(f"caigou/errors/{item.kind}")
             self.stats.inc_value("caigou/errors")
+            if item.kind in UNREAD_KINDS:
+                self.stats.inc_value("caigou/pages_failed")
             return item
         if isinstance(item, AttachmentDownloadItem):
             await self._store_attachment(item)
@@ -150,15 +159,6 @@ class StorePipeline(_Step):
         self.stats.inc_value(f"caigou/notices_{result.outcome}")
         self._request_attachments(result.notice_id)
         return item
-
-    def _archived_page_id(self, item: CrawlErrorItem) -> int | None:
-        """The archived page an error is about (CrawlRecorder archived it when it arrived), so the error links to
-        its evidence."""
-        if not item.raw_sha256:
-            return None
-        with self.context.store.db.session() as session:
-            return session.scalar(select(RawPage.id).where(RawPage.url == item.page_url,
-                                                           RawPage.sha256 == item.raw_sha256).limit(1))
 
     def _request_attachments(self, notice_id: int) -> None:
         spider = self.crawler.spider

@@ -115,6 +115,15 @@ class NoticeStore:
             session.add(CrawlError(crawl_run_id=run_id, url=url, kind=kind, message=message[:2000],
                                    raw_page_id=raw_page_id))
 
+    def archived_page_id(self, url: str, sha256: str) -> int | None:
+        """The archived page an error is about (the crawl archived it when it arrived), so the error links to its
+        evidence; the newest page with those bytes when none has that URL."""
+        if not sha256:
+            return None
+        with self.db.session() as session:
+            return session.scalar(select(RawPage.id).where(RawPage.sha256 == sha256)
+                                  .order_by((RawPage.url == url).desc(), RawPage.id.desc()).limit(1))
+
     # ------------------------------------------------------------------------------------------ evidence
 
     def archive_page(self, url: str, http_status: int, body: bytes, *, headers: dict[str, str] | None = None,

@@ -31,12 +31,11 @@ def test_database_is_at_newest_revision(db: Database) -> None:
     assert current_revision(db.engine) == head_revision()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty database migrated only up to 0006 (a fresh PostgreSQL database of its own, dropped after)."""
+def _engine_at(request: pytest.FixtureRequest, tmp_path: Path, revision: str) -> Iterator[Engine]:
+    """An empty database migrated only up to ``revision`` (a fresh PostgreSQL database of its own, dropped after)."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        upgrade(engine, "0006")
+        upgrade(engine, revision)
         yield engine
         engine.dispose()
         return
@@ -46,12 +45,22 @@ def engine_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[E
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine = make_engine(admin.url.set(database=name).render_as_string(hide_password=False))
-    upgrade(engine, "0006")
+    upgrade(engine, revision)
     yield engine
     engine.dispose()
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_at_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    yield from _engine_at(request, tmp_path, "0006")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine_at_0008(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    yield from _engine_at(request, tmp_path, "0008")
 
 
 def _old_notice(session: Session, **fields: str) -> Notice:
@@ -160,3 +169,34 @@ def test_db_upgrade_reindexes_and_rescores_an_archive_from_before_0007(engine_at
         database.dispose()
     again = run_caigou("--db", url, "db", "upgrade")   # at the newest schema: nothing more to derive
     assert again.returncode == 0 and "re-indexing" not in again.stderr and "re-scoring" not in again.stderr
+
+
+def test_0009_removes_control_characters_from_stored_notices_not_from_the_evidence(engine_at_0008: Engine) -> None:
+    from models import RawPage
+
+    engine = engine_at_0008
+    page_body = "<h2>那曲市公安局\x1b[2J采购</h2>".encode()
+    # PostgreSQL text cannot hold NUL at all; SQLite can (and did: the move to PostgreSQL then failed on it).
+    nul = "\x00" if engine.dialect.name == "sqlite" else ""
+    with Session(engine) as session, session.begin():
+        notice = _old_notice(session, title="那曲市公安局\x1b[2J\x07DNA试剂采购\x7f", buyer=f"那曲市公安局{nul}",
+                             body_text="第一行\r\n第二行\x0c\t预算\x1b]0;x\x07", fields={"采购方式\x1b": "公开招标\x9b"},
+                             line_items=[{"name": "试剂盒\x08"}], warnings=["budget: 1\x1b"])
+        notice.suppliers.append(Supplier(name="无锡中德美联\x1b生物", address="无锡\x00" if nul else "无锡"))
+        notice.attachments.append(Attachment(url="http://x.example/1.pdf", name="清单\x1b.pdf", text="3500xL\x0c第2页"))
+        session.flush()
+        session.add(Notice(source_id=notice.source_id, source_key="2", url="http://www.ccgp.gov.cn/2.htm",
+                           notice_type="tender", title="拉萨市公安局DNA实验室", body_text="一\n\t二"))
+        session.add(RawPage(url="http://www.ccgp.gov.cn/1.htm", version=1, sha256=RawPage.digest(page_body),
+                            http_status=200, body_zlib=__import__("zlib").compress(page_body), size=len(page_body)))
+    upgrade(engine, "0009")
+    with Session(engine) as session:
+        notice, clean = session.scalars(select(Notice).order_by(Notice.id)).all()
+        assert notice.title == "那曲市公安局[2JDNA试剂采购" and notice.buyer == "那曲市公安局"
+        assert notice.body_text == "第一行\n第二行\t预算]0;x"   # tab and newline stay
+        assert notice.fields == {"采购方式": "公开招标"} and notice.line_items == [{"name": "试剂盒"}]
+        assert notice.warnings == ["budget: 1"]
+        assert [(s.name, s.address) for s in notice.suppliers] == [("无锡中德美联生物", "无锡")]
+        assert [(a.name, a.text) for a in notice.attachments] == [("清单.pdf", "3500xL第2页")]
+        assert (clean.title, clean.body_text) == ("拉萨市公安局DNA实验室", "一\n\t二")
+        assert session.scalars(select(RawPage)).one().body == page_body   # evidence is never edited

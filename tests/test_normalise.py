@@ -116,3 +116,45 @@ def test_item_to_record_keeps_bad_values_as_warnings() -> None:
     assert record.award_cny == Decimal("1500000.00")  # the lots' sum when no total is given
     assert [w.split(":")[0] for w in record.warnings] == ["published time", "budget"]
     assert record.title == "某项目中标公告"
+    assert record.fields == {"发布时间": "不是日期", "预算金额": "下浮率5%"}  # the unread text is kept
+
+
+@pytest.mark.parametrize("text", ["99999999999999亿元", "1000000000000.01元", "100000001万元"])
+def test_amounts_out_of_range_raise(text: str) -> None:
+    with pytest.raises(NormaliseError, match="out of range"):
+        parse_money(text)
+
+
+def test_the_largest_plausible_amount_is_a_number() -> None:
+    assert parse_money("100000000万元") == Decimal("1000000000000.00")
+
+
+@pytest.mark.parametrize("text", ["9999-06-20 11:05", "0001-01-01 00:00", "0001-01-01T00:00:00+08:00",
+                                  "1979年12月31日", "99991231"])
+def test_dates_out_of_range_raise(text: str) -> None:
+    with pytest.raises(NormaliseError):
+        parse_published(text)
+
+
+def test_control_characters_are_dropped_from_every_string_of_a_record() -> None:
+    from pipelines.normalise import drop_controls
+
+    assert drop_controls("a\x1b[31mb\x00c\x7f\x9bd\te\r\nf\rg") == "a[31mbcd\te\nf\ng"
+    item = NoticeItem(source="ccgp", source_key="1\x00", url="http://x/t20240101_1.htm", title="那曲\x1b]0;x\x07公安局",
+                      body_text="第一行\x1b\n\t第二行", fields={"品目\x1b": "货物\x08"},
+                      line_items=[{"name": "试剂盒\x1b"}], suppliers=[SupplierItem("甲\x1b公司", address="拉萨\x07")])
+    record = record_from_item(item)
+    assert (record.source_key, record.title, record.body_text) == ("1", "那曲]0;x公安局", "第一行\n\t第二行")
+    assert record.fields == {"品目": "货物"} and record.line_items == [{"name": "试剂盒"}]
+    assert [(s.name, s.address) for s in record.suppliers] == [("甲公司", "拉萨")]
+
+
+def test_values_longer_than_their_columns_are_cut_with_a_warning() -> None:
+    item = NoticeItem(source="ccgp", source_key="1", url="http://x/t20240101_1.htm", title="中标公告",
+                      region_text="某" * 300, notice_type_label="公告" * 80, project_code="X" * 250,
+                      suppliers=[SupplierItem("甲公司", lot="包" * 120)])
+    record = record_from_item(item)
+    assert (len(record.region_name), len(record.notice_type_label), len(record.project_code)) == (100, 100, 200)
+    assert len(record.suppliers[0].lot) == 100
+    assert [w.split(":")[0] for w in record.warnings] == ["supplier lot", "notice type label", "region",
+                                                          "project code"]

@@ -1,1 +1,74 @@
-"""HTML → items, as pure functions: no network, no database. One module per portal, shared helpers in common."""
+"""HTML → items, as pure functions: no network, no database. One module per portal, shared helpers in common.
+
+**The parsers' contract: a parser raises only ``ParseError``.** A portal's answer is hostile input (a firewall's
+page, a changed template, ``fieldValues`` a string where an object was expected), and a spider records a ParseError
+with the page as evidence. The contract is held here, in one place, when the package is imported: every portal
+module's readers — its public functions whose first parameter is the answer (``body`` or ``html``) — are wrapped
+so that any other exception becomes a ParseError naming it (``holds_parse_contract``). A new portal module is
+listed in ``PORTALS``; tests/test_parser_contract.py fuzzes every reader of every portal.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, TypeVar
+
+from crawler.parsers.common import ParseError
+
+logger = logging.getLogger(__name__)
+
+PORTALS = ("ccgp", "ggzy", "qinghai", "sichuan", "xizang")
+ANSWER_PARAMETERS = ("body", "html")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def holds_parse_contract(function: F) -> F:
+    """``function`` raising ParseError for whatever else it would raise (AttributeError, TypeError, KeyError,
+    RecursionError on deep nesting …), the original exception kept as its cause."""
+    if getattr(function, "holds_parse_contract", False):
+        return function
+
+    @functools.wraps(function)
+    def reader(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ParseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the contract: whatever an answer does to a parser is a ParseError
+            logger.debug("%s.%s tripped over an answer", function.__module__, function.__name__, exc_info=exc)
+            detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+            raise ParseError(f"an answer of an unexpected shape ({type(exc).__name__}"
+                             f"{': ' + detail if detail else ''})") from exc
+
+    reader.holds_parse_contract = True  # type: ignore[attr-defined]
+    return reader  # type: ignore[return-value]
+
+
+def readers(module: ModuleType) -> dict[str, Callable[..., Any]]:
+    """A portal module's readers: its own public functions whose first parameter is the answer."""
+    found = {}
+    for name, function in vars(module).items():
+        if name.startswith("_") or not inspect.isfunction(function):
+            continue
+        original = inspect.unwrap(function)
+        if original.__module__ != module.__name__:
+            continue
+        parameters = list(inspect.signature(original).parameters)
+        if parameters and parameters[0] in ANSWER_PARAMETERS:
+            found[name] = function
+    return found
+
+
+def _hold_contract() -> None:
+    for portal in PORTALS:
+        module = importlib.import_module(f"{__name__}.{portal}")
+        for name, function in readers(module).items():
+            setattr(module, name, holds_parse_contract(function))
+
+
+_hold_contract()

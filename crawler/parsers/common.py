@@ -130,9 +130,17 @@ def attachment_links(content: Tag | None, base_url: str) -> list[AttachmentItem]
 # ------------------------------------------------------------------------------------------------ labelled text
 
 def code_after_label(text: str, label: str) -> str:
-    """A code-like value after its label: ``项目编号：XZCG-2024-061`` → ``XZCG-2024-061``."""
-    match = re.search(rf"{label}\s*[:：]\s*([A-Za-z0-9][A-Za-z0-9\-_/\[\]【】()（）.#]*)", text)
-    return match.group(1).rstrip("。；;,，") if match else ""
+    """A code-like value after its label: ``项目编号：XZCG-2024-061`` → ``XZCG-2024-061``; codes may open with a
+    bracket (``[231025]FAGC[GK]20260002``), and the punctuation after a code (``XZCG-2024-061（``, ``…；``) or an
+    unmatched bracket at its end is not part of it."""
+    match = re.search(rf"{label}\s*[:：]\s*([A-Za-z0-9\[【(（][A-Za-z0-9\-_/\[\]【】()（）.#]*)", text)
+    if not match:
+        return ""
+    code = match.group(1).rstrip("。；;,，.")
+    pairs = {")": "(", "）": "（", "]": "[", "】": "【"}
+    while code and (code[-1] in "(（[【" or code[-1] in pairs and code.count(code[-1]) > code.count(pairs[code[-1]])):
+        code = code[:-1].rstrip("。；;,，.")
+    return code if re.search(r"[A-Za-z0-9]", code) else ""
 
 
 def value_after_label(text: str, *labels: str) -> str:

@@ -221,13 +221,20 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         return scrapy.Request(url, callback=callback, errback=self.on_error, **kwargs)
 
     def _detail(self, response: Response) -> Iterator[Any]:
-        try:
-            yield from self.parse_detail(response)
-        except ParseError as exc:
-            yield CrawlErrorItem(response.url, "parse", str(exc), self.item_sha256(response))
-        except Exception as exc:  # noqa: BLE001 - a page the parser trips over must not stop the crawl
-            logger.exception("could not parse %s", response.url)
-            yield CrawlErrorItem(response.url, "parse", f"{type(exc).__name__}: {exc}", self.item_sha256(response))
+        """The notices of a detail page. An exception is recorded by ``UnreadablePageMiddleware``; a page reached by
+        a redirect is stored only if it is the notice asked for (same notice ID), never notice B under A's URL."""
+        redirected = response.meta.get("redirect_urls") or []
+        for item in self.parse_detail(response):
+            if redirected and isinstance(item, NoticeItem):
+                asked = redirected[0]
+                expected = str(response.meta.get("notice_key") or self.source_key(asked) or "")
+                if not expected or item.source_key != expected:
+                    shown = f"notice {item.source_key}" if item.source_key else "a page without a notice ID"
+                    wanted = f"notice {expected}" if expected else "a notice whose ID the address does not give"
+                    yield CrawlErrorItem(asked, "redirect", f"redirected to {response.url}, which is {shown}, not "
+                                         f"{wanted}; not stored", self.item_sha256(response), page_url=response.url)
+                    continue
+            yield item
 
     def parse_detail(self, response: Response) -> Iterator[NoticeItem]:
         raise NotImplementedError
@@ -266,6 +273,21 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         count_failed_page(self.crawler.stats, request)
         logger.error("could not fetch %s: %s", request.url, reason)
         yield CrawlErrorItem(request.url, "download", f"{failure.type.__name__}: {reason}")
+
+
+def unreadable_page(response: Response, exc: Exception, what: str = "") -> CrawlErrorItem:
+    """The recorded error for a fetched page that could not be read (``what``: which page, for the message). A
+    ParseError is expected (a changed template, a block page); anything else is a parser bug, logged with its
+    traceback. The storage step counts it as a page not read (``pipelines.steps.UNREAD_KINDS``)."""
+    if isinstance(exc, ParseError):
+        reason = str(exc)
+        logger.warning("could not parse %s: %s", response.url, reason)
+    else:
+        reason = f"unexpected answer ({type(exc).__name__}: {exc})"
+        logger.error("could not parse %s", response.url, exc_info=exc)
+    asked = response.request.url if response.request is not None else response.url
+    return CrawlErrorItem(asked, "parse", f"{what}: {reason}" if what else reason,
+                          hashlib.sha256(response.body).hexdigest(), page_url=response.url)
 
 
 def count_failed_page(stats: Any, request: scrapy.Request) -> None:

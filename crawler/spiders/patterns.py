@@ -27,8 +27,8 @@ import scrapy
 from scrapy.http import Response
 
 from crawler.items import NoticeItem
-from crawler.parsers.common import ListPage, ListRow, ParseError, json_block_reason, waf_block_reason
-from crawler.spiders.base import NoticeSpider, StopCrawl
+from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
+from crawler.spiders.base import NoticeSpider, StopCrawl, unreadable_page
 from pipelines.normalise import NormaliseError, notice_type_from_label, parse_published
 from pipelines.steps import CrawlErrorItem
 
@@ -125,9 +125,8 @@ class JsonListSpider(NoticeSpider):
         window: ListWindow = response.meta["list_window"]
         try:
             page = self.parse_list(response, window)
-        except ParseError as exc:
-            yield CrawlErrorItem(response.url, "parse", f"list {self._describe(window)}: {exc}",
-                                 self.item_sha256(response))
+        except Exception as exc:  # noqa: BLE001 - recorded, with the window it leaves unread (no watermark)
+            yield unreadable_page(response, exc, self._describe(window))
             return
         if window.page == 1 and self._too_many(page) and window.start < window.end:
             self.crawler.stats.inc_value("caigou/windows_split")
