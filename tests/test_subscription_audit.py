@@ -55,7 +55,7 @@ def test_the_web_records_the_reviewer_and_shows_the_trail(db: Database) -> None:
 
 def test_subscriptions_older_than_the_trail_get_an_unknown_creation(tmp_path: Path) -> None:
     database = Database(f"sqlite:///{tmp_path / 'old.db'}", migrate=False)
-    upgrade(database.engine, "0008")
+    upgrade(database.engine, "0009")
     with database.engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO subscriptions (name, recipients, filters, delivery_time, time_zone, skip_when_empty, "
