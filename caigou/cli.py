@@ -6,6 +6,7 @@ line on stderr with exit status 2; only a bug prints a traceback.
 from __future__ import annotations
 
 import sys
+from functools import cache
 
 import click
 
@@ -16,6 +17,25 @@ from models.errors import CaigouError
 
 
 class CaigouGroup(click.Group):
+    """The commands, registered on first need. ``caigou match`` imports only its own module: a filter in a shell
+    pipeline should start fast, not load the crawler (Scrapy) and the web interface first."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        if cmd_name in ALONE:
+            from caigou.commands import matching
+
+            for command in matching.COMMANDS:
+                self.add_command(command)
+            return self.commands.get(cmd_name)
+        _register()
+        return self.commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register()
+        return super().list_commands(ctx)
+
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
@@ -41,6 +61,11 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
         ctx.exit(2)
 
 
+# Commands found without registering the others (their module is caigou.commands.matching).
+ALONE = ("match",)
+
+
+@cache
 def _register() -> None:
     from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, matching, schedule,
                                  sources)
@@ -48,9 +73,6 @@ def _register() -> None:
     for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule):
         for command in module.COMMANDS:
             cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

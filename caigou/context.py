@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import click
 
 from models.config import Config, load_config
-from models.db import Database
+
+if TYPE_CHECKING:
+    from models.db import Database  # imported on first use: `caigou match` needs no database (nor SQLAlchemy)
 
 
 @dataclass
@@ -29,6 +32,8 @@ class AppContext:
     def db(self) -> Database:
         """The database, migrated to the newest schema on first use (its derived data too)."""
         if self._database is None:
+            from models.db import Database
+
             self._database = Database(self.database_url)
             if self._database.upgraded_from:
                 from caigou.commands.db import catch_up

@@ -96,3 +96,26 @@ def run_crawl(source: str, arguments: dict[str, Any], database_url: str,
     process.start()
     logging.getLogger().handlers.clear()
     return _summary(source, crawler)
+
+
+def run_workers(runs: dict[str, dict[str, Any]], database_url: str, redis_url: str, prefix: str,
+                overrides: dict[str, Any] | None = None, verbose: bool = False) -> list[CrawlSummary]:
+    """Work on the seeded runs (source → run id and arguments) of a distributed crawl until their queues stay
+    empty (``crawler.distributed``); one crawler per source, all in this process."""
+    from crawler.distributed import distributed_settings, worker_id
+
+    settings = project_settings({"CAIGOU_DATABASE_URL": database_url, "CAIGOU_PROGRESS_INTERVAL": 10,
+                                 "LOG_LEVEL": "INFO" if verbose else "WARNING", **(overrides or {}),
+                                 **distributed_settings(redis_url, prefix), "CAIGOU_WORKER_ID": worker_id()})
+    process = CrawlerProcess(settings)
+    crawlers = []
+    for source, run in runs.items():
+        crawler = process.create_crawler(spider_class(source))
+        crawler.settings.set("CAIGOU_RUN_ID", run["run_id"], priority="cmdline")
+        for key, value in run.get("settings", {}).items():
+            crawler.settings.set(key, value, priority="cmdline")
+        process.crawl(crawler, **{k: v for k, v in run["arguments"].items() if v not in (None, [], "")})
+        crawlers.append((source, crawler))
+    process.start()
+    logging.getLogger().handlers.clear()
+    return [_summary(source, crawler) for source, crawler in crawlers]

@@ -2,7 +2,8 @@
 
 It answers both as an ordinary server and as a forward proxy: with ``http_proxy=http://127.0.0.1:PORT`` a spider
 keeps the real portal URLs (``http://www.ccgp.gov.cn/…``) and gets the replayed pages, so the spider under test is
-exactly the one that runs against the real site. Query strings match whatever their parameters' order.
+exactly the one that runs against the real site. Query strings match whatever their parameters' order, and
+cache-busters (``_t``) are ignored.
 A route may hold several responses, served in turn (the last repeats): a block page, then the real page.
 
 POST routes: a route may also match on the method and the request body — form fields (sorted, so their order does
@@ -40,10 +41,15 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering: a slow portal, for timeout tests
 
 
+# Cache-busters the portals' own pages add (the time in ms): no part of what a request asks for.
+VOLATILE = frozenset({"_t"})
+
+
 def route_key(url: str, host: str = "") -> str:
-    """host + path + sorted query: the identity of a request whatever its parameters' order."""
+    """host + path + sorted query: the identity of a request whatever its parameters' order (cache-busters
+    left out)."""
     parts = urlsplit(url)
-    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in VOLATILE))
     return f"{(parts.hostname or host).lower()}{parts.path or '/'}" + (f"?{query}" if query else "")
 
 
@@ -52,11 +58,14 @@ def body_key(body: bytes, content_type: str = "") -> str:
     text = body.decode("utf-8", errors="replace")
     if "json" in content_type or text.lstrip().startswith(("{", "[")):
         try:
-            return json.dumps(json.loads(text), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+            value = json.loads(text)
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if k not in VOLATILE}
+            return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         except ValueError:
             pass
     if "=" in text or not text:
-        return urlencode(sorted(parse_qsl(text, keep_blank_values=True)))
+        return urlencode(sorted((k, v) for k, v in parse_qsl(text, keep_blank_values=True) if k not in VOLATILE))
     return text
 
 
@@ -101,6 +110,7 @@ class ReplayServer:
         self.routes: dict[str, list[Reply]] = {}
         self.served: dict[str, int] = {}
         self.requests: list[str] = []
+        self.headers: list[dict[str, str]] = []  # each of ``requests``' headers (names lower-cased)
         self.times: list[float] = []  # when each of ``requests`` arrived (time.monotonic), for back-off tests
         self.misses: list[str] = []
         self._lock = threading.Lock()
@@ -133,10 +143,11 @@ class ReplayServer:
             self.add(url, *replies(spec if isinstance(spec, list) else [spec]))
 
     def reply_for(self, url: str, host: str, method: str = "GET", body: bytes = b"",
-                  content_type: str = "") -> Reply | None:
+                  content_type: str = "", headers: Mapping[str, str] | None = None) -> Reply | None:
         key = route_key(url, host)
         with self._lock:
             self.times.append(time.monotonic())
+            self.headers.append({name.lower(): value for name, value in (headers or {}).items()})
             if method == "POST":
                 keyed = f"POST {key} {body_key(body, content_type)}"
                 self.requests.append(keyed)
@@ -166,7 +177,7 @@ class ReplayServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 reply = replay.reply_for(self.path, self.headers.get("Host", "").split(":")[0], self.command,
-                                         body, self.headers.get("Content-Type", ""))
+                                         body, self.headers.get("Content-Type", ""), dict(self.headers.items()))
                 if reply is None:
                     reply = Reply(b"not found", status=404, content_type="text/plain")
                 if reply.delay:

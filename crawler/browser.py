@@ -57,6 +57,8 @@ class BrowserJsonMiddleware:
     the plain HTTP downloader. Responses that did not come through the browser pass untouched."""
 
     def process_response(self, request: Any, response: Any) -> Any:
+        if "caigou_in_page" in request.meta and "playwright" in response.flags:
+            return in_page_answer(request, response)
         content_type = response.headers.get(b"Content-Type", b"").decode("latin-1").lower()
         if "playwright" not in response.flags or "json" not in content_type:
             return response
@@ -66,3 +68,53 @@ class BrowserJsonMiddleware:
         if shown is None:  # not Chromium's JSON view: leave it for the block checks to judge
             return response
         return response.replace(body=shown.get_text().encode("utf-8"), encoding="utf-8")
+
+
+# Run in a page of the site: an XMLHttpRequest (as the site's own code makes them), so whatever the site's scripts
+# add to their requests (signed headers) is added to this one too. Binary answers come back in base64.
+_IN_PAGE_XHR = """async ([url, binary]) => await new Promise((resolve, reject) => {
+  const xhr = new XMLHttpRequest();
+  xhr.open("GET", url);
+  if (binary) xhr.responseType = "arraybuffer";
+  xhr.onload = () => {
+    let body = xhr.response;
+    if (binary) {
+      let text = "";
+      for (const byte of new Uint8Array(body)) text += String.fromCharCode(byte);
+      body = btoa(text);
+    }
+    resolve({status: xhr.status, type: xhr.getResponseHeader("Content-Type") || "", body: body});
+  };
+  xhr.onerror = () => reject(new Error("the in-page request failed: " + url));
+  xhr.send();
+})"""
+
+
+def in_page_meta(page_url: str, url: str, binary: bool = False) -> dict[str, Any]:
+    """Request meta that loads ``page_url`` in Chromium and, from inside it, asks for ``url``: the site's own
+    scripts (which sign its API requests) see the request. The answer replaces the page (BrowserJsonMiddleware),
+    so the spider parses, and the archive keeps, the API's answer at its own URL."""
+    from scrapy_playwright.page import PageMethod
+
+    return {"playwright": True, "playwright_page_methods": [PageMethod("evaluate", _IN_PAGE_XHR, [url, binary])],
+            "caigou_in_page": {"url": url, "binary": binary}}
+
+
+def in_page_answer(request: Any, response: Any) -> Any:
+    """The answer of an ``in_page_meta`` request's in-page call, as a response at the API's URL."""
+    import base64
+
+    from scrapy.http import Headers
+    from scrapy.responsetypes import responsetypes
+
+    asked = request.meta["caigou_in_page"]
+    methods = request.meta.get("playwright_page_methods") or []
+    result = getattr(methods[0], "result", None) if methods else None
+    if not isinstance(result, dict):
+        raise CaigouError(f"the in-page request for {asked['url']} gave no answer")
+    text = str(result.get("body") or "")
+    body = base64.b64decode(text) if asked["binary"] else text.encode("utf-8")
+    headers = Headers({"Content-Type": str(result.get("type") or "application/octet-stream")})
+    cls = responsetypes.from_args(headers=headers, url=asked["url"], body=body)
+    return cls(url=asked["url"], status=int(result.get("status") or 200), headers=headers, body=body,
+               request=request, flags=["playwright"])

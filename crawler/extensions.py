@@ -43,15 +43,7 @@ class CrawlRecorder:
 
     def spider_opened(self, spider: Any) -> None:
         if getattr(spider, "needs_since", False):
-            settings = self.crawler.settings
-            mark = self.context.store.watermark(spider.name, spider.query_key())
-            if mark is not None:
-                since = mark - dt.timedelta(days=settings.getint("CAIGOU_WATERMARK_OVERLAP_DAYS"))
-            else:
-                since = spider.until - dt.timedelta(days=settings.getint("CAIGOU_DEFAULT_DAYS") - 1)
-            spider.since = min(since, spider.until)
-            logger.info("%s: no --since given; starting at %s (%s)", spider.name, spider.since,
-                        "watermark" if mark else "default window")
+            resolve_since(spider, self.context.store, self.crawler.settings)
 
     def response_received(self, response: Response, request: Any, spider: Any) -> None:
         context = self.context
@@ -110,16 +102,34 @@ class CrawlRecorder:
         elif reason == FINISHED:
             status = "succeeded"
             message = ""
-            # A --url crawl says nothing about the lists: it must not move the watermark of the unfiltered query.
-            if hasattr(spider, "query_key") and not getattr(spider, "urls", None):
-                context.store.set_watermark(spider.name, spider.query_key(), spider.until)
         else:
             status = "interrupted"
             message = f"{spider.name}: stopped before the end ({reason}); the next run completes the window"
-        context.store.finish_run(context.run_id, status, counts, message)
+        worker = getattr(self.crawler, "_caigou_worker", None)
+        if worker is not None:
+            # One worker of a distributed crawl: the last one out closes the shared run (crawler.distributed).
+            status, message = worker.finished(spider, status, counts, message)
+        else:
+            # A --url crawl says nothing about the lists: it must not move the watermark of the unfiltered query.
+            if status == "succeeded" and hasattr(spider, "query_key") and not getattr(spider, "urls", None):
+                context.store.set_watermark(spider.name, spider.query_key(), spider.until)
+            context.store.finish_run(context.run_id, status, counts, message)
         self.crawler.stats.set_value("caigou/run_status", status)
         self.crawler.stats.set_value("caigou/run_message", message)
         self.crawler.stats.set_value("caigou/run_id", context.run_id)
+
+
+def resolve_since(spider: Any, store: Any, settings: Any) -> None:
+    """No --since: start where the last successful run of the same query ended (less the overlap), or the default
+    window back on the first run."""
+    mark = store.watermark(spider.name, spider.query_key())
+    if mark is not None:
+        since = mark - dt.timedelta(days=settings.getint("CAIGOU_WATERMARK_OVERLAP_DAYS"))
+    else:
+        since = spider.until - dt.timedelta(days=settings.getint("CAIGOU_DEFAULT_DAYS") - 1)
+    spider.since = min(since, spider.until)
+    logger.info("%s: no --since given; starting at %s (%s)", spider.name, spider.since,
+                "watermark" if mark else "default window")
 
 
 def summarise(stats: dict[str, Any]) -> dict[str, int]:

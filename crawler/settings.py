@@ -75,8 +75,10 @@ CAIGOU_BLOCK_GIVE_UP = 5               # requests given up as blocked before the
 CAIGOU_DEFAULT_DAYS = 7                # a first run without --since covers this many days
 CAIGOU_WATERMARK_OVERLAP_DAYS = 1      # notices appear late: the next run starts a day before the watermark
 # Fetch through the system Chromium (scrapy-playwright, the optional extra "browser") for the spiders that allow it
-# (sichuan): its firewall turns away plain HTTP clients. Off by default.
+# (sichuan: its list is signed by the site's script; qinghai: Aliyun's JavaScript challenge). Off by default.
 CAIGOU_BROWSER = os.environ.get("CAIGOU_BROWSER", "").lower() in {"1", "true", "yes"}
+# Where a captcha image a person must read is saved (sichuan's list); empty: the temporary folder.
+CAIGOU_CAPTCHA_DIR = os.environ.get("CAIGOU_CAPTCHA_DIR", "")
 CAIGOU_PROGRESS_INTERVAL = 0           # seconds between progress lines on stderr (0: off; the CLI sets 10)
 
 # Attachments (crawler/attachments.py, pipelines/attachments.py). Which notices' attachments are downloaded:

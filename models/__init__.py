@@ -1,20 +1,24 @@
 """The bottom layer: SQLAlchemy 2.0 typed models, the engine and sessions, configuration and user-facing errors.
 
-Importing this package registers every table on ``Base.metadata`` (Alembic compares against it).
+The names in ``models._tables`` load on first use (``from models import Notice``, ``models.Base``), and with them
+every table is registered on ``Base.metadata`` (Alembic compares against it). Until then, importing
+``models.errors``, ``models.config`` or ``models.constants`` does not import SQLAlchemy: ``caigou match`` starts
+without it.
 """
-from models.base import Base
-from models.crawl import CrawlError, CrawlRun, Source, Watermark
-from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription, SubscriptionEvent
-from models.evidence import NoticePage, RawPage
-from models.linking import NoticeLink, Procurement
-from models.matching import REVIEW_FIRST_SCORE, NoticeMatch, NoticeScore, NoticeScoreChange
-from models.review import REVIEW_STATUSES, REVIEW_TRIGGERS, Review, User
-from models.notices import NOTICE_TYPES, Attachment, Notice, NoticeRevision, Supplier
+from __future__ import annotations
 
-__all__ = [
-    "Attachment", "Base", "CrawlError", "CrawlRun", "DeliveredNotice", "Delivery", "HealthAlert", "NOTICE_TYPES",
-    "Notice", "NoticeLink", "NoticeMatch", "NoticePage", "NoticeRevision", "NoticeScore", "NoticeScoreChange",
-    "Procurement", "REVIEW_FIRST_SCORE", "REVIEW_STATUSES", "REVIEW_TRIGGERS", "RawPage", "Review", "Source",
-    "Subscription", "SubscriptionEvent", "Supplier", "User",
-    "Watermark",
-]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from models._tables import *  # noqa: F403
+
+
+def __getattr__(name: str) -> Any:
+    """Import every table module on first use of one of their names (PEP 562)."""
+    import importlib
+
+    _tables = importlib.import_module("models._tables")
+    if name not in _tables.__all__:
+        raise AttributeError(f"module 'models' has no attribute {name!r}")
+    globals().update({exported: getattr(_tables, exported) for exported in _tables.__all__})
+    return globals()[name]

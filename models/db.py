@@ -114,7 +114,13 @@ class Database:
             except OperationalError as exc:
                 raise CaigouError(f"cannot reach the database {self.display_url}: "
                                   f"{str(exc.orig).strip().splitlines()[0]}") from exc
-            if current != head_revision():
+            if not MIGRATIONS_DIR.is_dir():
+                # Running from a Scrapyd egg (a zip without the migrations): the schema is the operator's to
+                # migrate, with `caigou db upgrade` from a checkout or an installed copy; the crawl only writes.
+                if current is None:
+                    raise CaigouError(f"the database {self.display_url} has no schema yet, and the migrations "
+                                      "are not beside this code (a Scrapyd egg?): run `caigou db upgrade` first")
+            elif current != head_revision():
                 upgrade(self.engine)
                 # Derived data (links, index, scores) may need bringing up to the new schema: the application
                 # layer does that (caigou.commands.db.catch_up), since this layer knows no pipeline.

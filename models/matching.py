@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base
 from models.types import AwareDateTime, now
 
-REVIEW_FIRST_SCORE = 50  # a score at or above this means "review first"; digests and search default to it
+from models.constants import REVIEW_FIRST_SCORE  # noqa: F401  (re-exported)
 
 
 class NoticeMatch(Base):

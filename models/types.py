@@ -8,12 +8,12 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from models.constants import SHANGHAI  # re-exported: models.types.SHANGHAI
+
 
 
 def now() -> dt.datetime:

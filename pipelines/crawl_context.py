@@ -35,6 +35,11 @@ class CrawlContext:
             url = crawler.settings.get("CAIGOU_DATABASE_URL") or load_config().database_url
             store = NoticeStore(Database(url))
             spider = crawler.spider
+            if crawler.settings.getint("CAIGOU_RUN_ID"):
+                # A worker of a distributed crawl (crawler.distributed): the seeder recorded the one run.
+                context = cls(store=store, run_id=crawler.settings.getint("CAIGOU_RUN_ID"), source=spider.name)
+                crawler._caigou_context = context
+                return context
             arguments = spider.run_arguments() if hasattr(spider, "run_arguments") else {}
             # Who runs it, so a later run can tell a run whose process died (SIGKILL, OOM, power) from a live one.
             arguments = {**arguments, "process": this_process()}

@@ -14,11 +14,11 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from pathlib import Path
+from importlib import resources
 from typing import Any
 
 from models.errors import CaigouError
-from models.types import SHANGHAI
+from models.constants import SHANGHAI
 
 
 class NormaliseError(CaigouError, ValueError):
@@ -206,8 +206,8 @@ def short_region_name(name: str) -> str:
 
 @cache
 def regions() -> tuple[Region, ...]:
-    path = Path(__file__).with_name("data") / "regions.csv"
-    with open(path, encoding="utf-8") as handle:
+    # importlib.resources: read from a Scrapyd egg (a zip) as from a folder.
+    with resources.files(__package__).joinpath("data", "regions.csv").open(encoding="utf-8") as handle:
         rows = csv.DictReader(line for line in handle if not line.startswith("#"))
         return tuple(Region(r["code"], r["name"], r["level"], r["parent"], r["tibetan"], r["former"] == "yes")
                      for r in rows)

@@ -150,6 +150,6 @@ def test_a_notice_the_database_cannot_take_is_recorded_not_lost(db: Database) ->
     with db.session() as session:
         assert session.scalars(select(Notice.source_key)).all() == [good]
         error = session.scalars(select(CrawlError)).one()
-        assert error.kind == "store" and error.url == sichuan.detail_url(bad)
+        assert error.kind == "store" and error.url == sichuan.person_url(bad)  # the notice's page for people
         assert "could not normalise or store the notice: UnicodeEncodeError" in error.message
         assert session.get(RawPage, error.raw_page_id).url == sichuan.detail_url(bad)

@@ -1,8 +1,8 @@
 """The default watchlist on 7,593 real ccgp titles, against labels made by reading the titles (not by the scorer):
 every labelled police DNA / biometric-collection title scores 50 or more; hand-labelled negatives, hospital, CDC,
 university and COVID titles, and police titles about uniforms, buildings or cars score below 50. Other forensic
-casework (pathology, toxicology, scene evidence) is labelled too: its recall is printed and held where it is, low,
-because the watchlist is about DNA and biometrics. Prints precision and recall."""
+casework (pathology, toxicology, scene evidence) is labelled too: it belongs in the "forensic, not DNA/biometric"
+band (20–45), never 50+. Prints precision and recall."""
 from __future__ import annotations
 
 import csv
@@ -44,26 +44,31 @@ def test_real_titles(shared_dir: Path) -> None:
     scorer = Scorer(load_watchlist())
     scores = {ref: scorer.score(MatchInput(title=title)).score for ref, title in titles.items()}
     flagged = {ref for ref, score in scores.items() if score >= 50}
-    precision = len(flagged & positives) / len(flagged) if flagged else 0.0
-    recall = {name: len(flagged & group) / len(group)
-              for name, group in (("dna", core), ("forensic", forensic), ("all", positives))}
+    precision = len(flagged & core) / len(flagged) if flagged else 0.0
+    recall = {"dna": len(flagged & core) / len(core)}
     print(f"\n{len(titles)} titles; labelled {len(core)} DNA/biometric, {len(forensic)} other forensic; "
           f"{len(negatives)} negative ({len(everyday)} everyday police); {len(flagged)} scored 50+: "
-          f"precision {precision:.2f}, recall DNA/biometric {recall['dna']:.2f}, other forensic "
-          f"{recall['forensic']:.2f}, all {recall['all']:.2f}")
+          f"precision {precision:.2f}, recall DNA/biometric {recall['dna']:.2f}")
     for ref in sorted(flagged - positives):
         print(f"  flagged but not labelled positive: {ref} {scores[ref]} {titles[ref]}")
-    for ref in sorted(forensic - flagged):
-        print(f"  forensic, missed: {ref} {scores[ref]} {titles[ref]}")
+    for ref in sorted(forensic):
+        print(f"  other forensic (band 20–45): {ref} {scores[ref]} {titles[ref]}")
     missed = {ref: titles[ref] for ref in core - flagged}
     false_alarms = {ref: (scores[ref], titles[ref]) for ref in negatives & flagged}
     assert missed == {}, f"police DNA/biometric titles below 50: {missed}"
     assert false_alarms == {}, f"negative titles at 50 or more: {false_alarms}"
-    assert precision >= 0.8
-    # Other forensic casework: the watchlist has only 法医毒物/法医病理-like terms for it. Held at what it finds
-    # today (1 of 8), so a change that loses it fails; raise it when the watchlist covers autopsy, toxicology
-    # instruments and scene evidence.
-    assert recall["forensic"] >= 1 / len(forensic)
+    assert precision == 1.0  # everything at 50+ is a labelled police DNA/biometric purchase
+    # Every title not labelled a police DNA/biometric purchase: at most 0.25% may score 50+ (issue 11).
+    others = titles.keys() - core
+    others_flagged = others & flagged
+    print(f"  titles not labelled DNA/biometric scoring 50+: {len(others_flagged)} of {len(others)} "
+          f"({100 * len(others_flagged) / len(others):.2f}%)")
+    assert len(others_flagged) <= 0.0025 * len(others), sorted(titles[ref] for ref in others_flagged)
+    # Other forensic casework is the "forensic, not DNA/biometric" band: never 50+, and the titles that name
+    # forensic casework (尸体解剖, 法医毒物, 现场勘验, 取证勘查…) land in it. Held at what it finds today, so a change
+    # that loses them fails.
+    banded = {ref for ref in forensic if 20 <= scores[ref] <= 45}
+    assert not forensic & flagged and len(banded) >= 5, {titles[ref]: scores[ref] for ref in forensic - banded}
 
 
 @pytest.mark.parametrize(("title", "low"), [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 from urllib.request import ProxyHandler, Request, build_opener
 
 import pytest
@@ -43,7 +44,7 @@ def test_xizang_award_detail() -> None:
 def test_a_page_without_a_notice_is_a_parse_error_not_a_notice() -> None:
     with pytest.raises(ParseError, match="no notice"):
         xizang.parse_detail("<html><body><p>页面已迁移</p></body></html>", "http://x")
-    with pytest.raises(ParseError, match="articleDetail"):
+    with pytest.raises(ParseError, match="not JSON"):
         qinghai.parse_detail(page("qinghai", "aliyun_waf.html"), "http://x")
     with pytest.raises(ParseError, match="not JSON"):
         sichuan.parse_detail(page("xizang", "waf_block.html"), "http://x")
@@ -100,37 +101,139 @@ def test_ggzy_content_page_attachments() -> None:
     assert changdu.attachments == []  # its only link is the provincial original, outside the body
 
 
-def test_qinghai_search_total_in_both_elasticsearch_forms() -> None:
-    hit = {"_source": {"articleId": "A1b2C3d4", "title": "海南藏族自治州公安局采购公告", "url": "/ZcyAnnouncement/ZcyAnnouncement2/A1b2C3d4.html",
-                       "publishDate": 1718161200000, "districtName": "海南藏族自治州"}}
-    assert qinghai.parse_search(json.dumps({"hits": {"total": 7, "hits": [hit]}})).total == 7
-    listed = qinghai.parse_search(json.dumps({"hits": {"total": {"value": 8, "relation": "eq"}, "hits": [hit]}}))
-    assert listed.total == 8 and listed.rows[0].key == "A1b2C3d4"
-    with pytest.raises(ParseError, match="no hits"):
-        qinghai.parse_search('{"success": false}')
+def test_ggzy_detail_table_and_compact_lines() -> None:
+    url = "http://www.ggzy.gov.cn/information/html/b/540000/0202/20240618/0054b1c2d3e4.shtml"
+    table = ggzy.parse_detail(page("ggzy", "b_detail_table.html"), url)
+    assert (table.buyer, table.agency, table.project_code) == ("林芝市公安局", "西藏尼洋河招标代理有限公司", "LZGA-2024-022")
+    assert [(s.name, s.amount_text) for s in table.suppliers] == [("西藏天眼智能科技有限公司", "318.6万元")]
+    assert table.award_text == "318.6万元"  # the unit from the header 中标金额（万元）
+    compact = ggzy.parse_detail(page("ggzy", "b_compact.html"), url)
+    assert compact.buyer == "山南市公安局" and compact.award_text == "1150000元"
+    assert ggzy.compact_pairs("中标单位:甲公司,中标价格:12.5（万元）\n采购单位：乙局 联系人：丙") == [
+        ("中标单位", "甲公司"), ("中标价格", "12.5（万元）"), ("采购单位", "乙局"), ("联系人", "丙")]
+    # Labels run on after a name without a separator are still split off.
+    assert ggzy.compact_pairs("采购单位：乙局联系人：丙")[0] == ("采购单位", "乙局")
+    # A page with neither text, table nor lines of any known label: no buyer, no supplier, no crash.
+    bare = ggzy.parse_detail(page("ggzy", "b_compact.html").replace("中标单位".encode(), "备注".encode())
+                             .replace("采购单位".encode(), "说明".encode()), url)
+    assert (bare.buyer, bare.suppliers, bare.award_text) == ("", [], "")
 
 
-def test_qinghai_article_detail_to_record() -> None:
-    record = record_from_item(qinghai.parse_detail(page("qinghai", "detail_guoluo_award.html"), "http://x/a.html"))
+def test_qinghai_category_list_in_guangxi_s_documented_shape(shared_dir: Path) -> None:
+    """The real 政采云 answer of 2024 (Guangxi, the same platform) parses as Qinghai's would."""
+    listed = qinghai.parse_category((shared_dir / "real/qinghai/zcy_portal_category_doc_guangxi.json").read_bytes())
+    assert listed.total == 1
+    row = listed.rows[0]
+    assert row.key == "Y1Xs+Ya9sqZiYbm5sKeVqQ=="
+    assert row.url == "http://www.ccgp-qinghai.gov.cn/portal/detail?articleId=Y1Xs%2BYa9sqZiYbm5sKeVqQ%3D%3D"
+    assert qinghai.source_key_from_url(row.url) == row.key
+    assert row.title == "那坡县应急管理局关于乡镇消防车及配套装备采购项目的终止公告"
+    assert row.published_text == "1708251407000"
+    assert row.listing["notice_type_label"] == "终止公告" and row.listing["district_code"] == "451026"
+    assert row.listing["author"] == "广西恒耀项目管理有限公司"  # an agency: never taken as the buyer
+    # Any 政采云 province: the same answer read for Guangxi's own host.
+    guangxi = qinghai.parse_category((shared_dir / "real/qinghai/zcy_portal_category_doc_guangxi.json").read_bytes(),
+                                     "http://www.ccgp-guangxi.gov.cn")
+    assert guangxi.rows[0].url.startswith("http://www.ccgp-guangxi.gov.cn/portal/detail?articleId=")
+
+
+def test_qinghai_detail_in_guangxi_s_documented_shape(shared_dir: Path) -> None:
+    body = (shared_dir / "real/qinghai/zcy_portal_detail_doc_guangxi.json").read_bytes()
+    # The saved answer's content is only its style sheet: a notice without text is a parse error, not a notice.
+    with pytest.raises(ParseError, match="content is empty"):
+        qinghai.parse_detail(body, qinghai.detail_url("j3fGSjOb9+s2L57ar0Y/MQ=="))
+    answer = json.loads(body)
+    answer["result"]["data"]["content"] += "<p>一、项目编号：E4510002866005744001</p><p>预算金额：120.5万元</p>"
+    item = qinghai.parse_detail(json.dumps(answer, ensure_ascii=False), qinghai.detail_url("x"))
+    assert item.source_key == "j3fGSjOb9+s2L57ar0Y/MQ==" and item.project_code == "E4510002866005744001"
+    assert item.url == "http://www.ccgp-qinghai.gov.cn/site/detail?parentId=&articleId=j3fGSjOb9%2Bs2L57ar0Y%2FMQ%3D%3D"
+    assert item.region_text == "广西壮族自治区" and item.published_text == "1701679601000"
+    assert item.buyer == "" and item.fields["发布单位"] == "广西达苏泰工程咨询有限公司"
+
+
+def test_qinghai_json_notice_to_record() -> None:
+    item = qinghai.parse_detail(page("qinghai", "detail_guoluo_award.json"), qinghai.detail_url("x"))
+    record = record_from_item(item)
     assert (record.source_key, record.region_code, record.buyer) == ("Gl4Mn8pQ2rS6tU0vW4xY8z==", "632600",
                                                                      "果洛藏族自治州公安局")
     assert record.award_cny == Decimal("968000.00") and record.warnings == []
+    assert [(s.name, s.amount_text) for s in item.suppliers] == [("青海智安信息技术有限公司", "报价:968000.00(元)")]
+    assert item.line_items[0]["brand"] == "海康威视"
 
 
-def test_sichuan_site_id_list_and_notice() -> None:
-    assert sichuan.parse_site_id('{"code": "200", "data": "94c9ee5f"}') == "94c9ee5f"
-    assert sichuan.parse_site_id('{"code": "200", "data": {"siteId": "94c9ee5f"}}') == "94c9ee5f"
-    with pytest.raises(ParseError, match="code 500"):
-        sichuan.parse_list('{"code": "500", "msg": "系统繁忙"}')
+@pytest.mark.parametrize("body", [
+    "[]", '{"success": false, "error": "系统繁忙"}', '{"success": true, "result": null}',
+    '{"success": true, "result": {"data": []}}', '{"success": true, "result": {"data": {"total": "x", "data": []}}}',
+    '{"success": true, "result": {"data": {"total": 1, "data": {"a": 1}}}}',
+    '{"success": true, "result": {"data": {"total": 1, "data": ["row"]}}}', "<html>acw_sc__v2</html>"])
+def test_qinghai_list_of_another_shape_is_a_parse_error(body: str) -> None:
+    with pytest.raises(ParseError):
+        qinghai.parse_category(body)
+
+
+@pytest.mark.parametrize("data", [
+    {}, {"title": "公告"}, {"title": "公告", "content": 5}, {"title": ["x"], "content": "<p>x</p>"},
+    {"title": "公告", "content": "<p>x</p>", "articleId": "a", "attachmentList": "x.pdf"},
+    {"title": "公告", "content": "<p>x</p>", "articleId": "a", "attachmentList": ["x.pdf"]}])
+def test_qinghai_notice_of_another_shape_is_a_parse_error(data: dict[str, object]) -> None:
+    with pytest.raises(ParseError):
+        qinghai.parse_detail(json.dumps({"success": True, "result": {"data": data}}), "http://x/portal/detail")
+
+
+def test_sichuan_list_and_notice_in_the_captured_shapes(shared_dir: Path) -> None:
+    """The capture of 2026-03-14: rows and notices carry the buyer as ``author`` (there is no purchaser)."""
+    capture = shared_dir / "real/sichuan/selectInfoForIndex_capture_excerpt_20260314.json"
+    listed = sichuan.parse_list(capture.read_bytes())
+    assert listed.total == 207806
+    row = listed.rows[0]
+    assert row.key == "9a8940a0-de03-4cb1-8b44-293009fdfe08" and row.url == sichuan.detail_url(row.key)
+    assert sichuan.source_key_from_url(row.url) == row.key
+    assert row.listing["buyer"] == "四川省内江市中级人民法院" and row.listing["notice_type"] == "intention"
+    assert row.listing["project_code"] == "YXGK-511001-2026-00110" and row.published_text == "2026-03-14 15:16:32"
+    body = json.loads((shared_dir / "real/sichuan/getInfoById_capture_excerpt_20260314.json").read_text())
+    body["data"]["content"] = "<p>一、采购意向</p><p>采购项目名称：审判法庭智能化改造</p><p>预算金额：80万元</p>"
+    item = sichuan.parse_detail(json.dumps(body, ensure_ascii=False), row.url)
+    assert (item.buyer, item.notice_type, item.notice_type_label) == ("四川省内江市中级人民法院", "intention", "采购意向公告")
+    assert item.url == "https://www.ccgp-sichuan.gov.cn/maincms-web/article?type=notice&id=" + row.key
+    assert item.region_text == "四川省"  # 内江市市本级: 内江 (511000) is not in the regions table, its province is
+    assert item.project_code == "YXGK-511001-2026-00110" and item.budget_text == "80万元"
+
+
+def test_sichuan_body_s_own_level_is_its_prefecture() -> None:
+    assert sichuan.region_of("513301", "甘孜藏族自治州州本级").code == "513300"
+    assert sichuan.region_of("513301", "康定市").code == "513301"
+    assert sichuan.region_of("510001", "四川省本级").code == "510000"
+
+
+def test_sichuan_notice_with_a_purchaser_and_attachments() -> None:
     url = sichuan.detail_url("ff8080")
-    assert sichuan.source_key_from_url(url) == "ff8080"
     item = sichuan.parse_detail(json.dumps({"code": "200", "data": {
         "id": "ff8080", "title": "甘孜藏族自治州公安局Y-STR检测试剂采购项目中标（成交）结果公告", "noticeType": "00102",
-        "noticeTime": "2024-06-15 15:00:00", "purchaser": "甘孜藏族自治州公安局", "regionName": "甘孜藏族自治州",
+        "noticeTime": "2024-06-15 15:00:00", "purchaser": "甘孜藏族自治州公安局", "author": "四川康定招标代理有限公司",
         "content": "<p>供应商名称：四川蜀康生物科技有限公司</p><p>中标（成交）金额：412,600.00元</p>",
         "attchs": [{"name": "中标通知书.pdf", "url": "/gpcms/upload/2024/zbtzs.pdf"}]}}, ensure_ascii=False), url)
-    assert item.notice_type == "award" and item.award_text == "412,600.00元"
+    assert item.notice_type == "award" and item.award_text == "412,600.00元" and item.buyer == "甘孜藏族自治州公安局"
     assert item.attachments[0].url == "https://www.ccgp-sichuan.gov.cn/gpcms/upload/2024/zbtzs.pdf"
+    assert sichuan.captcha_refused('{"code": "500", "msg": "验证码错误"}') == "验证码错误"
+    assert sichuan.captcha_refused('{"code": "500", "msg": "系统繁忙"}') is None
+    assert sichuan.captcha_refused('{"code": "200", "data": {}}') is None
+
+
+@pytest.mark.parametrize("body", [
+    "[]", '{"code": "500", "msg": "系统繁忙"}', '{"code": "200", "data": null}', '{"code": "200", "data": []}',
+    '{"code": "200", "data": {"rows": {}, "total": 1}}', '{"code": "200", "data": {"rows": [1], "total": 1}}',
+    '{"code": "200", "data": {"rows": [], "total": "many"}}', "<html>请开启JavaScript</html>"])
+def test_sichuan_list_of_another_shape_is_a_parse_error(body: str) -> None:
+    with pytest.raises(ParseError):
+        sichuan.parse_list(body)
+
+
+@pytest.mark.parametrize("data", [
+    None, [], {"title": "公告"}, {"title": "公告", "content": {"html": "x"}}, {"title": {"a": 1}, "content": "<p>x</p>"},
+    {"title": "公告", "content": "<p>x</p>", "attchs": "a.pdf"}, {"title": "公告", "content": "<p>x</p>", "attchs": [1]}])
+def test_sichuan_notice_of_another_shape_is_a_parse_error(data: object) -> None:
+    with pytest.raises(ParseError):
+        sichuan.parse_detail(json.dumps({"code": "200", "data": data}), "http://x/getInfoById?id=1")
 
 
 def test_notice_facts_from_labelled_lines() -> None:

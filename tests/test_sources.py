@@ -21,6 +21,14 @@ def test_sources_lists_every_spider_with_caveats_and_the_last_run(db: Database) 
     assert "Caveats:" in xizang and "cityOrArea" in xizang and "西藏 (54) only" in xizang
     assert "succeeded — 3 pages, 2 new, 1 blocked, 0 errors" in xizang
     assert out[out.index("sichuan — "):out.index("xizang — ")].count("Last run: never crawled") == 1
+    # The portals on current APIs say what other projects confirmed and what is still a guess.
+    for name, confirmed, guess in (("qinghai", "/portal/category", "category numbers"),
+                                   ("sichuan", "selectInfoForIndex", "the captcha's path"),
+                                   ("ggzy", "detail_Table", "DEAL_STAGE codes")):
+        caveats = out[out.index(f"{name} — "):]
+        caveats = " ".join(caveats[caveats.index("Caveats:"):caveats.index("Last run:")].split())
+        assert "confirmed" in caveats and guess in caveats, caveats
+        assert confirmed in out[out.index(f"{name} — "):]
 
     brief = run_caigou("--db", db.url, "sources", "--brief")
     assert brief.returncode == 0 and len(brief.stdout.strip().splitlines()) == 5

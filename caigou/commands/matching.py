@@ -7,15 +7,12 @@ from pathlib import Path
 from typing import IO
 
 import click
-from sqlalchemy import func, select
 
 from caigou.context import AppContext, pass_app
 from caigou.safe_text import echo
-from models import Notice
 from models.errors import CaigouError
+from pipelines.jsonlines import json_lines
 from pipelines.matching.scoring import MatchInput, Scorer
-from pipelines.matching.store import changes_since, describe_change
-from pipelines.matching.store import rematch as rematch_archive
 from pipelines.matching.watchlist import check_tokens, configured_paths, load_watchlist, parse_watchlist
 
 
@@ -77,38 +74,73 @@ def show(app: AppContext, category: str | None) -> None:
                   if term.context_only else "")
         click.echo(f"{term.tier:<7} {term.category:<18} {term.term}  ({' · '.join(term.aliases)}{beside})")
     click.echo(f"version {listed.version}; {len(listed.negatives)} negative markers; forensic markers: "
-               f"{', '.join(listed.forensic_markers)}")
+               f"{', '.join(listed.forensic_markers)}; general words (in a police or judicial context only): "
+               f"{', '.join(listed.general_words)}")
+
+
+@watchlist.command("eval")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--split", help="Only examples of this split (e.g. dev or holdout).")
+@click.option("--watchlist", "watchlist_file", type=click.Path(dir_okay=False), help="A watchlist file to try.")
+@pass_app
+def eval_(app: AppContext, file: str, split: str | None, watchlist_file: str | None) -> None:
+    """Score labelled notices and print recall and precision at 50, per label and per watchlist category, then
+    every miss and every false positive with its reasons. FILE is JSON lines: {"id", "title", "text"?, "buyer"?,
+    "label": core|related|irrelevant, "category"?, "split"?}. tests/data/README.md describes the shipped set."""
+    from pipelines.matching.evaluate import evaluate, read_examples
+
+    with open(file, "rb") as handle:
+        examples = read_examples(handle)
+    if split:
+        examples = [e for e in examples if e.split == split]
+        if not examples:
+            raise CaigouError(f"no example of split {split!r} in {file}")
+    scorer = Scorer(load_watchlist(tuple(_paths(app, watchlist_file))))
+    with click.progressbar(examples, label="scoring", file=sys.stderr) as bar:
+        evaluation = evaluate(scorer, bar)
+    for line in evaluation.report():
+        click.echo(line)
 
 
 @click.command()
-@click.option("--input", "source", type=click.File("r", encoding="utf-8"), default="-", show_default=True,
-              help='JSON lines {"id", "title", "buyer"?, "text"?}; - for standard input.')
+@click.option("--input", "source", type=click.File("rb"), default="-", show_default=True,
+              help='JSON lines {"id", "title", "buyer"?, "text"?} in UTF-8; - for standard input.')
 @click.option("--output", type=click.File("w", encoding="utf-8"), default="-", show_default=True)
 @click.option("--watchlist", "file", type=click.Path(dir_okay=False), help="A watchlist file to try.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad line (by default it is reported and skipped).")
 @pass_app
-def match(app: AppContext, source: IO[str], output: IO[str], file: str | None) -> None:
-    """Match JSON lines against the watchlist, without a database: one line out per line in, in order,
+def match(app: AppContext, source: IO[bytes], output: IO[str], file: str | None, strict: bool) -> None:
+    """Match JSON lines against the watchlist, without a database: one line out per good line in, in order,
     {"id", "score", "matches": [...], "reasons": [...], "capacity": {...}} (capacity: reactions, cards, instruments,
-    amount_cny, where the text says them). A line that is not JSON gets {"id": null, "error"}."""
+    amount_cny, where the text says them). A bad line (not UTF-8, not a JSON object, nested too deeply) is named on
+    stderr, `caigou: error: line N: ...`, and skipped; the exit status is then 2. jieba and its dictionary load only
+    when a line has a candidate term."""
     scorer = Scorer(load_watchlist(tuple(_paths(app, file))))
-    for number, line in enumerate(source, start=1):
-        if not line.strip():
+    bad = 0
+    for line in json_lines(source):
+        record = line.record
+        if record is None:
+            if strict:
+                raise CaigouError(f"line {line.number}: {line.error}")
+            click.echo(f"caigou: error: line {line.number}: {line.error}", err=True)
+            bad += 1
             continue
-        try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as exc:
-            output.write(json.dumps({"id": None, "line": number, "error": f"not a JSON object: {exc}"},
-                                    ensure_ascii=False) + "\n")
-            continue
-        result = scorer.score(MatchInput(title=str(record.get("title") or ""), buyer=str(record.get("buyer") or ""),
-                                         body=str(record.get("text") or "")))
+        result = scorer.score(MatchInput(title=_text(record.get("title")), buyer=_text(record.get("buyer")),
+                                         body=_text(record.get("text"))))
         output.write(json.dumps({"id": record.get("id"), "score": result.score,
                                  "matches": [m.as_json() for m in result.matches], "reasons": result.reasons,
                                  "capacity": result.capacity},
                                 ensure_ascii=False) + "\n")
         output.flush()
+    if bad:
+        raise CaigouError(f"{bad} bad line{'s' if bad > 1 else ''} skipped (named above)")
+
+
+def _text(value: object) -> str:
+    """A field as text: a string as it is; nothing as empty; anything else (a number, a list) as its JSON."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @click.command()
@@ -119,6 +151,13 @@ def rematch(app: AppContext, batch: int, report: bool) -> None:
     """Re-score the whole archive against the current watchlist (after editing it). Each change (old and new
     score and watchlist version, newly matched, no longer matching, crossed 50) is kept; `caigou show ID` lists a
     notice's."""
+    # Here, not at the top: `caigou match` shares this module and starts without SQLAlchemy.
+    from sqlalchemy import func, select
+
+    from models import Notice
+    from pipelines.matching.store import changes_since, describe_change
+    from pipelines.matching.store import rematch as rematch_archive
+
     scorer = Scorer(load_watchlist(tuple(_paths(app, None))))
     with app.db.session() as session:
         total = session.scalar(select(func.count(Notice.id))) or 0

@@ -541,7 +541,8 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                              "notice_type": h.notice.notice_type, "score": h.score, "reasons": h.reasons,
                              "terms": h.terms, "review_status": h.status} for h in results.hits],
                 "facets": {name: [{"value": v, "label": label, "count": n} for v, label, n in values]
-                           for name, values in results.facets.items()}}
+                           for name, values in results.facets.items()},
+                "facets_estimated": results.facets_estimated}
 
     @app.get("/api/notices/{notice_id}", summary="One notice with its matches, score, reviews and evidence",
              tags=["notices"])

@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
 from crawler.items import AttachmentItem, SupplierItem
-from pipelines.normalise import clean_text, label_key, squeeze_cjk
+from pipelines.normalise import Region, clean_text, label_key, region_by_code, squeeze_cjk
 
 
 class ParseError(ValueError):
@@ -374,3 +374,10 @@ def yuan_text(value: Any) -> str:
     text = str(value)
     return text if re.search(r"[元万]", text) else f"{text}元"
 
+
+def district_region(code: str) -> Region | None:
+    """The most precise region the table knows for a portal's 6-digit region code (county, else prefecture, else
+    province): counties are often missing from the table."""
+    if not re.fullmatch(r"\d{6}", code):
+        return None
+    return region_by_code(code) or region_by_code(code[:4] + "00") or region_by_code(code[:2])

@@ -9,10 +9,12 @@ import re
 from typing import Any
 from urllib.parse import urljoin
 
-from crawler.items import NoticeItem
-from crawler.parsers.common import (ListPage, ListRow, ParseError, attachment_links, cell_text, links, load_json,
-                                    looks_like_html, notice_facts, soup_of, text_of)
-from pipelines.normalise import clean_text, notice_type_from_label, squeeze_cjk
+from bs4 import Tag
+
+from crawler.items import NoticeItem, SupplierItem
+from crawler.parsers.common import (ListPage, ListRow, NoticeFacts, ParseError, attachment_links, cell_text, links,
+                                    load_json, looks_like_html, notice_facts, soup_of, text_of, yuan_text)
+from pipelines.normalise import clean_text, label_key, notice_type_from_label, squeeze_cjk
 
 BASE_URL = "https://www.ggzy.gov.cn"
 LIST_URL = f"{BASE_URL}/information/pubTradingInfo/getTradList"
@@ -47,10 +49,17 @@ def row_notice_type(information_type: str, title: str) -> str:
 OK, TOO_FREQUENT, REFINE, CAPTCHA = 200, 800, 804, 829
 
 
-def list_form(keyword: str, stage: str, province: str, start: dt.date, end: dt.date, page: int) -> dict[str, str]:
+# SOURCE_TYPE: 1 provincial platforms, 2 central enterprises, 3 the Ministry of Finance. Each answers only its own,
+# so every one is asked.
+SOURCE_TYPES = ("1", "2", "3")
+
+
+def list_form(keyword: str, stage: str, province: str, start: dt.date, end: dt.date, page: int,
+              source_type: str = "1") -> dict[str, str]:
     """The form the site's own list page posts; DEAL_TIME 06 is a custom date range."""
     return {"TIMEBEGIN_SHOW": f"{start:%Y-%m-%d}", "TIMEEND_SHOW": f"{end:%Y-%m-%d}",
-            "TIMEBEGIN": f"{start:%Y-%m-%d}", "TIMEEND": f"{end:%Y-%m-%d}", "SOURCE_TYPE": "1", "DEAL_TIME": "06",
+            "TIMEBEGIN": f"{start:%Y-%m-%d}", "TIMEEND": f"{end:%Y-%m-%d}", "SOURCE_TYPE": source_type,
+            "DEAL_TIME": "06",
             "DEAL_CLASSIFY": CLASSIFY_GOVERNMENT_PROCUREMENT, "DEAL_STAGE": stage or ALL_STAGES,
             "DEAL_PROVINCE": province or "0", "DEAL_CITY": "0", "DEAL_PLATFORM": "0", "BID_PLATFORM": "0",
             "DEAL_TRADE": "0", "isShowAll": "1", "PAGENUMBER": str(page), "FINDTXT": keyword}
@@ -108,6 +117,101 @@ def parse_list(body: bytes | str) -> ListPage:
     return ListPage(total=int(data.get("total") or 0), rows=rows)
 
 
+# B pages often carry the provincial platform's data rather than the ministry's text: ``table.detail_Table`` th/td
+# pairs, or compact lines (``中标单位:X,中标价格:1150000``, ``采购单位：X 联系人…``). Their labels, by fact (from
+# portals-2026.md's samples; the longer lists are guesses).
+_BUYER = ("采购单位", "采购人", "采购人名称", "采购单位名称", "招标人")
+_SUPPLIER = ("中标单位", "中标供应商", "中标人", "成交供应商", "成交单位", "中标（成交）供应商", "中标供应商名称",
+             "成交供应商名称", "中标单位名称")
+_AMOUNT = ("中标价格", "中标金额", "成交金额", "中标价", "成交价格", "成交价", "中标（成交）金额")
+_AGENCY = ("代理机构", "采购代理机构", "招标代理机构", "代理机构名称")
+_CODE = ("项目编号", "招标项目编号", "采购项目编号")
+_BUDGET = ("预算金额", "采购预算", "项目预算")
+_LABELS = {label_key(label): fact for fact, labels in (("buyer", _BUYER), ("supplier", _SUPPLIER), ("amount", _AMOUNT),
+                                             ("agency", _AGENCY), ("code", _CODE), ("budget", _BUDGET))
+           for label in labels}
+# Labels that end a compact value without being facts themselves.
+_STOPS = ("联系人", "联系电话", "联系方式", "电话", "地址", "项目名称", "公示期", "公告期限")
+_LABEL_AT = re.compile(r"([\u4e00-\u9fa5（）()]{2,16})\s*[:：]")
+
+
+def table_pairs(content: Tag) -> list[tuple[str, str]]:
+    """Every ``table.detail_Table`` row's th/td pairs (a row may hold several), labels normalised, in order."""
+    pairs: list[tuple[str, str]] = []
+    for table in content.find_all("table", class_="detail_Table"):
+        for row in table.find_all("tr"):
+            cells = row.find_all(["th", "td"], recursive=False)
+            for index, cell in enumerate(cells[:-1]):
+                if cell.name == "th" and cells[index + 1].name == "td":
+                    pairs.append((label_key(cell.get_text(" ")), cell_text(cells[index + 1])))
+    return pairs
+
+
+def compact_pairs(text: str) -> list[tuple[str, str]]:
+    """``中标单位:X,中标价格:1150000`` and ``采购单位：X 联系人：Y`` → label/value pairs: a value runs to the next
+    label (a known one may follow the value without a separator) or to the end of the line."""
+    pairs: list[tuple[str, str]] = []
+    for line in text.split("\n"):
+        found = []
+        for match in _LABEL_AT.finditer(line):
+            label, start = label_key(match.group(1)), match.start(1)  # same length: parentheses folded
+            known = next((k for k in sorted((*_LABELS, *_STOPS), key=len, reverse=True) if label.endswith(k)), "")
+            if known:
+                start += len(label) - len(known)
+                label = known
+            found.append((label, start, match.end()))
+        for index, (label, _, value_start) in enumerate(found):
+            value_end = found[index + 1][1] if index + 1 < len(found) else len(line)
+            value = clean_text(line[value_start:value_end]).strip(" ,，;；。")
+            pairs.append((label_key(label), value))
+    return pairs
+
+
+def with_table_facts(facts: NoticeFacts, content: Tag) -> NoticeFacts:
+    """What the ministry's text left empty, from the detail table or the compact lines (the text wins)."""
+    pairs = table_pairs(content) or compact_pairs(text_of(content))
+    found: dict[str, str] = {}
+    units: dict[str, str] = {}
+    suppliers: list[SupplierItem] = []
+    for label, value in pairs:
+        base = re.sub(r"[（(](万?元)[)）]$", "", label)
+        fact = _LABELS.get(base)
+        if not fact or not value:
+            continue
+        if fact == "supplier":
+            suppliers.append(SupplierItem(name=squeeze_cjk(value)))
+        elif fact == "amount" and suppliers and not suppliers[-1].amount_text:
+            suppliers[-1].amount_text = _money(value, label)
+        found.setdefault(fact, value)
+        if base != label:
+            units.setdefault(fact, label)
+    facts.buyer = _name(facts.buyer, found.get("buyer", ""))
+    facts.agency = _name(facts.agency, found.get("agency", ""))
+    facts.project_code = facts.project_code or found.get("code", "")
+    facts.budget_text = facts.budget_text or _money(found.get("budget", ""), units.get("budget", ""))
+    if not facts.suppliers and suppliers:
+        facts.suppliers = suppliers
+        if not facts.award_text and len(suppliers) == 1:
+            facts.award_text = suppliers[0].amount_text
+    return facts
+
+
+def _name(text_value: str, pair_value: str) -> str:
+    """The text's name, unless it is the pair's name with the rest of its line (``X 联系人：Y``) run on."""
+    pair_value = squeeze_cjk(pair_value)
+    if not text_value or (pair_value and text_value.startswith(pair_value)):
+        return pair_value or text_value
+    return text_value
+
+
+def _money(value: str, label: str) -> str:
+    """A bare number takes the unit its label names (``中标价格（万元）``), else yuan (a guess)."""
+    if not value or re.search(r"[元万]", value):
+        return value
+    unit = re.search(r"万元|元", label)
+    return f"{value}{unit.group(0)}" if unit else yuan_text(value)
+
+
 def parse_detail(html: bytes | str, url: str) -> NoticeItem:
     """A /b/ content page: ``div.detail h4.h4_o`` title, ``p.p_o span`` 发布时间, ``label#platformName``, the body
     ``div#mycontent`` / ``div.detail_content``, and ``span.detail_url a`` linking the provincial original."""
@@ -125,7 +229,7 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
     body_text = text_of(content)
     if not body_text:
         raise ParseError("the notice body is empty")
-    facts = notice_facts(content)
+    facts = with_table_facts(notice_facts(content), content)
     fields = dict(facts.fields)
     if platform:
         fields["来源平台"] = platform

@@ -1,26 +1,28 @@
-"""www.ccgp-qinghai.gov.cn (政采云) answers → items: the JSON search and the detail pages whose notice is JSON in
-``<input name="articleDetail" value="…">``.
+"""政采云 portals (www.ccgp-qinghai.gov.cn and the other provinces on the platform) answers → items: the
+``POST /portal/category`` JSON list and the ``/portal/detail?articleId=`` JSON notice, whose ``content`` is the
+notice's HTML in the ministry's template (read as ccgp's bodies are).
 
-Structure from ../shared/research/portals.md §4; what is inferred rather than seen is marked "guess".
+Shapes from ../shared/research/portals-2026.md (other projects' scrapers of 2024–26 and Guangxi's answers of 2024);
+what is inferred rather than seen is marked "guess". Every answer is checked for its shape: anything else is a
+ParseError, never a KeyError or a TypeError.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
-import re
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-from crawler.items import NoticeItem
-from crawler.parsers.common import (ListPage, ListRow, ParseError, attachment_links, load_json, notice_facts, soup_of,
-                                    text_of)
+from crawler.items import AttachmentItem, NoticeItem
+from crawler.parsers import ccgp
+from crawler.parsers.common import ListPage, ListRow, ParseError, district_region, load_json, notice_facts, soup_of
 from pipelines.normalise import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-qinghai.gov.cn"
-SEARCH_URL = f"{BASE_URL}/front/search/category"
-ALL_CATEGORIES = "ZcyAnnouncement"  # guess: the parent of every category below
+PAGE_SIZE = 15  # what the site's own list page asks for
 
-# Normalised notice type → 政采云 categoryCode (ZcyAnnouncement + the documented category number; guess).
+# Normalised notice type → 政采云 categoryCode ("ZcyAnnouncement" + the category number of portals.md; the numbers
+# are from other 政采云 portals: a guess for Qinghai). ``/portal/category`` misses sub-categories, so "every type"
+# asks for each of these in turn rather than for a parent.
 CATEGORY_CODES: dict[str, tuple[str, ...]] = {
     "intention": ("ZcyAnnouncement11",), "tender": ("ZcyAnnouncement2",), "negotiation": ("ZcyAnnouncement3002",),
     "consultation": ("ZcyAnnouncement3011",), "inquiry": ("ZcyAnnouncement3003",), "award": ("ZcyAnnouncement4",),
@@ -28,78 +30,133 @@ CATEGORY_CODES: dict[str, tuple[str, ...]] = {
     "single_source": ("ZcyAnnouncement1002",), "other": ("ZcyAnnouncement1",),
 }
 CATEGORY_TYPES = {code: notice_type for notice_type, codes in CATEGORY_CODES.items() for code in codes}
+ALL_CATEGORY_CODES: tuple[str, ...] = tuple(dict.fromkeys(c for codes in CATEGORY_CODES.values() for c in codes))
 
 
-def search_body(keyword: str, category: str, districts: list[str], start: dt.date, end: dt.date, page: int,
-                page_size: int) -> dict[str, Any]:
-    """The JSON the site's search page posts; the date fields are those of other 政采云 portals (guess)."""
-    return {"pageNo": page, "pageSize": page_size, "categoryCode": category, "keyword": keyword,
-            "districtCode": districts, "publishDateBegin": f"{start:%Y-%m-%d}", "publishDateEnd": f"{end:%Y-%m-%d}"}
+def category_url(base_url: str = BASE_URL) -> str:
+    return f"{base_url}/portal/category"
+
+
+def category_body(category: str, start: dt.date, end: dt.date, page: int, page_size: int = PAGE_SIZE) -> dict[str, Any]:
+    """The JSON the site's list page posts (its ``_t`` cache-buster is added by the spider); the dates are days."""
+    return {"pageNo": page, "pageSize": page_size, "categoryCode": category,
+            "publishDateBegin": f"{start:%Y-%m-%d}", "publishDateEnd": f"{end:%Y-%m-%d}"}
+
+
+def detail_url(article_id: str, base_url: str = BASE_URL) -> str:
+    """The notice as JSON (what the spider fetches and archives)."""
+    return f"{base_url}/portal/detail?{urlencode({'articleId': article_id})}"
+
+
+def person_url(article_id: str, base_url: str = BASE_URL, parent_id: str = "") -> str:
+    """The notice's page for people (what a notice links to)."""
+    return f"{base_url}/site/detail?{urlencode({'parentId': parent_id, 'articleId': article_id})}"
 
 
 def source_key_from_url(url: str) -> str | None:
-    """The article ID: the last path segment of ``/ZcyAnnouncement/…/<id>.html`` (or ``articleId=`` in a query)."""
-    match = re.search(r"articleId=([^&#]+)", url) or re.search(r"/([0-9A-Za-z_=+\-]{6,})\.html?(?:[?#]|$)", url)
-    return match.group(1) if match else None
+    """The article ID of a ``/portal/detail`` or ``/site/detail`` address (IDs hold ``+/=``: URL-encoded)."""
+    values = parse_qs(urlsplit(url).query).get("articleId")
+    return values[0] if values and values[0] else None
 
 
-def parse_search(body: bytes | str) -> ListPage:
-    answer = load_json(body, "search answer")
-    hits = answer.get("hits") if isinstance(answer, dict) else None
-    if not isinstance(hits, dict):
-        raise ParseError(f"the search answer has no hits ({str(answer)[:120]})")
-    total = hits.get("total") or 0
-    total = int(total.get("value", 0) if isinstance(total, dict) else total)  # Elasticsearch 7 wraps it
+def _result_data(body: bytes | str, what: str) -> dict[str, Any]:
+    """``{"success": true, "result": {"data": {…}}}`` → the data object; any other shape is a ParseError."""
+    answer = load_json(body, what)
+    if not isinstance(answer, dict):
+        raise ParseError(f"the {what} is not a JSON object")
+    if answer.get("success") is False:
+        raise ParseError(f"the {what} says it failed: {str(answer.get('error') or answer.get('message') or '')[:120]}")
+    result = answer.get("result")
+    data = result.get("data") if isinstance(result, dict) else None
+    if not isinstance(data, dict):
+        raise ParseError(f"the {what} has no result.data object ({str(answer)[:120]})")
+    return data
+
+
+def _text(value: Any) -> str:
+    """A JSON scalar as text; objects and lists (a changed shape) are not text."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return ""
+    return clean_text(str(value))
+
+
+def parse_category(body: bytes | str, base_url: str = BASE_URL) -> ListPage:
+    """``result.data.{total, data[]}``; rows carry ``articleId`` (no URL), title, author, publishDate (ms),
+    districtCode, districtName, pathName (the notice type in Chinese), procurementMethod, gpCatalogName."""
+    data = _result_data(body, "category list")
+    total, records = data.get("total", 0), data.get("data", [])
+    if isinstance(total, bool) or not isinstance(total, (int, str)) or not str(total).isdigit():
+        raise ParseError(f"the category list's total is not a number ({total!r})")
+    total = 0 if total is None else total
+    if records is None:  # no rows at all
+        records = []
+    if not isinstance(records, list):
+        raise ParseError("the category list's data is not a list")
     rows = []
-    for hit in hits.get("hits") or []:
-        source: dict[str, Any] = hit.get("_source") or {}
-        href = source.get("url") or ""
-        key = str(source.get("articleId") or hit.get("_id") or "") or source_key_from_url(href) or ""
-        if not href or not key:
+    for record in records:
+        if not isinstance(record, dict):
+            raise ParseError("a category list row is not an object")
+        key = _text(record.get("articleId"))
+        if not key:
             continue
-        listing = {"region_text": source.get("districtName", ""), "notice_type_label": source.get("pathName", ""),
-                   "buyer": source.get("purchaseName") or source.get("purchaser") or ""}
-        rows.append(ListRow(url=urljoin(BASE_URL + "/", href), key=key, title=squeeze_cjk(source.get("title", "")),
-                            published_text=str(source.get("publishDate") or ""),
+        listing = {"region_text": _text(record.get("districtName")) or _text(record.get("districtCode")),
+                   "district_code": _text(record.get("districtCode")),
+                   "notice_type_label": _text(record.get("pathName")), "author": _text(record.get("author")),
+                   "procurement_method": _text(record.get("procurementMethod")),
+                   "catalogue": _text(record.get("gpCatalogName"))}
+        rows.append(ListRow(url=detail_url(key, base_url), key=key, title=squeeze_cjk(_text(record.get("title"))),
+                            published_text=_text(record.get("publishDate")),
                             listing={k: v for k, v in listing.items() if v}))
-    return ListPage(total=total, rows=rows)
+    return ListPage(total=int(total), rows=rows)
 
 
-def article_detail(html: bytes | str) -> dict[str, Any]:
-    """The notice the page hides in ``<input name="articleDetail" value="{json}">``."""
-    soup = soup_of(html)
-    field = soup.find("input", attrs={"name": "articleDetail"})
-    if field is None or not field.get("value"):
-        raise ParseError("no notice on the page (no input[name=articleDetail])")
-    try:
-        detail = json.loads(field["value"])
-    except ValueError as exc:
-        raise ParseError(f"articleDetail is not JSON ({exc})") from exc
-    if not isinstance(detail, dict):
-        raise ParseError("articleDetail is not a JSON object")
-    return detail
-
-
-def parse_detail(html: bytes | str, url: str) -> NoticeItem:
-    detail = article_detail(html)
-    title = squeeze_cjk(str(detail.get("title") or ""))
+def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_id: str = "",
+                 source: str = "qinghai") -> NoticeItem:
+    """``result.data.{title, author, projectCode, publishDate, districtCode, content, attachmentList}`` → the
+    notice, linked at its page for people; ``content`` is read like a ccgp notice body."""
+    data = _result_data(body, "notice")
+    title = squeeze_cjk(_text(data.get("title")))
     if not title:
-        raise ParseError("articleDetail has no title")
-    content = soup_of(str(detail.get("content") or ""))
-    body_text = text_of(content)
-    if not body_text:
-        raise ParseError("articleDetail has an empty content")
-    facts = notice_facts(content)
-    attachments = attachment_links(content, url)
-    fields = dict(facts.fields)
-    if facts.project_name:
-        fields["项目名称"] = facts.project_name
+        raise ParseError("the notice has no title")
+    content_html = data.get("content")
+    if not isinstance(content_html, str):
+        raise ParseError("the notice has no content HTML")
+    # The ministry's template, as on ccgp: read by ccgp's body reader (suppliers and lots in every shape, goods
+    # tables, attachments linked from the body); what it leaves empty, the standard text's labelled lines give.
+    notice = ccgp.parse_body(content_html, base_url + "/")
+    if not notice.text:
+        raise ParseError("the notice's content is empty")
+    key = _text(data.get("articleId")) or source_key_from_url(url) or ""
+    if not key:
+        raise ParseError("the notice has no articleId")
+    facts = notice_facts(soup_of(content_html))
+    suppliers = notice.suppliers or facts.suppliers
+    attachments = list(notice.attachments)
+    listed = data.get("attachmentList")
+    if listed is not None and not isinstance(listed, list):
+        raise ParseError("the notice's attachmentList is not a list")
+    for entry in listed or []:
+        if not isinstance(entry, dict):
+            raise ParseError("an attachmentList entry is not an object")
+        href = _text(entry.get("fileUrl") or entry.get("url") or entry.get("fileId"))  # keys: guess
+        if href and urljoin(base_url + "/", href) not in {a.url for a in attachments}:
+            attachments.append(AttachmentItem(url=urljoin(base_url + "/", href),
+                                              name=_text(entry.get("name") or entry.get("fileName"))))
+    fields = {**facts.fields, **notice.fields}
+    if facts.project_name or _text(data.get("projectName")):
+        fields["项目名称"] = facts.project_name or _text(data.get("projectName"))
+    author = _text(data.get("author"))
+    if author:
+        fields["发布单位"] = author  # the list's and notice's author: often the agency, sometimes the buyer
+    fields["接口地址"] = url
+    district = district_region(_text(data.get("districtCode")))
+    award_text = notice.award_text or facts.award_text or (suppliers[0].amount_text if len(suppliers) == 1 else "")
     return NoticeItem(
-        source="qinghai", source_key=str(detail.get("articleId") or "") or source_key_from_url(url) or "", url=url,
-        title=title, published_text=clean_text(str(detail.get("publishDate") or "")),
-        region_text=clean_text(str(detail.get("districtName") or "")),
-        buyer=facts.buyer or clean_text(str(detail.get("author") or "")), agency=facts.agency,
-        project_code=facts.project_code or clean_text(str(detail.get("projectCode") or "")),
-        budget_text=facts.budget_text, award_text=facts.award_text, suppliers=facts.suppliers,
-        line_items=facts.line_items, body_text=body_text, fields=fields, attachments=attachments,
+        source=source, source_key=key, url=person_url(key, base_url, parent_id), title=title,
+        published_text=_text(data.get("publishDate")), region_text=district.name if district else "",
+        buyer=notice.buyer or facts.buyer, agency=notice.agency or facts.agency,
+        project_code=notice.project_code or facts.project_code or _text(data.get("projectCode")),
+        budget_text=notice.budget_text or facts.budget_text, award_text=award_text, suppliers=suppliers,
+        line_items=notice.line_items or facts.line_items, body_text=notice.text,
+        fields=fields, attachments=attachments,
     )

@@ -1,7 +1,9 @@
-"""www.ccgp-sichuan.gov.cn (gpcms) answers → items: the site ID, the JSON notice list and the JSON notice
-(``getInfoById``) whose ``content`` is the notice's HTML.
+"""www.ccgp-sichuan.gov.cn (gpcms) answers → items: the ``selectInfoForIndex`` JSON list (behind an image captcha)
+and the ``getInfoById`` JSON notice whose ``content`` is the notice's HTML.
 
-Structure from ../shared/research/portals.md §4; what is inferred rather than seen is marked "guess".
+Shapes from ../shared/research/portals-2026.md and the capture excerpts of 2026-03-14 (../shared/real/sichuan/);
+what is inferred rather than seen is marked "guess". Every answer is checked for its shape: anything else is a
+ParseError, never a KeyError or a TypeError.
 """
 from __future__ import annotations
 
@@ -12,96 +14,156 @@ from urllib.parse import urlencode, urljoin
 
 from crawler.items import AttachmentItem, NoticeItem
 from crawler.parsers import xizang
-from crawler.parsers.common import (ListPage, ListRow, ParseError, load_json, notice_facts, soup_of, text_of,
-                                    yuan_text)
-from pipelines.normalise import clean_text, squeeze_cjk
+from crawler.parsers.common import ListPage, ListRow, ParseError, district_region, load_json, notice_facts, soup_of, \
+    text_of, yuan_text
+from pipelines.normalise import Region, clean_text, squeeze_cjk
 
 BASE_URL = "https://www.ccgp-sichuan.gov.cn"
 API = f"{BASE_URL}/gpcms/rest/web/v2"
-SITE_ID_URL = f"{API}/index/getDeploymentSiteId?domain=www.ccgp-sichuan.gov.cn"
+SITE_ID = "94c965cc-c55d-4f92-8469-d5875c68bd04"
 CHANNEL = "c5bff13f-21ca-4dac-b158-cb40accd3035"
-PAGE_SIZE = 40  # the most the list gives
+PAGE_SIZE = 10  # verified by the capture
+# The captcha image the list's verifyCode answers (the path beside the API's other index calls: guess).
+CAPTCHA_URL = f"{API}/index/getVerify"
+# A page of the site whose scripts sign the list's requests, for the browser to load first (guess: the home).
+SIGNING_PAGE = f"{BASE_URL}/maincms-web/index"
 
-# gpcms is FreeCMS's successor from the same vendor: the same noticeType codes (guess).
+# gpcms is FreeCMS's successor from the same vendor: the same noticeType codes (59 意向 is confirmed by the capture).
 TYPE_CODES: dict[str, tuple[str, ...]] = xizang.TYPE_CODES
 CODE_TYPES: dict[str, str] = xizang.CODE_TYPES
 
 
-def list_url(site_id: str, keyword: str, type_code: str, region_code: str, buyer: str, start: dt.date,
-             end: dt.date, page: int) -> str:
-    """The list query; ``title``, ``purchaser``, ``noticeStartTime`` / ``noticeEndTime`` are guesses."""
-    params = [("siteId", site_id), ("channel", CHANNEL), ("noticeType", type_code), ("currPage", page),
-              ("pageSize", PAGE_SIZE), ("regionCode", region_code), ("title", keyword), ("purchaser", buyer),
-              ("noticeStartTime", f"{start:%Y-%m-%d}"), ("noticeEndTime", f"{end:%Y-%m-%d}")]
-    return f"{API}/info/selectInfoMoreChannel?{urlencode(params)}"
+def list_url(type_code: str, start: dt.date, end: dt.date, page: int, verify_code: str) -> str:
+    """The list query as the capture shows it (its ``_t`` cache-buster is added by the spider)."""
+    params = [("currPage", page), ("pageSize", PAGE_SIZE), ("siteId", SITE_ID), ("channel", CHANNEL),
+              ("noticeType", type_code), ("operationStartTime", f"{start:%Y-%m-%d} 00:00:00"),
+              ("operationEndTime", f"{end:%Y-%m-%d} 23:59:59"), ("verifyCode", verify_code)]
+    return f"{API}/info/selectInfoForIndex?{urlencode(params)}"
 
 
 def detail_url(notice_id: str) -> str:
     return f"{API}/info/getInfoById?{urlencode({'id': notice_id})}"
 
 
+def person_url(notice_id: str) -> str:
+    """The notice's page for people."""
+    return f"{BASE_URL}/maincms-web/article?{urlencode({'type': 'notice', 'id': notice_id})}"
+
+
 def source_key_from_url(url: str) -> str | None:
-    match = re.search(r"getInfoById\?(?:.*&)?id=([^&#]+)", url)
+    match = re.search(r"(?:getInfoById|maincms-web/article)\?(?:.*&)?id=([^&#]+)", url)
     return match.group(1) if match else None
+
+
+def _text(value: Any) -> str:
+    """A JSON scalar as text; objects and lists (a changed shape) are not text."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return ""
+    return clean_text(str(value))
 
 
 def _data(body: bytes | str, what: str) -> Any:
     answer = load_json(body, what)
     if not isinstance(answer, dict):
         raise ParseError(f"the {what} is not a JSON object")
-    if str(answer.get("code", "200")) not in {"200", "0"}:
-        raise ParseError(f"the {what} answered code {answer.get('code')}: {answer.get('msg', '')}")
+    if _text(answer.get("code") or "200") not in {"200", "0"}:
+        raise ParseError(f"the {what} answered code {_text(answer.get('code'))}: {_text(answer.get('msg'))[:120]}")
     return answer.get("data")
 
 
-def parse_site_id(body: bytes | str) -> str:
-    data = _data(body, "site ID answer")
-    site_id = data.get("siteId") if isinstance(data, dict) else data
-    if not site_id or not isinstance(site_id, str):
-        raise ParseError("the site ID answer has no site ID")
-    return site_id
+def captcha_refused(body: bytes | str) -> str | None:
+    """The list's answer when the captcha code was wrong or stale: its message (a guess: a code other than 200
+    whose message names 验证码), else None."""
+    try:
+        answer = load_json(body)
+    except ParseError:
+        return None
+    if not isinstance(answer, dict) or _text(answer.get("code") or "200") in {"200", "0"}:
+        return None
+    message = _text(answer.get("msg") or answer.get("message"))
+    return message or "refused" if "验证码" in message or "verify" in message.lower() else None
 
 
 def parse_list(body: bytes | str) -> ListPage:
-    data = _data(body, "notice list") or {}
+    """``data.{rows[], total}``; rows carry id, title, author (the buyer, or its agency), noticeTime, regionName,
+    regionCode, noticeType, openTenderCode."""
+    data = _data(body, "notice list")
+    if not isinstance(data, dict):
+        raise ParseError("the notice list has no data object")
+    total, records = data.get("total", 0), data.get("rows", [])
+    if isinstance(total, bool) or not isinstance(total, (int, str)) or not str(total).isdigit():
+        raise ParseError(f"the notice list's total is not a number ({total!r})")
+    total = 0 if total is None else total
+    if records is None:  # no rows at all
+        records = []
+    if not isinstance(records, list):
+        raise ParseError("the notice list's rows are not a list")
     rows = []
-    for record in data.get("rows") or []:
-        key = str(record.get("id") or "")
+    for record in records:
+        if not isinstance(record, dict):
+            raise ParseError("a notice list row is not an object")
+        key = _text(record.get("id"))
         if not key:
             continue
-        listing = {"buyer": record.get("purchaser", ""), "agency": record.get("agency", ""),
-                   "region_text": record.get("regionName", ""), "budget_text": yuan_text(record.get("budget")),
-                   "notice_type_label": record.get("noticeTypeName", "")}
-        rows.append(ListRow(url=detail_url(key), key=key, title=squeeze_cjk(record.get("title", "")),
-                            published_text=str(record.get("noticeTime") or ""),
+        listing = {"buyer": _text(record.get("purchaser")) or _text(record.get("author")),
+                   "agency": _text(record.get("agency")), "region_text": _text(record.get("regionName")),
+                   "region_code": _text(record.get("regionCode")), "project_code": _text(record.get("openTenderCode")),
+                   "notice_type": CODE_TYPES.get(_text(record.get("noticeType")), ""),
+                   "notice_type_label": _text(record.get("noticeTypeName")),
+                   "budget_text": yuan_text(_text(record.get("budget")))}
+        rows.append(ListRow(url=detail_url(key), key=key, title=squeeze_cjk(_text(record.get("title"))),
+                            published_text=_text(record.get("noticeTime")),
                             listing={k: v for k, v in listing.items() if v}))
-    return ListPage(total=int(data.get("total") or 0), rows=rows)
+    return ListPage(total=int(total), rows=rows)
 
+
+def region_of(code: str, name: str) -> Region | None:
+    """The region of a gpcms ``regionCode``: a body's own level (``内江市市本级`` 511001, ``四川省本级`` 510001) is
+    its prefecture's (or province's) code plus one, which may be a county's code elsewhere (513301 is 康定市)."""
+    if name.endswith("本级") and re.fullmatch(r"\d{6}", code):
+        code = code[:2] + "0000" if code[2:4] == "00" else code[:4] + "00"
+    return district_region(code)
 
 
 def parse_detail(body: bytes | str, url: str) -> NoticeItem:
     data = _data(body, "notice")
-    if not isinstance(data, dict) or not data.get("title"):
+    if not isinstance(data, dict) or not _text(data.get("title")):
         raise ParseError("the notice answer has no notice (data.title)")
-    content = soup_of(str(data.get("content") or ""))
+    content_html = data.get("content")
+    if not isinstance(content_html, str):
+        raise ParseError("the notice has no content HTML")
+    content = soup_of(content_html)
     body_text = text_of(content)
     if not body_text:
         raise ParseError("the notice's content is empty")
+    key = _text(data.get("id")) or source_key_from_url(url) or ""
     facts = notice_facts(content)
-    attachments = [AttachmentItem(url=urljoin(BASE_URL + "/", str(a.get("url") or a.get("fileUrl") or "")),
-                                  name=clean_text(str(a.get("name") or a.get("fileName") or "")))
-                   for a in data.get("attchs") or [] if a.get("url") or a.get("fileUrl")]
+    attachments = []
+    listed = data.get("attchs")
+    if listed is not None and not isinstance(listed, list):
+        raise ParseError("the notice's attchs is not a list")
+    for entry in listed or []:
+        if not isinstance(entry, dict):
+            raise ParseError("an attchs entry is not an object")
+        href = _text(entry.get("url") or entry.get("fileUrl"))  # keys: guess
+        if href:
+            attachments.append(AttachmentItem(url=urljoin(BASE_URL + "/", href),
+                                              name=_text(entry.get("name") or entry.get("fileName"))))
     fields = dict(facts.fields)
     if facts.project_name:
         fields["项目名称"] = facts.project_name
+    fields["接口地址"] = url
+    # The capture has no purchaser: the author is the buyer (the page's 采购人 section wins when it has one).
+    buyer = squeeze_cjk(_text(data.get("purchaser"))) or facts.buyer or squeeze_cjk(_text(data.get("author")))
+    region = region_of(_text(data.get("regionCode")), _text(data.get("regionName")))
     return NoticeItem(
-        source="sichuan", source_key=str(data.get("id") or "") or source_key_from_url(url) or "", url=url,
-        title=squeeze_cjk(str(data["title"])), notice_type=CODE_TYPES.get(str(data.get("noticeType") or ""), ""),
-        published_text=str(data.get("noticeTime") or ""), region_text=clean_text(str(data.get("regionName") or "")),
-        buyer=squeeze_cjk(str(data.get("purchaser") or "")) or facts.buyer,
-        agency=squeeze_cjk(str(data.get("agency") or "")) or facts.agency,
-        project_code=clean_text(str(data.get("openTenderCode") or "")) or facts.project_code,
-        budget_text=facts.budget_text or yuan_text(data.get("budget")), award_text=facts.award_text,
+        source="sichuan", source_key=key, url=person_url(key) if key else url,
+        title=squeeze_cjk(_text(data.get("title"))), notice_type=CODE_TYPES.get(_text(data.get("noticeType")), ""),
+        notice_type_label=_text(data.get("noticeTypeName")), published_text=_text(data.get("noticeTime")),
+        region_text=region.name if region else _text(data.get("regionName")), buyer=buyer,
+        agency=squeeze_cjk(_text(data.get("agency"))) or facts.agency,
+        project_code=_text(data.get("openTenderCode")) or facts.project_code,
+        budget_text=facts.budget_text or yuan_text(_text(data.get("budget"))), award_text=facts.award_text,
         suppliers=facts.suppliers, line_items=facts.line_items, body_text=body_text, fields=fields,
         attachments=attachments,
     )

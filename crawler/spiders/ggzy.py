@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import scrapy
@@ -11,7 +12,7 @@ from crawler.items import NoticeItem
 from crawler.parsers import ggzy as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl
-from crawler.spiders.patterns import JsonListSpider, ListWindow
+from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
 from pipelines.normalise import region_by_code
 
 
@@ -23,23 +24,31 @@ class GgzySpider(JsonListSpider):
     **Ways in**:
 
     * ``dealList.html`` once, for the session cookies, then the list ``POST …/getTradList`` (form-encoded,
-      20 rows a page, JSON), one query per keyword (``FINDTXT``), stage (``DEAL_STAGE``) and 31-day window
-      (``DEAL_TIME=06`` with ``TIMEBEGIN``/``TIMEEND``); a window whose total passes the 1,000-result cap, or that
-      the site calls too broad (code 804), is halved until it fits;
-    * the content pages: the list's ``/html/a/`` wrapper URL with ``/html/b/``, fetched directly;
+      20 rows a page, JSON ``data.{records, total}``), one query per keyword (``FINDTXT``), stage (``DEAL_STAGE``),
+      source type (``SOURCE_TYPE`` 1 provincial platforms, 2 central enterprises, 3 the Ministry of Finance: each
+      is asked, as 1 alone misses the others) and 31-day window (``DEAL_TIME=06`` with ``TIMEBEGIN``/``TIMEEND``);
+      a window whose total passes the 1,000-result cap, or that the site calls too broad (code 804), is halved
+      until it fits;
+    * the content pages: the list's ``/html/a/`` wrapper URL with ``/html/b/``, fetched directly; their
+      ``#mycontent`` holds the ministry's notice text, a ``table.detail_Table`` of th/td pairs, or compact lines
+      (``中标单位:X,中标价格:N``, ``采购单位：X 联系人…``): buyer, agency, project code, supplier and award are read
+      from whichever is there (the text first);
     * explicit detail URLs (``url``): ``/a/`` ones are read at ``/b/``.
 
     **Regions**: every province by ``DEAL_PROVINCE`` (540000 西藏, 630000 青海, 510000 四川 …); a prefecture is
     sent as its province and rows are kept by their ``cityText``.
 
-    **Caveats**: the form's fields beyond those documented (SOURCE_TYPE, DEAL_CITY, isShowAll …) and the
-    DEAL_STAGE codes (0201 announcements of every method, 0202 awards, 0203 contracts, 0204 corrections) are from
-    public spiders, not confirmed, so a method type (tender, inquiry …) asks for all 0201 announcements; answer codes
-    800 (too frequent: waited out and retried) and 829 (captcha: the crawl stops, run failed) are from notes; a
-    keyword with no hits is said to return the unfiltered list, so rows are kept only when their title has the
-    keyword and a page 1 without any such row counts as no hits (a hit only in the text is lost); the list has no
-    buyer, so ``buyer`` filters the fetched notices; one project appears several times (one record per stage and
-    platform); the record ``id`` is taken as the notice ID.
+    **Caveats**: confirmed by other projects' scrapers of 2024–26 and an answer of 2026-10-03: the list's
+    endpoint, form fields (DEAL_TIME, FINDTXT, PAGENUMBER, SOURCE_TYPE and its three values), answer shape and codes
+    (200/800/801/804/829), the record keys, the 1,000 cap, the /a/ → /b/ pages and their ``detail_Table`` and
+    compact-text bodies. Still guesses: the other form fields (DEAL_CITY, isShowAll …), the DEAL_STAGE codes
+    (0201 announcements of every method, 0202 awards, 0203 contracts, 0204 corrections), so a method type (tender,
+    inquiry …) asks for all 0201 announcements; what 800 (too frequent: waited out and retried) and 829 (captcha:
+    the crawl stops, run failed) mean; the detail tables' labels beyond 采购单位/中标单位/中标价格, and bare prices
+    being yuan; a keyword with no hits is said to return the unfiltered list, so rows are kept only when their
+    title has the keyword and a page 1 without any such row counts as no hits (a hit only in the text is lost);
+    the list has no buyer, so ``buyer`` filters the fetched notices; one project appears several times (one record
+    per stage and platform); the record ``id`` is taken as the notice ID.
     """
 
     name = "ggzy"
@@ -58,6 +67,10 @@ class GgzySpider(JsonListSpider):
     def after_list_page(self, response: Response) -> Iterable[scrapy.Request]:
         yield from super().list_requests()
 
+    def queries(self) -> list[ListQuery]:
+        """Every query once per source type: SOURCE_TYPE 1 lists the provincial platforms only."""
+        return [replace(query, scope=source) for query in super().queries() for source in site.SOURCE_TYPES]
+
     def portal_region(self) -> str:
         region = region_by_code(self.region) if self.region else None
         return region.province_code if region else ""
@@ -65,7 +78,7 @@ class GgzySpider(JsonListSpider):
     def build_list_request(self, window: ListWindow) -> scrapy.Request:
         query = window.query
         form = site.list_form(query.keyword, query.type_code, query.region_code, window.start, window.end,
-                              window.page)
+                              window.page, query.scope or "1")
         return scrapy.FormRequest(site.LIST_URL, formdata=form,
                                   headers={"Referer": site.DEAL_LIST_PAGE, "X-Requested-With": "XMLHttpRequest"})
 

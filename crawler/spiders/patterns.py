@@ -37,11 +37,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ListQuery:
-    """One list query but for its dates and page: a keyword, one of the portal's notice-type codes, a region."""
+    """One list query but for its dates and page: a keyword, one of the portal's notice-type codes, a region, and a
+    further part of the portal's list a query must name (``scope``: ggzy's source type)."""
 
     keyword: str = ""
     type_code: str = ""
     region_code: str = ""
+    scope: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,7 +210,8 @@ class JsonListSpider(NoticeSpider):
         query = window.query
         parts = [f"{window.start}..{window.end}", f"page {window.page}"]
         parts += [f"{name} {value!r}" for name, value in (("keyword", query.keyword), ("type", query.type_code),
-                                                           ("region", query.region_code)) if value]
+                                                           ("region", query.region_code),
+                                                           ("scope", query.scope)) if value]
         return f"{self.name} list " + ", ".join(parts)
 
     # ------------------------------------------------------------------------------------------ details

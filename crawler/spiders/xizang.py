@@ -23,14 +23,18 @@ class XizangSpider(JsonListSpider):
     * the notice list ``/freecms/rest/v1/notice/selectInfoMoreChannel.do`` (JSON over GET, 100 rows a page), one
       query per keyword (``noticeName``, a title filter), notice-type code (``noticeType``) and 31-day window
       (``operationStartTime`` / ``operationEndTime``), every page of it;
-    * the detail pages (host + ``pageurl``), HTML;
+    * the detail pages (host + ``pageurl``), HTML; the buyer, agency and budget come from the list's
+      ``fieldValues`` (``f_purchaser``, ``f_agency``, ``f_budget``) when it has them, else from the page;
     * explicit detail URLs (``url``): only those.
 
     **Regions**: 西藏 (54) only; a prefecture or county (e.g. 540600 那曲市) is sent as ``cityOrArea``.
 
-    **Caveats**: the list, its parameters and the row fields come from public spiders, not from the live site:
-    the date bounds' format (``YYYY-MM-DD HH:MM:SS``), ``cityOrArea`` taking a 6-digit region code, ``%`` meaning
-    every notice type, http rather than https, and the ``fieldValues`` (f_purchaser, f_budget in yuan, f_agency,
+    **Caveats**: confirmed by six public spiders (2019–22): the list endpoint, its siteId and channel, and the
+    row keys (``total``, ``data[]``, ``pageurl``/``htmlpath``, ``addtime``, ``fieldValues.f_noticeTime``); a 2025 URL
+    confirms the detail pages' layout (``/freecms/site/xizang/ggxx/info/<year>/<32 hex>.html``, served over https).
+    Not seen on the live site: the date bounds' format (``YYYY-MM-DD HH:MM:SS``), ``cityOrArea`` taking a 6-digit
+    region code, ``%`` meaning every notice type, that plain http still answers (the spider keeps it; the 2025 URL
+    is https), and the ``fieldValues`` (f_purchaser, f_budget in yuan, f_agency,
     f_noticeTypeName) seen on other FreeCMS sites are guesses; no result cap is known, so windows are not split; the
     detail template (``div.notice-hear h2``, ``div#print-content div.notice-con``, older ``div.noticeArea`` /
     ``div.wangedit``) is from notes, and the publication time falls back to the list's ``f_noticeTime``; the
@@ -64,8 +68,14 @@ class XizangSpider(JsonListSpider):
         return site.source_key_from_url(url)
 
     def parse_detail(self, response: Response) -> Iterator[NoticeItem]:
-        item = self.with_listing(site.parse_detail(response.body, response.url), response)
+        item = site.parse_detail(response.body, response.url)
         listing = response.meta.get("listing") or {}
+        # The list's fields (f_purchaser, f_agency, f_budget) are the site's own data: they win over what is read
+        # off the page's text, which fills in where the list has none.
+        for name in ("buyer", "agency", "budget_text"):
+            if listing.get(name):
+                setattr(item, name, str(listing[name]))
+        item = self.with_listing(item, response)
         item.notice_type = item.notice_type or site.CODE_TYPES.get(listing.get("type_code", ""), "")
         item.region_text = item.region_text or "西藏自治区"  # the buyer's name narrows it (那曲市公安局 → 那曲市)
         yield item

@@ -8,14 +8,16 @@ and ``bench/match.py`` check that both agree.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from typing import Any
 
 import ahocorasick
-import jieba
 
+from pipelines.matching.text import normalise
 from pipelines.matching.watchlist import Term, Watchlist, spelling_variants
 
 # jieba's own block pattern (jieba.re_han_default): segmentation never crosses these blocks' edges.
@@ -38,13 +40,17 @@ class Hit:
 
 
 @cache
-def _quiet_jieba() -> None:
+def _jieba() -> Any:
+    """jieba, imported quietly on first use: loading it and its dictionary takes a second, and most notices have
+    no candidate for it to confirm."""
+    import jieba
+
     jieba.setLogLevel(logging.WARNING)
+    return jieba
 
 
 class Matcher:
     def __init__(self, watchlist: Watchlist) -> None:
-        _quiet_jieba()
         self.watchlist = watchlist
         self.spellings: dict[str, Term] = {}
         # Spellings that match only beside one of their term's context words (normalised): bare model numbers
@@ -65,8 +71,17 @@ class Matcher:
                     if variant not in self.spellings:
                         self.spellings[variant] = term
                         self.context_of[variant] = context
-        self.tokenizer = jieba.Tokenizer()
-        self.tokenizer.initialize()
+        self.automaton = ahocorasick.Automaton()
+        for spelling in self.spellings:
+            self.automaton.add_word(spelling, spelling)
+        self.automaton.make_automaton()
+        self.longest = max((len(s) for s in self.spellings), default=0)
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        """jieba with every spelling in its dictionary, built when a candidate first needs confirming."""
+        tokenizer = _jieba().Tokenizer()
+        tokenizer.initialize()
         for spelling in self.spellings:
             if " " in spelling or len(spelling) < 2 or not _has_cjk(spelling):
                 # Several tokens (matched as a sequence), too short, or Latin only: jieba keeps a run of Latin
@@ -74,14 +89,17 @@ class Matcher:
                 continue
             cjk_only = all("\u4e00" <= ch <= "\u9fd5" for ch in spelling)
             if cjk_only and len(spelling) == 2:
-                self.tokenizer.add_word(spelling, SHORT_CJK_FREQUENCY)
+                tokenizer.add_word(spelling, SHORT_CJK_FREQUENCY)
             else:
-                self.tokenizer.add_word(spelling, max(self.tokenizer.suggest_freq(spelling, False), 10))
-        self.automaton = ahocorasick.Automaton()
-        for spelling in self.spellings:
-            self.automaton.add_word(spelling, spelling)
-        self.automaton.make_automaton()
-        self.longest = max((len(s) for s in self.spellings), default=0)
+                tokenizer.add_word(spelling, max(tokenizer.suggest_freq(spelling, False), 10))
+        # Buyers' names are whole tokens too, so a term never matches inside one: 刑事科学技术 (forensic casework)
+        # in 刑事科学技术研究所, 司法鉴定 in 司法鉴定中心, is the buyer, not what is bought.
+        for term in self.watchlist.buyer_types:
+            for spelling in term.spellings:
+                key = normalise(spelling)
+                if len(key) > 2 and _has_cjk(key) and key not in self.spellings:
+                    tokenizer.add_word(key, max(tokenizer.suggest_freq(key, False), 10))
+        return tokenizer
 
     # ------------------------------------------------------------------------------------------ fast path
 
@@ -110,9 +128,10 @@ class Matcher:
         """Token edges of the jieba blocks the candidates touch; characters outside blocks are edges themselves."""
         edges: set[int] = set()
         blocks = [(m.start(), m.end()) for m in BLOCK.finditer(text)]
+        starts = [block[0] for block in blocks]
         wanted: set[tuple[int, int]] = set()
         for start, end, _ in candidates:
-            for block in _blocks_between(blocks, start, end):
+            for block in _blocks_between(blocks, starts, start, end):
                 wanted.add(block)
             edges.update((start, end))  # confirmed below only if they are real edges
         confirmed: set[int] = set()
@@ -152,14 +171,28 @@ def _has_cjk(text: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fd5" for ch in text)
 
 
-def _blocks_between(blocks: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
-    return [block for block in blocks if block[0] < end and start < block[1]]
+def _blocks_between(blocks: list[tuple[int, int]], starts: list[int], start: int, end: int) -> list[tuple[int, int]]:
+    """The blocks (sorted, disjoint; ``starts`` their starts) that overlap ``[start, end)``: found by bisection,
+    so many candidates cost n log n, not n × blocks."""
+    index = max(0, bisect.bisect_right(starts, start) - 1)
+    found = []
+    while index < len(blocks) and blocks[index][0] < end:
+        if start < blocks[index][1]:
+            found.append(blocks[index])
+        index += 1
+    return found
 
 
 def _leftmost_longest(hits: list[Hit]) -> list[Hit]:
-    """Overlapping matches keep the longest (thermo fisher scientific over thermo fisher), then the leftmost."""
+    """Overlapping matches keep the longest (thermo fisher scientific over thermo fisher), then the leftmost.
+    Taken positions are marked in a bytearray: each hit is checked in its own length, so n hits cost O(n log n)
+    for the sort, not O(n²) comparisons."""
+    if not hits:
+        return []
+    taken = bytearray(max(hit.end for hit in hits))
     chosen: list[Hit] = []
     for hit in sorted(hits, key=lambda h: (-(h.end - h.start), h.start)):
-        if all(hit.end <= other.start or other.end <= hit.start for other in chosen):
+        if not any(taken[hit.start:hit.end]):
+            taken[hit.start:hit.end] = b"\x01" * (hit.end - hit.start)
             chosen.append(hit)
     return sorted(chosen, key=lambda h: h.start)

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+import ahocorasick
+
+from models.constants import REVIEW_FIRST_SCORE
 from pipelines.matching.matcher import Hit, Matcher
 from pipelines.matching.text import normalise, normalise_with_offsets, original_span
-from pipelines.matching.watchlist import Term, Watchlist
+from pipelines.matching.watchlist import FORENSIC, Term, Watchlist
 from pipelines.normalise import is_tibetan_area, places_in
 
 FIRST_TERM = {"strong": 40, "medium": 20, "weak": 5}
@@ -26,6 +30,10 @@ NEGATIVE_CONTEXT = -25
 TIBETAN_AREA = 15
 VENDOR_PRODUCT_KIT = 10
 MANY_TERMS = 5  # three or more distinct terms
+GENERAL_FIRST = 20  # a general word (DNA, 指纹, 人脸…) in a police or judicial context: with a police buyer, 50
+GENERAL_MORE = 5    # each further general word, up to two
+GENERAL_WORD = "general-word"  # the category of a counted general word's match (stored, searchable like a term's)
+FORENSIC_BAND = (20, 45)  # forensic casework, not DNA/biometric: seen, searchable, never "review first" alone
 SNIPPET = 30
 QUANTITY = re.compile(r"(?P<count>\d+(?:\.\d+)?)\s*(?P<unit>人份/盒|人份|台|套|盒|张|支|个|份|瓶|块|片|管|根)")
 
@@ -118,28 +126,46 @@ class _Clauses:
         return bisect.bisect_right(self.breaks, index)
 
 
-def _owner(hits: list[Hit], clause_of: _Clauses, start: int, end: int, owners: Sequence[Sequence[str]]) -> int | None:
-    """The index of the hit a number at ``[start, end)`` belongs to: the nearest hit of the first category group in
-    ``owners`` that has one in the same clause, before the number if any, else after it, within ``QUANTITY_REACH``."""
-    for categories in owners:
-        best: tuple[int, int] | None = None
-        chosen = 0
-        for index, hit in enumerate(hits):
-            if categories and hit.term.category not in categories:
-                continue
-            if hit.end <= start:
-                gap, preference = start - hit.end, 0
-            elif end <= hit.start:
-                gap, preference = hit.start - end, 1
-            else:
-                continue
-            if gap > QUANTITY_REACH or clause_of[min(hit.start, start)] != clause_of[max(hit.end, end) - 1]:
-                continue
-            if best is None or (preference, gap) < best:
-                best, chosen = (preference, gap), index
-        if best is not None:
-            return chosen
-    return None
+class _Owners:
+    """Which hit a number belongs to. The hits of one field are sorted and disjoint (``Matcher.find``), so their
+    starts and ends are both sorted: the nearest hit of a category group before a number, and the nearest after
+    it, are found by bisection. Only the nearest can qualify: a farther one is farther and no nearer a clause."""
+
+    def __init__(self, hits: list[Hit], clause_of: _Clauses) -> None:
+        self.hits, self.clause_of = hits, clause_of
+        self.groups: dict[tuple[str, ...], tuple[list[int], list[int], list[int]]] = {}
+
+    def _group(self, categories: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
+        key = tuple(categories)
+        if key not in self.groups:
+            indices = [i for i, hit in enumerate(self.hits) if not categories or hit.term.category in categories]
+            self.groups[key] = (indices, [self.hits[i].start for i in indices], [self.hits[i].end for i in indices])
+        return self.groups[key]
+
+    def __call__(self, start: int, end: int, owners: Sequence[Sequence[str]]) -> int | None:
+        """The index of the hit a number at ``[start, end)`` belongs to: the nearest hit of the first category
+        group in ``owners`` that has one in the same clause, before the number if any, else after it, within
+        ``QUANTITY_REACH``."""
+        clause_of = self.clause_of
+        for categories in owners:
+            indices, starts, ends = self._group(categories)
+            before = bisect.bisect_right(ends, start) - 1
+            if before >= 0:
+                hit = self.hits[indices[before]]
+                if start - hit.end <= QUANTITY_REACH and clause_of[hit.start] == clause_of[end - 1]:
+                    return indices[before]
+            after = bisect.bisect_left(starts, end)
+            if after < len(indices):
+                hit = self.hits[indices[after]]
+                if hit.start - end <= QUANTITY_REACH and clause_of[start] == clause_of[hit.end - 1]:
+                    return indices[after]
+        return None
+
+
+def _inside(spans: list[tuple[int, int]], position: int) -> bool:
+    """Whether ``position`` is inside one of ``spans`` (sorted and disjoint)."""
+    index = bisect.bisect_right(spans, (position, sys.maxsize)) - 1
+    return index >= 0 and position < spans[index][1]
 
 
 # Who takes a count: a kit, consumable or instrument; failing one, a model number for instruments only ("3500xL
@@ -154,23 +180,24 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
     "单价3500000元" → ``amount_cny`` "3500000.00". A count goes only to a kit, consumable or instrument (台/套 for
     instruments; a model number takes 台/套 when no instrument is named) in the same clause; money to the nearest
     of those, else to the nearest term in the clause."""
-    clause_of = _Clauses(text, original, offsets)
+    owner_of = _Owners(hits, _Clauses(text, original, offsets))
     found: list[dict[str, Any]] = [{} for _ in hits]
     money_spans: list[tuple[int, int]] = []
     for match in AMOUNT.finditer(text):
-        owner = _owner(hits, clause_of, match.start("number"), match.end(), MONEY_OWNERS)
+        owner = owner_of(match.start("number"), match.end(), MONEY_OWNERS)
         money_spans.append((match.start("number"), match.end()))
         if owner is None or "amount_cny" in found[owner]:
             continue
         value = (Decimal(match.group("number").replace(",", "")) * _YUAN[match.group("unit")]).quantize(Decimal("0.01"))
         found[owner]["amount_cny"] = str(value)
         found[owner]["amount_label"] = match.group("label") or ""
+    hit_spans = [(hit.start, hit.end) for hit in hits]
     for match in QUANTITY.finditer(text):
-        if any(s <= match.start() < e for s, e in money_spans) or any(h.start <= match.start() < h.end for h in hits):
+        if _inside(money_spans, match.start()) or _inside(hit_spans, match.start()):
             continue  # digits of a price or of a model number, not a count
         unit = match.group("unit")
         owners = COUNT_OWNERS if unit in INSTRUMENT_UNITS else COUNT_OWNERS[:1]
-        owner = _owner(hits, clause_of, match.start(), match.end(), owners)
+        owner = owner_of(match.start(), match.end(), owners)
         if owner is None:
             continue
         value, into = _number(match.group("count")), found[owner]
@@ -192,23 +219,34 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
 
 def capacity(found: Sequence["FoundMatch"]) -> dict[str, Any]:
     """What a notice buys, summed: reactions (boxes × 人份/盒, or 人份), cards (张 of consumables), instruments
-    (台/套 of equipment) and money (单价 × count, else the amount). Summed within a field, then the largest field
-    taken, because title, body, items and attachments usually restate the same purchase."""
+    (台/套 of equipment) and money (单价 × count, else the amount). Summed within a field over distinct lines, then
+    the largest field taken, because title, body, items and attachments usually restate the same purchase. Within a
+    field, a line that restates another (the same term with the same quantity: the summary "采血卡(FTA卡)50000张"
+    and the 主要标的信息 row "FTA采血卡 … 50000张") counts once."""
     per_field: dict[str, dict[str, Decimal]] = {}
+    seen: set[tuple[str, str, str, Decimal]] = set()
+
+    def add(field_name: str, term: str, key: str, value: Decimal) -> None:
+        if (field_name, term, key, value) in seen:
+            return  # a restatement, not a second purchase
+        seen.add((field_name, term, key, value))
+        sums = per_field.setdefault(field_name, {})
+        sums[key] = sums.get(key, Decimal(0)) + value
+
     for match in found:
         quantity = match.quantity or {}
-        sums = per_field.setdefault(match.field, {})
+        per_field.setdefault(match.field, {})
         if "reactions" in quantity:
-            sums["reactions"] = sums.get("reactions", Decimal(0)) + Decimal(str(quantity["reactions"]))
+            add(match.field, match.term, "reactions", Decimal(str(quantity["reactions"])))
         if match.category == "consumable" and quantity.get("unit") == "张":
-            sums["cards"] = sums.get("cards", Decimal(0)) + Decimal(str(quantity["count"]))
+            add(match.field, match.term, "cards", Decimal(str(quantity["count"])))
         if match.category in ("equipment", "product-model") and quantity.get("unit") in INSTRUMENT_UNITS:
-            sums["instruments"] = sums.get("instruments", Decimal(0)) + Decimal(str(quantity["count"]))
+            add(match.field, match.term, "instruments", Decimal(str(quantity["count"])))
         if "amount_cny" in quantity:
             amount = Decimal(quantity["amount_cny"])
             if quantity.get("amount_label") == "单价" and "count" in quantity:
                 amount *= Decimal(str(quantity["count"]))
-            sums["amount_cny"] = sums.get("amount_cny", Decimal(0)) + amount
+            add(match.field, match.term, "amount_cny", amount)
     summary: dict[str, Any] = {}
     for sums in per_field.values():
         for key, value in sums.items():
@@ -232,9 +270,57 @@ def _where(field_name: str) -> str:
     return f"attachment {name}" if name != field_name else field_name
 
 
-def _snippet(text: str, start: int, end: int) -> str:
-    """Context around a match, cut from the original text (so it reads as published: ``公安厅ＤＮＡ数据库``)."""
-    return text[max(0, start - SNIPPET):end + SNIPPET]
+# Where a snippet may end: after a clause's punctuation or white space (a comma between digits is a thousands
+# separator, not a clause).
+_SNIPPET_BREAK = re.compile(r"[。；;！!？?\s，、]|[,:：](?!\d)")
+
+
+def _wordlike(char: str) -> bool:
+    """A character of a number or a Latin word (full width too), which a snippet must not cut through."""
+    return char.isalnum() and not ("\u4e00" <= char <= "\u9fff") or char in ".,%"
+
+
+def _snippet(text: str, start: int, end: int, words: Callable[[str], Iterable[str]]) -> str:
+    """Context around a match, cut from the original text (so it reads as published: ``公安厅ＤＮＡ数据库``). Each side
+    ends at the clause boundary nearest ``SNIPPET`` characters out (within twice that); failing one, at that
+    distance moved inwards to a word's edge (``words`` segments text): never inside a number, a Latin word or a
+    Chinese word ("…(100人份/盒)" rather than "…(100人份/盒)17" of 174盒)."""
+    left, right = max(0, start - SNIPPET), min(len(text), end + SNIPPET)
+    if left > 0:
+        cuts = [m.end() for m in _SNIPPET_BREAK.finditer(text, max(0, start - 2 * SNIPPET), start)]
+        left = min(cuts, key=lambda cut: abs(cut - (start - SNIPPET))) if cuts else _edge(text, left, start, words)
+    if right < len(text):
+        cuts = [m.end() for m in _SNIPPET_BREAK.finditer(text, end, min(len(text), end + 2 * SNIPPET))]
+        right = min(cuts, key=lambda cut: abs(cut - (end + SNIPPET))) if cuts else _edge(text, right, end, words)
+    return text[left:right].strip()
+
+
+def _edge(text: str, position: int, limit: int, words: Callable[[str], Iterable[str]]) -> int:
+    """The word edge nearest ``position`` on the side of ``limit`` (the match), no further than ``limit``."""
+    while position != limit and _wordlike(text[position - 1]) and _wordlike(text[position]):
+        position += 1 if limit > position else -1  # out of a number or Latin word
+    low, high = max(0, position - 8), min(len(text), position + 8)
+    edges, at = [limit], low  # the match's own edge is a word's edge
+    for word in words(text[low:high]):
+        if at > low:  # the window's ends are where it was cut, not where words end
+            edges.append(at)
+        at += len(word)
+    inward = [e for e in edges if (position <= e <= limit if limit > position else limit <= e <= position)]
+    return min(inward, key=lambda edge: abs(edge - position))
+
+
+def _between_word_edges(text: str, start: int, end: int) -> bool:
+    """No Latin letter right before ``start`` or right after ``end``: "dna" is a word in "公安局dna检验", not in
+    "cdna"."""
+    return not _LATIN.match(text[start - 1:start]) and not _LATIN.match(text[end:end + 1])
+
+
+_LATIN = re.compile(r"[a-z]")
+
+
+def _word_pattern(word: str) -> re.Pattern[str]:
+    """``word`` in normalised text; a Latin word only between word edges ("str" not inside "structure")."""
+    return re.compile(rf"(?<![a-z]){re.escape(word)}(?![a-z])")
 
 
 def _longest_in(text: str, terms: Sequence[Any]) -> tuple[Any, str] | None:
@@ -248,6 +334,42 @@ def _longest_in(text: str, terms: Sequence[Any]) -> tuple[Any, str] | None:
     return best
 
 
+# A notice that names no buyer in its buyer field or title usually names it in the body's 采购人 section:
+# "一、采购人信息 名称：某市公安局", "采购单位：某县看守所". The buyer is looked for this far after the label.
+BUYER_LABEL = re.compile(r"采购人|采购单位")
+BUYER_REACH = 60
+
+
+@dataclass
+class _Buyer:
+    """Who buys, as far as the notice says: the buyer type found (police or judicial), the negative buyer found,
+    and where it was read ("buyer", "title (no buyer given)", "body's 采购人 section")."""
+
+    whose: str
+    police: tuple[Term, str] | None
+    negative: tuple[Any, str] | None
+
+    @property
+    def is_negative(self) -> bool:
+        return bool(self.negative and (not self.police or len(self.negative[1]) > len(self.police[1])))
+
+    @property
+    def is_police(self) -> bool:
+        return bool(self.police) and not self.is_negative
+
+
+class _Field(NamedTuple):
+    """One matched field: its name, its text as published and normalised (normalised once, used by every pass)."""
+
+    name: str
+    raw: str
+    text: str
+
+    @staticmethod
+    def of(notice: MatchInput) -> list[_Field]:
+        return [_Field(name, raw, normalise(raw)) for name, raw in notice.fields()]
+
+
 class Scorer:
     def __init__(self, watchlist: Watchlist, matcher: Matcher | None = None) -> None:
         self.watchlist = watchlist
@@ -256,13 +378,19 @@ class Scorer:
         self.context_negatives = [n for n in watchlist.negatives if n.kind == "context"]
         self.generic_buyers = [normalise(name) for name in watchlist.generic_buyers]
         # Latin markers need word edges: "str" must not fire inside "structure".
-        self.markers = [(normalise(m), re.compile(rf"(?<![a-z]){re.escape(normalise(m))}(?![a-z])"))
-                        for m in watchlist.forensic_markers]
+        self.markers = [(normalise(m), _word_pattern(normalise(m))) for m in watchlist.forensic_markers]
+        self.general = {normalise(word): word for word in watchlist.general_words}
+        self.general_automaton = ahocorasick.Automaton()
+        for key in self.general:
+            self.general_automaton.add_word(key, key)
+        self.general_automaton.make_automaton()
 
     def matches(self, notice: MatchInput, naive: bool = False) -> list[FoundMatch]:
+        return self._matches(_Field.of(notice), naive)
+
+    def _matches(self, fields: list[_Field], naive: bool = False) -> list[FoundMatch]:
         found = []
-        for field_name, raw in notice.fields():
-            text = normalise(raw)
+        for field_name, raw, text in fields:
             if not text:
                 continue
             hits: list[Hit] = self.matcher.find_naive(text) if naive else self.matcher.find(text)
@@ -274,19 +402,56 @@ class Scorer:
             for hit, quantity in zip(hits, quantities(text, hits, raw, offsets)):
                 start, end = original_span(offsets, raw, hit.start, hit.end)
                 found.append(FoundMatch(hit.term.term, raw[start:end], hit.term.category, hit.term.tier,
-                                        field_name, start, end, _snippet(raw, start, end), quantity))
+                                        field_name, start, end, _snippet(raw, start, end, self._words), quantity))
         return found
 
+    def _words(self, text: str) -> Iterable[str]:
+        return self.matcher.tokenizer.cut(text, HMM=True)  # type: ignore[no-any-return]
+
+    def buyer(self, notice: MatchInput) -> _Buyer:
+        """The buyer field, unless it is empty or only runs the tender (a trading centre, an agent); then the title;
+        then the body's 采购人 section."""
+        buyer_text = normalise(notice.buyer)
+        if buyer_text:
+            police = _longest_in(buyer_text, self.watchlist.buyer_types)
+            negative = _longest_in(buyer_text, self.buyer_negatives)
+            if police or negative or not any(g in buyer_text for g in self.generic_buyers):
+                return _Buyer("buyer", police, negative)
+            fallback = f"title (buyer {notice.buyer.strip()} only runs the tender)"
+        else:
+            fallback = "title (no buyer given)"
+        title = normalise(notice.title)
+        police = _longest_in(title, self.watchlist.buyer_types)
+        negative = _longest_in(title, self.buyer_negatives)
+        if police or negative:
+            return _Buyer(fallback, police, negative)
+        body = normalise(notice.body)
+        for label in BUYER_LABEL.finditer(body):
+            section = body[label.end():label.end() + BUYER_REACH]
+            police = _longest_in(section, self.watchlist.buyer_types)
+            negative = _longest_in(section, self.buyer_negatives)
+            if police or negative:
+                return _Buyer("body's 采购人 section", police, negative)
+        return _Buyer(fallback, None, None)
+
     def score(self, notice: MatchInput, naive: bool = False) -> MatchResult:
-        found = self.matches(notice, naive)
         version = self.watchlist.version
-        if not found:
+        fields = _Field.of(notice)
+        found = self._matches(fields, naive)
+        general = self._general_words(fields)
+        if not found and not general:
             return MatchResult(0, [], [], "", version)
+        texts = [(field.name, field.text) for field in fields]
+        everything = " ".join(text for _, text in texts)
         reasons: list[str] = []
         total = 0
         terms: dict[str, FoundMatch] = {}
+        core = any(m.category != FORENSIC for m in found)
         for match in found:
-            terms.setdefault(match.term, match)
+            # Forensic casework words add nothing beside DNA or biometric terms: they are often only the buyer's
+            # name (刑事科学技术研究所, 司法鉴定中心).
+            if not (core and match.category == FORENSIC):
+                terms.setdefault(match.term, match)
         for tier in ("strong", "medium", "weak"):
             of_tier = [m for m in terms.values() if m.tier == tier]
             for index, match in enumerate(of_tier[:4]):
@@ -301,51 +466,100 @@ class Scorer:
             total += VENDOR_PRODUCT_KIT
             reasons.append(f"vendor, product model and kit together: +{VENDOR_PRODUCT_KIT}")
 
-        buyer_text, whose = normalise(notice.buyer), "buyer"
-        police = _longest_in(buyer_text, self.watchlist.buyer_types)
-        negative = _longest_in(buyer_text, self.buyer_negatives)
-        if not buyer_text:
-            whose = "title (no buyer given)"
-        elif not police and not negative and any(g in buyer_text for g in self.generic_buyers):
-            # A trading centre or agent runs the tender for someone: the title usually names who.
-            whose = f"title (buyer {notice.buyer.strip()} only runs the tender)"
-        if whose != "buyer":
-            buyer_text = normalise(notice.title)
-            police = _longest_in(buyer_text, self.watchlist.buyer_types)
-            negative = _longest_in(buyer_text, self.buyer_negatives)
+        buyer = self.buyer(notice)
         buyer_type = ""
-        if negative and (not police or len(negative[1]) > len(police[1])):
-            buyer_type = f"not police: {negative[0].term}"
+        if buyer.is_negative:
+            assert buyer.negative is not None
+            buyer_type = f"not police: {buyer.negative[0].term}"
             total += NEGATIVE_BUYER
-            reasons.append(f"{whose} is {negative[0].gloss or negative[0].term} ({negative[1]}): {NEGATIVE_BUYER}")
-        elif police:
-            term: Term = police[0]
+            reasons.append(f"{buyer.whose} is {buyer.negative[0].gloss or buyer.negative[0].term} "
+                           f"({buyer.negative[1]}): {NEGATIVE_BUYER}")
+        elif buyer.police:
+            term: Term = buyer.police[0]
             buyer_type = term.term
             points = BUYER_POINTS[term.tier]
             total += points
-            reasons.append(f"{whose} is a {term.gloss or term.term} ({police[1]}): +{points}")
+            reasons.append(f"{buyer.whose} is a {term.gloss or term.term} ({buyer.police[1]}): +{points}")
 
         tibetan = self._tibetan_place(notice)
         if tibetan:
             total += TIBETAN_AREA
             reasons.append(f"Tibetan area ({tibetan}): +{TIBETAN_AREA}")
 
-        everything = " ".join(normalise(text) for _, text in notice.fields())
         context = _longest_in(everything, self.context_negatives)
+        marker = next((m for m, pattern in self.markers if pattern.search(everything)), None)
+        negative_context = False
         if context:
-            marker = next((m for m, pattern in self.markers if pattern.search(everything)), None)
-            if marker:
+            if marker and not context[0].firm:
                 reasons.append(f"negative context {context[1]} ({context[0].gloss}) cancelled by forensic marker "
                                f"{marker}: 0")
             else:
+                negative_context = True
                 total += NEGATIVE_CONTEXT
                 reasons.append(f"negative context {context[1]} ({context[0].gloss}): {NEGATIVE_CONTEXT}")
+
+        police_context = self._police_context(buyer, texts, marker)
+        counted = bool(general) and bool(police_context) and not buyer.is_negative and not negative_context
+        if general and counted:
+            for index, (word, match) in enumerate(list(general.items())[:3]):
+                points = GENERAL_FIRST if index == 0 else GENERAL_MORE
+                total += points
+                reasons.append(f"general word {word} in {_where(match.field)} counts: {police_context}: +{points}")
+        elif general:
+            why = ("the buyer is not police" if buyer.is_negative else
+                   "a negative context" if negative_context else "no police, judicial or forensic context")
+            reasons.append(f"general word {next(iter(general))} not counted: {why}")
+            if not found:
+                return MatchResult(0, reasons + ["score 0"], [], buyer_type, version)
+
         summary = capacity(found)
         if summary:
             reasons.append(capacity_reason(summary))
         score = max(0, min(100, total))
-        reasons.append(f"score {score}" + (" — review first" if score >= 50 else ""))
-        return MatchResult(score, reasons, found, buyer_type, version, summary)
+        if found and not counted and all(m.category == FORENSIC for m in found):
+            # Forensic casework without DNA or biometrics: visible in its own band, never "review first" alone.
+            band = (max(FORENSIC_BAND[0], min(FORENSIC_BAND[1], score)) if police_context and not buyer.is_negative
+                    else min(FORENSIC_BAND[1], score))
+            reasons.append(f"forensic, not DNA/biometric: {FORENSIC_BAND[0]}–{FORENSIC_BAND[1]}"
+                           + (f" ({police_context})" if police_context else ""))
+            score = band
+        reasons.append(f"score {score}" + (" — review first" if score >= REVIEW_FIRST_SCORE else ""))
+        counted_words = list(general.values())[:3] if counted else []
+        return MatchResult(score, reasons, found + counted_words, buyer_type, version, summary)
+
+    def _general_words(self, fields: list[_Field]) -> dict[str, FoundMatch]:
+        """Each general word that occurs, as a match at its first occurrence (category ``general-word``). One
+        Aho–Corasick pass a field; a Latin word only between word edges ("dna" not in "cdna")."""
+        found: dict[str, FoundMatch] = {}
+        if not self.general:  # a watchlist without general words (an empty automaton cannot search)
+            return found
+        for field_name, raw, text in fields:
+            for last, key in self.general_automaton.iter(text):
+                first = last + 1 - len(key)
+                word = self.general[key]
+                if word in found or key.isascii() and not _between_word_edges(text, first, last + 1):
+                    continue
+                _, offsets = normalise_with_offsets(raw)
+                start, end = original_span(offsets, raw, first, last + 1)
+                found[word] = FoundMatch(word, raw[start:end], GENERAL_WORD, "general", field_name, start, end,
+                                         _snippet(raw, start, end, self._words))
+        return found
+
+    def _police_context(self, buyer: _Buyer, texts: list[tuple[str, str]], marker: str | None) -> str:
+        """Why a general word counts here, in words; "" when nothing makes the notice police or judicial."""
+        if buyer.is_negative:
+            return ""
+        if buyer.is_police:
+            assert buyer.police is not None
+            return f"police or judicial buyer {buyer.police[1]} ({buyer.whose})"
+        for field_name, text in texts:
+            if field_name in ("title", "body"):
+                unit = _longest_in(text, self.watchlist.buyer_types)
+                if unit:
+                    return f"the {field_name} names {unit[1]}, a police or judicial unit"
+        if marker:
+            return f"forensic marker {marker} in the notice"
+        return ""
 
     @staticmethod
     def _tibetan_place(notice: MatchInput) -> str:

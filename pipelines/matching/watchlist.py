@@ -6,15 +6,20 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from models.errors import CaigouError
 from pipelines.matching.text import normalise
 
-DEFAULT_PATH = Path(__file__).with_name("watchlist.toml")
+# importlib.resources: a Path in a checkout, a zip member in a Scrapyd egg (both read alike).
+DEFAULT_PATH = resources.files(__package__).joinpath("watchlist.toml")
 CATEGORIES = ("equipment", "consumable", "kit", "software-database", "program-name", "biometric-other", "vendor",
-              "product-model", "buyer-type")
+              "product-model", "forensic", "buyer-type")
+# Forensic casework that is not DNA or biometrics (toxicology, pathology, trace evidence): shown in its own band
+# (20–45, "forensic, not DNA/biometric"), never "review first" on its own.
+FORENSIC = "forensic"
 TIERS = ("strong", "medium", "weak")
 NEGATIVE_KINDS = ("buyer", "context")
 
@@ -56,6 +61,8 @@ class Negative:
     line: int = 0
     source: str = ""
     alias_lines: tuple[int, ...] = ()
+    # A firm context negative is not cancelled by forensic markers: a paternity test (亲子鉴定) uses STR kits too.
+    firm: bool = False
 
     @property
     def spellings(self) -> tuple[str, ...]:
@@ -82,6 +89,8 @@ class Watchlist:
     terms: list[Term] = field(default_factory=list)
     negatives: list[Negative] = field(default_factory=list)
     forensic_markers: list[str] = field(default_factory=list)
+    # Words too general to be terms (DNA, 基因, 指纹, 人脸…): they count only in a police or judicial context.
+    general_words: list[str] = field(default_factory=list)
     generic_buyers: list[str] = field(default_factory=list)
     version: str = ""
     paths: list[str] = field(default_factory=list)
@@ -193,9 +202,10 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
                                         f"{name}: kind must be buyer or context"))
             aliases = _strings(raw, "aliases")
             watchlist.negatives.append(Negative(name, kind, aliases, str(raw.get("gloss", "")), span[0], str(path),
-                                                lines.values(span, "aliases", aliases)))
+                                                lines.values(span, "aliases", aliases), bool(raw.get("firm", False))))
         watchlist.forensic_markers += [str(m) for m in data.get("forensic", {}).get("markers", [])]  # type: ignore
         watchlist.generic_buyers += [str(m) for m in data.get("buyer", {}).get("generic", [])]  # type: ignore
+        watchlist.general_words += [str(m) for m in data.get("general", {}).get("words", [])]  # type: ignore
     watchlist.version = digest.hexdigest()[:16]
     problems += _duplicates(watchlist)
     return watchlist, problems

@@ -1,0 +1,18 @@
+"""Every table module, imported together so each table is registered on ``Base.metadata``: what ``models`` exports
+(see models/__init__.py, which imports this on first use of a name)."""
+from models.base import Base
+from models.crawl import CrawlError, CrawlRun, Source, Watermark
+from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription, SubscriptionEvent
+from models.evidence import NoticePage, RawPage
+from models.linking import NoticeLink, Procurement
+from models.matching import REVIEW_FIRST_SCORE, NoticeMatch, NoticeScore, NoticeScoreChange
+from models.review import REVIEW_STATUSES, REVIEW_TRIGGERS, Review, User
+from models.notices import NOTICE_TYPES, Attachment, Notice, NoticeRevision, Supplier
+
+__all__ = [
+    "Attachment", "Base", "CrawlError", "CrawlRun", "DeliveredNotice", "Delivery", "HealthAlert", "NOTICE_TYPES",
+    "Notice", "NoticeLink", "NoticeMatch", "NoticePage", "NoticeRevision", "NoticeScore", "NoticeScoreChange",
+    "Procurement", "REVIEW_FIRST_SCORE", "REVIEW_STATUSES", "REVIEW_TRIGGERS", "RawPage", "Review", "Source",
+    "Subscription", "SubscriptionEvent", "Supplier", "User",
+    "Watermark",
+]
