@@ -67,10 +67,10 @@ ALONE = ("match",)
 
 @cache
 def _register() -> None:
-    from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, matching, schedule,
-                                 sources)
+    from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, matching, report, schedule,
+                                 screen, sources)
 
-    for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule):
+    for module in (db, crawl, attachments, sources, demo, matching, archive, export, digests, schedule, report, screen):
         for command in module.COMMANDS:
             cli.add_command(command)
 

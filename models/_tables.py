@@ -3,6 +3,8 @@
 from models.base import Base
 from models.crawl import CrawlError, CrawlRun, Source, Watermark
 from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription, SubscriptionEvent
+from models.entities import (DECISION_TRIGGERS, NoticeOrganisation, Organisation, OrganisationDecision,
+                             OrganisationName, ScreeningFlag)
 from models.evidence import NoticePage, RawPage
 from models.linking import NoticeLink, Procurement
 from models.matching import REVIEW_FIRST_SCORE, NoticeMatch, NoticeScore, NoticeScoreChange
@@ -14,5 +16,6 @@ __all__ = [
     "Notice", "NoticeLink", "NoticeMatch", "NoticePage", "NoticeRevision", "NoticeScore", "NoticeScoreChange",
     "Procurement", "REVIEW_FIRST_SCORE", "REVIEW_STATUSES", "REVIEW_TRIGGERS", "RawPage", "Review", "Source",
     "Subscription", "SubscriptionEvent", "Supplier", "User",
-    "Watermark",
+    "Watermark", "DECISION_TRIGGERS", "NoticeOrganisation", "Organisation", "OrganisationDecision",
+    "OrganisationName", "ScreeningFlag",
 ]

@@ -348,6 +348,9 @@ def link_notice(session: Session, notice: Notice) -> NoticeLink:
         by_group.setdefault(member.canonical_id or member.notice_id, []).append(member)
     orphans |= _borrow(by_group.values(), stamp)
     _drop_orphans(session, orphans)
+    from pipelines.entities.organisations import link_organisations  # (imports this module's text_key)
+
+    link_organisations(session, notice)
     return row
 
 
@@ -364,10 +367,12 @@ class RelinkCounts:
     grouped_notices: int = 0     # notices in those groups
     procurements: int = 0
     changed: int = 0             # notices whose group or procurement changed
+    organisations: int = 0       # buyers and suppliers (pipelines.entities)
 
     def line(self) -> str:
         return (f"{self.notices} notices: {self.groups} publications on several sources ({self.grouped_notices} "
-                f"notices), {self.procurements} procurements; {self.changed} notices' links changed")
+                f"notices), {self.procurements} procurements; {self.changed} notices' links changed; "
+                f"{self.organisations} organisations")
 
 
 def relink(session: Session, progress: Callable[[int, int], None] | None = None,
@@ -432,6 +437,9 @@ def relink(session: Session, progress: Callable[[int, int], None] | None = None,
     counts.procurements = session.scalar(select(func.count(Procurement.id))) or 0
     counts.changed = sum(1 for key, row in rows.items()
                          if before.get(key) != (row.canonical_id, row.group_rank, row.procurement_id))
+    from pipelines.entities.organisations import relink_organisations
+
+    counts.organisations = relink_organisations(session)
     return counts
 
 

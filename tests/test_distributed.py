@@ -92,7 +92,9 @@ def seed(db: Database, prefix: str) -> subprocess.CompletedProcess[str]:
 
 def start_worker(db: Database, prefix: str, proxy: str) -> subprocess.Popen[str]:
     return start_caigou("--db", db.url, "worker", "--redis", REDIS_URL, "--redis-prefix", prefix, *FAST,
-                        "--set", "CAIGOU_REDIS_IDLE=2", proxy=proxy)
+                        # Two requests at a time against 0.3 s replies: a worker needs seconds for the 30 notices, so
+                        # a worker that starts late on a loaded machine still finds work left in the shared queue.
+                        "--set", "CAIGOU_REDIS_IDLE=2", "--set", "CONCURRENT_REQUESTS=2", proxy=proxy)
 
 
 def notices(db: Database) -> list[str]:

@@ -220,7 +220,7 @@ def test_relink_command_rebuilds_links_with_progress(db: Database) -> None:
     assert result.returncode == 0, result.stderr
     assert "relink: 3/3 notices read" in result.stderr
     assert result.stdout.strip() == ("3 notices: 1 publications on several sources (3 notices), 1 procurements; "
-                                     "3 notices' links changed")
+                                     "3 notices' links changed; 3 organisations")
     assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
     assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
     assert "Recompute every link" in run_caigou("db", "relink", "--help").stdout

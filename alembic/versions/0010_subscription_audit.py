@@ -6,7 +6,7 @@ subscription lock of ``caigou digest`` (a lease), so concurrent runs deliver eac
 exist before this revision get a "created" event by an unknown actor, dated by their ``created_at``.
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 09:40:00
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic import op
 import models.types
 
 revision: str = '0010'
-down_revision: str | None = '0009'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -41,6 +41,9 @@ def catch_up(database: Database, before: str | None) -> None:
     if unlinked:
         click.echo(f"{unlinked} notices stored before linking existed: relinking the archive", err=True)
         _relink(database, err=True)
+    elif stored and before and before < "0011":
+        click.echo(f"{stored} notices stored before organisations existed (0011): relinking the archive", err=True)
+        _relink(database, err=True)
     if not stored or not before:
         return
     # Revision IDs are zero-padded numbers, so they compare as strings.

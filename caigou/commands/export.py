@@ -20,7 +20,7 @@ PROGRESS_FROM = 10_000  # rows: larger exports show progress on stderr
 
 
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl", "ocds"]), default="csv",
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "jsonl", "ocds", "ftm"]), default="csv",
               show_default=True)
 @click.option("--per", type=click.Choice(["notice", "match"]), default="notice", show_default=True,
               help="One row per notice, or one per watchlist match (CSV, XLSX, JSONL).")
@@ -35,8 +35,8 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, filt
     Columns are documented in docs/export.md. CSV cells a spreadsheet would run as formulas (starting with
     = + - @ tab or carriage return) get a leading apostrophe.
     """
-    if fmt == "ocds" and per == "match":
-        raise CaigouError("OCDS has no place for watchlist matches: use --per notice")
+    if fmt in ("ocds", "ftm") and per == "match":
+        raise CaigouError(f"{fmt.upper()} has no place for watchlist matches: use --per notice")
     if fmt == "xlsx" and output == "-":
         raise CaigouError("XLSX is a binary file: give -o FILE.xlsx")
     if output != "-":
@@ -67,10 +67,14 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, filt
                 count = write_csv(rows, columns, out)
             elif fmt == "jsonl":
                 count = write_jsonl(rows, columns, out)
+            elif fmt == "ftm":  # FollowTheMoney entities (caigou/export/ftm.py), for Aleph and OpenSanctions' tools
+                from caigou.export.ftm import write_ftm
+
+                count = write_ftm(app.db, selection, out)
             else:
                 count = write_ocds(rows, out, app.config.get("export", "ocid_prefix", "ocds-caigou-"))
     if output != "-":
-        click.echo(f"wrote {count} {'rows' if fmt != 'ocds' else 'releases'} to {output}", err=True)
+        click.echo(f"wrote {count} {({'ocds': 'releases', 'ftm': 'entities'}).get(fmt, 'rows')} to {output}", err=True)
 
 
 def check_writable(output: str) -> None:

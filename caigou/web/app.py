@@ -52,6 +52,7 @@ from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_d
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
 from caigou.safe_text import http_url
 from caigou.search import SORTS, QueryError, highlight, search
+from caigou.web.entities import entities_router
 from caigou.web.security import HSTS, LoginThrottle, ProxyTrust, same_text
 from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
 from models.config import Config
@@ -560,6 +561,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             detail = notice_detail(session, notice_id)
             return [review_dict(r) for r in detail.reviews]
 
+    app.include_router(entities_router(database, page, require_reader))  # buyers, suppliers, brands, regions
     return app
 
 

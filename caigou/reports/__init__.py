@@ -1,0 +1,1 @@
+"""Dossiers on buyers, suppliers, brands and regions (``dossier``), rendered as HTML, CSV or JSON (``render``)."""
