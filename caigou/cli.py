@@ -12,6 +12,7 @@ import click
 
 from caigou import __version__
 from caigou.context import AppContext
+from caigou.safe_text import for_terminal
 from models.errors import CaigouError
 
 
@@ -39,7 +40,7 @@ class CaigouGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CaigouError as exc:
-            click.echo(f"caigou: error: {exc}", err=True)
+            click.echo(f"caigou: error: {for_terminal(str(exc))}", err=True)  # it may quote stored text
             ctx.exit(2)
 
 

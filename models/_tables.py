@@ -2,7 +2,7 @@
 (see models/__init__.py, which imports this on first use of a name)."""
 from models.base import Base
 from models.crawl import CrawlError, CrawlRun, Source, Watermark
-from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription
+from models.digests import DeliveredNotice, Delivery, HealthAlert, Subscription, SubscriptionEvent
 from models.entities import (DECISION_TRIGGERS, NoticeOrganisation, Organisation, OrganisationDecision,
                              OrganisationName, ScreeningFlag)
 from models.evidence import NoticePage, RawPage
@@ -15,7 +15,7 @@ __all__ = [
     "Attachment", "Base", "CrawlError", "CrawlRun", "DeliveredNotice", "Delivery", "HealthAlert", "NOTICE_TYPES",
     "Notice", "NoticeLink", "NoticeMatch", "NoticePage", "NoticeRevision", "NoticeScore", "NoticeScoreChange",
     "Procurement", "REVIEW_FIRST_SCORE", "REVIEW_STATUSES", "REVIEW_TRIGGERS", "RawPage", "Review", "Source",
-    "Subscription", "Supplier", "User",
+    "Subscription", "SubscriptionEvent", "Supplier", "User",
     "Watermark", "DECISION_TRIGGERS", "NoticeOrganisation", "Organisation", "OrganisationDecision",
     "OrganisationName", "ScreeningFlag",
 ]

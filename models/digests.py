@@ -35,6 +35,11 @@ class Subscription(Base):
     attach_csv: Mapped[bool] = mapped_column(Boolean, default=False)
     watermark: Mapped[dt.datetime | None] = mapped_column(AwareDateTime())  # last delivered high-water mark
     created_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
+    created_by: Mapped[str] = mapped_column(String(200), default="")    # who added it (SubscriptionEvent too)
+    # The digest lock (caigou.digest.claim): which ``caigou digest`` process delivers it now, and until when its
+    # lease holds. A row-level claim, so it works across processes and hosts on SQLite and PostgreSQL alike.
+    claimed_by: Mapped[str] = mapped_column(String(300), default="")
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(AwareDateTime())
 
     deliveries: Mapped[list[Delivery]] = relationship(
         back_populates="subscription", cascade="all, delete-orphan", passive_deletes=True)
@@ -48,7 +53,8 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True)
     recipient: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(20))                   # sent | failed | given_up (run.py)
+    # sending (claimed, not yet confirmed by the server) | sent | failed | given_up | unconfirmed (run.py)
+    status: Mapped[str] = mapped_column(String(20))
     attempted_at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
     notice_count: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str] = mapped_column(String(300), default="")
@@ -68,6 +74,20 @@ class DeliveredNotice(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"), index=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+
+
+class SubscriptionEvent(Base):
+    """The audit trail of subscriptions: who created and who removed each, and when. No foreign key, so the trail
+    outlives the subscription (removing one removes its delivery log, not the record that it was removed)."""
+
+    __tablename__ = "subscription_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(Integer, index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))                   # created | removed
+    actor: Mapped[str] = mapped_column(String(200))                   # "web:alice", "cli:bob@host"
+    at: Mapped[dt.datetime] = mapped_column(AwareDateTime(), default=now)
 
 
 class HealthAlert(Base):

@@ -4,7 +4,7 @@ The decisions are append-only, enforced by triggers (models/entities.py: DECISIO
 derived data: a database upgraded to this revision links them by itself (pipelines/catch_up.py).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02 09:31:00.282925
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from alembic import op
 import models.types
 
 revision: str = '0011'
-down_revision: str | None = '0009'
+down_revision: str | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

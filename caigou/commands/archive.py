@@ -13,6 +13,7 @@ import click
 
 from caigou.context import AppContext, pass_app
 from caigou.filters import NoticeFilters, filter_options
+from caigou.safe_text import echo, for_terminal
 from caigou.search import SORTS, search
 from models import REVIEW_FIRST_SCORE, REVIEW_STATUSES
 from models.errors import CaigouError
@@ -78,7 +79,7 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
              "terms": h.terms, "status": h.status, "reasons": h.reasons} for h in results.hits]
     if fmt == "jsonl":
         for row in rows:
-            click.echo(json.dumps(row, ensure_ascii=False))
+            echo(json.dumps(row, ensure_ascii=False))
         return
     if fmt == "csv":
         from caigou.export.writers import neutralise
@@ -88,7 +89,7 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
                    "status"]
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([neutralise("; ".join(row[c]) if isinstance(row[c], list) else str(row[c]))
+            writer.writerow([for_terminal(neutralise("; ".join(row[c]) if isinstance(row[c], list) else str(row[c])))
                              if c not in {"notice_id", "score"} else row[c] for c in columns])
         return
     if results.also_searched:
@@ -98,18 +99,18 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
         click.echo(f"nothing found; did you mean: caigou search {results.suggestion}", err=True)
     shown = f"{offset + 1}–{offset + len(rows)} of " if rows else ""
     floor = f", score ≥ {filters.min_score}" if filters.min_score else ""
-    click.echo(f"{shown}{results.total} notices{floor}")
+    echo(f"{shown}{results.total} notices{floor}")
     for row in rows:
         terms = ", ".join(row["terms"][:4])
-        click.echo(f"[{row['score']:>3}] #{row['notice_id']:<6} {row['published']:<10} {row['status']:<12} "
+        echo(f"[{row['score']:>3}] #{row['notice_id']:<6} {row['published']:<10} {row['status']:<12} "
                    f"{row['title'][:50]}  {row['buyer'][:24]}  {terms}")
     if results.total > offset + len(rows):
-        click.echo(f"… more with --offset {offset + len(rows)}", err=True)
+        echo(f"… more with --offset {offset + len(rows)}", err=True)
     # The facets were counted for the table: a line each, as the web page's side bar (its first few values).
     for name in ("year", "region", "type", "source", "score", "review"):
         values = results.facets.get(name) or []
         if values:
-            click.echo(f"{name}: " + " · ".join(f"{label} {count}" for _value, label, count in values[:8]))
+            echo(f"{name}: " + " · ".join(f"{label} {count}" for _value, label, count in values[:8]))
 
 
 @click.command("show")
@@ -124,27 +125,27 @@ def show(app: AppContext, notice_id: int, as_json: bool) -> None:
         detail = notice_detail(session, notice_id)
         data = notice_dict(detail, app.config.get("web", "base_url", "") or "")
     if as_json:
-        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    click.echo(f"#{data['id']} {data['title']}\n{data['notice_type_label'] or data['notice_type']} · "
+    echo(f"#{data['id']} {data['title']}\n{data['notice_type_label'] or data['notice_type']} · "
                f"{data['source']} {data['source_key']} · {data['published_at'] or 'date unknown'}\n{data['url']}")
     for label in ("buyer", "agency", "region_name", "project_code", "budget_cny", "award_cny"):
         if data[label]:
-            click.echo(f"  {label}: {data[label]}")
+            echo(f"  {label}: {data[label]}")
     for supplier in data["suppliers"]:
-        click.echo(f"  supplier: {supplier['name']} {supplier['lot']} {supplier['amount_cny'] or ''}".rstrip())
-    click.echo(f"score {data['score']}" + "".join(f"\n  - {reason}" for reason in data["reasons"]))
+        echo(f"  supplier: {supplier['name']} {supplier['lot']} {supplier['amount_cny'] or ''}".rstrip())
+    echo(f"score {data['score']}" + "".join(f"\n  - {reason}" for reason in data["reasons"]))
     with app.db.session() as session:  # what re-matches changed (pipelines/matching/store.py)
         from pipelines.matching.store import changes_since, describe_change
         for change in changes_since(session, notice_id=notice_id):
-            click.echo(f"  rematch: {describe_change(change)}")
+            echo(f"  rematch: {describe_change(change)}")
     for match in data["matches"]:
-        click.echo(f"  match {match['term']} ({match['tier']}, {match['field']}): {match['snippet']}")
-    click.echo(f"review status: {data['review_status']}")
+        echo(f"  match {match['term']} ({match['tier']}, {match['field']}): {match['snippet']}")
+    echo(f"review status: {data['review_status']}")
     for review in data["reviews"]:
-        click.echo(f"  {review['created_at']} {review['reviewer']}: {review['status']} {review['note']}".rstrip())
+        echo(f"  {review['created_at']} {review['reviewer']}: {review['status']} {review['note']}".rstrip())
     for page in data["archived_pages"]:
-        click.echo(f"  evidence: page {page['id']} v{page['version']} {page['fetched_at']} sha256 {page['sha256']}")
+        echo(f"  evidence: page {page['id']} v{page['version']} {page['fetched_at']} sha256 {page['sha256']}")
 
 
 @click.command("review")
@@ -172,7 +173,7 @@ def review(app: AppContext, notice_ids: tuple[int, ...], status: str | None, not
             added = [add_review(session, notice_id, name, judgement) for notice_id in dict.fromkeys(notice_ids)]
             session.flush()
             for item in added:
-                click.echo(f"notice #{item.notice_id}: {item.status} by {item.reviewer} at "
+                echo(f"notice #{item.notice_id}: {item.status} by {item.reviewer} at "
                            f"{item.created_at.isoformat()}")
             return
         if note or tags:
@@ -184,11 +185,11 @@ def review(app: AppContext, notice_ids: tuple[int, ...], status: str | None, not
                 from models import Notice
                 if session.get(Notice, notice_id) is None:
                     raise ReviewError(f"no notice with ID {notice_id}")
-                click.echo(f"notice #{notice_id}: not reviewed yet (status new)")
+                echo(f"notice #{notice_id}: not reviewed yet (status new)")
             for item in reviews:
                 tags_text = f" [{', '.join(item.tags)}]" if item.tags else ""
                 prefix = f"#{notice_id} " if len(notice_ids) > 1 else ""
-                click.echo(f"{prefix}{item.created_at.isoformat()} {item.reviewer}: {item.status}{tags_text} "
+                echo(f"{prefix}{item.created_at.isoformat()} {item.reviewer}: {item.status}{tags_text} "
                            f"{item.note}".rstrip())
 
 
@@ -218,7 +219,7 @@ def user_add(app: AppContext, name: str, password_stdin: bool) -> None:
     password = _password(sys.stdin.isatty(), password_stdin)
     with app.db.session() as session:
         add_user(session, name, password)
-    click.echo(f"added user {name}")
+    echo(f"added user {name}")
 
 
 @user.command("password")
@@ -232,7 +233,7 @@ def user_password(app: AppContext, name: str, password_stdin: bool) -> None:
     password = _password(sys.stdin.isatty(), password_stdin)
     with app.db.session() as session:
         set_password(session, name, password)
-    click.echo(f"changed the password of {name}")
+    echo(f"changed the password of {name}")
 
 
 @user.command("disable")
@@ -244,7 +245,7 @@ def user_disable(app: AppContext, name: str) -> None:
 
     with app.db.session() as session:
         set_active(session, name, False)
-    click.echo(f"disabled {name}")
+    echo(f"disabled {name}")
 
 
 @user.command("list")
@@ -257,7 +258,7 @@ def user_list(app: AppContext) -> None:
 
     with app.db.session() as session:
         for account in session.scalars(select(User).order_by(User.name)):
-            click.echo(f"{account.name}{'' if account.active else ' (disabled)'}  since "
+            echo(f"{account.name}{'' if account.active else ' (disabled)'}  since "
                        f"{account.created_at.date().isoformat()}")
 
 
@@ -281,11 +282,11 @@ def serve(app: AppContext, host: str | None, port: int | None, anonymous_read: b
     except ValueError:
         loopback = host == "localhost"
     if not loopback:
-        click.echo(f"caigou: warning: listening on {host}, reachable from other machines; serve it behind HTTPS "
+        echo(f"caigou: warning: listening on {host}, reachable from other machines; serve it behind HTTPS "
                    "and set [web] secure_cookies = true", err=True)
     settings = WebSettings.from_config(app.config, anonymous_read)
     application = create_app(app.db, settings)
-    click.echo(f"caigou: serving {app.db.display_url} on http://{host}:{port}/ "
+    echo(f"caigou: serving {app.db.display_url} on http://{host}:{port}/ "
                f"({'anonymous reading on' if settings.anonymous_read else 'log in to read'})", err=True)
     uvicorn.run(application, host=host, port=port, log_level="warning", proxy_headers=False)
 

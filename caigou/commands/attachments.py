@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from caigou.commands.crawl import settings_overrides
 from caigou.context import AppContext, pass_app
+from caigou.safe_text import echo
 from models import Attachment, Notice
 from models.errors import CaigouError
 from pipelines.store import NoticeStore
@@ -46,7 +47,7 @@ def fetch(app: AppContext, everything: bool, notice_id: int | None, settings: tu
     mode = "all" if everything or notice_id is not None else "matched"
     pending = store.attachments_to_fetch(mode, notice_id=notice_id)
     if not pending:
-        click.echo("nothing to download: every attachment " + ("of that notice " if notice_id else "")
+        echo("nothing to download: every attachment " + ("of that notice " if notice_id else "")
                    + "is downloaded already" + ("" if mode == "all" else " (of matched notices; --all for every)"))
         return
     by_source: dict[str, list[tuple[str, list[int]]]] = defaultdict(list)
@@ -56,14 +57,14 @@ def fetch(app: AppContext, everything: bool, notice_id: int | None, settings: tu
     user_agent = app.config.get("crawl", "user_agent")
     if user_agent:
         overrides.setdefault("USER_AGENT", user_agent)
-    click.echo(f"downloading {len(pending)} attachment(s)", err=True)
+    echo(f"downloading {len(pending)} attachment(s)", err=True)
     from caigou.crawling import run_attachment_fetch  # Scrapy and Twisted only for the commands that crawl
 
     summaries = run_attachment_fetch(dict(by_source), app.database_url, overrides, verbose)
     failed = False
     for summary in summaries:
         counts = summary.counts
-        click.echo(f"{summary.source}: {summary.status} — {counts['attachments']} attachments downloaded, "
+        echo(f"{summary.source}: {summary.status} — {counts['attachments']} attachments downloaded, "
                    f"{counts['attachments_failed']} failed, {counts['blocked']} blocked (run {summary.run_id})"
                    + (f"\n{summary.message}" if summary.message else ""))
         failed |= summary.status != "succeeded"
@@ -91,9 +92,9 @@ def list_attachments(app: AppContext, notice_id: int | None, status: str | None,
                 state += f"/{row.extraction_status}"
             details = [row.content_type, f"{row.size} bytes" if row.size is not None else "",
                        f"{len(row.text)} chars" if row.text else "", row.raw_sha256[:12], row.message]
-            click.echo(f"{row.notice_id}\t{row.name or row.url}\t{state}\t" + "\t".join(d for d in details if d))
+            echo(f"{row.notice_id}\t{row.name or row.url}\t{state}\t" + "\t".join(d for d in details if d))
         if not rows:
-            click.echo("no attachments")
+            echo("no attachments")
 
 
 COMMANDS = [attachments]

@@ -6,6 +6,7 @@ from typing import Any
 import click
 
 from caigou.context import AppContext, pass_app
+from caigou.safe_text import echo
 from crawler.pipelines import ATTACHMENT_MODES
 from models.errors import CaigouError
 
@@ -89,7 +90,7 @@ def crawl(app: AppContext, source: str, since: str | None, until: str | None, ke
     from caigou.crawling import run_crawl  # Scrapy and Twisted only for the commands that crawl
 
     summary = run_crawl(source, arguments, app.database_url, overrides, verbose)
-    click.echo(summary.line())
+    echo(summary.line())
     if summary.status != "succeeded":
         raise SystemExit(1)
 

@@ -12,9 +12,10 @@ from caigou.digest.build import configured_base_url
 from caigou.digest.feed import write_feeds
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
-                                         delivered_count, get_subscription, last_sent, recent_deliveries,
-                                         remove_subscription)
+                                         command_line_actor, delivered_count, get_subscription, history,
+                                         last_sent, recent_deliveries, remove_subscription, removals)
 from caigou.filters import NoticeFilters, filter_options
+from caigou.safe_text import echo
 from models import REVIEW_FIRST_SCORE, Subscription
 from models.errors import CaigouError
 from models.types import SHANGHAI
@@ -51,24 +52,31 @@ def add(app: AppContext, name: str, recipients: tuple[str, ...], filters: Notice
     with app.db.session() as session:
         added = add_subscription(session, SubscriptionInput(
             name, recipients, filters, query=query, delivery_time=delivery_time, time_zone=time_zone,
-            skip_when_empty=not send_empty, attach_csv=attach_csv, backfill=backfill))
+            skip_when_empty=not send_empty, attach_csv=attach_csv, backfill=backfill), command_line_actor())
         name = added.name
-    click.echo(f"added subscription {name!r}")
+    echo(f"added subscription {name!r}")
 
 
 @subscriptions.command("list")
 @pass_app
 def list_(app: AppContext) -> None:
-    """List the subscriptions with their recipients, time and last delivery."""
+    """List the subscriptions with their recipients, time, last delivery and who created them; then the recent
+    removals (who removed which, when)."""
     with app.db.session() as session:
         rows = session.scalars(select(Subscription).order_by(Subscription.name)).all()
         if not rows:
-            click.echo("no subscriptions; add one with: caigou subscriptions add NAME --to ADDRESS")
+            echo("no subscriptions; add one with: caigou subscriptions add NAME --to ADDRESS")
         for sub in rows:
             last = last_sent(session, sub)
             when = f"last sent {last.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if last else "never sent"
             who = ", ".join(sub.recipients) or "(feed only)"
-            click.echo(f"{sub.name}\t{sub.delivery_time} {sub.time_zone}\t{who}\t{when}")
+            echo(f"{sub.name}\t{sub.delivery_time} {sub.time_zone}\t{who}\t{when}\t"
+                 f"created by {sub.created_by or '(unknown)'}")
+        gone = removals(session)
+        if gone:
+            echo("removed:")
+        for event in gone:
+            echo(f"  {event.name}\tremoved {event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} by {event.actor}")
 
 
 @subscriptions.command("show")
@@ -79,17 +87,19 @@ def show(app: AppContext, name: str, limit: int) -> None:
     """Show a subscription: filters, schedule, watermark and its delivery log."""
     with app.db.session() as session:
         sub = get_subscription(session, name)
-        click.echo(f"name:        {sub.name}")
-        click.echo(f"recipients:  {', '.join(sub.recipients) or '(none: feed only)'}")
+        echo(f"name:        {sub.name}")
+        echo(f"recipients:  {', '.join(sub.recipients) or '(none: feed only)'}")
         if sub.query:
-            click.echo(f"query:       {sub.query}")
-        click.echo(f"filters:     {json.dumps(sub.filters, ensure_ascii=False)}")
-        click.echo(f"delivery:    {sub.delivery_time} {sub.time_zone}"
+            echo(f"query:       {sub.query}")
+        echo(f"filters:     {json.dumps(sub.filters, ensure_ascii=False)}")
+        echo(f"delivery:    {sub.delivery_time} {sub.time_zone}"
                    f"{'' if sub.skip_when_empty else ', also on empty days'}{', CSV attached' if sub.attach_csv else ''}")
-        click.echo(f"watermark:   {sub.watermark.isoformat() if sub.watermark else '(none: backlog included)'}")
-        click.echo(f"delivered:   {delivered_count(session, sub)} notice deliveries")
+        echo(f"watermark:   {sub.watermark.isoformat() if sub.watermark else '(none: backlog included)'}")
+        echo(f"delivered:   {delivered_count(session, sub)} notice deliveries")
+        for event in history(session, sub):
+            echo(f"{event.action + ':':<12} {event.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} by {event.actor}")
         for delivery in recent_deliveries(session, sub, limit):
-            click.echo(f"  {delivery.attempted_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {delivery.status:6}  "
+            echo(f"  {delivery.attempted_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}  {delivery.status:6}  "
                        f"{delivery.recipient}  {delivery.notice_count} notices"
                        + (f"  {delivery.error}" if delivery.error else ""))
 
@@ -100,8 +110,8 @@ def show(app: AppContext, name: str, limit: int) -> None:
 def remove(app: AppContext, name: str) -> None:
     """Remove a subscription and its delivery log (the notices and their evidence stay)."""
     with app.db.session() as session:
-        remove_subscription(session, get_subscription(session, name))
-    click.echo(f"removed subscription {name!r}")
+        remove_subscription(session, get_subscription(session, name), command_line_actor())
+    echo(f"removed subscription {name!r}")
 
 
 @click.command()
@@ -122,12 +132,12 @@ def digest(app: AppContext, names: tuple[str, ...], dry_run: bool, feed_dir: Pat
     failed = 0
     if not no_mail:
         for outcome in run_digests(app.db, app.config, list(names), dry_run, echo=click.echo):
-            click.echo(outcome.line(), err=outcome.status in {"failed", "given up"})
+            echo(outcome.line(), err=outcome.status in {"failed", "given up", "unconfirmed"})
             failed += outcome.status == "failed"
     if feed_dir is not None:
         with app.db.session() as session:
             for path in write_feeds(session, feed_dir, configured_base_url(app.config), list(names)):
-                click.echo(f"wrote {path}")
+                echo(f"wrote {path}")
     if failed:
         raise CaigouError(f"{failed} digest deliver{'ies' if failed != 1 else 'y'} failed; "
                           "the watermark stays, the next run delivers the backlog")

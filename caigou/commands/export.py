@@ -10,7 +10,7 @@ from typing import IO
 import click
 
 from caigou.context import AppContext, pass_app
-from caigou.export.importing import import_file
+from caigou.export.importing import check_file, import_file
 from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, MATCH_COLUMNS, Selection
 from caigou.export.writers import write_csv, write_jsonl, write_ocds, write_xlsx
 from caigou.filters import NoticeFilters, filter_options
@@ -106,9 +106,13 @@ def _counting(rows, bar):  # type: ignore[no-untyped-def]
 @pass_app
 def import_(app: AppContext, file: Path) -> None:
     """Import FILE (.jsonl or .csv as written by caigou export): a colleague's archive, or yours moved to
-    another database. Notices already stored (same source and ID) are updated only if they differ."""
+    another database. Notices already stored (same source and ID) are updated only if they differ.
+
+    The whole file is checked first: a malformed line is one error, "line N: what is wrong", and nothing is
+    imported. UTF-8 (with or without a byte-order mark) and UTF-16 with a byte-order mark are read."""
+    check_file(file)  # a bad line is one error line, before any progress is shown
     with click.progressbar(length=0, label="importing", file=sys.stderr) as bar:
-        counts = import_file(app.db, file, progress=bar.update)
+        counts = import_file(app.db, file, progress=bar.update, checked=True)
     click.echo(f"imported {file}: {counts['new']} new, {counts['updated']} updated, "
                f"{counts['unchanged']} unchanged")
 

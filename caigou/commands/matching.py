@@ -9,6 +9,7 @@ from typing import IO
 import click
 
 from caigou.context import AppContext, pass_app
+from caigou.safe_text import echo
 from models.errors import CaigouError
 from pipelines.jsonlines import json_lines
 from pipelines.matching.scoring import MatchInput, Scorer
@@ -171,7 +172,7 @@ def rematch(app: AppContext, batch: int, report: bool) -> None:
     if report and counts.started is not None:
         with app.db.session() as session:
             for change in changes_since(session, counts.started):
-                click.echo(describe_change(change))
+                echo(describe_change(change))
 
 
 COMMANDS = [watchlist, match, rematch]

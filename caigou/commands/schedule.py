@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from caigou.context import AppContext, pass_app
 from caigou.health import Thresholds, check_health, run_health, source_statuses
+from caigou.safe_text import echo
 from models import Delivery, HealthAlert, Subscription
 from models.types import SHANGHAI, now
 
@@ -34,11 +35,11 @@ def schedule(app: AppContext, once: bool) -> None:
 
     _logging()
     if not planned_jobs(app):
-        click.echo("nothing to schedule: no [[schedule.crawls]], no subscriptions and rematch_cron is empty",
+        echo("nothing to schedule: no [[schedule.crawls]], no subscriptions and rematch_cron is empty",
                    err=True)
     if once:
         ran = run_once(app)
-        click.echo(f"ran {len(ran)} due job(s): {', '.join(ran) or 'none'}")
+        echo(f"ran {len(ran)} due job(s): {', '.join(ran) or 'none'}")
         return
     run_forever(app)
 
@@ -53,10 +54,10 @@ def status(app: AppContext) -> None:
     """Summarise sources (last run, counts, notices), crawl-health conditions and subscriptions."""
     limits = Thresholds.from_config(app.config)
     with app.db.session() as session:
-        click.echo("Sources:")
+        echo("Sources:")
         statuses = source_statuses(session)
         if not statuses:
-            click.echo("  none crawled yet (caigou crawl SOURCE)")
+            echo("  none crawled yet (caigou crawl SOURCE)")
         for item in statuses:
             run = item.last_run
             line = f"  {item.name}: {item.notices} notices, newest {_when(item.newest)}; last run "
@@ -66,18 +67,18 @@ def status(app: AppContext) -> None:
                 c = run.counts
                 line += (f"{_when(run.started_at)} {run.status} — {c.get('pages', 0)} pages, {c.get('new', 0)} new, "
                          f"{c.get('blocked', 0)} blocked, {c.get('errors', 0)} errors")
-            click.echo(line)
+            echo(line)
         conditions = check_health(session, limits, now())
-        click.echo("Health:" + ("" if conditions else " all sources fine"))
+        echo("Health:" + ("" if conditions else " all sources fine"))
         alerted = {(a.source, a.condition) for a in session.scalars(
             select(HealthAlert).where(HealthAlert.cleared_at.is_(None), HealthAlert.notified_at.is_not(None)))}
         for condition in conditions:
             mark = " (operator alerted)" if (condition.source, condition.condition) in alerted else ""
-            click.echo(f"  {condition.line()}{mark}")
-        click.echo("Subscriptions:")
+            echo(f"  {condition.line()}{mark}")
+        echo("Subscriptions:")
         subs = session.scalars(select(Subscription).order_by(Subscription.name)).all()
         if not subs:
-            click.echo("  none (caigou subscriptions add)")
+            echo("  none (caigou subscriptions add)")
         for sub in subs:
             last_sent = session.scalar(select(func.max(Delivery.attempted_at)).where(
                 Delivery.subscription_id == sub.id, Delivery.status == "sent"))
@@ -86,7 +87,7 @@ def status(app: AppContext) -> None:
             failing = (f"; last attempt failed: {last.error}" if last is not None and last.status == "failed" else
                        f"; gave up waiting for {last.recipient}: {last.error}"
                        if last is not None and last.status == "given_up" else "")
-            click.echo(f"  {sub.name}: {len(sub.recipients)} recipient(s) at {sub.delivery_time} {sub.time_zone}; "
+            echo(f"  {sub.name}: {len(sub.recipients)} recipient(s) at {sub.delivery_time} {sub.time_zone}; "
                        f"last sent {_when(last_sent)}{failing}")
 
 
@@ -96,8 +97,8 @@ def health(app: AppContext) -> None:
     """Check crawl health now and e-mail the operator ([health] operator_email) about new conditions."""
     conditions, outcome = run_health(app.db, app.config)
     for condition in conditions:
-        click.echo(condition.line())
-    click.echo(outcome)
+        echo(condition.line())
+    echo(outcome)
 
 
 COMMANDS = [schedule, status, health]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from caigou.digest.build import Entry, build_digest
 from caigou.digest.render import html_entry
 from caigou.digest.subscriptions import subscription_notices
+from caigou.safe_text import http_url, xml_text
 from models import Notice, NoticeScore, Subscription
 from models.types import now as current_time
 
@@ -24,9 +25,11 @@ ET.register_namespace("", ATOM)
 
 
 def _el(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
-    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attributes)
+    """An element whose text and attributes lost what XML cannot carry: a control character in a stored title
+    must not make the whole feed unreadable."""
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", {k: xml_text(v) for k, v in attributes.items()})
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 
@@ -68,9 +71,13 @@ def atom_feed(session: Session, subscription: Subscription, base_url: str, now: 
         _el(item, "updated", entry.matched_at.isoformat())
         if entry.published_at:   # the notice's own time, not midnight of its day
             _el(item, "published", entry.published_at.isoformat())
-        _el(item, "link", rel="alternate", href=entry.archive_url or entry.url)
-        if entry.archive_url:
-            _el(item, "link", rel="related", href=entry.url, title="original")
+        # Only http(s) links, as on the web page and in the e-mail: a scraped javascript: or data: address is no
+        # link for a feed reader to follow.
+        archive, original = http_url(entry.archive_url), http_url(entry.url)
+        if archive or original:
+            _el(item, "link", rel="alternate", href=archive or original or "")
+        if archive and original:
+            _el(item, "link", rel="related", href=original, title="original")
         for term in entry.terms:
             _el(item, "category", term=term.term, label=f"{term.term} ({term.category})")
         summary = "; ".join(filter(None, [entry.buyer, entry.region, *(t.term for t in entry.terms)]))

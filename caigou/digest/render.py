@@ -14,6 +14,7 @@ from email.utils import format_datetime, make_msgid
 from html import escape
 
 from caigou.digest.build import Digest, Entry, band
+from caigou.safe_text import http_url
 from caigou.spreadsheet import neutralise
 
 CSV_COLUMNS = ("notice_id", "score", "band", "update_of", "rematched", "published", "title", "notice_type", "buyer",
@@ -27,7 +28,7 @@ def money(amount: Decimal | None) -> str:
 
 
 def _safe_href(url: str) -> str | None:
-    return url if url.lower().startswith(("http://", "https://")) else None
+    return http_url(url)
 
 
 def subject(digest: Digest) -> str:

@@ -1,8 +1,9 @@
 """Delivering digests exactly once.
 
-For each subscription and each recipient: build the digest of the candidates this recipient has not had, send it
-as its own message (recipients do not see each other), and record the delivery and its notices in the same commit
-right after the server accepted it. The subscription's watermark advances only when every recipient is up to date,
+For each subscription, under its lock (caigou.digest.claim: one run at a time per subscription, across processes),
+and each recipient: build the digest of the candidates this recipient has not had, claim the delivery and its
+notices in one commit, send it as its own message (recipients do not see each other), and mark the delivery sent
+once the server accepted it (a refusal releases the claim). The subscription's watermark advances only when every recipient is up to date,
 so a server that is down or refuses a recipient leaves it where it was and the next run delivers the backlog; the
 delivery log keeps the recipients that did get it from getting it twice.
 
@@ -14,15 +15,18 @@ and the watermark stops waiting for that recipient (its digests are still tried;
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import Callable
 from email.message import EmailMessage
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caigou.digest.build import build_digest, candidates, configured_base_url, delivered_ids
+from caigou.digest.claim import claim, holder, release
 from caigou.digest.mail import DeliveryError, Mailer, SmtpSettings, mailer
 from caigou.digest.render import email_message, plain_text
 from caigou.digest.subscriptions import get_subscription, local_time, recipient_address
@@ -32,8 +36,10 @@ from models.db import Database
 from models.types import SHANGHAI
 from models.types import now as current_time
 
+logger = logging.getLogger(__name__)
 DEFAULT_REFUSALS = 3
 DEFAULT_FULL = 50   # notices shown in full per digest ([digest] max_full); the rest as summary lines and a link
+BUSY = "another caigou digest is delivering this subscription now; it sends these notices"
 _REFUSED = re.compile(r"refused: 5\d\d")  # a permanent refusal as caigou.digest.mail words it
 
 
@@ -41,12 +47,15 @@ _REFUSED = re.compile(r"refused: 5\d\d")  # a permanent refusal as caigou.digest
 class Outcome:
     subscription: str
     recipient: str
-    status: str         # sent | failed | given up | nothing new | already sent today | would send | no recipients
+    # sent | failed | given up | nothing new | already sent today | would send | no recipients | busy (another
+    # run holds the subscription) | unconfirmed (a claimed delivery of a run that died: see _unconfirmed)
+    status: str
     notices: int = 0
     error: str = ""
 
     def line(self) -> str:
-        head = f"{self.subscription} → {self.recipient or '(nobody)'}: {self.status}"
+        whom = self.recipient or ("" if self.status == "busy" else "(nobody)")  # busy: the whole subscription
+        head = f"{self.subscription}{f' → {whom}' if whom else ''}: {self.status}"
         if self.status in {"sent", "would send"}:
             head += f" ({self.notices} notice{'s' * (self.notices != 1)})"
         return head + (f": {self.error}" if self.error else "")
@@ -108,14 +117,36 @@ def _give_up(session: Session, subscription: Subscription, recipient: str, error
     return said
 
 
+def _unconfirmed(session: Session, subscription: Subscription) -> list[Outcome]:
+    """Deliveries claimed but never confirmed: a run died between claiming and the server's answer, perhaps after
+    the server accepted the message. Called under the subscription's lock, so their run is gone. SMTP cannot tell
+    which (a message can arrive though its 250 was never read): the claim is released and the notices go again
+    (at least once rather than perhaps never), and each such delivery is reported and kept as "unconfirmed"."""
+    outcomes = []
+    for delivery in session.scalars(select(Delivery).where(Delivery.subscription_id == subscription.id,
+                                                           Delivery.status == "sending").order_by(Delivery.id)):
+        session.execute(delete(DeliveredNotice).where(DeliveredNotice.delivery_id == delivery.id))
+        delivery.status = "unconfirmed"
+        delivery.error = (f"claimed at {delivery.attempted_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai "
+                          "but its run ended before the SMTP server's answer was recorded; it may have arrived. "
+                          "Its notices are sent again (at least once)")
+        logger.warning("%s → %s: %s", subscription.name, delivery.recipient, delivery.error)
+        outcomes.append(Outcome(subscription.name, delivery.recipient, "unconfirmed", delivery.notice_count,
+                                delivery.error))
+    session.commit()
+    return outcomes
+
+
 def deliver_subscription(session: Session, subscription: Subscription, connection: Mailer | None, base_url: str,
                          sender: str, now: dt.datetime, echo: Callable[[str], None],
-                         alerting: Alerting | None = None, full_limit: int = DEFAULT_FULL) -> list[Outcome]:
-    """Deliver one subscription (``connection`` None: a dry run that prints and changes nothing)."""
+                         alerting: Alerting | None = None, full_limit: int = DEFAULT_FULL,
+                         renew: Callable[[], bool] | None = None) -> list[Outcome]:
+    """Deliver one subscription (``connection`` None: a dry run that prints and changes nothing). The caller
+    holds the subscription's lock (caigou.digest.claim); ``renew`` extends it before each message."""
+    outcomes: list[Outcome] = [] if connection is None else _unconfirmed(session, subscription)
     rows = candidates(session, subscription)
     if not subscription.recipients:
-        return [Outcome(subscription.name, "", "no recipients", error="feed only")]
-    outcomes: list[Outcome] = []
+        return [*outcomes, Outcome(subscription.name, "", "no recipients", error="feed only")]
     up_to_date = True
     for recipient in subscription.recipients:
         key = recipient_address(recipient)
@@ -130,12 +161,33 @@ def deliver_subscription(session: Session, subscription: Subscription, connectio
             echo(f"--- to {recipient}\n{plain_text(digest)}")
             outcomes.append(Outcome(subscription.name, recipient, "would send", len(digest.entries)))
             continue
+        if renew is not None and not renew():
+            outcomes.append(Outcome(subscription.name, recipient, "busy", error=BUSY))
+            return outcomes  # the lease ran out and another run holds the subscription now: it goes on
         message = email_message(digest, sender, recipient, subscription.attach_csv)
+        # Claim the delivery before sending: its notices are recorded as delivered, and committed, so no other
+        # run can send them (the unique key refuses a second claim); the row stays "sending" until the server
+        # said 250. A run killed in between leaves it "sending", which the next run reports (_unconfirmed).
+        delivery = Delivery(subscription_id=subscription.id, recipient=key, status="sending", attempted_at=now,
+                            notice_count=len(digest.entries), message_id=str(message["Message-ID"]))
+        session.add(delivery)
+        try:
+            session.flush()
+            # An entry's folded copies (the same notice from other sources) count as delivered with it.
+            session.add_all(DeliveredNotice(subscription_id=subscription.id, recipient=key, notice_id=notice_id,
+                                            delivery_id=delivery.id)
+                            for entry in digest.entries for notice_id in [entry.notice_id, *entry.covers])
+            session.commit()
+        except IntegrityError:  # another run claimed some of them first: they are its to send
+            session.rollback()
+            up_to_date = False
+            outcomes.append(Outcome(subscription.name, recipient, "busy", error=BUSY))
+            continue
         try:
             connection.send(message)
         except DeliveryError as exc:
-            session.add(Delivery(subscription_id=subscription.id, recipient=key, status="failed",
-                                 attempted_at=now, notice_count=len(digest.entries), error=str(exc)))
+            session.execute(delete(DeliveredNotice).where(DeliveredNotice.delivery_id == delivery.id))
+            delivery.status, delivery.error = "failed", str(exc)
             session.flush()
             refusals, given_up = refusal_state(session, subscription, key)
             limit = alerting.limit if alerting is not None else DEFAULT_REFUSALS
@@ -151,14 +203,7 @@ def deliver_subscription(session: Session, subscription: Subscription, connectio
                 outcomes.append(Outcome(subscription.name, recipient, "failed", len(digest.entries), str(exc)))
             session.commit()
             continue
-        delivery = Delivery(subscription_id=subscription.id, recipient=key, status="sent", attempted_at=now,
-                            notice_count=len(digest.entries), message_id=str(message["Message-ID"]))
-        session.add(delivery)
-        session.flush()
-        # An entry's folded copies (the same notice from other sources) count as delivered with it.
-        session.add_all(DeliveredNotice(subscription_id=subscription.id, recipient=key, notice_id=notice_id,
-                                        delivery_id=delivery.id)
-                        for entry in digest.entries for notice_id in [entry.notice_id, *entry.covers])
+        delivery.status = "sent"
         session.commit()
         outcomes.append(Outcome(subscription.name, recipient, "sent", len(digest.entries)))
     if connection is not None and up_to_date and rows:
@@ -179,6 +224,7 @@ def run_digests(db: Database, config: Config, names: list[str] | None = None, dr
                         limit=max(1, int(config.get("digest", "refusals_before_giving_up", DEFAULT_REFUSALS))))
     full = max(1, int(config.get("digest", "max_full", DEFAULT_FULL)))
     outcomes: list[Outcome] = []
+    me = holder()
     with db.session() as session:
         subscriptions = ([get_subscription(session, name) for name in names] if names else
                          list(session.scalars(select(Subscription).order_by(Subscription.name))))
@@ -187,9 +233,18 @@ def run_digests(db: Database, config: Config, names: list[str] | None = None, dr
                 outcomes += deliver_subscription(session, subscription, None, base_url, settings.sender, moment, echo,
                                                  full_limit=full)
                 continue
-            with mailer(settings) as connection:
-                outcomes += deliver_subscription(session, subscription, connection, base_url, settings.sender,
-                                                 moment, echo, alerting, full_limit=full)
+            if not claim(db, subscription.id, me):
+                outcomes.append(Outcome(subscription.name, "", "busy", error=BUSY))
+                continue
+            try:
+                session.refresh(subscription)  # what the run before this one left: its watermark
+                with mailer(settings) as connection:
+                    outcomes += deliver_subscription(session, subscription, connection, base_url, settings.sender,
+                                                     moment, echo, alerting, full_limit=full,
+                                                     renew=lambda sub=subscription.id: claim(db, sub, me))
+            finally:
+                session.rollback()
+                release(db, subscription.id, me)
         if dry_run:
             session.rollback()
     return outcomes

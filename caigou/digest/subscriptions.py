@@ -4,7 +4,10 @@ subscription is checked the same way whichever door it came in by."""
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+import os
 import re
+import socket
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
@@ -19,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from caigou.filters import NoticeFilters, apply_filters, check_filters
 from caigou.search import fulltext_clause, parse_query
-from models import DeliveredNotice, Delivery, Subscription
+from models import DeliveredNotice, Delivery, Subscription, SubscriptionEvent
 from models.errors import CaigouError
 from models.types import now
 
@@ -126,8 +129,28 @@ class SubscriptionInput:
     backfill: bool = False  # the first digest includes what matched before the subscription existed
 
 
-def add_subscription(session: Session, wanted: SubscriptionInput) -> Subscription:
-    """Check every value and add the subscription; a ``CaigouError`` names the first bad value."""
+def command_line_actor() -> str:
+    """Who acts from the command line: the operating-system user on this host (it cannot be proved, but it is
+    what the operator is logged in as)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()} (command line)"
+
+
+def web_actor(user: str) -> str:
+    return f"{user} (web)"
+
+
+def _audit(session: Session, subscription: Subscription, action: str, actor: str) -> None:
+    session.add(SubscriptionEvent(subscription_id=subscription.id, name=subscription.name, action=action,
+                                  actor=actor[:200], at=now()))
+
+
+def add_subscription(session: Session, wanted: SubscriptionInput, actor: str = "") -> Subscription:
+    """Check every value and add the subscription, recording ``actor`` as its owner and in the audit trail; a
+    ``CaigouError`` names the first bad value."""
     name = check_name(wanted.name)
     recipients = parse_recipients(wanted.recipients)
     delivery_time, time_zone = parse_time(wanted.delivery_time), parse_zone(wanted.time_zone.strip())
@@ -140,20 +163,23 @@ def add_subscription(session: Session, wanted: SubscriptionInput) -> Subscriptio
     subscription = Subscription(
         name=name, recipients=recipients, filters=filters_to_json(filters), query=query, delivery_time=delivery_time,
         time_zone=time_zone, skip_when_empty=wanted.skip_when_empty, attach_csv=wanted.attach_csv,
-        watermark=None if wanted.backfill else now())
+        watermark=None if wanted.backfill else now(), created_by=actor[:200])
     session.add(subscription)
     try:
         session.flush()  # two adds of one name at once: the second gets the same message, not a crash
     except IntegrityError as exc:
         raise taken from exc
+    _audit(session, subscription, "created", actor)
     return subscription
 
 
-def remove_subscription(session: Session, subscription: Subscription) -> int:
+def remove_subscription(session: Session, subscription: Subscription, actor: str = "") -> int:
     """Remove a subscription with its delivery log (its deliveries and the record of which notices went to whom:
     the foreign keys cascade). The notices, their scores and their archived evidence are not the subscription's
-    and stay. Returns how many deliveries were removed."""
+    and stay, and so does the audit trail, which records who removed it. Returns how many deliveries were
+    removed."""
     count = delivery_count(session, subscription)
+    _audit(session, subscription, "removed", actor)
     session.delete(subscription)
     session.flush()
     return count
@@ -179,6 +205,18 @@ def delivered_count(session: Session, subscription: Subscription) -> int:
 def recent_deliveries(session: Session, subscription: Subscription, limit: int = 10) -> list[Delivery]:
     return list(session.scalars(select(Delivery).where(Delivery.subscription_id == subscription.id)
                                 .order_by(Delivery.id.desc()).limit(limit)))
+
+
+def removals(session: Session, limit: int = 20) -> list[SubscriptionEvent]:
+    """The most recent removals, newest first: who removed which subscription, when."""
+    return list(session.scalars(select(SubscriptionEvent).where(SubscriptionEvent.action == "removed")
+                                .order_by(SubscriptionEvent.at.desc(), SubscriptionEvent.id.desc()).limit(limit)))
+
+
+def history(session: Session, subscription: Subscription) -> list[SubscriptionEvent]:
+    """The audit trail of one subscription (and of earlier ones of the same name), oldest first."""
+    return list(session.scalars(select(SubscriptionEvent).where(SubscriptionEvent.name == subscription.name)
+                                .order_by(SubscriptionEvent.at, SubscriptionEvent.id)))
 
 
 def get_subscription(session: Session, name: str) -> Subscription:

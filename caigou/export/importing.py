@@ -3,18 +3,21 @@ moved from SQLite to PostgreSQL. Every notice goes through ``NoticeStore``, so i
 crawled one; IDs and first-seen times are kept where the target database has them free."""
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import json
+import math
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from caigou.spreadsheet import unneutralise
-from models import Attachment, Notice, Source
+from models import NOTICE_TYPES, Notice, Source
 from models.db import Database
 from models.errors import CaigouError
 from models.types import SHANGHAI
@@ -26,60 +29,163 @@ class ImportError_(CaigouError):
     """A line of an import file that cannot be read."""
 
 
-def _money(value: Any, where: str) -> Decimal | None:
-    if value in (None, ""):
-        return None
+MAX_DEPTH = 20                         # nesting of a line's JSON: exports nest 4 deep
+MONEY_LIMIT = Decimal(10) ** 16        # NUMERIC(18, 2): below 10^16 yuan
+YEARS = (1949, 2100)                   # a time outside these is a typo or a hostile file, not a notice
+# Text columns of fixed width: longer values would be refused by PostgreSQL and cut by nothing on SQLite.
+WIDTHS = {"source": 40, "source_id": 200, "notice_type_label": 100, "region_code": 12, "region_name": 100,
+          "project_code": 200, "raw_sha256": 64}
+TEXTS = ("notice_type_label", "region_name", "buyer", "agency", "project_code", "body_text", "raw_sha256")
+ATTACHMENT_WIDTHS = {"download_status": 20, "content_type": 20, "extraction_status": 20, "raw_sha256": 64}
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ImportError_(f"{name} is not a number JSON allows")
+
+
+def _finite(text_value: str) -> float:
+    number = float(text_value)
+    if not math.isfinite(number):
+        raise ImportError_(f"the number {text_value} is out of range")
+    return number
+
+
+def _loads(value: str) -> Any:
+    """JSON as the standard allows it: NaN, Infinity and numbers beyond a float are refused, not read."""
     try:
-        return Decimal(str(value)).quantize(Decimal("0.01"))
-    except InvalidOperation as exc:
-        raise ImportError_(f"{where}: not an amount: {value!r}") from exc
+        return json.loads(value, parse_constant=_refuse_constant, parse_float=_finite)
+    except RecursionError as exc:
+        raise ImportError_(f"nested more than {MAX_DEPTH} levels deep") from exc
 
 
-def _time(value: Any, where: str) -> dt.datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ImportError_(f"{where}: not an ISO 8601 time: {value!r}") from exc
-    if parsed.tzinfo is None:
-        raise ImportError_(f"{where}: time without an offset: {value!r}")
-    return parsed.astimezone(SHANGHAI)
+def _check_tree(value: Any) -> None:
+    """No NUL character anywhere (PostgreSQL cannot store one) and no deeper nesting than MAX_DEPTH."""
+    pending: list[tuple[Any, int, str]] = [(value, 0, "")]
+    while pending:
+        item, depth, name = pending.pop()
+        if depth > MAX_DEPTH:
+            raise ImportError_(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ImportError_(f"{name or 'a value'}: a NUL character, which no text may hold")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                if "\x00" in str(key):
+                    raise ImportError_("a key with a NUL character")
+                pending.append((inner, depth + 1, name or str(key)))
+        elif isinstance(item, list):
+            pending.extend((inner, depth + 1, name) for inner in item)
 
 
-def _structured(value: Any, where: str) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value) if value else None
-        except json.JSONDecodeError as exc:
-            raise ImportError_(f"{where}: not JSON: {value[:60]!r}") from exc
+def _text(row: dict[str, Any], key: str, required: bool = False, numbers: bool = False) -> str:
+    value = row.get(key)
+    if value is None or value == "":
+        if required:
+            raise ImportError_(f"missing {key}")
+        return ""
+    if numbers and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ImportError_(f"{key} must be text, not {type(value).__name__}")
+    width = WIDTHS.get(key)
+    if width is not None and len(value) > width:
+        raise ImportError_(f"{key} has {len(value)} characters; at most {width}")
     return value
 
 
-def record_from_row(row: dict[str, Any], where: str) -> NoticeRecord:
-    missing = [key for key in ("source", "source_id", "url", "title") if not row.get(key)]
+def _money(value: Any, key: str) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ImportError_(f"{key}: not an amount: {value!r}")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ImportError_(f"{key}: not an amount: {value!r}") from exc
+    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT:
+        raise ImportError_(f"{key}: {value!r} is out of range (at most {MONEY_LIMIT:,} yuan)")
+    return amount.quantize(Decimal("0.01"))
+
+
+def _time(value: Any, key: str) -> dt.datetime | None:
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise ImportError_(f"{key}: not an ISO 8601 time: {value!r}")
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ImportError_(f"{key}: not an ISO 8601 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise ImportError_(f"{key}: time without an offset: {value!r}")
+    if not YEARS[0] <= parsed.year <= YEARS[1]:
+        raise ImportError_(f"{key}: the year {parsed.year} is out of range ({YEARS[0]}–{YEARS[1]})")
+    return parsed.astimezone(SHANGHAI)
+
+
+def _structured(row: dict[str, Any], key: str, kind: type) -> Any:
+    """A column holding JSON (a string in CSV, the value itself in JSON Lines), of the ``kind`` asked for."""
+    value = row.get(key)
+    if isinstance(value, str):
+        try:
+            value = _loads(value) if value else None
+        except json.JSONDecodeError as exc:
+            raise ImportError_(f"{key}: not JSON: {value[:60]!r}") from exc
+        _check_tree(value)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        wanted = "an object" if kind is dict else "a list"
+        raise ImportError_(f"{key} must be {wanted}, not {type(value).__name__}")
+    return value
+
+
+def _objects(row: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = _structured(row, key, list)
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            raise ImportError_(f"{key} {number} must be an object, not {type(item).__name__}")
+    return items
+
+
+def record_from_row(row: dict[str, Any]) -> NoticeRecord:
+    """The notice a row describes; an ``ImportError_`` says what is wrong (the caller adds the line)."""
+    missing = [key for key in ("source", "source_id", "url", "title") if row.get(key) in (None, "")]
     if missing:
         hint = ("; this looks like a compact export (the default for CSV and XLSX): export with --columns all "
                 "to import it" if "source" not in row and "notice_id" in row else "")
-        raise ImportError_(f"{where}: missing {', '.join(missing)}{hint}")
-    details = _structured(row.get("supplier_details"), where) or []
-    suppliers = [SupplierRecord(name=d["name"], lot=d.get("lot") or "", address=d.get("address") or "",
-                                amount_cny=_money(d.get("amount_cny"), where), amount_text=d.get("amount_text") or "")
-                 for d in details]
-    attachments = [AttachmentRecord(url=a["url"], name=a.get("name") or "")
-                   for a in _structured(row.get("attachments"), where) or []]
+        raise ImportError_(f"missing {', '.join(missing)}{hint}")
+    notice_type = _text(row, "notice_type") or "other"
+    if notice_type not in NOTICE_TYPES:
+        raise ImportError_(f"unknown notice_type {notice_type[:40]!r}; one of {', '.join(NOTICE_TYPES)}")
+    suppliers = []
+    for number, detail in enumerate(_objects(row, "supplier_details"), start=1):
+        if not isinstance(detail.get("name"), str) or not detail["name"]:
+            raise ImportError_(f"supplier {number} has no name")
+        lot = _text(detail, "lot")
+        if len(lot) > 100:
+            raise ImportError_(f"supplier {number}: lot has {len(lot)} characters; at most 100")
+        suppliers.append(SupplierRecord(name=detail["name"], lot=lot, address=_text(detail, "address"),
+                                        amount_cny=_money(detail.get("amount_cny"), f"supplier {number} amount_cny"),
+                                        amount_text=_text(detail, "amount_text")))
+    attachments = []
+    for number, item in enumerate(_objects(row, "attachments"), start=1):
+        if not isinstance(item.get("url"), str) or not item["url"]:
+            raise ImportError_(f"attachment {number} has no url")
+        attachments.append(AttachmentRecord(url=item["url"], name=_text(item, "name")))
     notice_id = row.get("notice_id")
+    preferred = int(notice_id) if str(notice_id or "").isdigit() and 0 < int(notice_id) < 2**31 else None
+    region_code = _text(row, "region_code")
     return NoticeRecord(
-        source=row["source"], source_key=str(row["source_id"]), url=row["url"], title=row["title"],
-        notice_type=row.get("notice_type") or "other", notice_type_label=row.get("notice_type_label") or "",
-        published_at=_time(row.get("published_at"), where), region_code=row.get("region_code") or None,
-        region_name=row.get("region_name") or "", buyer=row.get("buyer") or "", agency=row.get("agency") or "",
-        project_code=row.get("project_code") or "", budget_cny=_money(row.get("budget_cny"), where),
-        award_cny=_money(row.get("award_cny"), where), suppliers=suppliers,
-        line_items=_structured(row.get("line_items"), where) or [], body_text=row.get("body_text") or "",
-        fields=_structured(row.get("fields"), where) or {}, attachments=attachments,
-        raw_sha256=row.get("raw_sha256") or "", preferred_id=int(notice_id) if str(notice_id or "").isdigit() else None,
-        first_seen_at=_time(row.get("first_seen_at"), where), last_seen_at=_time(row.get("last_seen_at"), where),
+        source=_text(row, "source", required=True), source_key=_text(row, "source_id", required=True, numbers=True),
+        url=_text(row, "url", required=True), title=_text(row, "title", required=True), notice_type=notice_type,
+        published_at=_time(row.get("published_at"), "published_at"), region_code=region_code or None,
+        budget_cny=_money(row.get("budget_cny"), "budget_cny"), award_cny=_money(row.get("award_cny"), "award_cny"),
+        suppliers=suppliers, line_items=_structured(row, "line_items", list), fields=_structured(row, "fields", dict),
+        attachments=attachments, preferred_id=preferred,
+        first_seen_at=_time(row.get("first_seen_at"), "first_seen_at"),
+        last_seen_at=_time(row.get("last_seen_at"), "last_seen_at"),
+        **{key: _text(row, key) for key in TEXTS},
     )
 
 
@@ -88,37 +194,110 @@ _ATTACHMENT_STATE = ("download_status", "extraction_status", "content_type", "si
                      "fetched_at", "members", "text")
 
 
-def attachment_states(row: dict[str, Any], where: str) -> list[dict[str, Any]]:
+def attachment_states(row: dict[str, Any]) -> list[dict[str, Any]]:
     """The attachments' download and extraction outcomes and text as the file gives them, in order."""
     states = []
-    for item in _structured(row.get("attachments"), where) or []:
+    for number, item in enumerate(_objects(row, "attachments"), start=1):
         state = {key: item[key] for key in _ATTACHMENT_STATE if key in item}
+        for key, width in ATTACHMENT_WIDTHS.items():
+            value = state.get(key)
+            if value is not None and (not isinstance(value, str) or len(value) > width):
+                raise ImportError_(f"attachment {number}: {key} must be text of at most {width} characters")
+        for key in ("message", "text"):
+            if state.get(key) is not None and not isinstance(state[key], str):
+                raise ImportError_(f"attachment {number}: {key} must be text")
+        if state.get("members") is not None and not isinstance(state["members"], list):
+            raise ImportError_(f"attachment {number}: members must be a list")
         if "fetched_at" in state:
-            state["fetched_at"] = _time(state["fetched_at"], where)
+            state["fetched_at"] = _time(state["fetched_at"], f"attachment {number} fetched_at")
         if "size" in state and state["size"] not in (None, ""):
-            state["size"] = int(state["size"])
+            size = state["size"]
+            if isinstance(size, bool) or not str(size).isdigit() or int(size) >= 2**62:
+                raise ImportError_(f"attachment {number}: size must be a whole number of bytes: {size!r}")
+            state["size"] = int(size)
         states.append(state)
     return states
 
 
-def read_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(where, row) from a .jsonl or .csv file (a CSV written with or without the byte-order mark)."""
-    if path.suffix.lower() == ".csv":
-        with open(path, encoding="utf-8-sig", newline="") as handle:
-            for number, row in enumerate(csv.DictReader(handle), start=2):
-                yield f"{path}:{number}", {k: unneutralise(v) for k, v in row.items()}
-        return
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a file in UTF-8 (with or without a byte-order mark) or UTF-16 with one; another
+    encoding (GBK, UTF-16 without a mark) is refused at the first line it shows in."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise ImportError_("line 1: the file is UTF-32; save it as UTF-8")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        number = 0
+        with open(path, encoding="utf-16", newline="") as text_handle:
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ImportError_(f"{path}:{number}: not JSON: {exc.msg}") from exc
-            if not isinstance(row, dict):
-                raise ImportError_(f"{path}:{number}: not a JSON object")
-            yield f"{path}:{number}", row
+                for number, line in enumerate(text_handle, start=1):
+                    if "\x00" in line:
+                        raise ImportError_(f"line {number}: a NUL character, which no text may hold")
+                    yield number, line
+            except UnicodeDecodeError as exc:
+                raise ImportError_(f"line {number + 1}: not UTF-16 text, though the file starts as "
+                                   f"UTF-16 ({exc.reason})") from exc
+        return
+    with open(path, "rb") as handle:
+        if head.startswith(codecs.BOM_UTF8):
+            handle.read(len(codecs.BOM_UTF8))
+        for number, raw in enumerate(handle, start=1):
+            if b"\x00" in raw:
+                hint = " (UTF-16 without a byte-order mark? save it as UTF-8)" if len(raw) > 1 and (
+                    raw.count(b"\x00") * 3 >= len(raw)) else ""
+                raise ImportError_(f"line {number}: a NUL byte{hint}")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                try:
+                    raw.decode("gb18030")
+                    hint = ("it looks like GBK/GB18030; convert the file to UTF-8, e.g. "
+                            "iconv -f GB18030 -t UTF-8")
+                except UnicodeDecodeError:
+                    hint = "caigou reads UTF-8 (with or without a byte-order mark) or UTF-16 with one"
+                raise ImportError_(f"line {number}: not UTF-8 (byte 0x{raw[exc.start]:02x} at position "
+                                   f"{exc.start + 1}); {hint}") from exc
+            yield number, line
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) from a .jsonl or .csv file (a CSV written with or without the byte-order mark)."""
+    if path.suffix.lower() == ".csv":
+        csv.field_size_limit(max(csv.field_size_limit(), 256 * 1024 * 1024))  # a notice's whole text is one cell
+        lines = _lines(path)
+        reader = csv.DictReader(line for _, line in lines)
+        try:
+            for row in reader:
+                if None in row:
+                    raise ImportError_(f"line {reader.line_num}: more cells than the header has columns")
+                yield reader.line_num, {k: unneutralise(v) if v is not None else None for k, v in row.items()}
+        except csv.Error as exc:
+            raise ImportError_(f"line {reader.line_num}: not CSV: {exc}") from exc
+        return
+    for number, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            row = _loads(line)
+        except json.JSONDecodeError as exc:
+            raise ImportError_(f"line {number}: not JSON: {exc.msg}") from exc
+        except ImportError_ as exc:
+            raise ImportError_(f"line {number}: {exc}") from exc
+        if not isinstance(row, dict):
+            raise ImportError_(f"line {number}: not a JSON object")
+        yield number, row
+
+
+def read_notices(path: Path) -> Iterator[tuple[int, NoticeRecord, list[dict[str, Any]]]]:
+    """(line number, notice, attachment outcomes) for each line; the first bad line raises ``ImportError_``
+    saying "line N: what is wrong"."""
+    for number, row in read_rows(path):
+        try:
+            _check_tree(row)
+            record, states = record_from_row(row), attachment_states(row)
+        except ImportError_ as exc:
+            raise ImportError_(f"line {number}: {exc}") from exc
+        yield number, record, states
 
 
 def _seen_times(database: Database, record: NoticeRecord) -> tuple[dt.datetime, dt.datetime] | None:
@@ -159,30 +338,41 @@ def _restore(database: Database, notice_id: int, record: NoticeRecord, states: l
             index_notice(session, notice)
 
 
-def import_file(database: Database, path: Path, progress: Any = None) -> dict[str, int]:
+def check_file(path: Path) -> None:
+    """Read and check every line; the first bad one raises ``line N: what is wrong; nothing was imported``."""
     if not path.is_file():
         raise CaigouError(f"{path} does not exist")
+    try:
+        for _ in read_notices(path):
+            pass
+    except ImportError_ as exc:
+        raise ImportError_(f"{exc}; nothing was imported (the whole file is checked before any line is stored)") \
+            from exc
+
+
+def import_file(database: Database, path: Path, progress: Any = None, checked: bool = False) -> dict[str, int]:
+    """Import a file in two passes: every line is read and checked first (``check_file``; ``checked`` says the
+    caller did), and only a file without a bad line is stored, so a malformed line imports nothing. Should the
+    database refuse a line while storing (it should not: the checks are its limits), the lines before it stay
+    imported and the error says how many."""
+    if not checked:
+        check_file(path)
     store = NoticeStore(database, origin="import")
     counts = {"new": 0, "updated": 0, "unchanged": 0}
     try:
-        for where, row in read_rows(path):
-            record = record_from_row(row, where)
-            states = attachment_states(row, where)
+        for number, record, states in read_notices(path):
             before = _seen_times(database, record)
-            result = store.save_notice(record)
-            _restore(database, result.notice_id, record, states, before)
+            try:
+                result = store.save_notice(record)
+                _restore(database, result.notice_id, record, states, before)
+            except SQLAlchemyError as exc:
+                done = sum(counts.values())
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                raise ImportError_(f"line {number}: the database refused it ({reason}); the {done} line"
+                                   f"{'s' * (done != 1)} before it stay imported") from exc
             counts[result.outcome] += 1
             if progress:
                 progress(1)
-    except ImportError_ as exc:
-        # Each notice is committed as it is read: say what happened to the lines before the bad one.
-        done = sum(counts.values())
-        if done:
-            raise ImportError_(f"{exc} — the {done} notice{'s' if done != 1 else ''} before it "
-                               f"({counts['new']} new, {counts['updated']} updated, {counts['unchanged']} "
-                               "unchanged) were imported and stay; fix the line and import the file again "
-                               "(notices already stored are not duplicated)") from exc
-        raise ImportError_(f"{exc} — nothing was imported") from exc
     finally:
         if database.engine.dialect.name == "postgresql":
             # Explicit IDs were inserted: move the sequence past them (after a partial import too).

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import IO, Any
@@ -19,12 +20,35 @@ XLSX_CELL_LIMIT = 32_767
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=_default)
+    """Valid JSON, always: NaN and Infinity (which ``json`` writes by default and no JSON reader accepts) are
+    written as null. Imports refuse them, but an archive filled before that, or by hand, may hold one."""
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_default, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), ensure_ascii=False, default=_default, allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(inner) for key, inner in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(inner) for inner in value]
+    return value
+
+
+def amount_number(value: Decimal | float | None) -> float | None:
+    """An amount as a JSON number, or None when there is none or it is not a finite number."""
+    if value is None:
+        return None
+    number = float(value)  # repr(float) is the shortest exact round trip for two-decimal yuan amounts
+    return number if math.isfinite(number) else None
 
 
 def _default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return float(value)  # repr(float) is the shortest exact round trip for two-decimal yuan amounts
+        return amount_number(value)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
@@ -192,7 +216,8 @@ def _party_id(role: str, name: str) -> str:
 
 
 def _value(amount: Any) -> dict[str, Any] | None:
-    return {"amount": float(amount), "currency": "CNY"} if amount is not None else None
+    number = amount_number(amount)
+    return {"amount": number, "currency": "CNY"} if number is not None else None
 
 
 def ocds_release(row: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Security model, because every scraped string and page is hostile and the readers
   the original bytes are served only as a download; a strict Content-Security-Policy forbids any script at all,
   inline or remote, and images from anywhere but this server (so a notice cannot make a reader's browser call home);
 * reviewers log in; passwords are Argon2id hashes; the session is a signed, HttpOnly, SameSite=Lax cookie; every
-  form carries a CSRF token bound to the session; failed logins are slowed down per name;
+  form carries a CSRF token bound to the session; failed logins are throttled per name and address, per address
+  and server-wide, counted before the password is checked (caigou.web.security); over HTTPS (or behind a trusted
+  proxy that says so) cookies are Secure and HSTS is sent;
 * without ``[web] anonymous_read = true`` nothing but the login page is shown to anonymous visitors; even with it,
   only reading notices is open — reviewing and the subscriptions (their recipients' addresses, feed tokens) always
   need a login;
@@ -22,12 +24,11 @@ import math
 import re
 import secrets
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
@@ -41,9 +42,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from caigou import __version__
 from caigou.accounts import authenticate, end_sessions, get_user, session_user
 from caigou.digest.feed import atom_feed
-from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput,
-                                         add_subscription, delivered_count, delivery_count,
-                                         last_sent, recent_deliveries, remove_subscription)
+from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
+                                         delivered_count, delivery_count, history, last_sent, recent_deliveries,
+                                         removals, remove_subscription, web_actor)
 from caigou.export.naming import export_filename
 from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, Selection
 from caigou.export.writers import csv_chunks, write_xlsx
@@ -53,8 +54,10 @@ from caigou.filters import (MATCH_CATEGORIES, TIBETAN_AREAS, FilterError, Notice
 from caigou.notice_view import (NotFound, archived_page, notice_detail, notice_dict, sanitised_html,
                                valid_id)
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags, review_dict
+from caigou.safe_text import http_url
 from caigou.search import SORTS, QueryError, highlight, search
 from caigou.web.entities import entities_router
+from caigou.web.security import HSTS, LoginThrottle, ProxyTrust, same_text
 from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Subscription
 from models.config import Config
 from models.db import Database
@@ -68,8 +71,7 @@ SESSION_AGE = 12 * 3600          # seconds a login lasts
 PAGE_SIZE = 20
 CONTEXT_WINDOW = 200             # hits read around a notice for previous / next / next unreviewed
 MAX_PAGE = 500                   # deep paging is what exports are for
-LOGIN_FAILURES = 5               # failures per name within LOGIN_WINDOW before that name waits
-LOGIN_WINDOW = 15 * 60
+LOGIN_FAILURES = 5               # failures of a name from one address within 15 minutes before that pair waits
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
        "base-uri 'none'")
@@ -81,6 +83,7 @@ class WebSettings:
     anonymous_read: bool = False
     base_url: str = ""
     secure_cookies: bool = False   # set when served over HTTPS (behind a proxy)
+    trusted_proxies: ProxyTrust = field(default_factory=ProxyTrust)  # whose X-Forwarded-* headers count
 
     @classmethod
     def from_config(cls, config: Config, anonymous_read: bool | None = None) -> WebSettings:
@@ -88,20 +91,8 @@ class WebSettings:
                    anonymous_read=bool(config.get("web", "anonymous_read", False)) if anonymous_read is None
                    else anonymous_read,
                    base_url=str(config.get("web", "base_url", "") or ""),
-                   secure_cookies=bool(config.get("web", "secure_cookies", False)))
-
-
-def http_url(value: str | None) -> str | None:
-    """``value`` if it is an http(s) address, else None: a scraped ``JavaScript:alert(1)`` (any case, leading
-    blanks or control characters, which browsers skip) is shown as text, never rendered as a link."""
-    url = (value or "").strip(" \t\r\n\x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f")
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or any(ord(c) < 32 for c in url):
-        return None
-    return url
+                   secure_cookies=bool(config.get("web", "secure_cookies", False)),
+                   trusted_proxies=ProxyTrust.parse(config.get("web", "trusted_proxies", [])))
 
 
 def persistent_secret(data_dir: Path) -> str:
@@ -114,22 +105,6 @@ def persistent_secret(data_dir: Path) -> str:
     path.touch(mode=0o600)
     path.write_text(key)
     return key
-
-
-@dataclass
-class LoginThrottle:
-    failures: dict[str, list[float]] = field(default_factory=dict)
-
-    def blocked(self, name: str) -> bool:
-        recent = [t for t in self.failures.get(name, []) if t > time.monotonic() - LOGIN_WINDOW]
-        self.failures[name] = recent
-        return len(recent) >= LOGIN_FAILURES
-
-    def failed(self, name: str) -> None:
-        self.failures.setdefault(name, []).append(time.monotonic())
-
-    def succeeded(self, name: str) -> None:
-        self.failures.pop(name, None)
 
 
 def feed_token(secret_key: str, name: str) -> str:
@@ -243,6 +218,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                                  review_first=REVIEW_FIRST_SCORE, version=__version__)
     serializer = URLSafeTimedSerializer(settings.secret_key, salt="caigou-session")
     throttle = LoginThrottle()
+    app.state.throttle = throttle
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     # ------------------------------------------------------------------------------------------ plumbing
@@ -261,9 +237,12 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             session = {"csrf": secrets.token_urlsafe(32)}
         request.state.session = session
         response: Response = await call_next(request)
+        https = settings.trusted_proxies.https(request)
         if fresh or request.state.session is not session or getattr(request.state, "session_changed", False):
             response.set_cookie(SESSION_COOKIE, serializer.dumps(request.state.session), max_age=SESSION_AGE,
-                                httponly=True, samesite="lax", secure=settings.secure_cookies)
+                                httponly=True, samesite="lax", secure=settings.secure_cookies or https)
+        if https:
+            response.headers["Strict-Transport-Security"] = HSTS
         response.headers["Content-Security-Policy"] = CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
@@ -308,7 +287,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
         return user
 
     def check_csrf(request: Request, token: str) -> None:
-        if not hmac.compare_digest(str(request.state.session.get("csrf", "")), token or ""):
+        if not same_text(token, str(request.state.session.get("csrf", ""))):
             raise HTTPException(403, "The form's security token did not match (CSRF check). Reload the page "
                                      "and send it again.")
 
@@ -377,17 +356,17 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     def login(request: Request, name: str = Form(""), password: str = Form(""), csrf_token: str = Form(""),
               next: str = Form("/search")) -> Response:  # noqa: A002
         check_csrf(request, csrf_token)
-        if throttle.blocked(name):
-            return page(request, "login.html", status_code=429, next=safe_next(next),
-                        error="Too many failed attempts for this name; wait 15 minutes.")
-        with database.session() as session:
-            user = authenticate(session, name, password)
-            found = (user.name, user.session_generation) if user is not None else None
+        address = settings.trusted_proxies.client(request)
+        with throttle.attempt(name, address) as refusal:  # counted before the hash is checked
+            if refusal:
+                return page(request, "login.html", status_code=429, next=safe_next(next), error=refusal)
+            with database.session() as session:
+                user = authenticate(session, name, password)
+                found = (user.name, user.session_generation) if user is not None else None
         if found is None:
-            throttle.failed(name)
             return page(request, "login.html", status_code=401, next=safe_next(next),
                         error="Unknown name or wrong password.")
-        throttle.succeeded(name)
+        throttle.succeeded(name, address)
         # A new session (and CSRF token) at login: a token planted before login is worthless after it.
         request.state.session = {"csrf": secrets.token_urlsafe(32), "user": found[0], "generation": found[1]}
         request.state.user, request.state.user_checked = found[0], True
@@ -605,6 +584,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             rows = list(session.scalars(select(Subscription).order_by(Subscription.name)))
             return page(request, "subscriptions.html", status_code=status_code, subscriptions=rows, feed=feed_link,
                         last_sent={s.id: last_sent(session, s) for s in rows}, describe=describe_filters,
+                        removals=removals(session),
                         form=form, error=error, message=message, sources=known_sources(session),
                         categories=MATCH_CATEGORIES, time_zones=TIME_ZONES, shanghai=lambda t: t.astimezone(ZoneInfo(DEFAULT_ZONE)))
 
@@ -622,11 +602,11 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
     @app.post("/subscriptions", include_in_schema=False)
     def subscription_add(request: Request, form: dict[str, list[str]] = Depends(posted_form)) -> Response:
         check_csrf(request, (form.get("csrf_token") or [""])[-1])
-        require_reviewer(request, "add a subscription")
+        reviewer = require_reviewer(request, "add a subscription")
         sent = SubscriptionForm(form)
         try:
             with database.session() as session:
-                added = add_subscription(session, sent.subscription())
+                added = add_subscription(session, sent.subscription(), web_actor(reviewer))
                 added_id = added.id
         except CaigouError as exc:  # FilterError too: one line on the page, the form as it was sent
             return subscriptions_listing(request, sent, error=str(exc), status_code=400)
@@ -647,6 +627,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
             return page(request, "subscription.html", sub=sub, filters=describe_filters(sub.filters),
                         feed=feed_link(sub.name), last=last_sent(session, sub), delivered=delivered_count(session, sub),
                         deliveries=recent_deliveries(session, sub, 20), added=request.query_params.get("added"),
+                        history=history(session, sub),
                         local=lambda t: t.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"))
 
     @app.post("/subscriptions/{subscription_id}/remove", include_in_schema=False)
@@ -654,7 +635,7 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                             confirm: str = Form("")) -> Response:
         """Two steps without a script: the first post asks, the second (confirm=yes) removes."""
         check_csrf(request, csrf_token)
-        require_reviewer(request, "remove a subscription")
+        reviewer = require_reviewer(request, "remove a subscription")
         with database.session() as session:
             sub = subscription_of(session, subscription_id)
             name = sub.name
@@ -662,12 +643,12 @@ def create_app(database: Database, settings: WebSettings) -> FastAPI:
                 return page(request, "subscription_remove.html", sub=sub,
                             deliveries=delivery_count(session, sub),
                             delivered=delivered_count(session, sub))
-            remove_subscription(session, sub)
+            remove_subscription(session, sub, web_actor(reviewer))
         return RedirectResponse(f"/subscriptions?{urlencode({'removed': name})}", status_code=303)
 
     @app.get("/feeds/{name:path}.atom", include_in_schema=False)  # :path: a name may hold a slash
     def feed(request: Request, name: str, token: str = "") -> Response:
-        if not hmac.compare_digest(token, feed_token(settings.secret_key, name)):
+        if not same_text(token, feed_token(settings.secret_key, name)):
             require_reader(request)
         with database.session() as session:
             subscription = session.scalars(select(Subscription).where(Subscription.name == name)).first()
