@@ -181,7 +181,7 @@ def record_from_row(row: dict[str, Any]) -> NoticeRecord:
         url=_text(row, "url", required=True), title=_text(row, "title", required=True), notice_type=notice_type,
         published_at=_time(row.get("published_at"), "published_at"), region_code=region_code or None,
         budget_cny=_money(row.get("budget_cny"), "budget_cny"), award_cny=_money(row.get("award_cny"), "award_cny"),
-        suppliers=suppliers, line_items=_structured(row, "line_items", list), fields=_structured(row, "fields", dict),
+        suppliers=suppliers, line_items=_objects(row, "line_items"), fields=_structured(row, "fields", dict),
         attachments=attachments, preferred_id=preferred,
         first_seen_at=_time(row.get("first_seen_at"), "first_seen_at"),
         last_seen_at=_time(row.get("last_seen_at"), "last_seen_at"),
