@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, aliased
 
 from models import Notice, NoticeLink, Procurement, Source
 from models.types import now
-from pipelines.text import PLACEHOLDERS, fold_text, text_key
+from pipelines.text import PLACEHOLDERS, text_key
 
 CANONICAL_SOURCE = "ccgp"                   # the national portal: the copy investigators cite
 CODE_WINDOW = dt.timedelta(days=7)          # same code, same type: copies published this close are one notice

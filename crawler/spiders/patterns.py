@@ -1,10 +1,10 @@
 """Spider patterns: the machinery of one kind of portal, so a portal's spider only describes its site.
 
-``JsonListSpider`` — "a paged list over date windows" (JSON APIs; ccgp's HTML search too): for every query (keyword × the portal's notice-type
-code × region) and every date window it asks for page 1, reads the total, splits a window whose total exceeds the
-portal's cap (or that the portal calls too broad), asks for the remaining pages — or, where the portal ignores page
-numbers, narrows the window to the oldest day seen ("paging by time") — and turns each row into a detail request
-that carries the row's facts (``listing``) and the portal's own notice ID.
+``JsonListSpider`` — "a paged list over date windows" (JSON APIs; ccgp's HTML search too): for every query
+(keyword × the portal's notice-type code × region) and every date window it asks for page 1, reads the total,
+splits a window whose total exceeds the portal's cap (or that the portal calls too broad), asks for the remaining
+pages — or, where the portal ignores page numbers, narrows the window to the oldest day seen ("paging by time") —
+and turns each row into a detail request that carries the row's facts (``listing``) and the portal's own notice ID.
 
 A portal's spider sets the class variables below and writes four methods (kingfisher-collect style):
 
