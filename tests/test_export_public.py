@@ -95,6 +95,7 @@ def test_public_file_has_the_notices_and_none_of_the_secrets(db: Database, tmp_p
             "id", "notice_id", "status", "tags", "created_at"]
         assert connection.execute("SELECT count(*) FROM notice_matches WHERE term = '遗传分析仪'").fetchone()[0] >= 1
         assert ("无锡中德美联生物技术有限公司",) in connection.execute("SELECT name FROM notice_suppliers").fetchall()
+        assert connection.execute("SELECT count(*) FROM organisations WHERE name = '拉萨市公安局'").fetchone() == (1,)
         # plain values for any reader: times in ISO 8601 with the offset
         assert connection.execute("SELECT published_at FROM notices WHERE source_key = '1'").fetchone() == (
             "2024-06-12T09:30:00+08:00",)
