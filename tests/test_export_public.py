@@ -133,6 +133,8 @@ def test_filters_and_bad_targets(db: Database, tmp_path: Path) -> None:
     assert result.stderr.strip() == f"caigou: error: cannot write {missing}: the folder {missing.parent} does not exist"
     result = run_caigou("--db", db.url, "export", "--public")
     assert result.stderr.strip() == "caigou: error: --public writes a SQLite file: give -o FILE.db"
+    result = run_caigou("--db", db.url, "export", "--public", "--format", "xlsx", "--per", "match", "-o", "x.db")
+    assert result.stderr.strip() == "caigou: error: --public writes a SQLite file: leave out --format, --per"
     result = run_caigou("--db", db.url, "export", "--with-reviewers")
     assert result.stderr.strip() == "caigou: error: --with-reviewers goes with --public"
     assert not (tmp_path / "nowhere").exists() and not list(tmp_path.glob("*.partial"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO
 
 import click
+from click.core import ParameterSource
 
 from caigou.context import AppContext, pass_app
 from caigou.export.importing import check_file, import_file
@@ -47,6 +48,12 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, colu
     = + - @ tab or carriage return) get a leading apostrophe.
     """
     if public:
+        context = click.get_current_context()
+        given = [option for option, name in (("--format", "fmt"), ("--per", "per"), ("--encoding", "encoding"),
+                                             ("--columns", "column_set"))
+                 if context.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+        if given:
+            raise CaigouError(f"--public writes a SQLite file: leave out {', '.join(given)}")
         _export_public(app, output, with_reviewers, filters)
         return
     if with_reviewers:

@@ -156,10 +156,10 @@ def _notice_batches(database: Database, selection: Selection) -> Iterable[list[i
 
 
 def _copy(source: Connection, out: Connection, table: Table, query: Any) -> None:
+    """Insert what ``query`` reads into ``table``, in partitions (a whole table such as organisations can be big)."""
     names = [column.name for column in table.columns]
     converters = [_plain(column.type)[1] for column in query.selected_columns]
-    rows = [{name: convert(value) if convert else value
-             for name, convert, value in zip(names, converters, row, strict=True)}
-            for row in source.execute(query)]
-    if rows:
-        out.execute(table.insert(), rows)
+    for partition in source.execution_options(yield_per=2000).execute(query).partitions():
+        out.execute(table.insert(), [{name: convert(value) if convert else value
+                                      for name, convert, value in zip(names, converters, row, strict=True)}
+                                     for row in partition])
