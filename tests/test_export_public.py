@@ -14,7 +14,7 @@ import pytest
 from caigou.accounts import add_user
 from caigou.review import ReviewInput, add_review
 from caigou.web.app import feed_token
-from models import Delivery, Notice, OrganisationDecision, Subscription, SubscriptionEvent, User
+from models import Delivery, Notice, Subscription, SubscriptionEvent
 from models.db import Database
 from pipelines.record import SupplierRecord
 from pipelines.store import NoticeStore
@@ -27,6 +27,7 @@ PASSWORD = "correct-horse-battery-staple"
 RECIPIENT = "lisi.secret@example.org"
 SUBSCRIPTION = "西藏私人订阅"
 NOTE = "问一下王芳的线人"
+ORG_NOTE = "王芳说这是另一个单位"
 SECRET_KEY = "the-web-secret-key"
 
 
@@ -47,10 +48,13 @@ def fill(db: Database) -> dict[str, str]:
         session.add(Delivery(subscription_id=subscription.id, recipient=RECIPIENT, status="sent"))
         session.add(SubscriptionEvent(subscription_id=subscription.id, name=SUBSCRIPTION, action="created",
                                       actor=f"web:{REVIEWER}"))
-        session.add(OrganisationDecision(kind="buyer", action="split", name_key="x", name="某单位", reviewer=REVIEWER))
         session.commit()
+    # a reviewer's decision on an organisation: its reason names the reviewer and quotes the note
+    decided = run_caigou("--db", db.url, "org", "split", "拉萨市公安局", "--reviewer", REVIEWER, "--note", ORG_NOTE)
+    assert decided.returncode == 0, decided.stderr
     return {"account name": REVIEWER, "password hash": password_hash, "recipient": RECIPIENT,
-            "subscription": SUBSCRIPTION, "note": NOTE, "feed token": feed_token(SECRET_KEY, SUBSCRIPTION)}
+            "subscription": SUBSCRIPTION, "note": NOTE, "organisation note": ORG_NOTE,
+            "feed token": feed_token(SECRET_KEY, SUBSCRIPTION)}
 
 
 def cells(path: Path) -> list[tuple[str, str, str]]:
@@ -96,6 +100,8 @@ def test_public_file_has_the_notices_and_none_of_the_secrets(db: Database, tmp_p
         assert connection.execute("SELECT count(*) FROM notice_matches WHERE term = '遗传分析仪'").fetchone()[0] >= 1
         assert ("无锡中德美联生物技术有限公司",) in connection.execute("SELECT name FROM notice_suppliers").fetchall()
         assert connection.execute("SELECT count(*) FROM organisations WHERE name = '拉萨市公安局'").fetchone() == (1,)
+        assert connection.execute("SELECT reason FROM organisation_names WHERE name = '拉萨市公安局'").fetchone() == (
+            "split by a reviewer",)
         # plain values for any reader: times in ISO 8601 with the offset
         assert connection.execute("SELECT published_at FROM notices WHERE source_key = '1'").fetchone() == (
             "2024-06-12T09:30:00+08:00",)
@@ -111,7 +117,7 @@ def test_the_scan_finds_what_with_reviewers_keeps(db: Database, tmp_path: Path) 
     target = tmp_path / "archive.db"
     result = run_caigou("--db", db.url, "export", "--public", "--with-reviewers", "-o", str(target))
     assert result.returncode == 0, result.stderr
-    assert sorted(leaks(target, secrets)) == ["account name", "note"]
+    assert sorted(leaks(target, secrets)) == ["account name", "note", "organisation note"]
     assert ("reviews", "reviewer", REVIEWER) in cells(target)
 
 

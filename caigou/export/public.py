@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,16 @@ PUBLIC_TABLES = (*WHOLE_TABLES, "procurements", *NOTICE_TABLES)
 # Columns left out of public tables: raw_page_id points into the raw pages, which are not copied.
 DROPPED = {"notice_attachments": {"raw_page_id"}}
 REVIEWER_COLUMNS = {"reviews": {"reviewer", "note"}}
+# A name merged or split by a reviewer says who and why ("split by dolma: note"): without --with-reviewers only what.
+DECIDED = re.compile(r"^(split|merged) by ")
+
+
+def _anonymous_reason(reason: str | None) -> str | None:
+    match = DECIDED.match(reason or "")
+    return f"{match.group(1)} by a reviewer" if match else reason
+
+
+REVIEWER_TEXT: dict[tuple[str, str], Callable[[Any], Any]] = {("organisation_names", "reason"): _anonymous_reason}
 
 
 def _plain(kind: TypeEngine[Any]) -> tuple[TypeEngine[Any], Callable[[Any], Any] | None]:
@@ -100,8 +111,9 @@ def write_public(database: Database, selection: Selection, output: str, with_rev
     try:
         metadata.create_all(engine)
         with engine.begin() as out, database.engine.connect() as source:
+            scrub = {} if with_reviewers else REVIEWER_TEXT
             for name in WHOLE_TABLES:
-                _copy(source, out, tables[name], select(*_source_columns(tables[name])))
+                _copy(source, out, tables[name], select(*_source_columns(tables[name])), scrub)
             procurement_ids: set[int] = set()
             for ids in _notice_batches(database, selection):
                 for name in NOTICE_TABLES:
@@ -155,10 +167,13 @@ def _notice_batches(database: Database, selection: Selection) -> Iterable[list[i
         last_id = ids[-1]
 
 
-def _copy(source: Connection, out: Connection, table: Table, query: Any) -> None:
-    """Insert what ``query`` reads into ``table``, in partitions (a whole table such as organisations can be big)."""
+def _copy(source: Connection, out: Connection, table: Table, query: Any,
+          scrub: dict[tuple[str, str], Callable[[Any], Any]] | None = None) -> None:
+    """Insert what ``query`` reads into ``table``, in partitions (a whole table such as organisations can be big);
+    ``scrub`` rewrites named columns' values."""
     names = [column.name for column in table.columns]
-    converters = [_plain(column.type)[1] for column in query.selected_columns]
+    converters = [(scrub or {}).get((table.name, column.name)) or _plain(column.type)[1]
+                  for column in query.selected_columns]
     for partition in source.execution_options(yield_per=2000).execute(query).partitions():
         out.execute(table.insert(), [{name: convert(value) if convert else value
                                       for name, convert, value in zip(names, converters, row, strict=True)}
