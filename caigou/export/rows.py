@@ -62,25 +62,28 @@ def notice_fields(columns: frozenset[str]) -> tuple[Any, ...]:
 
 def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any],
                attachments: list[Any]) -> dict[str, Any]:
-    """One notice as a row. Built from plain result tuples, not ORM objects: exports touch every notice."""
+    """One notice as a row. Built from plain result tuples, not ORM objects: exports touch every notice (hence
+    the inline tests: most notices have no supplier, match or attachment, and a call per cell adds up)."""
     (notice_id, source, source_key, url, notice_type, notice_type_label, title, published_at, region_code,
      region_name, buyer, agency, project_code, budget, award, first_seen, last_seen, raw_sha256, body_text,
      fields, line_items, group_id, procurement_id) = values
     return {
         "notice_id": notice_id, "source": source, "source_id": source_key, "url": url, "notice_type": notice_type,
-        "notice_type_label": notice_type_label, "title": title, "published_at": _time(published_at),
+        "notice_type_label": notice_type_label, "title": title,
+        "published_at": published_at.isoformat() if published_at else None,
         "region_code": region_code, "region_name": region_name, "buyer": buyer, "agency": agency,
         "project_code": project_code, "budget_cny": budget, "award_cny": award,
-        "suppliers": [s.name for s in suppliers],
+        "suppliers": [s.name for s in suppliers] if suppliers else [],
         "supplier_details": [{"name": s.name, "lot": s.lot, "address": s.address,
                               "amount_cny": float(s.amount_cny) if s.amount_cny is not None and s.amount_cny.is_finite() else None,
-                              "amount_text": s.amount_text} for s in suppliers],
+                              "amount_text": s.amount_text} for s in suppliers] if suppliers else [],
         "score": score.score if score else 0, "reasons": list(score.reasons or ()) if score else [],
-        "matched_terms": list(dict.fromkeys(m.term for m in matches)),
-        "categories": list(dict.fromkeys(m.category for m in matches)),
-        "first_seen_at": _time(first_seen), "last_seen_at": _time(last_seen), "raw_sha256": raw_sha256,
+        "matched_terms": list(dict.fromkeys(m.term for m in matches)) if matches else [],
+        "categories": list(dict.fromkeys(m.category for m in matches)) if matches else [],
+        "first_seen_at": first_seen.isoformat() if first_seen else None,
+        "last_seen_at": last_seen.isoformat() if last_seen else None, "raw_sha256": raw_sha256,
         "body_text": body_text, "fields": fields, "line_items": line_items,
-        "attachments": [attachment_dict(a) for a in attachments],
+        "attachments": [attachment_dict(a) for a in attachments] if attachments else [],
         "group_id": group_id, "procurement_id": procurement_id,
     }
 
