@@ -5,6 +5,7 @@ line on stderr with exit status 2; only a bug prints a traceback.
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from functools import cache
 
@@ -17,16 +18,15 @@ from models.errors import CaigouError
 
 
 class CaigouGroup(click.Group):
-    """The commands, registered on first need. ``caigou match`` imports only its own module: a filter in a shell
-    pipeline should start fast, not load the crawler (Scrapy) and the web interface first."""
+    """The commands, registered on first need. ``caigou match`` (like those in ALONE) imports only its own module:
+    a filter in a shell pipeline should start fast, not load the crawler (Scrapy) and the web interface first."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
             return self.commands[cmd_name]
         if cmd_name in ALONE:
-            from caigou.commands import matching
-
-            for command in matching.COMMANDS:
+            module = importlib.import_module(f"caigou.commands.{ALONE[cmd_name]}")
+            for command in module.COMMANDS:
                 self.add_command(command)
             return self.commands.get(cmd_name)
         _register()
@@ -61,8 +61,9 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
         ctx.exit(2)
 
 
-# Commands found without registering the others (their module is caigou.commands.matching).
-ALONE = ("match",)
+# Commands found without registering the others: name → its module in caigou.commands (an export of a million
+# rows, or a filter in a pipeline, need not wait for the crawler and the web interface to load).
+ALONE = {"match": "matching", "export": "export", "import": "export"}
 
 
 @cache

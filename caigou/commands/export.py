@@ -69,7 +69,8 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, colu
     columns = (MATCH_COLUMNS if per == "match" else
                COMPACT_COLUMNS if column_set == "compact" and fmt in {"csv", "xlsx"} else COLUMNS)
     with ExitStack() as stack:
-        rows = selection.rows(app.db, per)
+        # CSV/XLSX write only ``columns``: the rest is not read (JSON Lines and OCDS write everything)
+        rows = selection.rows(app.db, per, columns if fmt in {"csv", "xlsx"} else None)
         if total >= PROGRESS_FROM and per == "notice":
             bar = stack.enter_context(click.progressbar(length=total, label="exporting", file=sys.stderr))
             rows = _counting(rows, bar)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, null, select
 
 from caigou.filters import NoticeFilters, check_filters
 from models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
@@ -46,29 +46,44 @@ NOTICE_FIELDS = (Notice.id, Source.name, Notice.source_key, Notice.url, Notice.n
                  Notice.buyer, Notice.agency, Notice.project_code, Notice.budget_cny, Notice.award_cny,
                  Notice.first_seen_at, Notice.last_seen_at, Notice.raw_sha256, Notice.body_text, Notice.fields,
                  Notice.line_items, group_key(), NoticeLink.procurement_id)
+# The row column each of NOTICE_FIELDS fills (notice_id and source are always read: paging and the join need them).
+FIELD_COLUMNS = ("notice_id", "source", "source_id", "url", "notice_type", "notice_type_label", "title",
+                 "published_at", "region_code", "region_name", "buyer", "agency", "project_code", "budget_cny",
+                 "award_cny", "first_seen_at", "last_seen_at", "raw_sha256", "body_text", "fields", "line_items",
+                 "group_id", "procurement_id")
+
+
+def notice_fields(columns: frozenset[str]) -> tuple[Any, ...]:
+    """NOTICE_FIELDS with NULL in place of what ``columns`` does not write: a compact CSV then neither reads nor
+    decodes the body, the JSON structures and the timestamps it leaves out (most of an export's time)."""
+    return tuple(field if name in columns or name in {"notice_id", "source"} else null()
+                 for name, field in zip(FIELD_COLUMNS, NOTICE_FIELDS, strict=True))
 
 
 def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any],
                attachments: list[Any]) -> dict[str, Any]:
-    """One notice as a row. Built from plain result tuples, not ORM objects: exports touch every notice."""
+    """One notice as a row. Built from plain result tuples, not ORM objects: exports touch every notice (hence
+    the inline tests: most notices have no supplier, match or attachment, and a call per cell adds up)."""
     (notice_id, source, source_key, url, notice_type, notice_type_label, title, published_at, region_code,
      region_name, buyer, agency, project_code, budget, award, first_seen, last_seen, raw_sha256, body_text,
      fields, line_items, group_id, procurement_id) = values
     return {
         "notice_id": notice_id, "source": source, "source_id": source_key, "url": url, "notice_type": notice_type,
-        "notice_type_label": notice_type_label, "title": title, "published_at": _time(published_at),
+        "notice_type_label": notice_type_label, "title": title,
+        "published_at": published_at.isoformat() if published_at else None,
         "region_code": region_code, "region_name": region_name, "buyer": buyer, "agency": agency,
         "project_code": project_code, "budget_cny": budget, "award_cny": award,
-        "suppliers": [s.name for s in suppliers],
+        "suppliers": [s.name for s in suppliers] if suppliers else [],
         "supplier_details": [{"name": s.name, "lot": s.lot, "address": s.address,
                               "amount_cny": float(s.amount_cny) if s.amount_cny is not None and s.amount_cny.is_finite() else None,
-                              "amount_text": s.amount_text} for s in suppliers],
-        "score": score.score if score else 0, "reasons": list(score.reasons) if score else [],
-        "matched_terms": list(dict.fromkeys(m.term for m in matches)),
-        "categories": list(dict.fromkeys(m.category for m in matches)),
-        "first_seen_at": _time(first_seen), "last_seen_at": _time(last_seen), "raw_sha256": raw_sha256,
+                              "amount_text": s.amount_text} for s in suppliers] if suppliers else [],
+        "score": score.score if score else 0, "reasons": list(score.reasons or ()) if score else [],
+        "matched_terms": list(dict.fromkeys(m.term for m in matches)) if matches else [],
+        "categories": list(dict.fromkeys(m.category for m in matches)) if matches else [],
+        "first_seen_at": first_seen.isoformat() if first_seen else None,
+        "last_seen_at": last_seen.isoformat() if last_seen else None, "raw_sha256": raw_sha256,
         "body_text": body_text, "fields": fields, "line_items": line_items,
-        "attachments": [attachment_dict(a) for a in attachments],
+        "attachments": [attachment_dict(a) for a in attachments] if attachments else [],
         "group_id": group_id, "procurement_id": procurement_id,
     }
 
@@ -138,15 +153,23 @@ class Selection:
             check_filters(session, self.filters)
             return session.scalar(self.narrowed(select(func.count(Notice.id)), database)) or 0
 
-    def rows(self, database: Database, per: str = "notice") -> Iterator[dict[str, Any]]:
+    def rows(self, database: Database, per: str = "notice",
+             columns: tuple[str, ...] | None = None) -> Iterator[dict[str, Any]]:
         """Rows, streamed: keyset pages by id, one short transaction each (memory stays flat). Each page's
         suppliers, attachments, matches and scores come in one plain Core select each, executed on the connection
-        rather than through the ORM session, whose per-row bookkeeping was most of an export's time."""
+        rather than through the ORM session, whose per-row bookkeeping was most of an export's time.
+
+        ``columns``: the ones the caller writes (default all); the others are left empty and not read at all."""
+        wanted = frozenset(COLUMNS if columns is None else columns)
+        fields = notice_fields(wanted)
+        linked = bool(wanted & {"group_id", "procurement_id"})
         last_id = 0
         while True:
             with database.engine.connect() as connection:
-                query = (self.narrowed(select(*NOTICE_FIELDS).join(Source, Source.id == Notice.source_id)
-                                       .outerjoin(NoticeLink, NoticeLink.notice_id == Notice.id), database)
+                query = select(*fields).join(Source, Source.id == Notice.source_id)
+                if linked:
+                    query = query.outerjoin(NoticeLink, NoticeLink.notice_id == Notice.id)
+                query = (self.narrowed(query, database)
                          .where(Notice.id > last_id).order_by(Notice.id).limit(self.batch))
                 notices = connection.execute(query).all()
                 if not notices:
@@ -154,15 +177,20 @@ class Selection:
                 ids = [n[0] for n in notices]
                 suppliers = _grouped(connection, (Supplier.name, Supplier.lot, Supplier.address,
                                                   Supplier.amount_cny, Supplier.amount_text),
-                                     Supplier.notice_id, ids, Supplier.position)
-                attachments = _grouped(connection, ATTACHMENT_FIELDS, Attachment.notice_id, ids, Attachment.position)
+                                     Supplier.notice_id, ids, Supplier.position) \
+                    if wanted & {"suppliers", "supplier_details"} else {}
+                attachments = _grouped(connection, ATTACHMENT_FIELDS, Attachment.notice_id, ids, Attachment.position) \
+                    if "attachments" in wanted else {}
                 matches = _grouped(connection, (NoticeMatch.term, NoticeMatch.category, NoticeMatch.tier,
                                                 NoticeMatch.field, NoticeMatch.matched_text, NoticeMatch.snippet,
-                                                NoticeMatch.quantity), NoticeMatch.notice_id, ids, NoticeMatch.id)
-                reviews = latest_reviews(connection, ids)
+                                                NoticeMatch.quantity), NoticeMatch.notice_id, ids, NoticeMatch.id) \
+                    if per == "match" or wanted & {"matched_terms", "categories"} else {}
+                reviews = latest_reviews(connection, ids) if any(c.startswith("review") or c == "reviewer"
+                                                                 for c in wanted) else {}
                 scores = {row[0]: row for row in connection.execute(
-                    select(NoticeScore.notice_id, NoticeScore.score, NoticeScore.reasons)
-                    .where(NoticeScore.notice_id.in_(ids)))}
+                    select(NoticeScore.notice_id, NoticeScore.score,
+                           NoticeScore.reasons if "reasons" in wanted else null().label("reasons"))
+                    .where(NoticeScore.notice_id.in_(ids)))} if wanted & {"score", "reasons"} else {}
             for values in notices:
                 notice_id = values[0]
                 notice_matches = matches.get(notice_id, [])

@@ -75,8 +75,9 @@ def _cell_writer(column: str) -> Callable[[Any], str]:
         return lambda value: "" if value is None else neutralise("; ".join(str(v) for v in value))
     if column in JSON_COLUMNS:
         return lambda value: "" if value is None else neutralise(_json(value))
-    if numeric:
-        return lambda value: flat_cell(column, value)
+    if numeric:  # flat_cell's answer for a number, without its tests of the column
+        return lambda value: ("" if value is None else format(value, "f") if isinstance(value, Decimal)
+                              else str(value))
 
     def text(value: Any) -> str:
         if value is None:
