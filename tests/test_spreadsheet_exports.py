@@ -53,13 +53,14 @@ def test_csv_is_compact_by_default_and_carries_the_judgement(db: Database, tmp_p
     assert refused.returncode == 2 and "export with --columns all to import it" in refused.stderr
 
 
-def check_sheet(path: Path, analyzer_title: str) -> None:
+def check_sheet(path: Path, analyzer_title: str, frozen: bool = True) -> None:
     book = load_workbook(path)
     sheet = book.active
     header = [c.value for c in sheet[1]]
     assert header == list(COMPACT_COLUMNS)
     assert sheet.auto_filter.ref == f"A1:{chr(ord('A') + len(header) - 1)}{sheet.max_row}"
-    assert sheet.freeze_panes == "A2"
+    if frozen:
+        assert sheet.freeze_panes == "A2"
     assert sheet.column_dimensions["B"].width >= 50   # the title
     row = next(r for r in sheet.iter_rows(min_row=2) if r[1].value == analyzer_title)
     cells = dict(zip(header, row))
@@ -90,7 +91,9 @@ def test_libreoffice_opens_the_xlsx_with_readable_dates_and_an_autofilter(sqlite
     # LibreOffice opens it and saves it again as XLSX: what it understood is what comes back.
     subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to",
                     "xlsx", "--outdir", str(tmp_path), str(source)], check=True, capture_output=True, timeout=180)
-    check_sheet(tmp_path / "export.xlsx", "那曲市公安局刑侦支队遗传分析仪升级单一来源公示")
+    # Headless LibreOffice has no window, so it writes no view settings: a frozen header does not survive its
+    # round trip even for a file it made itself (the file as written is checked for it above and below).
+    check_sheet(tmp_path / "export.xlsx", "那曲市公安局刑侦支队遗传分析仪升级单一来源公示", frozen=False)
     # And as text, the dates are dates a reader can read, not ###.
     subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{tmp_path}/profile", "--convert-to",
                     "csv", "--outdir", str(tmp_path), str(source)], check=True, capture_output=True, timeout=180)
