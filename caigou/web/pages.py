@@ -20,12 +20,14 @@ MAX_PAGE = 500                   # deep paging is what exports are for
 
 def database_of(request: Request) -> Database:
     """Dependency: the archive's database."""
-    return request.app.state.database  # type: ignore[no-any-return]
+    database: Database = request.app.state.database
+    return database
 
 
 def settings_of(request: Request) -> WebSettings:
     """Dependency: the web settings."""
-    return request.app.state.settings  # type: ignore[no-any-return]
+    settings: WebSettings = request.app.state.settings
+    return settings
 
 
 def base_url(request: Request) -> str:
@@ -40,8 +42,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
                    anonymous_read=settings_of(request).anonymous_read, lang=language, html_lang=HTML_LANG[language],
                    _=lambda word: translate(word, language),
                    here=request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
-        request, template, context, status_code=status_code)
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(request, template, context,
+                                                                          status_code=status_code)
+    return response
 
 
 def params_of(request: Request) -> dict[str, list[str]]:

@@ -232,11 +232,13 @@ def user_of(request: Request) -> str | None:
     in, not that they still may (disabled, logged out elsewhere, password changed). A revoked session is
     replaced by an anonymous one."""
     if getattr(request.state, "user_checked", False):
-        return request.state.user
-    name = request.state.session.get("user")
+        checked: str | None = request.state.user
+        return checked
+    raw = request.state.session.get("user")
+    name = None if raw is None else str(raw)
     if name is not None:
         with request.app.state.database.session() as session:
-            still_good = session_user(session, str(name), request.state.session.get("generation"))
+            still_good = session_user(session, name, request.state.session.get("generation"))
         if not still_good:
             request.state.session = {"csrf": secrets.token_urlsafe(32)}
             name = None

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from caigou.digest.feed import atom_feed
 from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
@@ -149,11 +150,11 @@ def subscription_add(request: Request, user: str = reviewer("add a subscription"
     return RedirectResponse(f"/subscriptions/{added_id}?added=1", status_code=303)
 
 
-def subscription_of(session: Any, subscription_id: int) -> Subscription:
+def subscription_of(session: Session, subscription_id: int) -> Subscription:
     found = session.get(Subscription, subscription_id) if valid_id(subscription_id) else None
     if found is None:
         raise HTTPException(404, f"no subscription {subscription_id} (removed?)")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 @router.get("/subscriptions/{subscription_id}", response_class=HTMLResponse, dependencies=[Depends(require_login)])
