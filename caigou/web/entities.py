@@ -15,7 +15,7 @@ from caigou.reports.render import as_csv, as_json, html, html_body
 from caigou.web.pages import database_of, page
 from caigou.web.security import require_reader
 from models.errors import CaigouError
-from pipelines.normalise import region_by_code
+from pipelines.regions import region_by_code
 
 DOWNLOADS = {"html": ("text/html; charset=utf-8", html), "csv": ("text/csv; charset=utf-8", as_csv),
              "json": ("application/json", as_json)}

@@ -27,7 +27,7 @@ from caigou.web.security import csrf_checked, posted_form, require_login, requir
 from models import REVIEW_FIRST_SCORE, Subscription
 from models.db import Database
 from models.errors import CaigouError
-from pipelines.normalise import regions
+from pipelines.regions import regions
 
 router = APIRouter(include_in_schema=False)
 
