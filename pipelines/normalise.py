@@ -15,11 +15,8 @@ from typing import Any
 
 from models.constants import SHANGHAI
 from models.errors import CaigouError
-from pipelines.regions import places_in, region_by_code, regions, resolve_region  # noqa: F401 - see below
+from pipelines.regions import places_in, resolve_region
 from pipelines.text import clean_text, drop_controls, fold_text, label_key, squeeze_cjk
-
-# ``regions`` and ``region_by_code`` are imported here only for caigou/web (app.py, entities.py), left to the web
-# package's split; its imports should then read them from ``pipelines.regions``, and this line lose them.
 
 
 class NormaliseError(CaigouError, ValueError):

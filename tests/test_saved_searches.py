@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from caigou.web.app import recent_counts
+from caigou.web.views.search import recent_counts
 from caigou.filters import NoticeFilters
 from models import DeliveredNotice, Subscription
 from models.db import Database

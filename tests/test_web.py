@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from caigou.digest.run import run_digests
-from caigou.web.app import LOGIN_FAILURES, WebSettings, create_app, feed_path, feed_token
+from caigou.web.app import create_app
+from caigou.web.security import LOGIN_FAILURES, WebSettings
+from caigou.web.views.subscriptions import feed_path, feed_token
 from models import DeliveredNotice, Delivery, Notice, RawPage, Review, Subscription
 from models.config import Config
 from models.db import Database
@@ -520,7 +522,7 @@ def test_parsed_links_skip_script_addresses_in_any_case() -> None:
 
 def test_sessions_end_on_disable_logout_and_password_change(archive: tuple[Database, dict[str, int]],
                                                            client: TestClient) -> None:
-    from caigou.web.app import SESSION_COOKIE
+    from caigou.web.security import SESSION_COOKIE
 
     db, _ids = archive
 

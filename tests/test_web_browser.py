@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from caigou.web.app import WebSettings, create_app
+from caigou.web.app import create_app
+from caigou.web.security import WebSettings
 from models.db import Database
 from tests.crawling import chromium_or_skip
 from tests.digest_data import free_port

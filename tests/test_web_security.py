@@ -15,8 +15,8 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from caigou.web.app import LOGIN_FAILURES, WebSettings, create_app
-from caigou.web.security import HSTS, LoginThrottle, ProxyTrust, same_text
+from caigou.web.app import create_app
+from caigou.web.security import HSTS, LOGIN_FAILURES, LoginThrottle, ProxyTrust, WebSettings, same_text
 from models.db import Database
 from tests.digest_data import free_port
 from tests.web_data import PASSWORD, build_archive

@@ -79,7 +79,7 @@ def upgrade() -> None:
         for name, event in (("reviews_no_update", "UPDATE"), ("reviews_no_delete", "DELETE")):
             op.execute(f"CREATE TRIGGER {name} BEFORE {event} ON reviews BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END")
 
-    # Revocable web sessions: the generation a session was issued in (caigou/web/app.py, caigou/accounts.py).
+    # Revocable web sessions: the generation a session was issued in (caigou/web/security.py, caigou/accounts.py).
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('session_generation', sa.Integer(), server_default='0', nullable=False))
 

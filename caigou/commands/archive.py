@@ -273,7 +273,8 @@ def serve(app: AppContext, host: str | None, port: int | None, anonymous_read: b
     """Serve the web interface and JSON API (OpenAPI description at /openapi.json)."""
     import uvicorn
 
-    from caigou.web.app import WebSettings, create_app
+    from caigou.web.app import create_app
+    from caigou.web.security import WebSettings
 
     host = host or str(app.config.get("web", "host", "127.0.0.1"))
     port = port or int(app.config.get("web", "port", 8000))

@@ -1,5 +1,8 @@
-"""The web interface's login throttle, constant-time comparison of any string, and what a trusted reverse proxy
-may say (the client's address, that the request came over HTTPS).
+"""Who may do what on the web interface: the settings (signing key, anonymous reading, proxies), the signed session
+cookie and the security headers (``session_and_headers``), the current user and ``require_reader``,
+``require_login``, ``reviewer(action)`` and ``csrf_checked`` as FastAPI dependencies (``Depends``), the login
+throttle, constant-time comparison of any string, and what a trusted reverse proxy may say (the client's address,
+that the request came over HTTPS).
 
 The throttle is one lock-guarded table in the serving process (``caigou serve`` is one process): an attempt is
 counted *before* the password hash is checked, so simultaneous guesses cannot all slip in between the check and
@@ -17,16 +20,30 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from fastapi import Depends, HTTPException
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
+from starlette.responses import Response
+
+from caigou.accounts import session_user
+from models.config import Config
 
 HSTS = "max-age=31536000; includeSubDomains"
+SESSION_COOKIE = "caigou_session"
+SESSION_AGE = 12 * 3600          # seconds a login lasts
+LOGIN_FAILURES = 5               # failures of a name from one address within 15 minutes before that pair waits
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+       "base-uri 'none'")
 
 
 def same_text(given: object, expected: str) -> bool:
@@ -140,3 +157,139 @@ class LoginThrottle:
                 for table in (self._pairs, self._addresses):
                     for key in [key for key, times in table.items() if not self._recent(times, moment)]:
                         del table[key]  # type: ignore[arg-type]
+
+
+@dataclass
+class WebSettings:
+    secret_key: str
+    anonymous_read: bool = False
+    base_url: str = ""
+    secure_cookies: bool = False   # set when served over HTTPS (behind a proxy)
+    trusted_proxies: ProxyTrust = field(default_factory=ProxyTrust)  # whose X-Forwarded-* headers count
+
+    @classmethod
+    def from_config(cls, config: Config, anonymous_read: bool | None = None) -> WebSettings:
+        return cls(secret_key=config.get("web", "secret_key", "") or persistent_secret(config.data_dir),
+                   anonymous_read=bool(config.get("web", "anonymous_read", False)) if anonymous_read is None
+                   else anonymous_read,
+                   base_url=str(config.get("web", "base_url", "") or ""),
+                   secure_cookies=bool(config.get("web", "secure_cookies", False)),
+                   trusted_proxies=ProxyTrust.parse(config.get("web", "trusted_proxies", [])))
+
+
+def persistent_secret(data_dir: Path) -> str:
+    """A random signing key kept in the data folder (mode 0600), so logins survive a restart."""
+    path = data_dir / "web-secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
+
+
+def session_and_headers(settings: WebSettings) -> Callable[[Request, Any], Awaitable[Response]]:
+    """The HTTP middleware: the signed session cookie in (``request.state.session``, always with a CSRF token) and
+    out (when it is new or changed), and the security headers on every response."""
+    serializer = URLSafeTimedSerializer(settings.secret_key, salt="caigou-session")
+
+    async def middleware(request: Request, call_next: Any) -> Response:
+        session: dict[str, Any] = {}
+        raw = request.cookies.get(SESSION_COOKIE)
+        if raw:
+            try:
+                session = serializer.loads(raw, max_age=SESSION_AGE)
+            except BadSignature:
+                session = {}
+        fresh = "csrf" not in session
+        if fresh:
+            session = {"csrf": secrets.token_urlsafe(32)}
+        request.state.session = session
+        response: Response = await call_next(request)
+        https = settings.trusted_proxies.https(request)
+        if fresh or request.state.session is not session or getattr(request.state, "session_changed", False):
+            response.set_cookie(SESSION_COOKIE, serializer.dumps(request.state.session), max_age=SESSION_AGE,
+                                httponly=True, samesite="lax", secure=settings.secure_cookies or https)
+        if https:
+            response.headers["Strict-Transport-Security"] = HSTS
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return middleware
+
+
+class LoginRequired(Exception):
+    """Raised by ``require_reader`` / ``require_login``; the app answers 401 (API) or a redirect to the login page."""
+
+
+def user_of(request: Request) -> str | None:
+    """The logged-in user, checked against the database once per request: a signed cookie proves who logged
+    in, not that they still may (disabled, logged out elsewhere, password changed). A revoked session is
+    replaced by an anonymous one."""
+    if getattr(request.state, "user_checked", False):
+        checked: str | None = request.state.user
+        return checked
+    raw = request.state.session.get("user")
+    name = None if raw is None else str(raw)
+    if name is not None:
+        with request.app.state.database.session() as session:
+            still_good = session_user(session, name, request.state.session.get("generation"))
+        if not still_good:
+            request.state.session = {"csrf": secrets.token_urlsafe(32)}
+            name = None
+    request.state.user, request.state.user_checked = name, True
+    return name
+
+
+def current_user(request: Request) -> str | None:
+    """Dependency: the logged-in user or None (anonymous)."""
+    return user_of(request)
+
+
+def require_reader(request: Request) -> str | None:
+    """Dependency: anyone allowed to read notices (a logged-in user, or anyone with ``anonymous_read``)."""
+    user = user_of(request)
+    if user is None and not request.app.state.settings.anonymous_read:
+        raise LoginRequired()
+    return user
+
+
+def require_login(request: Request) -> str:
+    """Dependency: a logged-in reviewer, even with anonymous reading on: for pages that show recipients' addresses
+    and feed tokens (the subscriptions)."""
+    user = user_of(request)
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+def reviewer(action: str) -> Any:
+    """Dependency: the logged-in reviewer who may ``action`` (a 403 naming it otherwise)."""
+    def require_reviewer(request: Request) -> str:
+        user = user_of(request)
+        if user is None:
+            raise HTTPException(403, f"Only a logged-in reviewer can {action}.")
+        return user
+    return Depends(require_reviewer)
+
+
+async def posted_form(request: Request) -> dict[str, list[str]]:
+    """Every field of a posted form with all its values (checkbox groups send one name many times)."""
+    form = await request.form()
+    return {key: [value for value in form.getlist(key) if isinstance(value, str)] for key in form.keys()}
+
+
+def check_csrf(request: Request, token: object) -> None:
+    if not same_text(token, str(request.state.session.get("csrf", ""))):
+        raise HTTPException(403, "The form's security token did not match (CSRF check). Reload the page "
+                                 "and send it again.")
+
+
+def csrf_checked(request: Request, form: dict[str, list[str]] = Depends(posted_form)) -> None:
+    """Dependency (first on every form post): the form's ``csrf_token`` is this session's."""
+    check_csrf(request, (form.get("csrf_token") or [""])[-1])
