@@ -76,7 +76,7 @@ def test_web_filter_errors_keep_the_query_and_sit_beside_their_field(db: Databas
         assert last and "page=1" in html_lib.unescape(last.group(1)) and "q=DNA" in last.group(1)
 
 
-def test_a_partial_import_says_how_many_lines_stay(db: Database, tmp_path: Path) -> None:
+def test_a_bad_import_line_says_what_became_of_the_lines_before_it(db: Database, tmp_path: Path) -> None:
     good = ('{"source": "ccgp", "source_id": "%s", "url": "http://www.ccgp.gov.cn/%s.htm", "title": "拉萨市公安局 DNA %s",'
             ' "published_at": "2024-06-01T09:00:00+08:00"}\n')
     path = tmp_path / "part.jsonl"
@@ -84,16 +84,17 @@ def test_a_partial_import_says_how_many_lines_stay(db: Database, tmp_path: Path)
                     ' "title": "t", "budget_cny": "lots"}\n' + good % (4, 4, 4), encoding="utf-8")
     result = run_caigou("--db", db.url, "import", str(path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
+    # The whole file is checked before anything is stored: the two good lines before the bad one are not kept.
     assert result.stderr.strip().splitlines()[-1] == (
-        f"caigou: error: {path}:3: not an amount: 'lots' — the 2 notices before it (2 new, 0 updated, 0 unchanged) "
-        "were imported and stay; fix the line and import the file again (notices already stored are not "
-        "duplicated)")
+        "caigou: error: line 3: budget_cny: not an amount: 'lots'; nothing was imported (the whole file is checked "
+        "before any line is stored)")
     with db.session() as session:
-        assert session.scalar(select(func.count(Notice.id))) == 2
-    first = tmp_path / "first.jsonl"
-    first.write_text('{"source": "ccgp"}\n', encoding="utf-8")
-    refused = run_caigou("--db", db.url, "import", str(first))
-    assert refused.returncode == 2 and refused.stderr.strip().endswith("— nothing was imported")
+        assert session.scalar(select(func.count(Notice.id))) == 0
+    fixed = tmp_path / "fixed.jsonl"
+    fixed.write_text(good % (1, 1, 1) + good % (2, 2, 2) + good % (4, 4, 4), encoding="utf-8")
+    assert run_caigou("--db", db.url, "import", str(fixed)).returncode == 0
+    with db.session() as session:
+        assert session.scalar(select(func.count(Notice.id))) == 3
 
 
 def test_search_knows_the_watchlist_aliases_traditional_characters_and_suggests_a_term(db: Database) -> None:
