@@ -45,5 +45,11 @@ class AppContext:
                 catch_up(self._database, self._database.upgraded_from)
         return self._database
 
+    def close(self) -> None:
+        """The database's connections released (the command has ended)."""
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
+
 
 pass_app = click.make_pass_decorator(AppContext)
