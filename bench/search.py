@@ -37,11 +37,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
-from caigou.filters import TIBETAN_AREAS, NoticeFilters, tibetan_region_prefixes  # noqa: E402
+from caigou.filters import TIBETAN_AREAS, NoticeFilters  # noqa: E402
 from caigou.search import search  # noqa: E402
 from models import Notice, NoticeScore, Source  # noqa: E402
 from models.db import Database  # noqa: E402
 from models.types import SHANGHAI  # noqa: E402
+from pipelines.regions import tibetan_region_prefixes  # noqa: E402
 from pipelines.search_index import phrase_tokens, search_tokens  # noqa: E402
 
 TITLES_CSV = ROOT.parent / "shared" / "real" / "ccgp" / "titles_20220606-20220610.csv"

@@ -40,9 +40,7 @@ class AppContext:
 
             self._database = Database(self.database_url)
             if self._database.upgraded_from:
-                from caigou.commands.db import catch_up
-
-                catch_up(self._database, self._database.upgraded_from)
+                catch_up_shown(self._database, self._database.upgraded_from)
         return self._database
 
     def close(self) -> None:
@@ -50,6 +48,18 @@ class AppContext:
         if self._database is not None:
             self._database.dispose()
             self._database = None
+
+
+def catch_up_shown(database: Database, before: str | None) -> None:
+    """``pipelines.catch_up.catch_up`` with a counter line per step and its summary on stderr (the command's
+    stdout may be data)."""
+    from pipelines.catch_up import catch_up
+
+    catch_up(database, before, progress=show_progress, say=lambda line: click.echo(line, err=True))
+
+
+def show_progress(step: str, done: int, total: int) -> None:
+    click.echo(f"\r{step}: {done}/{total} notices", err=True, nl=done >= total)
 
 
 pass_app = click.make_pass_decorator(AppContext)

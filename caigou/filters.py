@@ -23,7 +23,8 @@ from models import (NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Notice, N
 from models.errors import CaigouError
 from models.types import SHANGHAI
 from pipelines.matching.watchlist import CATEGORIES
-from pipelines.normalise import parse_date_arg, regions
+from pipelines.normalise import parse_date_arg
+from pipelines.regions import code_prefix, regions, tibetan_region_prefixes
 from pipelines.store import SOURCE_TITLES
 
 TIBETAN_AREAS = "tibetan"  # the region value meaning "the TAR and every Tibetan autonomous prefecture/county"
@@ -101,27 +102,13 @@ class NoticeFilters:
         return all(not getattr(self, f.name) and getattr(self, f.name) != 0 for f in fields(self))
 
 
-def tibetan_region_prefixes() -> list[str]:
-    """Code prefixes of the Tibetan areas: the TAR as a whole, each Tibetan prefecture, each Tibetan county."""
-    prefixes: set[str] = set()
-    for region in regions():
-        if region.tibetan != "yes":
-            continue
-        code = region.code
-        prefix = code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
-        prefixes.add(prefix)
-    # A county inside an already-listed prefecture adds nothing.
-    return sorted(p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes))
-
-
 def _region_clause(values: list[str]) -> Any:
     prefixes: list[str] = []
     for value in values:
         if value == TIBETAN_AREAS:
             prefixes.extend(tibetan_region_prefixes())
         else:
-            code = value.strip()
-            prefixes.append(code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code)
+            prefixes.append(code_prefix(value))
     return or_(*(Notice.region_code.startswith(prefix, autoescape=True) for prefix in prefixes))
 
 
@@ -281,7 +268,7 @@ def _normalise_region_option(value: str) -> str:
         return value + "0000"
     if len(value) == 6 and value.isdigit():
         return value
-    from pipelines.normalise import resolve_region
+    from pipelines.regions import resolve_region
 
     code, _name = resolve_region(value)
     if code is None:

@@ -17,13 +17,13 @@ from sqlalchemy import (BigInteger, Column, ColumnElement, Integer, MetaData, Se
                         exists, extract, func, literal, literal_column, not_, or_, select, table, text)
 from sqlalchemy.orm import selectinload
 
+from caigou.filters import NoticeFilters, apply_filters, check_filters
 from caigou.labels import notice_type_label
-from caigou.filters import NoticeFilters, apply_filters, check_filters, tibetan_region_prefixes
 from models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from models.db import Database
 from models.errors import CaigouError
 from pipelines.linking import group_key, group_rank, other_copies
-from pipelines.normalise import region_by_code
+from pipelines.regions import region_by_code, tibetan_region_prefixes
 from pipelines.search_index import phrase_tokens, search_tokens
 
 SORTS = ("relevance", "date", "score")

@@ -17,7 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
-from pipelines.steps import AttachmentDownloadItem, AttachmentFailureItem
+from crawler.items import AttachmentDownloadItem, AttachmentFailureItem
 
 ATTACHMENT = "attachment"  # the requests' page_kind, and the archive kind of their responses
 

@@ -46,11 +46,11 @@ from scrapy_redis.scheduler import Scheduler
 from sqlalchemy import func, select
 from twisted.internet import task
 
+from crawler.crawl_context import CrawlContext, _start_ticks, process_alive
+from crawler.pipelines import UNREAD_KINDS
 from models import CrawlError
 from models.db import Database
 from models.errors import CaigouError
-from pipelines.crawl_context import CrawlContext, _start_ticks, process_alive
-from pipelines.steps import UNREAD_KINDS
 from pipelines.store import NoticeStore
 
 logger = logging.getLogger(__name__)
@@ -402,7 +402,7 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
     """Record one run of ``source`` and push its start requests into the shared queue."""
     from scrapy.crawler import Crawler
 
-    from caigou.crawling import project_settings, spider_class
+    from crawler.project import project_settings, spider_class
     from crawler.extensions import resolve_since
 
     cls = spider_class(source)
@@ -452,8 +452,9 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
 
 def seeded_runs(redis_url: str, prefix: str, sources: list[str]) -> dict[str, dict[str, Any]]:
     """The runs waiting for workers: source → {run_id, arguments}."""
+    from crawler.project import known_sources
+
     server = connect(redis_url)
-    from caigou.crawling import known_sources
 
     found = {}
     for source in sources or known_sources():

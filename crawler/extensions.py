@@ -12,8 +12,8 @@ from scrapy.http import Response
 from twisted.internet import task
 from twisted.python.failure import Failure
 
+from crawler.crawl_context import CrawlContext
 from crawler.middlewares import request_line
-from pipelines.crawl_context import CrawlContext
 
 logger = logging.getLogger(__name__)
 

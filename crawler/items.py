@@ -1,4 +1,5 @@
-"""What a spider yields: a notice as read off the page, strings as the site wrote them.
+"""What a spider yields: a notice as read off the page, strings as the site wrote them; a page it could not read
+(``CrawlErrorItem``); an attachment's download or its failure.
 
 Spiders do no money, date or region arithmetic: ``pipelines.normalise`` turns these strings into typed values in
 one place for every source. A spider fills what its site offers and leaves the rest empty.
@@ -45,3 +46,35 @@ class NoticeItem:
     attachments: list[AttachmentItem] = field(default_factory=list)
     raw_sha256: str = ""             # SHA-256 of the archived page this item was parsed from
     extra: dict[str, Any] = field(default_factory=dict)             # list-page facts (e.g. 品目) the detail lacks
+
+
+class CrawlErrorItem:
+    """Yielded by a spider for a page it could not read: recorded, counted, and the crawl goes on."""
+
+    def __init__(self, url: str, kind: str, message: str, raw_sha256: str = "", page_url: str = "") -> None:
+        self.url, self.kind, self.message, self.raw_sha256 = url, kind, message, raw_sha256
+        # The archived page's URL when a redirect made it differ from the request's.
+        self.page_url = page_url or url
+
+
+@dataclass(repr=False)
+class AttachmentDownloadItem:
+    """An attachment's bytes as downloaded (already archived by the crawl's recorder)."""
+
+    url: str                    # as asked for
+    final_url: str              # after redirects: the archived page's URL
+    body: bytes
+    attachment_ids: list[int] = field(default_factory=list)
+
+    def __repr__(self) -> str:  # Scrapy logs items; the bytes stay out of the log
+        return f"<attachment {self.url} {len(self.body)} bytes>"
+
+
+@dataclass
+class AttachmentFailureItem:
+    """An attachment whose download failed: too_large, failed (HTTP, network) or blocked."""
+
+    url: str
+    attachment_ids: list[int]
+    status: str
+    message: str

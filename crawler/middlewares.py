@@ -20,10 +20,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.response import get_meta_refresh
 
+from crawler.crawl_context import CrawlContext
 from crawler.parsers.common import captcha_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl, count_failed_page, unreadable_page
 from pipelines.attachments import sniff
-from pipelines.crawl_context import CrawlContext
 
 logger = logging.getLogger(__name__)
 

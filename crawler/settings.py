@@ -57,9 +57,9 @@ SPIDER_MIDDLEWARES = {
     "crawler.middlewares.UnreadablePageMiddleware": 60,  # any exception of a callback: a recorded parse error
 }
 ITEM_PIPELINES = {
-    "pipelines.steps.NormalisePipeline": 100,
-    "pipelines.steps.DeduplicatePipeline": 200,
-    "pipelines.steps.StorePipeline": 900,
+    "crawler.pipelines.NormalisePipeline": 100,
+    "crawler.pipelines.DeduplicatePipeline": 200,
+    "crawler.pipelines.StorePipeline": 900,
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlRecorder": 100,

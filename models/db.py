@@ -2,7 +2,7 @@
 
 SQLite is the embedded default: WAL mode and a busy timeout, because the crawler, the web interface and the
 scheduler share one file. Any SQLAlchemy URL works (``postgresql+psycopg://…``). The schema comes from the Alembic
-migrations, never from ``create_all``; ``open_database`` applies them on first use.
+migrations, never from ``create_all``; opening a ``Database`` applies them (``migrate=False`` to only look).
 """
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ class Database:
             elif current != head_revision():
                 upgrade(self.engine)
                 # Derived data (links, index, scores) may need bringing up to the new schema: the application
-                # layer does that (caigou.commands.db.catch_up), since this layer knows no pipeline.
+                # layer does that (pipelines.catch_up), since this layer knows no pipeline.
                 self.upgraded_from = current or ""
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 

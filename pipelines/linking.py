@@ -45,18 +45,15 @@ from sqlalchemy.orm import Session, aliased
 
 from models import Notice, NoticeLink, Procurement, Source
 from models.types import now
-from pipelines.normalise import fold_text
+from pipelines.text import PLACEHOLDERS, text_key
 
 CANONICAL_SOURCE = "ccgp"                   # the national portal: the copy investigators cite
 CODE_WINDOW = dt.timedelta(days=7)          # same code, same type: copies published this close are one notice
 TITLE_WINDOW = dt.timedelta(days=3)         # same title and buyer: copies published this close are one notice
 MIN_CODE_LENGTH = 5
 
-PLACEHOLDERS = {"", "无", "暂无", "待定", "不详", "详见公告", "见公告", "详见附件", "见附件", "详见采购文件", "NONE",
-                "NULL", "NA", "N/A", "NIL", "/", "-", "--", "—", "0"}
 _CODE_LABEL = re.compile(r"^(?:项目编号|项目代码|采购编号|采购项目编号|招标编号|计划编号|编号)\s*[:：]?\s*")
 _CODE_SEPARATORS = re.compile(r"[\s\-‐‑‒–—―−﹣－_.·・/\\|【】\[\]〔〕［］()（）<>《》〈〉{}]+")
-_NOT_WORD = re.compile(r"[\W_]+")
 
 
 # ------------------------------------------------------------------------------------------------ normalising
@@ -73,14 +70,6 @@ def project_code_key(code: str | None) -> str:
     if len(set(text)) == 1:  # 00000, 11111: a filler, not a code
         return ""
     return text[:200]
-
-
-def text_key(value: str | None, size: int = 300) -> str:
-    """A title or buyer as compared: NFKC, case-folded, letters, digits and CJK only."""
-    folded = fold_text(value).casefold()
-    if folded.upper() in PLACEHOLDERS:
-        return ""
-    return _NOT_WORD.sub("", folded)[:size]
 
 
 # ------------------------------------------------------------------------------------------------ the rules
@@ -348,7 +337,7 @@ def link_notice(session: Session, notice: Notice) -> NoticeLink:
         by_group.setdefault(member.canonical_id or member.notice_id, []).append(member)
     orphans |= _borrow(by_group.values(), stamp)
     _drop_orphans(session, orphans)
-    from pipelines.entities.organisations import link_organisations  # (imports this module's text_key)
+    from pipelines.entities.organisations import link_organisations
 
     link_organisations(session, notice)
     return row

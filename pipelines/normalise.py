@@ -1,4 +1,5 @@
-"""The one place where portal strings become typed values: money, times, regions and notice types.
+"""The one place where portal strings become typed values: money, times and notice types (text is read in
+``pipelines.text``, regions in ``pipelines.regions``), and ``record_from_item``, which applies them all.
 
 Every function is strict: a value it cannot read with certainty raises ``NormaliseError`` (the pipeline records
 the message on the notice and goes on) rather than guessing. Dirty numbers are how published figures go wrong
@@ -6,69 +7,30 @@ the message on the notice and goes on) rather than guessing. Dirty numbers are h
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import datetime as dt
 import re
-import unicodedata
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
-from importlib import resources
 from typing import Any
 
-from models.errors import CaigouError
 from models.constants import SHANGHAI
+from models.errors import CaigouError
+from pipelines.regions import places_in, region_by_code, regions, resolve_region  # noqa: F401 - see below
+from pipelines.text import clean_text, drop_controls, fold_text, label_key, squeeze_cjk
+
+# ``regions`` and ``region_by_code`` are imported here only for caigou/web (app.py, entities.py), left to the web
+# package's split; its imports should then read them from ``pipelines.regions``, and this line lose them.
 
 
 class NormaliseError(CaigouError, ValueError):
     """A value that cannot be read with certainty."""
 
 
-# Control characters (Unicode category Cc) but tab and newline: an ESC from a portal page would reach a terminal
-# raw and make a feed ill-formed XML; a NUL breaks PostgreSQL text.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def drop_controls(text: str) -> str:
-    """``text`` without control characters other than tab and newline (a carriage return ends a line: newline).
-
-    The one function that cleans text at the door: ``record_from_item`` passes every string of a notice through
-    it, and migration 0009 cleaned the notices stored before."""
-    if not _CONTROLS.search(text):
-        return text
-    return _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def clean_text(text: str | None) -> str:
-    """White space folded (non-breaking and ideographic spaces too), characters kept as the site wrote them."""
-    if not text:
-        return ""
-    return re.sub(r"[\s\u00a0\u3000]+", " ", drop_controls(text)).strip()
-
-
-def fold_text(text: str | None) -> str:
-    """``clean_text`` after NFKC, so full-width ``ＤＮＡ``, ``１２３`` and ``：`` read as ASCII: for parsing values."""
-    return clean_text(unicodedata.normalize("NFKC", text or ""))
-
-
-_CJK = r"[\u3400-\u9fff\uf900-\ufaff（）：，、]"
-
-
-def squeeze_cjk(text: str) -> str:
-    """Remove white space between CJK characters ("总中标金 额" → "总中标金额"), keep it between Latin words."""
-    return re.sub(rf"(?<={_CJK})\s+(?={_CJK})", "", clean_text(text))
-
-
-def label_key(label: str) -> str:
-    """A table label as a dictionary key: NFKC, squeezed, without trailing colons."""
-    return squeeze_cjk(fold_text(label)).rstrip(":：").strip()
-
-
 # ---------------------------------------------------------------------------------------------------- money
 
-_UNITS = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000), "万": Decimal(10_000),
-          "亿": Decimal(100_000_000)}
+# Yuan in one of each unit the portals print.
+YUAN_PER_UNIT = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000), "万": Decimal(10_000),
+                 "亿": Decimal(100_000_000)}
 _NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _AMOUNT = re.compile(rf"(?P<number>{_NUMBER})\s*\)?\s*(?P<unit>亿元|万元|元|亿|万)?")
 _NO_AMOUNT = {"", "-", "--", "/", "无", "详见附件", "见附件", "详见公告", "见公告"}
@@ -106,7 +68,7 @@ def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | 
         if unit is None:
             raise NormaliseError(f"amount without a unit: {cleaned!r}")
         try:
-            values.add((Decimal(number.replace(",", "")) * _UNITS[unit]).quantize(_CENT))
+            values.add((Decimal(number.replace(",", "")) * YUAN_PER_UNIT[unit]).quantize(_CENT))
         except InvalidOperation as exc:
             raise NormaliseError(f"unreadable amount {number!r}") from exc
     if len(values) > 1:
@@ -115,6 +77,15 @@ def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | 
     if value > MAX_AMOUNT:
         raise NormaliseError(f"amount out of range (over 1万亿元): {cleaned!r}")
     return value
+
+
+_LABEL_UNIT = re.compile(r"万元|元")
+
+
+def unit_in_label(label: str) -> str:
+    """The unit a column or field label gives its bare numbers (``中标金额(万元)`` → 万元), or ""."""
+    match = _LABEL_UNIT.search(label)
+    return match.group() if match else ""
 
 
 # ---------------------------------------------------------------------------------------------------- times
@@ -170,120 +141,6 @@ def parse_date_arg(text: str, name: str = "date") -> dt.date:
         except ValueError:
             continue
     raise NormaliseError(f"{name} {text!r} is not a date like 2024-01-31")
-
-
-# ---------------------------------------------------------------------------------------------------- regions
-
-@dataclass(frozen=True)
-class Region:
-    code: str
-    name: str
-    level: str          # province | prefecture | county | stat_zone
-    parent: str
-    tibetan: str        # yes | partial | no
-    former: bool        # a name (and code) replaced in 2015, e.g. 林芝地区
-
-    @property
-    def province_code(self) -> str:
-        return self.code[:2] + "0000"
-
-    @property
-    def short_name(self) -> str:
-        return short_region_name(self.name)
-
-
-_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "生产建设兵团", "自治区", "蒙古族藏族自治州",
-             "藏族羌族自治州", "藏族自治州", "藏族自治县", "自治州", "自治县", "地区", "省", "市", "县", "区")
-
-
-def short_region_name(name: str) -> str:
-    """西藏自治区 → 西藏, 甘孜藏族自治州 → 甘孜, 林芝地区 → 林芝; never shorter than two characters (索县 stays)."""
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
-            return name[: -len(suffix)]
-    return name
-
-
-@cache
-def regions() -> tuple[Region, ...]:
-    # importlib.resources: read from a Scrapyd egg (a zip) as from a folder.
-    with resources.files(__package__).joinpath("data", "regions.csv").open(encoding="utf-8") as handle:
-        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
-        return tuple(Region(r["code"], r["name"], r["level"], r["parent"], r["tibetan"], r["former"] == "yes")
-                     for r in rows)
-
-
-@cache
-def _regions_by_name() -> dict[str, Region]:
-    index: dict[str, Region] = {}
-    # Current names before former ones, higher levels before lower, so 那曲 resolves to 那曲市, not 那曲县.
-    order = {"province": 0, "prefecture": 1, "stat_zone": 2, "county": 3}
-    for region in sorted(regions(), key=lambda r: (r.former, order.get(r.level, 9), r.code)):
-        for key in (region.name, region.short_name):
-            index.setdefault(key, region)
-    return index
-
-
-def region_by_code(code: str) -> Region | None:
-    code = code.strip()
-    if re.fullmatch(r"\d{2}", code):
-        code += "0000"
-    return next((r for r in regions() if r.code == code), None)
-
-
-def resolve_region(text: str | None) -> tuple[str | None, str]:
-    """(code, name) for a region field: a name (西藏自治区, 那曲市, 西藏), a code (54, 540600) or "省 市" pairs, the
-    most precise part winning. An unknown name keeps its text with no code."""
-    cleaned = fold_text(text)
-    if not cleaned:
-        return None, ""
-    if re.fullmatch(r"\d{2}|\d{6}", cleaned):
-        region = region_by_code(cleaned)
-        return (region.code, region.name) if region else (None, cleaned)
-    best: Region | None = None
-    for part in re.split(r"[\s,，/·\-|>»]+", cleaned):
-        region = _regions_by_name().get(part)
-        if region and (best is None or len(region.code.rstrip("0")) > len(best.code.rstrip("0"))):
-            best = region
-    if best is None:
-        best = _regions_by_name().get(cleaned)
-    return (best.code, best.name) if best else (None, cleaned)
-
-
-@cache
-def _place_pattern() -> re.Pattern[str]:
-    names = sorted((name for name in _regions_by_name() if len(name) >= 2), key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, names)))
-
-
-def places_in(text: str) -> list[Region]:
-    """Every known region named in free text (a buyer's name, a title), the longest name at each place."""
-    found: list[Region] = []
-    for match in _place_pattern().finditer(text):
-        region = _regions_by_name()[match.group()]
-        if region not in found:
-            found.append(region)
-    return found
-
-
-def is_tibetan_area(code: str | None) -> bool:
-    """True for the TAR and the Tibetan autonomous prefectures and counties (not for a whole province like 青海)."""
-    if not code:
-        return False
-    by_code = {r.code: r for r in regions()}
-    while code and code != "000000":
-        region = by_code.get(code)
-        if region is None:
-            # A county code we do not list: try its prefecture, then its province.
-            parent = code[:4] + "00" if code[4:] != "00" else code[:2] + "0000"
-            if parent == code:
-                return False
-            code = parent
-            continue
-        if region.tibetan == "yes":
-            return True
-        code = region.parent
-    return False
 
 
 # ---------------------------------------------------------------------------------------------------- notice types

@@ -21,22 +21,25 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from models import Notice
+from models.db import Database
 from pipelines.matching.text import normalise
+from pipelines.text import CJK
 
-WORD = re.compile(r"[0-9a-z\u3400-\u9fff]")
-RUNS = re.compile(r"[0-9a-z]+|[\u3400-\u9fff]+")
+WORD = re.compile(f"[0-9a-z{CJK}]")
+RUNS = re.compile(f"[0-9a-z]+|[{CJK}]+")
 # Letters and digits apart (3500xl: 3500, xl), and a hyphenated Latin word without its hyphens (y-str: ystr, the
 # spelling the watchlist matcher also accepts).
 ALNUM_PARTS = re.compile(r"[0-9]+|[a-z]+")
 HYPHENATED = re.compile(r"[0-9a-z]+(?:-[0-9a-z]+)+")
 # One phrase token: a CJK character, or a run of letters, or a run of digits (everything else separates).
-PHRASE_TOKEN = re.compile(r"[\u3400-\u9fff]|[a-z]+|[0-9]+")
+PHRASE_TOKEN = re.compile(f"[{CJK}]|[a-z]+|[0-9]+")
 # PostgreSQL's tsvector holds at most 1 MB of distinct lexemes. Its parser can split one of our tokens in up to three
 # lexemes (y-str数据库: y-str数据库, y, str数据库), so distinct tokens are kept to a third of that.
 TSVECTOR_TOKEN_BYTES = 330_000
@@ -147,9 +150,24 @@ def index_notice(session: Session, notice: Notice) -> None:
                         {"id": notice.id, "t": " ".join(words), "p": " ".join(phrases)})
 
 
-def reindex(session: Session, notices: Any) -> int:
-    count = 0
-    for notice in notices:
-        index_notice(session, notice)
-        count += 1
-    return count
+def reindex_archive(database: Database, progress: Callable[[int, int], None] | None = None,
+                    batch: int = 1000) -> int:
+    """Re-index every stored notice, one short transaction per batch; ``progress(done, total)``."""
+    with database.session() as session:
+        total = session.scalar(select(func.count(Notice.id))) or 0
+    done, last_id = 0, 0
+    if progress:
+        progress(0, total)
+    while True:
+        with database.session() as session:
+            notices = list(session.scalars(select(Notice).where(Notice.id > last_id).order_by(Notice.id)
+                                           .limit(batch)))
+            if not notices:
+                break
+            for notice in notices:
+                index_notice(session, notice)
+            last_id = notices[-1].id
+        done += len(notices)
+        if progress:
+            progress(done, total)
+    return done

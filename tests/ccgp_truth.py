@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from crawler.parsers.ccgp import parse_detail
-from pipelines.normalise import clean_text, parse_money, squeeze_cjk, parse_published, record_from_item
+from pipelines.normalise import parse_money, parse_published, record_from_item
+from pipelines.text import clean_text, squeeze_cjk
 
 # Where each page was published: the URL its header comment gives, else one made up in the channel its breadcrumb
 # names (the ID is made up then); the parser reads the notice type from the URL's channel as it does when crawling.

@@ -324,7 +324,7 @@ def test_a_run_killed_with_sigkill_is_marked_interrupted_by_the_next(db: Databas
 
 
 def test_a_live_run_of_the_same_source_is_left_running(db: Database, server: ReplayServer) -> None:
-    from pipelines.crawl_context import this_process
+    from crawler.crawl_context import this_process
     from pipelines.store import NoticeStore
 
     store = NoticeStore(db)
@@ -362,8 +362,8 @@ def test_a_single_day_over_the_search_cap_is_said_and_recorded(db: Database, ser
     result = run_caigou("--db", db.url, "crawl", "ccgp", *FAST, "-v",
                         "--keyword", "DNA", "--since", "2024-06-03", "--until", "2024-06-03", proxy=server.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1500 results in one day, more than the cap of 1000; only the first are reachable" in result.stderr
-    assert "'caigou/window_capped': 1" in result.stderr  # Scrapy's stats dump (-v)
+    assert "1500 results in one day, more than the portal's cap of 1000; only the first are reachable" in result.stderr
+    assert "'caigou/windows_truncated': 1" in result.stderr  # Scrapy's stats dump (-v), as every windowed list
     with db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert error.kind == "truncated" and "2024-06-03" in error.message

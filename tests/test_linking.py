@@ -19,9 +19,10 @@ from models import DeliveredNotice, Notice, NoticeLink, Procurement, Subscriptio
 from models.config import Config
 from models.db import Database
 from models.types import SHANGHAI
-from pipelines.linking import procurement_notices, project_code_key, publication_group, relink, text_key
+from pipelines.linking import procurement_notices, project_code_key, publication_group, relink
 from pipelines.record import NoticeRecord, SupplierRecord
 from pipelines.store import NoticeStore
+from pipelines.text import text_key
 from tests.crawling import run_caigou
 from tests.digest_data import SmtpServer
 
@@ -218,7 +219,7 @@ def test_relink_command_rebuilds_links_with_progress(db: Database) -> None:
         session.execute(Procurement.__table__.delete())
     result = run_caigou("--db", db.url, "db", "relink")
     assert result.returncode == 0, result.stderr
-    assert "relink: 3/3 notices read" in result.stderr
+    assert "relink: 3/3 notices" in result.stderr
     assert result.stdout.strip() == ("3 notices: 1 publications on several sources (3 notices), 1 procurements; "
                                      "3 notices' links changed; 3 organisations")
     assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
@@ -239,6 +240,27 @@ def test_db_upgrade_links_notices_stored_before_linking(db: Database) -> None:
     assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
     again = run_caigou("--db", db.url, "db", "upgrade")   # every notice linked: nothing more to do
     assert again.returncode == 0 and "relinking" not in again.stderr
+
+
+def test_catch_up_is_a_service_that_reports_through_its_callbacks(db: Database) -> None:
+    """What the CLI and a crawl's context both call: no click, the caller shows the progress its own way."""
+    from pipelines.catch_up import catch_up
+
+    ids = store_award_on_three_sources(db)
+    as_stored = links(db)
+    with db.session() as session:
+        session.execute(NoticeLink.__table__.delete())
+        session.execute(Procurement.__table__.delete())
+    steps: list[tuple[str, int, int]] = []
+    lines: list[str] = []
+    catch_up(db, None, progress=lambda step, done, total: steps.append((step, done, total)), say=lines.append)
+    assert steps[-1] == ("relink", 3, 3) and {step for step, _, _ in steps} == {"relink"}
+    assert lines[0] == "3 notices stored before linking existed: relinking the archive"
+    assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
+    assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
+    lines.clear()
+    catch_up(db, None, say=lines.append)   # all linked, no migration ran: nothing to do
+    assert lines == []
 
 
 # ------------------------------------------------------------------------------------------------ search

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from caigou.crawling import known_sources
 from caigou.replay import ReplayServer
+from crawler.project import known_sources
 from models import CrawlRun, Notice
 from models.db import Database
 from tests.crawling import ROOT

@@ -1,7 +1,7 @@
 """organisations: buyers and suppliers as organisations, their names, notices and reviewers' decisions
 
 The decisions are append-only, enforced by triggers (models/entities.py: DECISION_TRIGGERS). Organisations are
-derived data: a database upgraded to this revision links them by itself (caigou/commands/db.py: catch_up).
+derived data: a database upgraded to this revision links them by itself (pipelines/catch_up.py).
 
 Revision ID: 0011
 Revises: 0010

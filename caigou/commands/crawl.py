@@ -7,8 +7,8 @@ import click
 
 from caigou.context import AppContext, pass_app
 from caigou.safe_text import echo
+from crawler.pipelines import ATTACHMENT_MODES
 from models.errors import CaigouError
-from pipelines.steps import ATTACHMENT_MODES
 
 
 def configured_attachment_mode(app: AppContext) -> str:

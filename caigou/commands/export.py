@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import IO
 
 import click
+from click.core import ParameterSource
 
 from caigou.context import AppContext, pass_app
 from caigou.export.importing import check_file, import_file
@@ -31,15 +32,32 @@ PROGRESS_FROM = 10_000  # rows: larger exports show progress on stderr
               show_default=True,
               help="CSV/XLSX: compact (title, buyer, region, date, amounts, score, terms, review status, URL) or "
                    "all (what `caigou import` reads back). JSON Lines and OCDS always have everything.")
+@click.option("--public", is_flag=True,
+              help="Write a SQLite copy to publish (e.g. with Datasette): notices, matches, suppliers, attachments, "
+                   "organisations, review status and tags; no accounts, subscriptions, recipients, feed tokens or "
+                   "logs. Needs -o FILE.db (a new file).")
+@click.option("--with-reviewers", is_flag=True,
+              help="With --public: keep the reviewers' names and notes on the reviews (left out by default).")
 @filter_options()
 @pass_app
-def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, column_set: str,
-           filters: NoticeFilters) -> None:
+def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, column_set: str, public: bool,
+           with_reviewers: bool, filters: NoticeFilters) -> None:
     """Export the archive, or a filtered part of it, streamed (memory stays flat).
 
     Columns are documented in docs/export.md. CSV cells a spreadsheet would run as formulas (starting with
     = + - @ tab or carriage return) get a leading apostrophe.
     """
+    if public:
+        context = click.get_current_context()
+        given = [option for option, name in (("--format", "fmt"), ("--per", "per"), ("--encoding", "encoding"),
+                                             ("--columns", "column_set"))
+                 if context.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+        if given:
+            raise CaigouError(f"--public writes a SQLite file: leave out {', '.join(given)}")
+        _export_public(app, output, with_reviewers, filters)
+        return
+    if with_reviewers:
+        raise CaigouError("--with-reviewers goes with --public")
     if fmt in ("ocds", "ftm") and per == "match":
         raise CaigouError(f"{fmt.upper()} has no place for watchlist matches: use --per notice")
     if fmt == "xlsx" and output == "-":
@@ -81,6 +99,21 @@ def export(app: AppContext, fmt: str, per: str, output: str, encoding: str, colu
                 count = write_ocds(rows, out, app.config.get("export", "ocid_prefix", "ocds-caigou-"))
     if output != "-":
         click.echo(f"wrote {count} {({'ocds': 'releases', 'ftm': 'entities'}).get(fmt, 'rows')} to {output}", err=True)
+
+
+def _export_public(app: AppContext, output: str, with_reviewers: bool, filters: NoticeFilters) -> None:
+    """``--public``: the SQLite copy (caigou/export/public.py), with progress on larger archives."""
+    from caigou.export.public import check_target, write_public
+
+    check_target(output)
+    selection = Selection(filters)
+    total = selection.count(app.db)  # a filter typo is one error line here, before any file is made
+    with ExitStack() as stack:
+        bar = (stack.enter_context(click.progressbar(length=total, label="exporting", file=sys.stderr))
+               if total >= PROGRESS_FROM else None)
+        count = write_public(app.db, selection, output, with_reviewers, progress=bar.update if bar else None)
+    click.echo(f"wrote {count} notices to {output} (public: no accounts, subscriptions or logs"
+               f"{'' if with_reviewers else ', no reviewer names or notes'})", err=True)
 
 
 def check_writable(output: str) -> None:

@@ -13,7 +13,8 @@ from caigou.safe_text import echo
 from models.errors import CaigouError
 from pipelines.jsonlines import json_lines
 from pipelines.matching.scoring import MatchInput, Scorer
-from pipelines.matching.watchlist import check_tokens, configured_paths, load_watchlist, parse_watchlist
+from pipelines.matching.checks import check_tokens
+from pipelines.matching.watchlist import configured_paths, load_watchlist, parse_watchlist
 
 
 def _paths(app: AppContext, file: str | None) -> list[Path]:

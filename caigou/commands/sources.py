@@ -10,7 +10,7 @@ import click
 from sqlalchemy import select
 
 from caigou.context import AppContext, pass_app
-from caigou.crawling import known_sources, spider_class
+from crawler.project import known_sources, spider_class
 from models import CrawlRun, Source
 from models.types import SHANGHAI
 

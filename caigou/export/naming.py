@@ -5,10 +5,10 @@ import datetime as dt
 import re
 
 from caigou.filters import TIBETAN_AREAS, NoticeFilters
-from pipelines.normalise import region_by_code
+from pipelines.regions import region_by_code
+from pipelines.text import CJK
 
-_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市")
-_UNSAFE = re.compile(r"[^\w\u3400-\u9fff-]+")
+_UNSAFE = re.compile(rf"[^\w{CJK}-]+")
 MAX_LENGTH = 80
 
 
@@ -16,11 +16,7 @@ def _region(code: str) -> str:
     if code == TIBETAN_AREAS:
         return "藏区"
     region = region_by_code(code)
-    name = region.name if region else code
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix) + 1:
-            return name[:-len(suffix)]
-    return name
+    return region.short_name if region else code
 
 
 def export_filename(filters: NoticeFilters, query: str, extension: str, today: dt.date) -> str:

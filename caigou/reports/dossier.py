@@ -30,9 +30,9 @@ from models import (Attachment, Notice, NoticeLink, NoticeOrganisation, NoticeSc
 from models.errors import CaigouError
 from pipelines.entities.brands import Maker, find_maker, makers, notice_brands
 from pipelines.entities.names import name_key, similar
-from pipelines.linking import text_key
 from models.types import SHANGHAI, now
-from pipelines.normalise import region_by_code
+from pipelines.regions import code_prefix, region_by_code
+from pipelines.text import text_key
 
 CAPACITY_KEYS = ("reactions", "cards", "instruments")
 KIND_LABELS = {"buyer": "Buyer", "supplier": "Supplier", "brand": "Brand", "region": "Region"}
@@ -155,8 +155,7 @@ def _region_prefix(code: str) -> str:
     region = region_by_code(code)
     if region is None:
         raise CaigouError(f"unknown region code {code!r}: give a province (54), prefecture (540600) or county code")
-    code = region.code
-    return code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
+    return code_prefix(region.code)
 
 
 # ------------------------------------------------------------------------------------------------ building

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from caigou.reports.dossier import CAPACITY_KEYS, Line, Tally, build, purchase_year, tally, within
 from models import Notice
-from pipelines.normalise import Region, region_by_code, regions
+from pipelines.regions import Region, code_prefix, region_by_code, regions
 
 MEASURES = ("count", "money", "capacity")
 
@@ -40,8 +40,7 @@ def _child_code(code: str, region: Region | None) -> str:
 def region_years(session: Session, code: str | None, since: dt.date | None = None,
                  until: dt.date | None = None) -> RegionYears:
     region = region_by_code(code) if code else None
-    prefix = ("" if region is None else region.code[:2] if region.code.endswith("0000")
-              else region.code[:4] if region.code.endswith("00") else region.code)
+    prefix = "" if region is None else code_prefix(region.code)
     statement = within(select(Notice.id).where(Notice.region_code.is_not(None),
                                                 Notice.region_code.startswith(prefix)), since, until)
     lines = build(session, "region", region.name if region else "", set(session.scalars(statement))).lines

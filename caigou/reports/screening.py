@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from models import Organisation, OrganisationName, ScreeningFlag
 from models.errors import CaigouError
 from pipelines.entities.names import name_key, similar
-from pipelines.linking import text_key
+from pipelines.text import text_key
 
 # FtM schemata an organisation can be on a list as (people and vessels are never buyers or suppliers).
 ORGANISATION_SCHEMATA = {"Organization", "Company", "PublicBody", "LegalEntity"}

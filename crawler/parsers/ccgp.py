@@ -18,8 +18,9 @@ from bs4 import Comment, Doctype, NavigableString, Tag
 from crawler.items import AttachmentItem, NoticeItem, SupplierItem
 from crawler.parsers.common import (ParseError, _split_label, cell_text, code_after_label, labelled_cells, links,
                                     name_in_section, soup_of, text_of, value_after_label)
-from pipelines.normalise import (NormaliseError, clean_text, fold_text, label_key, notice_type_from_label,
-                                 parse_money, places_in, region_by_code, resolve_region, squeeze_cjk)
+from pipelines.normalise import NormaliseError, notice_type_from_label, parse_money, unit_in_label
+from pipelines.regions import places_in, region_by_code, resolve_region
+from pipelines.text import clean_text, fold_text, label_key, squeeze_cjk
 
 __all__ = ["Lot", "NoticeBody", "ParseError", "block_reason", "build_search_url", "channel_url", "parse_body",
            "parse_channel_page", "parse_detail", "parse_search_page", "source_key_from_url"]
@@ -338,11 +339,6 @@ _RANKING_MARKS = ("排序", "排名", "评审报价", "评审价格", "资格性
 _ITEM_MARKS = ("品牌", "型号", "规格", "服务名称", "服务范围", "标的名称", "货物名称", "采购标的", "施工范围", "品目")
 
 
-def _unit_of(label: str) -> str:
-    unit = re.search(r"(万元|元)", label)
-    return unit.group(1) if unit else ""
-
-
 def _with_unit(value: str, unit: str) -> str:
     """A bare number from a column headed with its unit (``237.5`` under 中标金额(万元)) → ``237.5万元``."""
     return f"{value}{unit}" if unit and re.fullmatch(r"[\d,]+(?:\.\d+)?", value) else value
@@ -380,7 +376,7 @@ def _lots_from_tables(content: Tag) -> list[Lot]:
             if not name or name in ("/", "-", "无"):
                 continue
             label = cell(lot_col) or heading
-            amount = _with_unit(cell(amount_col), _unit_of(header[amount_col]) if amount_col is not None else "")
+            amount = _with_unit(cell(amount_col), unit_in_label(header[amount_col]) if amount_col is not None else "")
             lot = next((existing for existing in lots if label and _lot_key(existing.lot) == _lot_key(label)), None)
             if lot is None:
                 lot = Lot(lot=label, status="awarded")
@@ -593,7 +589,7 @@ def _line_items(content: Tag, lots: list[Lot]) -> list[dict[str, str]]:
                     if not key or key in item:
                         continue
                     value = parts[position] if len(parts) == count else parts[0]
-                    item[key] = _with_unit(value, _unit_of(header[index])) if key in _MONEY_KEYS else value
+                    item[key] = _with_unit(value, unit_in_label(header[index])) if key in _MONEY_KEYS else value
                 if not any(item.get(key) for key in ("name", "brand", "model", "scope")):
                     continue
                 type_kind = next((k for word, k in _KIND_WORDS.items() if item.get("type", "").startswith(word)), "")

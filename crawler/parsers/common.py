@@ -12,7 +12,9 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
 from crawler.items import AttachmentItem, SupplierItem
-from pipelines.normalise import Region, clean_text, label_key, region_by_code, squeeze_cjk
+from pipelines.normalise import unit_in_label
+from pipelines.regions import Region, region_by_code
+from pipelines.text import clean_text, label_key, squeeze_cjk
 
 
 class ParseError(ValueError):
@@ -257,8 +259,7 @@ def _with_unit(amount: str, row: dict[str, str]) -> str:
     """A table amount whose unit is in its header (``中标（成交）金额(万元)``) keeps that unit."""
     for key, value in row.items():
         if value == amount and amount and re.fullmatch(r"[\d.,]+", amount):
-            unit = re.search(r"(万元|元)", key)
-            return f"{amount}{unit.group(1)}" if unit else amount
+            return f"{amount}{unit_in_label(key)}"
     return amount
 
 
@@ -304,6 +305,7 @@ class ListPage:
     total: int
     rows: list[ListRow] = field(default_factory=list)
     too_broad: bool = False  # the portal asked for a narrower query (ggzy 804) instead of answering
+    page_count: int | None = None  # the portal's own pager's count, where it shows one (ccgp's search)
 
 
 def load_json(body: bytes | str, what: str = "answer") -> Any:

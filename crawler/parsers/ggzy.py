@@ -14,7 +14,9 @@ from bs4 import Tag
 from crawler.items import NoticeItem, SupplierItem
 from crawler.parsers.common import (ListPage, ListRow, NoticeFacts, ParseError, attachment_links, cell_text, links,
                                     load_json, looks_like_html, notice_facts, soup_of, text_of, yuan_text)
-from pipelines.normalise import clean_text, label_key, notice_type_from_label, squeeze_cjk
+from pipelines.normalise import notice_type_from_label, unit_in_label
+from pipelines.text import clean_text, label_key, squeeze_cjk
+from pipelines.text import CJK
 
 BASE_URL = "https://www.ggzy.gov.cn"
 LIST_URL = f"{BASE_URL}/information/pubTradingInfo/getTradList"
@@ -132,7 +134,7 @@ _LABELS = {label_key(label): fact for fact, labels in (("buyer", _BUYER), ("supp
            for label in labels}
 # Labels that end a compact value without being facts themselves.
 _STOPS = ("联系人", "联系电话", "联系方式", "电话", "地址", "项目名称", "公示期", "公告期限")
-_LABEL_AT = re.compile(r"([\u4e00-\u9fa5（）()]{2,16})\s*[:：]")
+_LABEL_AT = re.compile(rf"([{CJK}（）()]{{2,16}})\s*[:：]")
 
 
 def table_pairs(content: Tag) -> list[tuple[str, str]]:
@@ -208,8 +210,8 @@ def _money(value: str, label: str) -> str:
     """A bare number takes the unit its label names (``中标价格（万元）``), else yuan (a guess)."""
     if not value or re.search(r"[元万]", value):
         return value
-    unit = re.search(r"万元|元", label)
-    return f"{value}{unit.group(0)}" if unit else yuan_text(value)
+    unit = unit_in_label(label)
+    return f"{value}{unit}" if unit else yuan_text(value)
 
 
 def parse_detail(html: bytes | str, url: str) -> NoticeItem:

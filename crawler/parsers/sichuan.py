@@ -16,7 +16,8 @@ from crawler.items import AttachmentItem, NoticeItem
 from crawler.parsers import xizang
 from crawler.parsers.common import ListPage, ListRow, ParseError, district_region, load_json, notice_facts, soup_of, \
     text_of, yuan_text
-from pipelines.normalise import Region, clean_text, squeeze_cjk
+from pipelines.regions import Region
+from pipelines.text import clean_text, squeeze_cjk
 
 BASE_URL = "https://www.ccgp-sichuan.gov.cn"
 API = f"{BASE_URL}/gpcms/rest/web/v2"

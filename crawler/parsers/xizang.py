@@ -12,7 +12,7 @@ from urllib.parse import urlencode, urljoin
 from crawler.items import AttachmentItem, NoticeItem
 from crawler.parsers.common import (ListPage, ListRow, ParseError, cell_text, links, load_json, notice_facts,
                                     soup_of, text_of, yuan_text)
-from pipelines.normalise import clean_text, squeeze_cjk
+from pipelines.text import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-xizang.gov.cn"
 LIST_PATH = "/freecms/rest/v1/notice/selectInfoMoreChannel.do"

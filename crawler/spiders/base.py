@@ -13,8 +13,8 @@ Recipe for a new portal (see ``ccgp.py``):
 5. Write ``block_reason(response, page_kind)``: a short reason when the page is a block page, else None — or a
    ``StopCrawl`` for a block that waiting will not lift (a captcha): the source then stops at once.
 
-A portal whose list is a paged JSON API over date windows subclasses ``crawler.spiders.patterns.JsonListSpider``
-instead and only describes its requests and answers (see ``xizang.py``).
+A portal whose list is paged over date windows (a JSON API, or a search like ccgp's) subclasses
+``crawler.spiders.patterns.JsonListSpider`` instead and only describes its requests and answers (see ``xizang.py``).
 
 The class docstring is what ``caigou sources`` shows: a first line, then sections ``**Domain**:``, ``**Ways in**:``,
 ``**Regions**:`` and ``**Caveats**:`` (every guess about the live site goes in the caveats).
@@ -41,13 +41,13 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from crawler.attachments import AttachmentFetching
-from crawler.items import NoticeItem
+from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers.common import ParseError
 from models import NOTICE_TYPES
 from models.errors import CaigouError
 from models.types import SHANGHAI
-from pipelines.normalise import parse_date_arg, region_by_code, resolve_region
-from pipelines.steps import CrawlErrorItem
+from pipelines.normalise import parse_date_arg
+from pipelines.regions import region_by_code, resolve_region
 
 logger = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
 def unreadable_page(response: Response, exc: Exception, what: str = "") -> CrawlErrorItem:
     """The recorded error for a fetched page that could not be read (``what``: which page, for the message). A
     ParseError is expected (a changed template, a block page); anything else is a parser bug, logged with its
-    traceback. The storage step counts it as a page not read (``pipelines.steps.UNREAD_KINDS``)."""
+    traceback. The storage step counts it as a page not read (``crawler.pipelines.UNREAD_KINDS``)."""
     if isinstance(exc, ParseError):
         reason = str(exc)
         logger.warning("could not parse %s: %s", response.url, reason)

@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import scrapy
 from scrapy.http import Response
 
 from crawler.items import NoticeItem
 from crawler.parsers import ccgp as site
-from crawler.spiders.base import NoticeSpider
-from pipelines.steps import CrawlErrorItem
-from pipelines.normalise import NormaliseError, parse_published, region_by_code
-
-logger = logging.getLogger(__name__)
+from crawler.parsers.common import ListPage, ListRow
+from crawler.spiders.patterns import JsonListSpider, ListWindow
+from pipelines.normalise import NormaliseError, parse_published
+from pipelines.regions import region_by_code
 
 # Normalised notice type → the search's bidType codes (中标 and 成交 are both awards).
 BID_TYPES: dict[str, tuple[int, ...]] = {
@@ -31,7 +29,7 @@ CHANNEL_SEGMENTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class CcgpSpider(NoticeSpider):
+class CcgpSpider(JsonListSpider):
     """www.ccgp.gov.cn, three ways in.
 
     **Domain**: 中国政府采购网, the Ministry of Finance's national procurement portal.
@@ -39,8 +37,9 @@ class CcgpSpider(NoticeSpider):
     **Ways in**:
 
     * keyword search (``bxsearch``) when keywords or a buyer are given: one query per keyword, notice type and
-      date window; a window whose total exceeds ``CAIGOU_CCGP_SEARCH_CAP`` is halved until it fits (a single day
-      over the cap is a warning, the stat ``caigou/window_capped`` and a ``truncated`` crawl error);
+      date window, on the shared windowed-list base (``spiders/patterns.py``): a window whose total exceeds
+      ``CAIGOU_CCGP_SEARCH_CAP`` is split until it fits (a single day over the cap is a warning, the stat
+      ``caigou/windows_truncated`` and a ``truncated`` crawl error);
     * the keyword-free channel lists (地方公告 ``dfgg`` and 中央公告 ``zygg``, one list per type) otherwise: paged
       newest first until the window's start is passed;
     * explicit detail URLs (``url``): only those.
@@ -62,6 +61,16 @@ class CcgpSpider(NoticeSpider):
     allowed_domains: ClassVar[list[str]] = ["ccgp.gov.cn"]
     home_url: ClassVar[str] = "http://www.ccgp.gov.cn"
     window_days: ClassVar[int] = 31
+    # The search: bidType codes by type (0 lists every type), the province as its region, the buyer filtered by the
+    # site, and a cap on results one query reaches (a guess: CAIGOU_CCGP_SEARCH_CAP adjusts it).
+    page_size: ClassVar[int] = site.SEARCH_PAGE_SIZE
+    result_cap: ClassVar[int | None] = 1000
+    result_cap_setting: ClassVar[str] = "CAIGOU_CCGP_SEARCH_CAP"
+    type_codes: ClassVar[dict[str, tuple[str, ...]]] = {t: tuple(map(str, codes)) for t, codes in BID_TYPES.items()}
+    all_types_code: ClassVar[str] = "0"
+    region_filter: ClassVar[Literal["none", "province", "below_province"]] = "province"
+    filters_buyer: ClassVar[bool] = True
+    list_kind: ClassVar[str] = "search"
     scopes: ClassVar[tuple[str, ...]] = ("dfgg", "zygg")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -71,51 +80,31 @@ class CcgpSpider(NoticeSpider):
     # ------------------------------------------------------------------------------------------ search
 
     def list_requests(self) -> Iterable[scrapy.Request]:
-        if not self.search_mode:
+        if self.search_mode:
+            yield from super().list_requests()  # the windowed search: JsonListSpider's machinery
+        else:
             yield from self.channel_requests()
-            return
-        for keyword in self.keywords or [""]:
-            for bid_type in self._bid_types():
-                for start, end in self.date_windows():
-                    yield self.search_request(keyword, bid_type, start, end, page=1)
 
-    def _bid_types(self) -> list[int]:
-        return [code for t in self.notice_types for code in BID_TYPES[t]] or [0]
-
-    def search_request(self, keyword: str, bid_type: int, start: dt.date, end: dt.date, page: int) -> scrapy.Request:
+    def build_list_request(self, window: ListWindow) -> scrapy.Request:
         # The search filters by province only: zoneId is its 2-digit code and displayZone its name. A prefecture
         # (540600 那曲市) is asked as its province (54 西藏自治区) — never a prefecture's name beside a province's
         # code — so its notices come with the rest of the province's.
-        province = region_by_code(self.region[:2]) if self.region else None
-        url = site.build_search_url(keyword, start, end, page, zone_id=province.code[:2] if province else "",
-                                    zone_name=province.name if province else "", bid_type=bid_type,
+        query = window.query
+        province = region_by_code(query.region_code) if query.region_code else None
+        url = site.build_search_url(query.keyword, window.start, window.end, window.page,
+                                    zone_id=province.code[:2] if province else "",
+                                    zone_name=province.name if province else "", bid_type=int(query.type_code),
                                     buyer=self.buyer)
-        query = {"keyword": keyword, "bid_type": bid_type, "start": start, "end": end, "page": page}
-        return self.request(url, callback=self.parse_search, meta={"page_kind": "search", "query": query})
+        return self.request(url, callback=self._list)
 
-    def parse_search(self, response: Response) -> Iterator[scrapy.Request]:
-        query = response.meta["query"]
+    def parse_list(self, response: Response, window: ListWindow) -> ListPage:
         page = site.parse_search_page(response.text, response.url)
-        cap = self.settings.getint("CAIGOU_CCGP_SEARCH_CAP", 1000)
-        if query["page"] == 1 and page.total > cap and query["start"] < query["end"]:
-            self.crawler.stats.inc_value("caigou/windows_split")
-            for start, end in self.split_window(query["start"], query["end"]):
-                yield self.search_request(query["keyword"], query["bid_type"], start, end, page=1)
-            return
-        if query["page"] == 1 and page.total > cap:
-            # One day cannot be split: its results past the cap are out of reach. Said, counted and recorded.
-            self.crawler.stats.inc_value("caigou/window_capped")
-            message = (f"ccgp search {query['start']} keyword {query['keyword']!r} type {query['bid_type']}: "
-                       f"{page.total} results in one day, more than the cap of {cap}; only the first are reachable")
-            logger.warning("%s", message)
-            yield CrawlErrorItem(response.url, "truncated", message)
-        for row in page.rows:
-            yield self.detail_request(row.url, listing={"published_text": row.published_text, "buyer": row.buyer,
-                                                        "agency": row.agency, "region_text": row.region_text,
-                                                        "type_label": row.type_label, "pinmu": row.pinmu})
-        if query["page"] == 1:
-            for number in range(2, page.page_count + 1):
-                yield self.search_request(query["keyword"], query["bid_type"], query["start"], query["end"], number)
+        rows = [ListRow(url=row.url, key=site.source_key_from_url(row.url) or "", title=row.title,
+                        published_text=row.published_text,
+                        listing={"buyer": row.buyer, "agency": row.agency, "region_text": row.region_text,
+                                 "notice_type_label": row.type_label, "pinmu": row.pinmu})
+                for row in page.rows]
+        return ListPage(total=page.total, rows=rows, page_count=page.page_count)
 
     # ------------------------------------------------------------------------------------------ channels
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import scrapy
 from scrapy.http import Response
@@ -13,7 +13,7 @@ from crawler.parsers import ggzy as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.normalise import region_by_code
+from pipelines.regions import region_by_code
 
 
 class GgzySpider(JsonListSpider):
@@ -59,6 +59,7 @@ class GgzySpider(JsonListSpider):
     type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.STAGE_CODES
     all_types_code: ClassVar[str] = site.ALL_STAGES
     keyword_in_title: ClassVar[bool] = True
+    region_filter: ClassVar[Literal["none", "province", "below_province"]] = "province"
 
     def list_requests(self) -> Iterable[scrapy.Request]:
         # The list page first: it sets the session cookies the API expects.
@@ -70,10 +71,6 @@ class GgzySpider(JsonListSpider):
     def queries(self) -> list[ListQuery]:
         """Every query once per source type: SOURCE_TYPE 1 lists the provincial platforms only."""
         return [replace(query, scope=source) for query in super().queries() for source in site.SOURCE_TYPES]
-
-    def portal_region(self) -> str:
-        region = region_by_code(self.region) if self.region else None
-        return region.province_code if region else ""
 
     def build_list_request(self, window: ListWindow) -> scrapy.Request:
         query = window.query

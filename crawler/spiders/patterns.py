@@ -1,10 +1,10 @@
 """Spider patterns: the machinery of one kind of portal, so a portal's spider only describes its site.
 
-``JsonListSpider`` — "a paged JSON list over date windows": for every query (keyword × the portal's notice-type
-code × region) and every date window it asks for page 1, reads the total, splits a window whose total exceeds the
-portal's cap (or that the portal calls too broad), asks for the remaining pages — or, where the portal ignores page
-numbers, narrows the window to the oldest day seen ("paging by time") — and turns each row into a detail request
-that carries the row's facts (``listing``) and the portal's own notice ID.
+``JsonListSpider`` — "a paged list over date windows" (JSON APIs; ccgp's HTML search too): for every query
+(keyword × the portal's notice-type code × region) and every date window it asks for page 1, reads the total,
+splits a window whose total exceeds the portal's cap (or that the portal calls too broad), asks for the remaining
+pages — or, where the portal ignores page numbers, narrows the window to the oldest day seen ("paging by time") —
+and turns each row into a detail request that carries the row's facts (``listing``) and the portal's own notice ID.
 
 A portal's spider sets the class variables below and writes four methods (kingfisher-collect style):
 
@@ -13,6 +13,10 @@ A portal's spider sets the class variables below and writes four methods (kingfi
 * ``parse_detail(response)`` — the ``NoticeItem`` (``self.with_listing(item, response)`` fills what the page lacks);
 * ``block_reason(response, page_kind)`` when the portal has block answers of its own (the default knows firewall
   pages and HTML where JSON was expected).
+
+Per-portal facts are class variables, not code: the region filter (``region_filter``), the list code → type
+fallback for a detail that names no type (``code_types``), the cap (``result_cap``, ``result_cap_setting``); a
+provincial portal (one ``covered_provinces``) gives its province to a notice that names no region.
 """
 from __future__ import annotations
 
@@ -26,11 +30,11 @@ from typing import Any, ClassVar, Literal
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import NoticeItem
+from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import NoticeSpider, StopCrawl, unreadable_page
 from pipelines.normalise import NormaliseError, notice_type_from_label, parse_published
-from pipelines.steps import CrawlErrorItem
+from pipelines.regions import region_by_code
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +84,16 @@ class JsonListSpider(NoticeSpider):
     keyword_in_title: ClassVar[bool] = False
     # Whether the portal's list filters by buyer; if not, ``buyer`` filters rows (and notices) after the fact.
     filters_buyer: ClassVar[bool] = False
+    # How the portal's list filters by region: not at all ("none": ``keep_row`` may filter rows), by the region's
+    # province ("province": a prefecture is asked as its province), or by any region below the province the portal
+    # covers ("below_province": the whole province is no filter).
+    region_filter: ClassVar[Literal["none", "province", "below_province"]] = "none"
+    # The portal's list code → normalised notice type, for a detail page that names no type.
+    code_types: ClassVar[dict[str, str]] = {}
+    # A setting that overrides ``result_cap`` (the cap's size may be a guess worth adjusting without a release).
+    result_cap_setting: ClassVar[str] = ""
+    # The ``page_kind`` of list pages (archived with it, and given to ``block_reason``).
+    list_kind: ClassVar[str] = "list"
 
     # ------------------------------------------------------------------------------------------ a portal describes
 
@@ -90,8 +104,12 @@ class JsonListSpider(NoticeSpider):
         raise NotImplementedError
 
     def portal_region(self) -> str:
-        """The portal's code for ``self.region`` ("" for no filter)."""
-        return ""
+        """The region code the portal's list is asked for ("" for no filter), by ``region_filter``."""
+        if not self.region or self.region_filter == "none":
+            return ""
+        if self.region_filter == "province":
+            return self.region[:2] + "0000"
+        return "" if self.region.endswith("0000") else self.region
 
     def keep_row(self, row: ListRow, window: ListWindow) -> bool:
         """A last say on a row (e.g. a region finer than the portal filters by)."""
@@ -118,7 +136,7 @@ class JsonListSpider(NoticeSpider):
 
     def window_request(self, window: ListWindow, **meta: Any) -> scrapy.Request:
         request = self.build_list_request(window)
-        request.meta.update({"page_kind": "list", "list_window": window, **meta})
+        request.meta.update({"page_kind": self.list_kind, "list_window": window, **meta})
         return request.replace(callback=self._list, errback=self.on_error)
 
     # ------------------------------------------------------------------------------------------ list answers
@@ -136,10 +154,12 @@ class JsonListSpider(NoticeSpider):
                 yield self.window_request(window.between(start, end))
             return
         if window.page == 1 and self._too_many(page):
+            # One day cannot be split: its results past the cap are out of reach. Said, counted and recorded.
             self.crawler.stats.inc_value("caigou/windows_truncated")
-            yield CrawlErrorItem(response.url, "truncated",
-                                 f"{self._describe(window)}: {page.total} results in one day, more than the portal's "
-                                 f"cap of {self.result_cap}; only the first are reachable")
+            message = (f"{self._describe(window)}: {page.total} results in one day, more than the portal's cap of "
+                       f"{self.cap()}; only the first are reachable")
+            logger.warning("%s", message)
+            yield CrawlErrorItem(response.url, "truncated", message)
         rows = page.rows
         if self.keyword_in_title and window.query.keyword:
             rows = [row for row in rows if window.query.keyword.casefold() in row.title.casefold()]
@@ -157,12 +177,21 @@ class JsonListSpider(NoticeSpider):
         if self.paging == "time":
             yield from self._next_by_time(response, window, page)
         elif window.page == 1:
-            reachable = min(page.total, self.result_cap) if self.result_cap else page.total
-            for number in range(2, math.ceil(reachable / self.page_size) + 1):
+            cap = self.cap()
+            reachable = min(page.total, cap) if cap else page.total
+            # The portal's own pager where it shows one, else the pages the reachable results fill.
+            last = page.page_count if page.page_count is not None else math.ceil(reachable / self.page_size)
+            for number in range(2, last + 1):
                 yield self.window_request(window.at_page(number))
 
     def _too_many(self, page: ListPage) -> bool:
-        return page.too_broad or (self.result_cap is not None and page.total > self.result_cap)
+        cap = self.cap()
+        return page.too_broad or (cap is not None and page.total > cap)
+
+    def cap(self) -> int | None:
+        if self.result_cap_setting and self.settings.get(self.result_cap_setting):
+            return self.settings.getint(self.result_cap_setting)
+        return self.result_cap
 
     def _wanted(self, row: ListRow, window: ListWindow) -> bool:
         if self.notice_types and window.query.type_code == self.all_types_code:
@@ -239,6 +268,11 @@ class JsonListSpider(NoticeSpider):
                      "notice_type_label", "notice_type"):
             if not getattr(item, name) and listing.get(name):
                 setattr(item, name, str(listing[name]))
+        item.notice_type = item.notice_type or self.code_types.get(str(listing.get("type_code", "")), "")
+        if not item.region_text and len(self.covered_provinces) == 1:
+            # A provincial portal's notice that names no region is in its province (the buyer's name may narrow it).
+            province = region_by_code(self.covered_provinces[0])
+            item.region_text = province.name if province else ""
         return item
 
     def block_reason(self, response: Response, page_kind: str) -> str | StopCrawl | None:

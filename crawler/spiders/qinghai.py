@@ -16,7 +16,8 @@ from crawler.parsers import qinghai as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.normalise import notice_type_from_label, region_by_code
+from pipelines.normalise import notice_type_from_label
+from pipelines.regions import code_prefix
 
 
 class ZcySpider(JsonListSpider):
@@ -31,6 +32,7 @@ class ZcySpider(JsonListSpider):
     page_size: ClassVar[int] = site.PAGE_SIZE
     type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.CATEGORY_CODES
     all_types_code: ClassVar[str] = ""
+    code_types: ClassVar[dict[str, str]] = site.CATEGORY_TYPES
     browser_capable: ClassVar[bool] = True
 
     @classmethod
@@ -79,8 +81,7 @@ class ZcySpider(JsonListSpider):
                 return False
         district = row.listing.get("district_code", "")
         if self.region and self.region[2:] != "0000" and district:
-            prefix = self.region.rstrip("0") if self.region[4:] == "00" else self.region
-            return district.startswith(prefix)
+            return district.startswith(code_prefix(self.region))
         return True
 
     def source_key(self, url: str) -> str | None:
@@ -98,12 +99,9 @@ class ZcySpider(JsonListSpider):
         item = site.parse_detail(response.body, response.url, self.base_url, self.parent_id, self.name)
         item = self.with_listing(item, response)
         listing = response.meta.get("listing") or {}
-        item.notice_type = item.notice_type or site.CATEGORY_TYPES.get(listing.get("type_code", ""), "")
         for label, name in (("采购方式", "procurement_method"), ("品目", "catalogue")):
             if listing.get(name):
                 item.fields.setdefault(label, listing[name])
-        province = region_by_code(self.province)
-        item.region_text = item.region_text or (province.name if province else "")
         yield item
 
     def block_reason(self, response: Response, page_kind: str) -> str | StopCrawl | None:

@@ -16,12 +16,12 @@ from scrapy.http import Response
 from scrapy.settings import BaseSettings
 
 from crawler.browser import browser_settings, in_page_meta
-from crawler.items import NoticeItem
+from crawler.items import CrawlErrorItem, NoticeItem
 from crawler.parsers import sichuan as site
 from crawler.parsers.common import ListPage, ListRow, json_block_reason
 from crawler.spiders.base import StopCrawl
 from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.steps import CrawlErrorItem
+from pipelines.regions import code_prefix
 
 
 def interactive() -> bool:
@@ -65,6 +65,7 @@ class SichuanSpider(JsonListSpider):
     page_size: ClassVar[int] = site.PAGE_SIZE
     paging: ClassVar[Literal["pages", "time"]] = "pages"
     type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.TYPE_CODES
+    code_types: ClassVar[dict[str, str]] = site.CODE_TYPES
     all_types_code: ClassVar[str] = ""
     browser_capable: ClassVar[bool] = True
 
@@ -145,7 +146,7 @@ class SichuanSpider(JsonListSpider):
             return False
         code = row.listing.get("region_code", "")
         if self.region and self.region[2:] != "0000" and code:
-            return code.startswith(self.region.rstrip("0") if self.region[4:] == "00" else self.region)
+            return code.startswith(code_prefix(self.region))
         return True
 
     # ------------------------------------------------------------------------------------------ notices
@@ -161,11 +162,7 @@ class SichuanSpider(JsonListSpider):
         return super().detail_request(url, listing, key, **kwargs)
 
     def parse_detail(self, response: Response) -> Iterator[NoticeItem]:
-        item = self.with_listing(site.parse_detail(response.body, response.url), response)
-        listing = response.meta.get("listing") or {}
-        item.notice_type = item.notice_type or site.CODE_TYPES.get(listing.get("type_code", ""), "")
-        item.region_text = item.region_text or "四川省"
-        yield item
+        yield self.with_listing(site.parse_detail(response.body, response.url), response)
 
     def block_reason(self, response: Response, page_kind: str) -> str | StopCrawl | None:
         if page_kind == "captcha":

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import scrapy
 from scrapy.http import Response
@@ -49,9 +49,8 @@ class XizangSpider(JsonListSpider):
     page_size: ClassVar[int] = 100
     type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.TYPE_CODES
     all_types_code: ClassVar[str] = site.ALL_TYPES
-
-    def portal_region(self) -> str:
-        return self.region if self.region and self.region != "540000" else ""
+    code_types: ClassVar[dict[str, str]] = site.CODE_TYPES
+    region_filter: ClassVar[Literal["none", "province", "below_province"]] = "below_province"
 
     def build_list_request(self, window: ListWindow) -> scrapy.Request:
         query = window.query
@@ -75,7 +74,4 @@ class XizangSpider(JsonListSpider):
         for name in ("buyer", "agency", "budget_text"):
             if listing.get(name):
                 setattr(item, name, str(listing[name]))
-        item = self.with_listing(item, response)
-        item.notice_type = item.notice_type or site.CODE_TYPES.get(listing.get("type_code", ""), "")
-        item.region_text = item.region_text or "西藏自治区"  # the buyer's name narrows it (那曲市公安局 → 那曲市)
-        yield item
+        yield self.with_listing(item, response)

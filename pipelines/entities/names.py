@@ -1,7 +1,7 @@
 """Organisation names as compared: the rules that make two spellings one buyer or one supplier, in one place.
 
 * Every name is compared after NFKC (full-width ``（）`` read as ``()``), case folding and removing everything but
-  letters, digits and CJK (``pipelines.linking.text_key``): brackets and spaces never tell two names apart.
+  letters, digits and CJK (``pipelines.text.text_key``): brackets and spaces never tell two names apart.
 * **Buyers**: a province's full name is its short one (西藏自治区公安厅 = 西藏公安厅, 青海省公安厅 = 青海公安厅); a
   place renamed (``former`` in ``pipelines/data/regions.csv``: 林芝地区 → 林芝市) is read under its new name, and its
   police 公安处 (the office of a 地区) is the 公安局 of the city that replaced it (林芝地区公安处 → 林芝市公安局).
@@ -18,8 +18,8 @@ from functools import cache
 
 from rapidfuzz import fuzz, process
 
-from pipelines.linking import text_key
-from pipelines.normalise import Region, regions, short_region_name
+from pipelines.regions import Region, regions, short_region_name
+from pipelines.text import text_key
 
 SIMILAR = 90          # rapidfuzz ratio (0–100) from which two keys are one organisation
 MIN_SIMILAR_LENGTH = 8  # shorter keys are never merged by similarity: one character is too much of them

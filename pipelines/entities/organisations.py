@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Notice, NoticeOrganisation, Organisation, OrganisationDecision, OrganisationName
 from pipelines.entities.names import NameKey, display, name_key, similar
-from pipelines.linking import text_key
+from pipelines.text import text_key
 
 SPLIT_PREFIX = "="   # an organisation a reviewer split out: its key is the name's, marked so no rule key equals it
 

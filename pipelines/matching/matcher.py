@@ -19,6 +19,7 @@ import ahocorasick
 
 from pipelines.matching.text import normalise
 from pipelines.matching.watchlist import Term, Watchlist, spelling_variants
+from pipelines.text import has_cjk, jieba_han_only
 
 # jieba's own block pattern (jieba.re_han_default): segmentation never crosses these blocks' edges.
 BLOCK = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+")
@@ -83,12 +84,11 @@ class Matcher:
         tokenizer = _jieba().Tokenizer()
         tokenizer.initialize()
         for spelling in self.spellings:
-            if " " in spelling or len(spelling) < 2 or not _has_cjk(spelling):
+            if " " in spelling or len(spelling) < 2 or not has_cjk(spelling):
                 # Several tokens (matched as a sequence), too short, or Latin only: jieba keeps a run of Latin
                 # letters and digits whole, and a Latin word in the dictionary would split "abilities" at "abi".
                 continue
-            cjk_only = all("\u4e00" <= ch <= "\u9fd5" for ch in spelling)
-            if cjk_only and len(spelling) == 2:
+            if len(spelling) == 2 and jieba_han_only(spelling):
                 tokenizer.add_word(spelling, SHORT_CJK_FREQUENCY)
             else:
                 tokenizer.add_word(spelling, max(tokenizer.suggest_freq(spelling, False), 10))
@@ -97,7 +97,7 @@ class Matcher:
         for term in self.watchlist.buyer_types:
             for spelling in term.spellings:
                 key = normalise(spelling)
-                if len(key) > 2 and _has_cjk(key) and key not in self.spellings:
+                if len(key) > 2 and has_cjk(key) and key not in self.spellings:
                     tokenizer.add_word(key, max(tokenizer.suggest_freq(key, False), 10))
         return tokenizer
 
@@ -165,10 +165,6 @@ class Matcher:
                 if spelling in self.spellings and self._allowed(text, spelling, start, end):
                     hits.append(Hit(self.spellings[spelling], spelling, start, end))
         return _leftmost_longest(hits)
-
-
-def _has_cjk(text: str) -> bool:
-    return any("\u4e00" <= ch <= "\u9fd5" for ch in text)
 
 
 def _blocks_between(blocks: list[tuple[int, int]], starts: list[int], start: int, end: int) -> list[tuple[int, int]]:

@@ -20,7 +20,9 @@ from models.constants import REVIEW_FIRST_SCORE
 from pipelines.matching.matcher import Hit, Matcher
 from pipelines.matching.text import normalise, normalise_with_offsets, original_span
 from pipelines.matching.watchlist import FORENSIC, Term, Watchlist
-from pipelines.normalise import is_tibetan_area, places_in
+from pipelines.normalise import YUAN_PER_UNIT
+from pipelines.regions import is_tibetan_area, places_in
+from pipelines.text import is_cjk
 
 FIRST_TERM = {"strong": 40, "medium": 20, "weak": 5}
 MORE_TERMS = {"strong": 10, "medium": 5, "weak": 2}  # each further distinct term, up to three of a tier
@@ -102,7 +104,6 @@ QUANTITY_REACH = 40  # characters from a term to a count that is still its own
 _CLAUSE_END = re.compile(r"[;。、!?]|,(?!\d{3}(?:\D|$))")
 AMOUNT = re.compile(r"(?P<label>单价|总价|金额|合价|预算|报价|小计)?[:：]?\s*¥?\s*"
                     r"(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?P<unit>万元|元)")
-_YUAN = {"元": Decimal(1), "万元": Decimal(10_000)}
 
 
 def _number(text: str) -> int | float:
@@ -189,7 +190,7 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
         money_spans.append((match.start("number"), match.end()))
         if owner is None or "amount_cny" in found[owner]:
             continue
-        value = (Decimal(match.group("number").replace(",", "")) * _YUAN[match.group("unit")]).quantize(Decimal("0.01"))
+        value = (Decimal(match.group("number").replace(",", "")) * YUAN_PER_UNIT[match.group("unit")]).quantize(Decimal("0.01"))
         found[owner]["amount_cny"] = str(value)
         found[owner]["amount_label"] = match.group("label") or ""
     hit_spans = [(hit.start, hit.end) for hit in hits]
@@ -278,7 +279,7 @@ _SNIPPET_BREAK = re.compile(r"[。；;！!？?\s，、]|[,:：](?!\d)")
 
 def _wordlike(char: str) -> bool:
     """A character of a number or a Latin word (full width too), which a snippet must not cut through."""
-    return char.isalnum() and not ("\u4e00" <= char <= "\u9fff") or char in ".,%"
+    return char.isalnum() and not is_cjk(char) or char in ".,%"
 
 
 def _snippet(text: str, start: int, end: int, words: Callable[[str], Iterable[str]]) -> str:

@@ -8,23 +8,21 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from pipelines.text import IDEOGRAPHS, is_cjk
+
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 # NFKC changes neither ASCII nor CJK ideographs, so only the runs of other characters (full-width forms,
 # punctuation) go through it: five times faster on Chinese text. (A combining mark after an ASCII letter is left
 # uncomposed; no watchlist term has one.)
-_NEEDS_NFKC = re.compile(r"[^\u4e00-\u9fff\x00-\x7f]+")
+_NEEDS_NFKC = re.compile(f"[^{IDEOGRAPHS}\\x00-\\x7f]+")
 _SPACES = re.compile(r"\s+")
-
-
-def _is_cjk(char: str) -> bool:
-    return "\u3400" <= char <= "\u9fff"
 
 
 def _space(match: re.Match[str]) -> str:
     """White space next to a CJK character is typography ("DNA 数据库", "总中标金 额"): removed. Between Latin
     words it separates them: one space."""
     text, start, end = match.string, match.start(), match.end()
-    if start == 0 or end == len(text) or _is_cjk(text[start - 1]) or _is_cjk(text[end]):
+    if start == 0 or end == len(text) or is_cjk(text[start - 1]) or is_cjk(text[end]):
         return ""
     return " "
 

@@ -15,6 +15,7 @@ from models import CrawlRun
 from models.config import load_config
 from models.db import Database
 from models.types import now
+from pipelines.catch_up import catch_up
 from pipelines.store import NoticeStore
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,10 @@ class CrawlContext:
         context = getattr(crawler, "_caigou_context", None)
         if context is None:
             url = crawler.settings.get("CAIGOU_DATABASE_URL") or load_config().database_url
-            store = NoticeStore(Database(url))
+            database = Database(url)
+            if database.upgraded_from:  # a crawl that opens an older database brings its derived data up too
+                catch_up(database, database.upgraded_from, progress=_log_progress)
+            store = NoticeStore(database)
             spider = crawler.spider
             if crawler.settings.getint("CAIGOU_RUN_ID"):
                 # A worker of a distributed crawl (crawler.distributed): the seeder recorded the one run.
@@ -47,6 +51,10 @@ class CrawlContext:
             context = cls(store=store, run_id=store.start_run(spider.name, arguments), source=spider.name)
             crawler._caigou_context = context
         return context
+
+
+def _log_progress(step: str, done: int, total: int) -> None:
+    logger.debug("catching up the database: %s %d/%d notices", step, done, total)
 
 
 def _start_ticks(pid: int) -> int | None:

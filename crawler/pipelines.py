@@ -5,17 +5,17 @@ Each is one step; the storage step owns the database through ``CrawlContext``; s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
+from crawler.crawl_context import CrawlContext
+from crawler.items import AttachmentDownloadItem, AttachmentFailureItem, CrawlErrorItem
 from models.config import load_config
 from models.errors import CaigouError
 from pipelines.attachments import Extraction, Limits, extract
-from pipelines.crawl_context import CrawlContext
 from pipelines.normalise import record_from_item
 from pipelines.record import NoticeRecord
 
@@ -29,38 +29,6 @@ ATTACHMENT_MODES = ("matched", "all", "off")
 # the notice): the run cannot end "succeeded" and its watermark stays. Those yielded as items are counted here; the
 # rest (HTTP and network errors, blocks given up, redirects off the portal, store errors) where they happen.
 UNREAD_KINDS = frozenset({"parse", "redirect", "store"})
-
-
-class CrawlErrorItem:
-    """Yielded by a spider for a page it could not read: recorded, counted, and the crawl goes on."""
-
-    def __init__(self, url: str, kind: str, message: str, raw_sha256: str = "", page_url: str = "") -> None:
-        self.url, self.kind, self.message, self.raw_sha256 = url, kind, message, raw_sha256
-        # The archived page's URL when a redirect made it differ from the request's.
-        self.page_url = page_url or url
-
-
-@dataclass(repr=False)
-class AttachmentDownloadItem:
-    """An attachment's bytes as downloaded (already archived by the crawl's recorder)."""
-
-    url: str                    # as asked for
-    final_url: str              # after redirects: the archived page's URL
-    body: bytes
-    attachment_ids: list[int] = field(default_factory=list)
-
-    def __repr__(self) -> str:  # Scrapy logs items; the bytes stay out of the log
-        return f"<attachment {self.url} {len(self.body)} bytes>"
-
-
-@dataclass
-class AttachmentFailureItem:
-    """An attachment whose download failed: too_large, failed (HTTP, network) or blocked."""
-
-    url: str
-    attachment_ids: list[int]
-    status: str
-    message: str
 
 
 def attachment_mode(settings: Any) -> str:
