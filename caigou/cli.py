@@ -56,6 +56,7 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
     """Watch Chinese government procurement notices for DNA and biometric surveillance purchases."""
     try:
         ctx.obj = AppContext.create(config_path, database_url)
+        ctx.call_on_close(ctx.obj.close)  # connections released when the command ends, not left to the interpreter
     except CaigouError as exc:
         click.echo(f"caigou: error: {exc}", err=True)
         ctx.exit(2)

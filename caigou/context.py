@@ -43,6 +43,12 @@ class AppContext:
                 catch_up_shown(self._database, self._database.upgraded_from)
         return self._database
 
+    def close(self) -> None:
+        """The database's connections released (the command has ended)."""
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
+
 
 def catch_up_shown(database: Database, before: str | None) -> None:
     """``pipelines.catch_up.catch_up`` with a counter line per step and its summary on stderr (the command's

@@ -26,8 +26,11 @@ POSTGRES_URL = os.environ.get("CAIGOU_TEST_POSTGRES_URL", "postgresql+psycopg://
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """../shared/, the research and real pages beside the checkout; skips the test where it is absent."""
+    """../shared/, the research and real pages beside the checkout; skips the test where it is absent, fails
+    instead when ``CAIGOU_REQUIRE_SHARED=1`` (set by ``.ci/run`` when ../shared is there)."""
     if not SHARED.is_dir():
+        if os.environ.get("CAIGOU_REQUIRE_SHARED") == "1":
+            pytest.fail(f"../shared/ is required (CAIGOU_REQUIRE_SHARED=1) but absent at {SHARED}")
         pytest.skip("../shared/ is absent: the real pages and research files are not beside this checkout")
     return SHARED
 

@@ -1,11 +1,32 @@
-"""Helpers for end-to-end crawl tests: the real ``caigou`` command in a subprocess (Twisted's reactor runs once per
-process), talking to a local replay server used as the http proxy, so spiders keep the real portal URLs."""
+"""Helpers for tests that run the ``caigou`` command.
+
+Two ways to run it, chosen per command and stated here so a reader knows what each test exercises:
+
+* **In-process** (the default for the commands in ``IN_PROCESS``): click's ``CliRunner`` calls the real ``cli``
+  group with separate stdout and stderr, under the environment, working directory and stdin a subprocess would get,
+  and returns the same ``subprocess.CompletedProcess`` a subprocess run would. These commands never start Twisted's
+  reactor, so nothing stops them running many times in one process, and they skip the 1.5–2 s a fresh interpreter
+  pays to import Scrapy, SQLAlchemy and jieba. Exit codes come from ``sys.exit``/``ctx.exit`` as in a real run; an
+  unexpected exception is printed to stderr as the real interpreter would (``Traceback (most recent call last)``)
+  with status 1, so tests that check "no traceback" still check it. The caches that depend on files a test may
+  rewrite (the watchlist and what is built from it) are cleared before each run; static tables (regions, jieba)
+  stay loaded, which is the point.
+* **Subprocess** (``python -m caigou``) for everything else: commands that start Twisted's reactor (crawl, worker,
+  demo, schedule, serve, attachments fetch), which runs once per process; any run through a replay-server proxy;
+  and whenever a test passes ``in_process=False`` because its point is a real process (a kill -9, several processes
+  at once, a pseudo-terminal, the scheduler). ``start_caigou`` always starts a real process.
+
+The crawl runs talk to a local replay server used as the http proxy, so spiders keep the real portal URLs.
+"""
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
 import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +35,35 @@ ROOT = Path(__file__).resolve().parent.parent
 # Politeness off: the replay server is local.
 FAST = ["--set", "DOWNLOAD_DELAY=0", "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "CAIGOU_BLOCK_BACKOFF=0.05",
         "--set", "RETRY_TIMES=1", "--set", "CAIGOU_RETRY_BACKOFF=0.05"]
+
+# Commands that never start Twisted's reactor: run in-process by default. A group's name covers all its
+# subcommands unless listed with the subcommand (``attachments fetch`` crawls, ``attachments list`` does not).
+IN_PROCESS = frozenset({
+    "search", "show", "review", "user", "export", "import", "judgements", "subscriptions", "digest", "report", "db",
+    "match", "watchlist", "rematch", "screen", "sources", "attachments list",
+})
+_GLOBAL_OPTIONS_WITH_VALUE = {"--config", "--db"}
+
+
+def _command(args: tuple[str, ...]) -> tuple[str, str]:
+    """The command and subcommand named by ``args`` (after the global options), '' where absent."""
+    words: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+            if len(words) == 2:
+                break
+    return (words + ["", ""])[0], (words + ["", ""])[1]
+
+
+def runs_in_process(args: tuple[str, ...]) -> bool:
+    command, sub = _command(args)
+    return command in IN_PROCESS or f"{command} {sub}" in IN_PROCESS
 
 
 def _environment(proxy: str | None, env: dict[str, str] | None) -> dict[str, str]:
@@ -33,10 +83,60 @@ def start_caigou(*args: str, proxy: str | None = None) -> subprocess.Popen[str]:
 
 
 def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None = None,
-               timeout: float = 120, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+               timeout: float = 120, input_text: str | None = None,
+               in_process: bool | None = None) -> subprocess.CompletedProcess[str]:
+    """The command run to its end; in-process for the commands in ``IN_PROCESS`` (see the module's docstring)
+    unless ``in_process=False`` or a proxy is given."""
+    if in_process is None:
+        in_process = proxy is None and runs_in_process(args)
     environment = _environment(proxy, env)
+    if in_process:
+        return _run_in_process(args, environment, input_text)
     return subprocess.run([sys.executable, "-m", "caigou", *args], capture_output=True, text=True,
                           input=input_text, env=environment, cwd=ROOT, timeout=timeout)
+
+
+@contextmanager
+def _as_a_process(environment: dict[str, str]) -> Iterator[None]:
+    """os.environ and the working directory as the subprocess would have them, restored afterwards."""
+    saved_environment, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(ROOT)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environment)
+
+
+def _forget_file_caches() -> None:
+    """Caches keyed by file paths whose content a test may have changed since the last run."""
+    from caigou import filters
+    from pipelines.matching import store, watchlist
+
+    watchlist.load_watchlist.cache_clear()
+    store.scorer_for.cache_clear()
+    filters._spellings.cache_clear()
+
+
+def _run_in_process(args: tuple[str, ...], environment: dict[str, str],
+                    input_text: str | None) -> subprocess.CompletedProcess[str]:
+    from click.testing import CliRunner
+
+    from caigou.cli import cli
+
+    _forget_file_caches()
+    runner = CliRunner()  # click ≥ 8.2: stdout and stderr apart
+    with _as_a_process(environment):
+        result = runner.invoke(cli, list(args), input=input_text, prog_name="caigou", catch_exceptions=True)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        # What the interpreter prints for an uncaught exception, so "no traceback" checks keep their meaning.
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess([sys.executable, "-m", "caigou", *args], result.exit_code,
+                                       result.stdout, stderr)
 
 
 def crawl(database_url: str, source: str, *args: str, proxy: str | None = None,
