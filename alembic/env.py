@@ -2,11 +2,10 @@
 ``CAIGOU_DATABASE_URL`` / the configuration file when alembic is run by hand (``alembic -c alembic.ini upgrade head``)."""
 from __future__ import annotations
 
+import caigou.models as models
 from alembic import context
-
-import models
-from models.config import load_config
-from models.db import make_engine
+from caigou.models.config import load_config
+from caigou.models.db import make_engine
 
 target_metadata = models.Base.metadata
 

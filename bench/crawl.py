@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from caigou.replay import Reply, ReplayServer  # noqa: E402
+from caigou.replay import ReplayServer, Reply  # noqa: E402
 
 SAMPLE_MANIFEST = ROOT / "caigou" / "demo_data" / "ccgp" / "manifest.json"
 
@@ -115,13 +115,13 @@ def main() -> None:
 
 def stage_costs(url: str, body: bytes, pages: int = 200) -> dict[str, float]:
     """Milliseconds per page of each pipeline stage, run directly on ``pages`` copies of the sample page."""
-    from crawler.parsers.ccgp import parse_detail
-    from models.db import Database
-    from pipelines.matching.store import configured_scorer, input_from_notice  # noqa: F401 - warms jieba
-    from pipelines.matching.scoring import MatchInput
-    from pipelines.normalise import record_from_item
-    from pipelines.search_index import search_tokens
-    from pipelines.store import NoticeStore
+    from caigou.crawler.parsers.ccgp import parse_detail
+    from caigou.models.db import Database
+    from caigou.pipelines.matching.scoring import MatchInput
+    from caigou.pipelines.matching.store import configured_scorer, input_from_notice  # noqa: F401 - warms jieba
+    from caigou.pipelines.normalise import record_from_item
+    from caigou.pipelines.search_index import search_tokens
+    from caigou.pipelines.store import NoticeStore
 
     prefix = url.rsplit("_", 1)[0]
     copies = [(f"{prefix}_{80000000 + n}.htm",
@@ -151,7 +151,7 @@ def stage_costs(url: str, body: bytes, pages: int = 200) -> dict[str, float]:
             store.save_notice(record)
 
         timed("store (SQL: archive, save, match, index, link)",
-              [lambda u=u, b=b, r=r: store_one(u, b, r) for (u, b), r in zip(copies, records)])
+              [lambda u=u, b=b, r=r: store_one(u, b, r) for (u, b), r in zip(copies, records, strict=False)])
         store.db.dispose()
     return costs
 

@@ -27,9 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
-from models import Notice, NoticeScore, Source, Supplier  # noqa: E402
-from models.db import Database  # noqa: E402
-from models.types import SHANGHAI  # noqa: E402
+from caigou.models import Notice, NoticeScore, Source, Supplier  # noqa: E402
+from caigou.models.db import Database  # noqa: E402
+from caigou.models.types import SHANGHAI  # noqa: E402
 
 BUYERS = ["那曲市公安局", "拉萨市疾病预防控制中心", "某县人民医院", "昌都市公安局", "西藏大学"]
 

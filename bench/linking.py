@@ -18,12 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import pipelines.store as store_module  # noqa: E402
-from models.db import Database  # noqa: E402
-from models.types import SHANGHAI  # noqa: E402
-from pipelines.linking import relink  # noqa: E402
-from pipelines.record import NoticeRecord  # noqa: E402
-from pipelines.store import NoticeStore  # noqa: E402
+import caigou.pipelines.store as store_module  # noqa: E402
+from caigou.models.db import Database  # noqa: E402
+from caigou.models.types import SHANGHAI  # noqa: E402
+from caigou.pipelines.linking import relink  # noqa: E402
+from caigou.pipelines.record import NoticeRecord  # noqa: E402
+from caigou.pipelines.store import NoticeStore  # noqa: E402
 
 
 def records(projects: int) -> list[NoticeRecord]:

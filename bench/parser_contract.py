@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from crawler.parsers.common import ParseError  # noqa: E402
+from caigou.crawler.parsers.common import ParseError  # noqa: E402
 from tests.test_parser_contract import ALL_READERS, answers  # noqa: E402
 
 

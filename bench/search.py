@@ -38,12 +38,12 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from caigou.filters import TIBETAN_AREAS, NoticeFilters  # noqa: E402
+from caigou.models import Notice, NoticeScore, Source  # noqa: E402
+from caigou.models.db import Database  # noqa: E402
+from caigou.models.types import SHANGHAI  # noqa: E402
+from caigou.pipelines.regions import tibetan_region_prefixes  # noqa: E402
+from caigou.pipelines.search_index import phrase_tokens, search_tokens  # noqa: E402
 from caigou.search import search  # noqa: E402
-from models import Notice, NoticeScore, Source  # noqa: E402
-from models.db import Database  # noqa: E402
-from models.types import SHANGHAI  # noqa: E402
-from pipelines.regions import tibetan_region_prefixes  # noqa: E402
-from pipelines.search_index import phrase_tokens, search_tokens  # noqa: E402
 
 TITLES_CSV = ROOT.parent / "shared" / "real" / "ccgp" / "titles_20220606-20220610.csv"
 REGIONS = [("540600", "那曲市"), ("540100", "拉萨市"), ("540300", "昌都市"), ("632700", "玉树藏族自治州"),
@@ -72,8 +72,8 @@ def generate(count: int, first: int = 1) -> Iterator[tuple[dict[str, Any], dict[
     same notices whatever the batch (one generator per id range, seeded by its first id)."""
     rng = random.Random(7 if first == 1 else first)
     real = corpus_titles()
-    buyer_names, buyer_weights = zip(*BUYERS)
-    item_names, item_weights = zip(*ITEMS)
+    buyer_names, buyer_weights = zip(*BUYERS, strict=False)
+    item_names, item_weights = zip(*ITEMS, strict=False)
     start = dt.datetime(2016, 1, 1, tzinfo=SHANGHAI)
     for i in range(first, first + count):
         code, city = REGIONS[rng.randrange(len(REGIONS))]
@@ -277,7 +277,7 @@ def postgres(url: str, sizes: list[int], runs: int, keep: bool) -> None:
         first, last = sizes[0], sizes[-1]
         print(f"\np95 growth from {first:,} to {last:,} notices ({last / first:.0f}× the notices); "
               "target p95 ≤ 200 ms at the largest size")
-        for (label, _, _, p95_first, _, _), (_, hits, _, p95_last, _, _) in zip(results[first], results[last]):
+        for (label, _, _, p95_first, _, _), (_, hits, _, p95_last, _, _) in zip(results[first], results[last], strict=False):
             verdict = "met" if p95_last <= 200 else "NOT met"
             print(f"{label:32} {p95_first:>8.1f} → {p95_last:>8.1f} ms ({p95_last / p95_first:.1f}×, {hits:,} hits) "
                   f"{verdict}")

@@ -8,8 +8,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import User
-from models.errors import CaigouError
+from caigou.models import User
+from caigou.models.errors import CaigouError
 
 MIN_PASSWORD = 10
 NAME = re.compile(r"^[\w.@-]{1,80}$")

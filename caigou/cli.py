@@ -13,8 +13,8 @@ import click
 
 from caigou import __version__
 from caigou.context import AppContext
+from caigou.models.errors import CaigouError
 from caigou.safe_text import for_terminal
-from models.errors import CaigouError
 
 
 class CaigouGroup(click.Group):
@@ -69,8 +69,21 @@ ALONE = {"match": "matching", "export": "export", "import": "export"}
 
 @cache
 def _register() -> None:
-    from caigou.commands import (archive, attachments, crawl, db, demo, digests, export, judgements, matching, report,
-                                 schedule, screen, sources)
+    from caigou.commands import (
+        archive,
+        attachments,
+        crawl,
+        db,
+        demo,
+        digests,
+        export,
+        judgements,
+        matching,
+        report,
+        schedule,
+        screen,
+        sources,
+    )
 
     for module in (db, crawl, attachments, sources, demo, matching, archive, judgements, export, digests, schedule,
                    report, screen):

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from models.config import Config, load_config
+from caigou.models.config import Config, load_config
 
 if TYPE_CHECKING:
-    from models.db import Database  # imported on first use: `caigou match` needs no database (nor SQLAlchemy)
+    from caigou.models.db import Database  # imported on first use: `caigou match` needs no database (nor SQLAlchemy)
 
 
 @dataclass
@@ -27,7 +27,7 @@ class AppContext:
             # scheduler) must read the same file.
             os.environ["CAIGOU_CONFIG"] = str(config.path.resolve())
         if database_url:
-            from models.db import check_new_database
+            from caigou.models.db import check_new_database
 
             check_new_database(database_url)
         return cls(config=config, database_url=database_url or config.database_url)
@@ -36,7 +36,7 @@ class AppContext:
     def db(self) -> Database:
         """The database, migrated to the newest schema on first use (its derived data too)."""
         if self._database is None:
-            from models.db import Database
+            from caigou.models.db import Database
 
             self._database = Database(self.database_url)
             if self._database.upgraded_from:
@@ -53,7 +53,7 @@ class AppContext:
 def catch_up_shown(database: Database, before: str | None) -> None:
     """``pipelines.catch_up.catch_up`` with a counter line per step and its summary on stderr (the command's
     stdout may be data)."""
-    from pipelines.catch_up import catch_up
+    from caigou.pipelines.catch_up import catch_up
 
     catch_up(database, before, progress=show_progress, say=lambda line: click.echo(line, err=True))
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 
-from crawler.project import project_settings, spider_class
-from models.errors import CaigouError
+from caigou.crawler.project import project_settings, spider_class
+from caigou.models.errors import CaigouError
 
 
 @dataclass
@@ -32,7 +32,7 @@ class CrawlSummary:
 
 
 def _summary(source: str, crawler: Any) -> CrawlSummary:
-    from crawler.extensions import summarise
+    from caigou.crawler.extensions import summarise
 
     stats = crawler.stats.get_stats() if crawler.stats else {}
     if "caigou/run_status" not in stats:
@@ -45,7 +45,7 @@ def run_attachment_fetch(downloads: dict[str, list[tuple[str, list[int]]]], data
                          overrides: dict[str, Any] | None = None, verbose: bool = False) -> list[CrawlSummary]:
     """Download attachments of stored notices, one small crawl per source (all in this process, at once), through
     the same engine, politeness, block detection and evidence archive as a crawl."""
-    from crawler.attachments import AttachmentSpider
+    from caigou.crawler.attachments import AttachmentSpider
 
     settings = project_settings({"CAIGOU_DATABASE_URL": database_url, "CAIGOU_PROGRESS_INTERVAL": 0,
                                  "LOG_LEVEL": "INFO" if verbose else "WARNING", **(overrides or {})})
@@ -80,7 +80,7 @@ def run_workers(runs: dict[str, dict[str, Any]], database_url: str, redis_url: s
                 overrides: dict[str, Any] | None = None, verbose: bool = False) -> list[CrawlSummary]:
     """Work on the seeded runs (source → run id and arguments) of a distributed crawl until their queues stay
     empty (``crawler.distributed``); one crawler per source, all in this process."""
-    from crawler.distributed import distributed_settings, worker_id
+    from caigou.crawler.distributed import distributed_settings, worker_id
 
     settings = project_settings({"CAIGOU_DATABASE_URL": database_url, "CAIGOU_PROGRESS_INTERVAL": 10,
                                  "LOG_LEVEL": "INFO" if verbose else "WARNING", **(overrides or {}),

@@ -18,14 +18,23 @@ import click
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import (NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES, Notice, NoticeMatch, NoticeScore, Review,
-                    Source, Supplier)
-from models.errors import CaigouError
-from models.types import SHANGHAI
-from pipelines.matching.watchlist import CATEGORIES
-from pipelines.normalise import parse_date_arg
-from pipelines.regions import code_prefix, regions, tibetan_region_prefixes
-from pipelines.store import SOURCE_TITLES
+from caigou.models import (
+    NOTICE_TYPES,
+    REVIEW_FIRST_SCORE,
+    REVIEW_STATUSES,
+    Notice,
+    NoticeMatch,
+    NoticeScore,
+    Review,
+    Source,
+    Supplier,
+)
+from caigou.models.errors import CaigouError
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.matching.watchlist import CATEGORIES
+from caigou.pipelines.normalise import parse_date_arg
+from caigou.pipelines.regions import code_prefix, regions, tibetan_region_prefixes
+from caigou.pipelines.store import SOURCE_TITLES
 
 TIBETAN_AREAS = "tibetan"  # the region value meaning "the TAR and every Tibetan autonomous prefecture/county"
 
@@ -216,8 +225,8 @@ def watchlist_spellings() -> dict[str, list[Any]]:
     """Every spelling of every matching watchlist term (each alias, in the variants the matcher accepts:
     ``y-str``, ``ystr``, ``y str``), normalised, to the terms it spells: the map from what a reader types to the
     watchlist. Built once per watchlist (``load_watchlist`` is cached by its files)."""
-    from models.config import load_config
-    from pipelines.matching.watchlist import configured_paths
+    from caigou.models.config import load_config
+    from caigou.pipelines.matching.watchlist import configured_paths
 
     config = load_config()
     return _spellings(tuple(configured_paths(config.get("watchlist", "path"), config.get("watchlist", "extra"))))
@@ -225,7 +234,7 @@ def watchlist_spellings() -> dict[str, list[Any]]:
 
 @functools.cache
 def _spellings(paths: tuple[Any, ...]) -> dict[str, list[Any]]:
-    from pipelines.matching.watchlist import load_watchlist, spelling_variants
+    from caigou.pipelines.matching.watchlist import load_watchlist, spelling_variants
 
     watchlist = load_watchlist(paths)
     found: dict[str, list[Any]] = {}
@@ -245,8 +254,8 @@ def resolve_terms(values: list[str]) -> list[str]:
     unknown term is a ``FilterError`` for the same reason."""
     if not values:
         return []
-    from pipelines.matching.text import normalise
-    from pipelines.matching.watchlist import spelling_variants
+    from caigou.pipelines.matching.text import normalise
+    from caigou.pipelines.matching.watchlist import spelling_variants
 
     canonical = {variant: [term.term for term in terms] for variant, terms in watchlist_spellings().items()}
     resolved: list[str] = []
@@ -268,7 +277,7 @@ def _normalise_region_option(value: str) -> str:
         return value + "0000"
     if len(value) == 6 and value.isdigit():
         return value
-    from pipelines.regions import resolve_region
+    from caigou.pipelines.regions import resolve_region
 
     code, _name = resolve_region(value)
     if code is None:

@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from caigou.digest.mail import DeliveryError, SmtpSettings, mailer
-from models import CrawlRun, HealthAlert, Notice, Source
-from models.config import Config
-from models.db import Database
-from models.types import SHANGHAI
-from models.types import now as current_time
+from caigou.models import CrawlRun, HealthAlert, Notice, Source
+from caigou.models.config import Config
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.models.types import now as current_time
 
 logger = logging.getLogger(__name__)
 

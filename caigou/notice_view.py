@@ -11,10 +11,11 @@ from bs4.dammit import UnicodeDammit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from caigou.models import Notice, NoticeMatch, NoticePage, NoticeRevision, NoticeScore, RawPage, Review
+from caigou.models.errors import CaigouError
+from caigou.pipelines.linking import other_copies, procurement_notices
 from caigou.review import history
-from models import Notice, NoticeMatch, NoticePage, NoticeRevision, NoticeScore, RawPage, Review
-from models.errors import CaigouError
-from pipelines.linking import other_copies, procurement_notices
+
 
 class NotFound(CaigouError):
     """No such notice or page."""

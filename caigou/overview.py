@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 from sqlalchemy import func, select
 
-from models import Notice, NoticeScore, RawPage
-from models.db import Database
+from caigou.models import Notice, NoticeScore, RawPage
+from caigou.models.db import Database
 
 
 def print_overview(database: Database, limit: int = 15) -> None:

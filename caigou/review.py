@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import REVIEW_STATUSES, Notice, Review
-from models.errors import CaigouError
+from caigou.models import REVIEW_STATUSES, Notice, Review
+from caigou.models.errors import CaigouError
 
 MAX_NOTE = 10_000
 MAX_TAGS = 20

@@ -28,8 +28,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -40,9 +40,9 @@ from sqlalchemy import func, select
 
 from caigou.context import AppContext
 from caigou.digest.subscriptions import local_time
-from models import CrawlRun, NoticeScore, Source, Subscription
-from models.errors import CaigouError
-from models.types import now
+from caigou.models import CrawlRun, NoticeScore, Source, Subscription
+from caigou.models.errors import CaigouError
+from caigou.models.types import now
 
 logger = logging.getLogger("caigou.schedule")
 ORDER = {"crawl": 0, "rematch": 1, "digest": 2}
@@ -275,7 +275,7 @@ def health_job() -> None:
 
 def watchlist_change(app: AppContext) -> str:
     """Why a re-match is due ("" when it is not): scores made under another version of the configured watchlist."""
-    from pipelines.matching.watchlist import configured_paths, parse_watchlist
+    from caigou.pipelines.matching.watchlist import configured_paths, parse_watchlist
 
     watchlist, _problems = parse_watchlist(configured_paths(app.config.get("watchlist", "path"),
                                                             app.config.get("watchlist", "extra")))
@@ -373,7 +373,7 @@ def run_once(app: AppContext, now: dt.datetime | None = None) -> list[str]:
     scheduler.start(paused=True)
     try:
         added = sync_jobs(scheduler, planned_jobs(app))
-        moment = now or dt.datetime.now(dt.timezone.utc)
+        moment = now or dt.datetime.now(dt.UTC)
         due = [job for job in scheduler.get_jobs()
                if job.id in added or (job.next_run_time is not None and job.next_run_time <= moment)]
         due.sort(key=lambda job: (ORDER.get(job.id.partition(":")[0], 9), job.id))

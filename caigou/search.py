@@ -13,18 +13,39 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup, escape
-from sqlalchemy import (BigInteger, Column, ColumnElement, Integer, MetaData, Select, Table, and_, case, cast, column,
-                        exists, extract, func, literal, literal_column, not_, or_, select, table, text)
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Integer,
+    MetaData,
+    Select,
+    Table,
+    and_,
+    case,
+    cast,
+    column,
+    exists,
+    extract,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import selectinload
 
 from caigou.filters import NoticeFilters, apply_filters, check_filters
 from caigou.labels import notice_type_label
-from models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
-from models.db import Database
-from models.errors import CaigouError
-from pipelines.linking import group_key, group_rank, other_copies
-from pipelines.regions import region_by_code, tibetan_region_prefixes
-from pipelines.search_index import phrase_tokens, search_tokens
+from caigou.models import Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
+from caigou.pipelines.linking import group_key, group_rank, other_copies
+from caigou.pipelines.regions import region_by_code, tibetan_region_prefixes
+from caigou.pipelines.search_index import phrase_tokens, search_tokens
 
 SORTS = ("relevance", "date", "score")
 SIMPLE = literal_column("'simple'::regconfig")
@@ -121,8 +142,8 @@ LONGEST_ALIAS_WORDS = 4   # "Thermo Fisher Scientific" is three words; the watch
 
 def _spelled_terms(value: str) -> list[Any]:
     from caigou.filters import watchlist_spellings
-    from pipelines.matching.text import normalise
-    from pipelines.matching.watchlist import spelling_variants
+    from caigou.pipelines.matching.text import normalise
+    from caigou.pipelines.matching.watchlist import spelling_variants
 
     spellings = watchlist_spellings()
     for variant in (normalise(value), *sorted(spelling_variants(value))):
@@ -196,7 +217,7 @@ def suggest(raw: str) -> str:
 
 
 def spelling_matches(spelling: str, variant: str) -> bool:
-    from pipelines.matching.watchlist import spelling_variants
+    from caigou.pipelines.matching.watchlist import spelling_variants
 
     return variant in spelling_variants(spelling)
 

@@ -17,7 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
-from crawler.items import AttachmentDownloadItem, AttachmentFailureItem
+from caigou.crawler.items import AttachmentDownloadItem, AttachmentFailureItem
 
 ATTACHMENT = "attachment"  # the requests' page_kind, and the archive kind of their responses
 

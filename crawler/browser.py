@@ -7,7 +7,7 @@ import logging
 import os
 from typing import Any
 
-from models.errors import CaigouError
+from caigou.models.errors import CaigouError
 
 HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from models import CrawlRun
-from models.config import load_config
-from models.db import Database
-from models.types import now
-from pipelines.catch_up import catch_up
-from pipelines.store import NoticeStore
+from caigou.models import CrawlRun
+from caigou.models.config import load_config
+from caigou.models.db import Database
+from caigou.models.types import now
+from caigou.pipelines.catch_up import catch_up
+from caigou.pipelines.store import NoticeStore
 
 logger = logging.getLogger(__name__)
 

@@ -46,12 +46,12 @@ from scrapy_redis.scheduler import Scheduler
 from sqlalchemy import func, select
 from twisted.internet import task
 
-from crawler.crawl_context import CrawlContext, _start_ticks, process_alive
-from crawler.pipelines import UNREAD_KINDS
-from models import CrawlError
-from models.db import Database
-from models.errors import CaigouError
-from pipelines.store import NoticeStore
+from caigou.crawler.crawl_context import CrawlContext, _start_ticks, process_alive
+from caigou.crawler.pipelines import UNREAD_KINDS
+from caigou.models import CrawlError
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
+from caigou.pipelines.store import NoticeStore
 
 logger = logging.getLogger(__name__)
 
@@ -144,15 +144,15 @@ def distributed_settings(redis_url: str, prefix: str) -> dict[str, Any]:
         "CAIGOU_REDIS_URL": redis_url,
         "CAIGOU_REDIS_PREFIX": prefix,
         "REDIS_URL": redis_url,
-        "SCHEDULER": "crawler.distributed.ReliableScheduler",
-        "SCHEDULER_QUEUE_CLASS": "crawler.distributed.ReliableQueue",
+        "SCHEDULER": "caigou.crawler.distributed.ReliableScheduler",
+        "SCHEDULER_QUEUE_CLASS": "caigou.crawler.distributed.ReliableQueue",
         "SCHEDULER_QUEUE_KEY": f"{prefix}:%(spider)s:requests",
         "SCHEDULER_DUPEFILTER_KEY": f"{prefix}:%(spider)s:dupefilter",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "SCHEDULER_PERSIST": True,  # the queue outlives each worker
-        "EXTENSIONS": {"crawler.extensions.CrawlRecorder": 100, "crawler.extensions.Progress": 110,
-                       "crawler.distributed.WorkerCoordinator": 120},
-        "SPIDER_MIDDLEWARES": {"crawler.distributed.SeededStart": 10},
+        "EXTENSIONS": {"caigou.crawler.extensions.CrawlRecorder": 100, "caigou.crawler.extensions.Progress": 110,
+                       "caigou.crawler.distributed.WorkerCoordinator": 120},
+        "SPIDER_MIDDLEWARES": {"caigou.crawler.distributed.SeededStart": 10},
     }
 
 
@@ -402,8 +402,8 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
     """Record one run of ``source`` and push its start requests into the shared queue."""
     from scrapy.crawler import Crawler
 
-    from crawler.project import project_settings, spider_class
-    from crawler.extensions import resolve_since
+    from caigou.crawler.extensions import resolve_since
+    from caigou.crawler.project import project_settings, spider_class
 
     cls = spider_class(source)
     cls.parse_arguments(**arguments)
@@ -452,7 +452,7 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
 
 def seeded_runs(redis_url: str, prefix: str, sources: list[str]) -> dict[str, dict[str, Any]]:
     """The runs waiting for workers: source → {run_id, arguments}."""
-    from crawler.project import known_sources
+    from caigou.crawler.project import known_sources
 
     server = connect(redis_url)
 

@@ -12,8 +12,8 @@ from scrapy.http import Response
 from twisted.internet import task
 from twisted.python.failure import Failure
 
-from crawler.crawl_context import CrawlContext
-from crawler.middlewares import request_line
+from caigou.crawler.crawl_context import CrawlContext
+from caigou.crawler.middlewares import request_line
 
 logger = logging.getLogger(__name__)
 

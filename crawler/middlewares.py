@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
 from typing import Any
-
-from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
@@ -20,10 +19,10 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from scrapy.utils.response import get_meta_refresh
 
-from crawler.crawl_context import CrawlContext
-from crawler.parsers.common import captcha_reason, waf_block_reason
-from crawler.spiders.base import StopCrawl, count_failed_page, unreadable_page
-from pipelines.attachments import sniff
+from caigou.crawler.crawl_context import CrawlContext
+from caigou.crawler.parsers.common import captcha_reason, waf_block_reason
+from caigou.crawler.spiders.base import StopCrawl, count_failed_page, unreadable_page
+from caigou.pipelines.attachments import sniff
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def retry_after_seconds(value: bytes | None) -> float | None:
         return None
     if when is None or when.tzinfo is None:
         return None
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class BlockPageMiddleware:

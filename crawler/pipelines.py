@@ -11,13 +11,13 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import threads
 
-from crawler.crawl_context import CrawlContext
-from crawler.items import AttachmentDownloadItem, AttachmentFailureItem, CrawlErrorItem
-from models.config import load_config
-from models.errors import CaigouError
-from pipelines.attachments import Extraction, Limits, extract
-from pipelines.normalise import record_from_item
-from pipelines.record import NoticeRecord
+from caigou.crawler.crawl_context import CrawlContext
+from caigou.crawler.items import AttachmentDownloadItem, AttachmentFailureItem, CrawlErrorItem
+from caigou.models.config import load_config
+from caigou.models.errors import CaigouError
+from caigou.pipelines.attachments import Extraction, Limits, extract
+from caigou.pipelines.normalise import record_from_item
+from caigou.pipelines.record import NoticeRecord
 
 logger = logging.getLogger(__name__)
 

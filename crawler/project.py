@@ -7,8 +7,8 @@ from typing import Any
 from scrapy.settings import Settings
 from scrapy.spiderloader import SpiderLoader
 
-from crawler import settings as crawler_settings
-from models.errors import CaigouError
+from caigou.crawler import settings as crawler_settings
+from caigou.models.errors import CaigouError
 
 
 def project_settings(overrides: dict[str, Any] | None = None) -> Settings:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 
 BOT_NAME = "caigou"
-SPIDER_MODULES = ["crawler.spiders"]
-NEWSPIDER_MODULE = "crawler.spiders"
+SPIDER_MODULES = ["caigou.crawler.spiders"]
+NEWSPIDER_MODULE = "caigou.crawler.spiders"
 
 # An identifying user agent: the portals' operators should be able to tell who is crawling and why.
 USER_AGENT = os.environ.get(
@@ -45,25 +45,25 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.SkipStoredMiddleware": 50,
+    "caigou.crawler.middlewares.SkipStoredMiddleware": 50,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.BackoffRetryMiddleware": 550,  # Scrapy's place for it
-    "crawler.middlewares.BlockPageMiddleware": 560,  # after RetryMiddleware (550) sees the response
-    "crawler.middlewares.MetaRefreshGuardMiddleware": 585,  # between HttpCompression (590) and MetaRefresh (580)
-    "crawler.middlewares.RedirectGuardMiddleware": 610,  # before RedirectMiddleware (600) follows a 3xx
-    "crawler.browser.BrowserJsonMiddleware": 990,  # next to the downloader: every other part sees the JSON itself
+    "caigou.crawler.middlewares.BackoffRetryMiddleware": 550,  # Scrapy's place for it
+    "caigou.crawler.middlewares.BlockPageMiddleware": 560,  # after RetryMiddleware (550) sees the response
+    "caigou.crawler.middlewares.MetaRefreshGuardMiddleware": 585,  # between HttpCompression (590) and MetaRefresh (580)
+    "caigou.crawler.middlewares.RedirectGuardMiddleware": 610,  # before RedirectMiddleware (600) follows a 3xx
+    "caigou.crawler.browser.BrowserJsonMiddleware": 990,  # next to the downloader: every other part sees the JSON itself
 }
 SPIDER_MIDDLEWARES = {
-    "crawler.middlewares.UnreadablePageMiddleware": 60,  # any exception of a callback: a recorded parse error
+    "caigou.crawler.middlewares.UnreadablePageMiddleware": 60,  # any exception of a callback: a recorded parse error
 }
 ITEM_PIPELINES = {
-    "crawler.pipelines.NormalisePipeline": 100,
-    "crawler.pipelines.DeduplicatePipeline": 200,
-    "crawler.pipelines.StorePipeline": 900,
+    "caigou.crawler.pipelines.NormalisePipeline": 100,
+    "caigou.crawler.pipelines.DeduplicatePipeline": 200,
+    "caigou.crawler.pipelines.StorePipeline": 900,
 }
 EXTENSIONS = {
-    "crawler.extensions.CrawlRecorder": 100,
-    "crawler.extensions.Progress": 110,
+    "caigou.crawler.extensions.CrawlRecorder": 100,
+    "caigou.crawler.extensions.Progress": 110,
 }
 
 # caigou's own settings.

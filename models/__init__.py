@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from models._tables import *  # noqa: F403
+    from caigou.models._tables import *  # noqa: F403
 
 
 def __getattr__(name: str) -> Any:
     """Import every table module on first use of one of their names (PEP 562)."""
     import importlib
 
-    _tables = importlib.import_module("models._tables")
+    _tables = importlib.import_module("caigou.models._tables")
     if name not in _tables.__all__:
         raise AttributeError(f"module 'models' has no attribute {name!r}")
     globals().update({exported: getattr(_tables, exported) for exported in _tables.__all__})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.errors import CaigouError
+from caigou.models.errors import CaigouError
 
 
 def _xdg(var: str, fallback: str) -> Path:

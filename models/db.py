@@ -16,9 +16,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.errors import CaigouError
+from caigou.models.errors import CaigouError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "alembic"
+# caigou/migrations, beside caigou/models: in a checkout a link to alembic/, in a wheel the migrations themselves.
+MIGRATIONS_DIR = Path(__file__).parent.parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -121,9 +122,8 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str | None:
-    from alembic.script import ScriptDirectory
-
     from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return ScriptDirectory.from_config(config).get_current_head()

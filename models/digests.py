@@ -10,12 +10,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (Boolean, Column, Float, ForeignKey, Integer, LargeBinary, String, Table, Text,
-                        UniqueConstraint, Unicode)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    Unicode,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base
-from models.types import AwareDateTime, now
+from caigou.models.base import Base
+from caigou.models.types import AwareDateTime, now
 
 
 class Subscription(Base):

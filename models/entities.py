@@ -19,8 +19,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
-from models.types import AwareDateTime, now
+from caigou.models.base import Base
+from caigou.models.types import AwareDateTime, now
 
 ORGANISATION_KINDS = ("buyer", "supplier")
 DECISION_ACTIONS = ("merge", "split")

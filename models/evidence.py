@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
-from models.types import AwareDateTime, now
+from caigou.models.base import Base
+from caigou.models.types import AwareDateTime, now
 
 
 class RawPage(Base):

@@ -21,8 +21,8 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
-from models.types import AwareDateTime, now
+from caigou.models.base import Base
+from caigou.models.types import AwareDateTime, now
 
 
 class Procurement(Base):

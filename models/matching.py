@@ -12,10 +12,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
-from models.types import AwareDateTime, now
-
-from models.constants import REVIEW_FIRST_SCORE  # noqa: F401  (re-exported)
+from caigou.models.base import Base
+from caigou.models.constants import REVIEW_FIRST_SCORE  # noqa: F401  (re-exported)
+from caigou.models.types import AwareDateTime, now
 
 
 class NoticeMatch(Base):

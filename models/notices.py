@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base
-from models.crawl import Source
-from models.types import AwareDateTime, Money, now
+from caigou.models.base import Base
+from caigou.models.crawl import Source
+from caigou.models.types import AwareDateTime, Money, now
 
 # Normalised notice types. The site's own label is kept beside it in ``notice_type_label``.
 NOTICE_TYPES = (

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
-from models.types import AwareDateTime, now
+from caigou.models.base import Base
+from caigou.models.types import AwareDateTime, now
 
 REVIEW_STATUSES = ("new", "relevant", "not_relevant", "unsure")
 

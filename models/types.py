@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import BigInteger, DateTime, Dialect, Numeric
 from sqlalchemy.types import TypeDecorator
 
-from models.constants import SHANGHAI  # re-exported: models.types.SHANGHAI
-
+from caigou.models.constants import SHANGHAI  # re-exported: models.types.SHANGHAI
 
 
 def now() -> dt.datetime:
@@ -32,7 +31,7 @@ class AwareDateTime(TypeDecorator[dt.datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: times must carry a zone")
-        utc = value.astimezone(dt.timezone.utc)
+        utc = value.astimezone(dt.UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
@@ -41,7 +40,7 @@ class AwareDateTime(TypeDecorator[dt.datetime]):
         if isinstance(value, str):
             value = dt.datetime.fromisoformat(value)
         if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.replace(tzinfo=dt.UTC)
         return value.astimezone(SHANGHAI)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipelines.text import drop_controls
+from caigou.pipelines.text import drop_controls
 
 logger = logging.getLogger(__name__)
 

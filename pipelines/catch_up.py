@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from sqlalchemy import exists, func, select
 
-from models import Notice, NoticeLink
-from models.db import Database
+from caigou.models import Notice, NoticeLink
+from caigou.models.db import Database
 
 logger = logging.getLogger(__name__)
 
@@ -39,20 +39,20 @@ def catch_up(database: Database, before: str | None, progress: Progress | None =
     elif stored and before and before < "0011":
         relink_why = f"{stored} notices stored before organisations existed (0011)"
     if relink_why:
-        from pipelines.linking import relink
+        from caigou.pipelines.linking import relink
 
         say(f"{relink_why}: relinking the archive")
         with database.session() as session:
             counts = relink(session, progress=_step(progress, "relink"))
         say(counts.line())
     if stored and before and before < "0013":  # 0007 split mixed words; 0013 folds traditional to simplified
-        from pipelines.search_index import reindex_archive
+        from caigou.pipelines.search_index import reindex_archive
 
         say(f"{stored} notices indexed before schema {'0007' if before < '0007' else '0013'}: re-indexing the archive")
         indexed = reindex_archive(database, progress=_step(progress, "reindex"))
         say(f"indexed {indexed} notices")
     if stored and before and before < "0008":
-        from pipelines.matching.store import configured_scorer, rematch
+        from caigou.pipelines.matching.store import configured_scorer, rematch
 
         say(f"{stored} notices scored before schema 0008: re-scoring the archive")
         report = _step(progress, "rescore")

@@ -43,9 +43,9 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from models import Notice, NoticeLink, Procurement, Source
-from models.types import now
-from pipelines.text import PLACEHOLDERS, text_key
+from caigou.models import Notice, NoticeLink, Procurement, Source
+from caigou.models.types import now
+from caigou.pipelines.text import PLACEHOLDERS, text_key
 
 CANONICAL_SOURCE = "ccgp"                   # the national portal: the copy investigators cite
 CODE_WINDOW = dt.timedelta(days=7)          # same code, same type: copies published this close are one notice
@@ -337,7 +337,7 @@ def link_notice(session: Session, notice: Notice) -> NoticeLink:
         by_group.setdefault(member.canonical_id or member.notice_id, []).append(member)
     orphans |= _borrow(by_group.values(), stamp)
     _drop_orphans(session, orphans)
-    from pipelines.entities.organisations import link_organisations
+    from caigou.pipelines.entities.organisations import link_organisations
 
     link_organisations(session, notice)
     return row
@@ -426,7 +426,7 @@ def relink(session: Session, progress: Callable[[int, int], None] | None = None,
     counts.procurements = session.scalar(select(func.count(Procurement.id))) or 0
     counts.changed = sum(1 for key, row in rows.items()
                          if before.get(key) != (row.canonical_id, row.group_rank, row.procurement_id))
-    from pipelines.entities.organisations import relink_organisations
+    from caigou.pipelines.entities.organisations import relink_organisations
 
     counts.organisations = relink_organisations(session)
     return counts

@@ -13,10 +13,10 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from models.constants import SHANGHAI
-from models.errors import CaigouError
-from pipelines.regions import places_in, resolve_region
-from pipelines.text import clean_text, drop_controls, fold_text, label_key, squeeze_cjk
+from caigou.models.constants import SHANGHAI
+from caigou.models.errors import CaigouError
+from caigou.pipelines.regions import places_in, resolve_region
+from caigou.pipelines.text import clean_text, drop_controls, fold_text, label_key, squeeze_cjk
 
 
 class NormaliseError(CaigouError, ValueError):
@@ -111,7 +111,7 @@ def _parse_time(text: str | None) -> dt.datetime | None:
     if not cleaned:
         return None
     if re.fullmatch(r"\d{12,13}", cleaned):
-        return dt.datetime.fromtimestamp(int(cleaned) / 1000, tz=dt.timezone.utc).astimezone(SHANGHAI)
+        return dt.datetime.fromtimestamp(int(cleaned) / 1000, tz=dt.UTC).astimezone(SHANGHAI)
     try:
         parsed = dt.datetime.fromisoformat(cleaned)
         if parsed.tzinfo is not None:
@@ -172,7 +172,7 @@ def record_from_item(item: Any) -> Any:
     still stored, because a notice with an unreadable amount is still evidence. Every string is passed through
     ``drop_controls``.
     """
-    from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
+    from caigou.pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
 
     warnings: list[str] = []
     unread: dict[str, str] = {}  # label → the text of a value that could not be read

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from pipelines.text import fold_text
+from caigou.pipelines.text import fold_text
 
 
 @dataclass(frozen=True)

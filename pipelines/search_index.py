@@ -27,10 +27,10 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from models import Notice
-from models.db import Database
-from pipelines.matching.text import normalise
-from pipelines.text import CJK
+from caigou.models import Notice
+from caigou.models.db import Database
+from caigou.pipelines.matching.text import normalise
+from caigou.pipelines.text import CJK
 
 WORD = re.compile(f"[0-9a-z{CJK}]")
 RUNS = re.compile(f"[0-9a-z]+|[{CJK}]+")
@@ -70,7 +70,7 @@ def fold(value: str) -> str:
 
 
 def _tokenizer() -> Any:
-    from pipelines.matching.store import configured_scorer
+    from caigou.pipelines.matching.store import configured_scorer
 
     return configured_scorer().matcher.tokenizer
 

@@ -21,15 +21,27 @@ from typing import Any, Literal
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import (Attachment, CrawlError, CrawlRun, Notice, NoticeLink, NoticePage, NoticeRevision, NoticeScore,
-                    RawPage, Source, Supplier, Watermark)
-from models.db import Database
-from models.types import now
-from pipelines.attachments import Extraction
-from pipelines.linking import link_notice
-from pipelines.matching.store import apply_matches
-from pipelines.search_index import index_notice
-from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
+from caigou.models import (
+    Attachment,
+    CrawlError,
+    CrawlRun,
+    Notice,
+    NoticeLink,
+    NoticePage,
+    NoticeRevision,
+    NoticeScore,
+    RawPage,
+    Source,
+    Supplier,
+    Watermark,
+)
+from caigou.models.db import Database
+from caigou.models.types import now
+from caigou.pipelines.attachments import Extraction
+from caigou.pipelines.linking import link_notice
+from caigou.pipelines.matching.store import apply_matches
+from caigou.pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
+from caigou.pipelines.search_index import index_notice
 
 Outcome = Literal["new", "updated", "unchanged"]
 

@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crawler.parsers.ccgp import parse_detail
-from pipelines.normalise import parse_money, parse_published, record_from_item
-from pipelines.text import clean_text, squeeze_cjk
+from caigou.crawler.parsers.ccgp import parse_detail
+from caigou.pipelines.normalise import parse_money, parse_published, record_from_item
+from caigou.pipelines.text import clean_text, squeeze_cjk
 
 # Where each page was published: the URL its header comment gives, else one made up in the channel its breadcrumb
 # names (the ID is made up then); the parser reads the notice type from the URL's channel as it does when crawling.

@@ -114,7 +114,7 @@ def _as_a_process(environment: dict[str, str]) -> Iterator[None]:
 def _forget_file_caches() -> None:
     """Caches keyed by file paths whose content a test may have changed since the last run."""
     from caigou import filters
-    from pipelines.matching import store, watchlist
+    from caigou.pipelines.matching import store, watchlist
 
     watchlist.load_watchlist.cache_clear()
     store.scorer_for.cache_clear()

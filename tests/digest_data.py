@@ -14,8 +14,8 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Notice, NoticeMatch, NoticeScore, Source, Supplier
-from models.types import SHANGHAI
+from caigou.models import Notice, NoticeMatch, NoticeScore, Source, Supplier
+from caigou.models.types import SHANGHAI
 
 
 def source(session: Session, name: str = "ccgp") -> Source:

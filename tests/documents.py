@@ -134,4 +134,4 @@ def zip_bomb(megabytes: int = 64) -> bytes:
 def html_named_pdf() -> bytes:
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>附件</title></head><body>"
             "<h1>采购需求</h1><p>GlobalFiler 试剂盒 20盒</p><script>var x = 'Identifiler';</script>"
-            "</body></html>").encode("utf-8")
+            "</body></html>").encode()

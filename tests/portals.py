@@ -13,10 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from caigou.models import CrawlRun, Notice
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
 from caigou.replay import Reply
-from models import CrawlRun, Notice
-from models.db import Database
-from models.types import SHANGHAI
 
 DATA = Path(__file__).resolve().parent / "data" / "portals"
 JSON = "application/json;charset=UTF-8"

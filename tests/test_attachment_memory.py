@@ -13,7 +13,7 @@ from tests.crawling import ROOT
 
 MEASURE = r"""
 import json, resource, sys
-from pipelines.attachments import extract
+from caigou.pipelines.attachments import extract
 row, size = sys.argv[1].encode("utf-8"), int(sys.argv[2])
 data = sys.argv[3].encode("utf-8") + row * -(-size // len(row)) + b"</table></body></html>"
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from caigou.replay import Reply, ReplayServer
+from caigou.models import Attachment, Notice, NoticeMatch, NoticeScore, RawPage
+from caigou.models.db import Database
+from caigou.pipelines.attachments import Limits, extract, sniff
+from caigou.pipelines.matching.store import archive_parts
+from caigou.replay import ReplayServer, Reply
 from caigou.search import search
-from models import Attachment, Notice, NoticeMatch, NoticeScore, RawPage
-from models.db import Database
-from pipelines.attachments import Limits, extract, sniff
-from pipelines.matching.store import archive_parts
 from tests import documents
 from tests.crawling import FAST, ROOT, crawl, run_caigou
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import Review
-from models.db import Database
+from caigou.models import Review
+from caigou.models.db import Database
 from tests.crawling import run_caigou
 from tests.web_data import build_archive
 

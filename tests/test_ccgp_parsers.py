@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from crawler.parsers.ccgp import (ParseError, block_reason, build_search_url, channel_url, parse_channel_page,
-                                  parse_detail, parse_search_page, source_key_from_url)
-from pipelines.normalise import parse_money, parse_published, record_from_item
+from caigou.crawler.parsers.ccgp import (
+    ParseError,
+    block_reason,
+    build_search_url,
+    channel_url,
+    parse_channel_page,
+    parse_detail,
+    parse_search_page,
+    source_key_from_url,
+)
+from caigou.pipelines.normalise import parse_money, parse_published, record_from_item
 from tests import ccgp_truth
 
 SAMPLES = Path(__file__).resolve().parent.parent / "caigou" / "demo_data" / "ccgp"

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.items import NoticeItem
-from crawler.parsers.ccgp import ParseError, parse_body, parse_detail
-from pipelines.normalise import parse_money, record_from_item
+from caigou.crawler.items import NoticeItem
+from caigou.crawler.parsers.ccgp import ParseError, parse_body, parse_detail
+from caigou.pipelines.normalise import parse_money, record_from_item
 
 URL = "http://www.ccgp.gov.cn/cggg/dfgg/zbgg/202609/t20260930_29990001.htm"  # made up
 

@@ -12,11 +12,11 @@ import pytest
 from caigou.digest.feed import atom_feed
 from caigou.digest.subscriptions import filters_to_json
 from caigou.filters import NoticeFilters
+from caigou.models import Subscription
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.search_index import index_notice
 from caigou.safe_text import for_terminal, http_url, xml_text
-from models import Subscription
-from models.db import Database
-from models.types import SHANGHAI
-from pipelines.search_index import index_notice
 from tests.crawling import run_caigou
 from tests.digest_data import add_notice
 

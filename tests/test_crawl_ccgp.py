@@ -15,10 +15,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from caigou.replay import Reply, ReplayServer
-from crawler.parsers.ccgp import build_search_url
-from models import CrawlError, CrawlRun, Notice, RawPage, Watermark
-from models.db import Database
+from caigou.crawler.parsers.ccgp import build_search_url
+from caigou.models import CrawlError, CrawlRun, Notice, RawPage, Watermark
+from caigou.models.db import Database
+from caigou.replay import ReplayServer, Reply
 from tests.crawling import FAST, ROOT, crawl, run_caigou, start_caigou
 
 SAMPLES = ROOT / "caigou" / "demo_data" / "ccgp"
@@ -324,8 +324,8 @@ def test_a_run_killed_with_sigkill_is_marked_interrupted_by_the_next(db: Databas
 
 
 def test_a_live_run_of_the_same_source_is_left_running(db: Database, server: ReplayServer) -> None:
-    from crawler.crawl_context import this_process
-    from pipelines.store import NoticeStore
+    from caigou.crawler.crawl_context import this_process
+    from caigou.pipelines.store import NoticeStore
 
     store = NoticeStore(db)
     live = store.start_run("ccgp", {"process": this_process()})  # this test's own process: alive
@@ -372,10 +372,10 @@ def test_a_single_day_over_the_search_cap_is_said_and_recorded(db: Database, ser
 def test_retry_after_in_seconds_or_as_a_date() -> None:
     from email.utils import format_datetime
 
-    from crawler.middlewares import retry_after_seconds
+    from caigou.crawler.middlewares import retry_after_seconds
 
     assert retry_after_seconds(b"120") == 120.0
-    soon = format_datetime(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=90), usegmt=True)
+    soon = format_datetime(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90), usegmt=True)
     assert 80 <= retry_after_seconds(soon.encode()) <= 90
     assert retry_after_seconds(b"Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past: at once
     assert retry_after_seconds(b"soon") is None and retry_after_seconds(None) is None

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from caigou.replay import Reply, ReplayServer
-from models import Notice
-from models.db import Database
+from caigou.models import Notice
+from caigou.models.db import Database
+from caigou.replay import ReplayServer, Reply
 from tests.ccgp_truth import PAGE_URLS
 from tests.crawling import crawl
 
@@ -30,7 +30,7 @@ def server() -> Iterator[ReplayServer]:
 
 def test_lots_failed_lots_and_flags_are_stored(db: Database, server: ReplayServer, shared_dir: Path) -> None:
     urls = [PAGE_URLS[name] for name in PAGES]
-    for name, url in zip(PAGES, urls):
+    for name, url in zip(PAGES, urls, strict=False):
         server.add(url, Reply((shared_dir / "real/ccgp" / name).read_bytes()))
     result = crawl(db.url, "ccgp", *[arg for url in urls for arg in ("--url", url)], proxy=server.url)
     assert result.returncode == 0, result.stderr

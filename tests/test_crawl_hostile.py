@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import func, select
 
-from caigou.replay import Reply, ReplayServer
-from crawler.parsers import sichuan, xizang
-from models import CrawlError, Notice, RawPage, Watermark
-from models.db import Database
+from caigou.crawler.parsers import sichuan, xizang
+from caigou.models import CrawlError, Notice, RawPage, Watermark
+from caigou.models.db import Database
+from caigou.replay import ReplayServer, Reply
 from tests.crawling import ROOT, crawl
 from tests.portals import json_reply, last_run
 
@@ -137,8 +137,8 @@ def test_a_notice_the_database_cannot_take_is_recorded_not_lost(db: Database) ->
     server = ReplayServer().start()
     try:
         server.add(sichuan.detail_url(bad), Reply(
-            ('{"code":"200","data":{"id":"%s","title":"\\ud800甘孜州公安局DNA试剂采购","noticeTime":"2024-06-15 15:00:00",'
-             '"content":"%s"}}' % (bad, content)).encode("utf-8"), content_type="application/json"))
+            ('{{"code":"200","data":{{"id":"{}","title":"\\ud800甘孜州公安局DNA试剂采购","noticeTime":"2024-06-15 15:00:00",'
+             '"content":"{}"}}}}'.format(bad, content)).encode("utf-8"), content_type="application/json"))
         server.add(sichuan.detail_url(good), json_reply({"code": "200", "data": {
             "id": good, "title": "甘孜州公安局DNA试剂采购", "noticeTime": "2024-06-15 15:00:00", "content": content}}))
         result = crawl(db.url, "sichuan", "--attachments", "off", "--url", sichuan.detail_url(bad),

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from caigou.replay import Reply, ReplayServer
-from crawler.parsers import ggzy, qinghai, sichuan, xizang
-from models import CrawlError, RawPage, Watermark
-from models.db import Database
-from tests.crawling import crawl as crawl_with_attachments
+from caigou.crawler.parsers import ggzy, qinghai, sichuan, xizang
+from caigou.models import CrawlError, RawPage, Watermark
+from caigou.models.db import Database
+from caigou.replay import ReplayServer, Reply
 from tests.crawling import FAST, ROOT, _environment, chromium_or_skip, run_caigou
+from tests.crawling import crawl as crawl_with_attachments
 from tests.digest_data import free_port
 from tests.portals import JSON, epoch_ms, html, json_reply, last_run, page, stored
 
@@ -477,7 +477,7 @@ def test_qinghai_through_the_browser_passes_the_aliyun_challenge(db: Database, q
     assert result.returncode == 0, result.stdout + result.stderr
     assert [key for key in qinghai_site.misses if "ccgp-qinghai" in key] == []
     assert stored(db)[QH_AWARD]["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]
-    details = [headers for key, headers in zip(qinghai_site.requests, qinghai_site.headers) if "/portal/detail" in key]
+    details = [headers for key, headers in zip(qinghai_site.requests, qinghai_site.headers, strict=False) if "/portal/detail" in key]
     assert len(details) == 2 and "acw_sc__v2" not in details[0].get("cookie", "")
     assert "acw_sc__v2=6a1b2c3d4e5f607182" in details[1].get("cookie", "")
     assert last_run(db).counts["blocked"] == 1
@@ -668,7 +668,7 @@ def test_sichuan_through_the_browser_signs_the_list_in_the_site_s_page(db: Datab
     assert saved.read_bytes() == CAPTCHA_PNG
     assert [key for key in sichuan_site.misses if "ccgp-sichuan" in key] == []
     assert len(stored(db)) == 11
-    listed = [headers for key, headers in zip(sichuan_site.requests, sichuan_site.headers)
+    listed = [headers for key, headers in zip(sichuan_site.requests, sichuan_site.headers, strict=False)
               if "selectInfoForIndex" in key]
     assert len(listed) == 2 and all(h.get("sign", "").startswith("signed:") and h.get("nsssjss") for h in listed)
     with db.session() as session:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from models import Attachment, Notice, NoticeMatch, RawPage
-from models.db import Database
+from caigou.models import Attachment, Notice, NoticeMatch, RawPage
+from caigou.models.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import datetime as dt
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -19,10 +19,10 @@ from caigou.digest.claim import LEASE, holder
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import filters_to_json
 from caigou.filters import NoticeFilters
-from models import DeliveredNotice, Delivery, Notice, Subscription
-from models.config import Config
-from models.db import Database
-from models.types import SHANGHAI, now
+from caigou.models import DeliveredNotice, Delivery, Notice, Subscription
+from caigou.models.config import Config
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI, now
 from tests.crawling import ROOT, _environment
 from tests.digest_data import Inbox, SmtpServer, add_notice
 

@@ -14,10 +14,10 @@ from caigou.digest.feed import atom_feed
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import filters_to_json
 from caigou.filters import NoticeFilters
-from models import Subscription
-from models.config import Config
-from models.db import Database
-from models.types import SHANGHAI
+from caigou.models import Subscription
+from caigou.models.config import Config
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
 from tests.digest_data import SmtpServer, add_notice
 
 T0 = dt.datetime(2024, 6, 10, 8, 0, tzinfo=SHANGHAI)

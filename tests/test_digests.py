@@ -16,10 +16,10 @@ from caigou.digest.feed import atom_feed
 from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import filters_from_json, filters_to_json
 from caigou.filters import NoticeFilters
-from models import DeliveredNotice, Delivery, Notice, NoticeScore, Subscription
-from models.config import Config
-from models.db import Database
-from models.types import SHANGHAI
+from caigou.models import DeliveredNotice, Delivery, Notice, NoticeScore, Subscription
+from caigou.models.config import Config
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
 from tests.crawling import run_caigou
 from tests.digest_data import SmtpServer, add_notice
 

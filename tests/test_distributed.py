@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import select
 
-from caigou.replay import Reply, ReplayServer, route_key
-from models import CrawlRun, Notice, Watermark
-from models.db import Database
+from caigou.models import CrawlRun, Notice, Watermark
+from caigou.models.db import Database
+from caigou.replay import ReplayServer, Reply, route_key
 from tests.conftest import _truncate_all
 from tests.crawling import FAST, ROOT, run_caigou, start_caigou
 
@@ -194,7 +194,7 @@ def test_blocks_and_errors_of_the_workers_roll_up_into_the_run(pg: Database, red
                                                                portal: ReplayServer) -> None:
     """One notice answers a block page first (waited out), another is gone (404): the run counts the block,
     records the error under its id, ends "partial" and leaves the watermark where it was."""
-    from models import CrawlError
+    from caigou.models import CrawlError
 
     blocked, gone = sorted(KEYS)[:2]
     block_page = (SAMPLES / "blocked_detail.html").read_bytes()

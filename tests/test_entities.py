@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DatabaseError
 
-from models import DECISION_TRIGGERS, Organisation, OrganisationDecision, OrganisationName
-from models.db import Database
-from pipelines.entities.brands import find_maker, makers
-from pipelines.entities.names import buyer_key, similar, supplier_key
-from pipelines.matching.watchlist import DEFAULT_PATH
-from pipelines.record import SupplierRecord
-from pipelines.store import NoticeStore
+from caigou.models import DECISION_TRIGGERS, Organisation, OrganisationDecision, OrganisationName
+from caigou.models.db import Database
+from caigou.pipelines.entities.brands import find_maker, makers
+from caigou.pipelines.entities.names import buyer_key, similar, supplier_key
+from caigou.pipelines.matching.watchlist import DEFAULT_PATH
+from caigou.pipelines.record import SupplierRecord
+from caigou.pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 from tests.test_store import make_record
 

@@ -15,18 +15,17 @@ from pathlib import Path
 import jsonschema
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select
 
 from caigou.export.importing import import_file
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import write_csv, write_jsonl, write_ocds
 from caigou.filters import NoticeFilters
-from sqlalchemy import select
-
-from models import Attachment, NoticeMatch
-from models.db import Database
-from models.types import SHANGHAI
-from pipelines.record import AttachmentRecord, SupplierRecord
-from pipelines.store import NoticeStore
+from caigou.models import Attachment, NoticeMatch
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.record import AttachmentRecord, SupplierRecord
+from caigou.pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 from tests.test_store import make_record
 
@@ -163,7 +162,7 @@ def test_jsonl_round_trip_sqlite_to_postgres_and_back(db: Database, tmp_path: Pa
 def fill_with_attachment(db: Database) -> int:
     """A notice whose page names nothing on the watchlist, with the demo's equipment list attached (the maker and
     the analyzer's model are only there): its matches come from the attachment alone."""
-    from pipelines.attachments import extract
+    from caigou.pipelines.attachments import extract
 
     store = NoticeStore(db)
     url = "https://download.ccgp.gov.cn/oss/download?uuid=0f3c2b1a-22000102"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from followthemoney import model
 
-from models.db import Database
+from caigou.models.db import Database
 from tests.crawling import run_caigou
 from tests.web_data import build_archive
 

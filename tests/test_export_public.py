@@ -10,15 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from caigou.accounts import add_user
+from caigou.models import Delivery, Notice, Subscription, SubscriptionEvent
+from caigou.models.db import Database
+from caigou.pipelines.record import SupplierRecord
+from caigou.pipelines.store import NoticeStore
 from caigou.review import ReviewInput, add_review
 from caigou.web.app import feed_token
-from models import Delivery, Notice, Subscription, SubscriptionEvent
-from models.db import Database
-from pipelines.record import SupplierRecord
-from pipelines.store import NoticeStore
-from sqlalchemy import select
 from tests.crawling import run_caigou
 from tests.test_store import make_record
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from caigou.filters import FilterError, NoticeFilters
+from caigou.models import Notice
+from caigou.models.db import Database
 from caigou.search import QueryError, parse_query, search
-from models import Notice
-from models.db import Database
 from tests.crawling import run_caigou
 from tests.test_web import client_for, log_in
 from tests.web_data import build_archive

@@ -19,10 +19,10 @@ from caigou.export.importing import import_file
 from caigou.export.rows import COLUMNS, Selection
 from caigou.export.writers import write_jsonl, write_ocds
 from caigou.filters import NoticeFilters
-from models import Notice
-from models.db import Database
-from models.errors import CaigouError
-from pipelines.store import NoticeStore
+from caigou.models import Notice
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
+from caigou.pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 from tests.test_store import make_record
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from caigou.models import Review
+from caigou.models.db import Database
 from caigou.review import ReviewInput, add_review
-from models import Review
-from models.db import Database
 from tests.crawling import run_caigou
 from tests.web_data import build_archive
 

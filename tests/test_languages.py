@@ -2,7 +2,7 @@
 attribute, and an API description that documents every filter that works."""
 from __future__ import annotations
 
-from models.db import Database
+from caigou.models.db import Database
 from tests.test_web import client_for, log_in
 from tests.web_data import build_archive
 

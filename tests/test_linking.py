@@ -14,15 +14,15 @@ from caigou.digest.run import run_digests
 from caigou.digest.subscriptions import filters_to_json
 from caigou.export.rows import Selection
 from caigou.filters import NoticeFilters
+from caigou.models import DeliveredNotice, Notice, NoticeLink, Procurement, Subscription
+from caigou.models.config import Config
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.linking import procurement_notices, project_code_key, publication_group, relink
+from caigou.pipelines.record import NoticeRecord, SupplierRecord
+from caigou.pipelines.store import NoticeStore
+from caigou.pipelines.text import text_key
 from caigou.search import search
-from models import DeliveredNotice, Notice, NoticeLink, Procurement, Subscription
-from models.config import Config
-from models.db import Database
-from models.types import SHANGHAI
-from pipelines.linking import procurement_notices, project_code_key, publication_group, relink
-from pipelines.record import NoticeRecord, SupplierRecord
-from pipelines.store import NoticeStore
-from pipelines.text import text_key
 from tests.crawling import run_caigou
 from tests.digest_data import SmtpServer
 
@@ -244,7 +244,7 @@ def test_db_upgrade_links_notices_stored_before_linking(db: Database) -> None:
 
 def test_catch_up_is_a_service_that_reports_through_its_callbacks(db: Database) -> None:
     """What the CLI and a crawl's context both call: no click, the caller shows the progress its own way."""
-    from pipelines.catch_up import catch_up
+    from caigou.pipelines.catch_up import catch_up
 
     ids = store_award_on_three_sources(db)
     as_stored = links(db)

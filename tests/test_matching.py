@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from models import NoticeMatch, NoticeScore
-from models.db import Database
-from pipelines.matching import MatchInput, Scorer, load_watchlist
-from pipelines.matching.matcher import Matcher
-from pipelines.matching.store import changes_since, describe_change, rematch
-from pipelines.matching.text import normalise, normalise_with_offsets
-from pipelines.matching.watchlist import parse_watchlist
-from pipelines.store import NoticeStore
+from caigou.models import NoticeMatch, NoticeScore
+from caigou.models.db import Database
+from caigou.pipelines.matching import MatchInput, Scorer, load_watchlist
+from caigou.pipelines.matching.matcher import Matcher
+from caigou.pipelines.matching.store import changes_since, describe_change, rematch
+from caigou.pipelines.matching.text import normalise, normalise_with_offsets
+from caigou.pipelines.matching.watchlist import parse_watchlist
+from caigou.pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 from tests.test_store import make_record
 
@@ -289,7 +289,7 @@ def test_fast_path_equals_tokenising_everything(parts: list[str]) -> None:
 
 
 def test_fast_path_equals_naive_on_real_pages(shared_dir: Path) -> None:
-    from crawler.parsers.ccgp import parse_detail
+    from caigou.crawler.parsers.ccgp import parse_detail
 
     matcher = _matcher()
     for page in (shared_dir / "real/ccgp").glob("detail_*.html"):
@@ -518,9 +518,9 @@ DEMO_CAPACITY = {
 
 
 def test_demo_capacity_equals_what_the_notices_state(db: Database) -> None:
+    from caigou.crawler.parsers.ccgp import parse_detail
     from caigou.demo_data.build import OUT
-    from crawler.parsers.ccgp import parse_detail
-    from pipelines.normalise import record_from_item
+    from caigou.pipelines.normalise import record_from_item
 
     store = NoticeStore(db)
     saved = {}

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from models.errors import CaigouError
-from pipelines.matching import Scorer, load_watchlist
-from pipelines.matching.evaluate import Example, evaluate, read_examples
-from pipelines.matching.watchlist import CATEGORIES
+from caigou.models.errors import CaigouError
+from caigou.pipelines.matching import Scorer, load_watchlist
+from caigou.pipelines.matching.evaluate import Example, evaluate, read_examples
+from caigou.pipelines.matching.watchlist import CATEGORIES
 from tests.crawling import run_caigou
 
 DATA = Path(__file__).with_name("data")

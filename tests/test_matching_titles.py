@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.matching import MatchInput, Scorer, load_watchlist
+from caigou.pipelines.matching import MatchInput, Scorer, load_watchlist
 
 LABELS = Path(__file__).with_name("data") / "titles_positive.csv"
 # A title is a negative when its buyer is a hospital, CDC, health authority or university, or it is about COVID

@@ -12,8 +12,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.orm import Session
 
-from models import Attachment, Base, Notice, Source, Supplier
-from models.db import Database, current_revision, head_revision, make_engine, upgrade
+from caigou.models import Attachment, Base, Notice, Source, Supplier
+from caigou.models.db import Database, current_revision, head_revision, make_engine, upgrade
 
 
 def test_models_match_migrations(db: Database) -> None:
@@ -117,7 +117,7 @@ def test_review_history_is_append_only_in_the_database(db: Database) -> None:
     from sqlalchemy import update
     from sqlalchemy.exc import DatabaseError
 
-    from models import REVIEW_TRIGGERS, Review
+    from caigou.models import REVIEW_TRIGGERS, Review
 
     # The triggers the models declare are the ones the migrations made (models/review.py, migration 0007).
     assert _review_triggers(db) == set(REVIEW_TRIGGERS)
@@ -145,8 +145,8 @@ def test_review_history_is_append_only_in_the_database(db: Database) -> None:
 def test_db_upgrade_reindexes_and_rescores_an_archive_from_before_0007(engine_at_0006: Engine) -> None:
     """The derived data follow the schema: 0007 splits mixed words (3500xL finds 3500), 0008 stores capacities."""
     from caigou.filters import NoticeFilters
+    from caigou.models import NoticeScore
     from caigou.search import search
-    from models import NoticeScore
     from tests.crawling import run_caigou
 
     engine = engine_at_0006
@@ -172,7 +172,7 @@ def test_db_upgrade_reindexes_and_rescores_an_archive_from_before_0007(engine_at
 
 
 def test_0009_removes_control_characters_from_stored_notices_not_from_the_evidence(engine_at_0008: Engine) -> None:
-    from models import RawPage
+    from caigou.models import RawPage
 
     engine = engine_at_0008
     page_body = "<h2>那曲市公安局\x1b[2J采购</h2>".encode()

@@ -6,12 +6,18 @@ from decimal import Decimal
 
 import pytest
 
-from crawler.items import NoticeItem, SupplierItem
-from models.types import SHANGHAI
-from pipelines.normalise import (NormaliseError, notice_type_from_label, parse_date_arg, parse_money, parse_published,
-                                 record_from_item)
-from pipelines.regions import is_tibetan_area, places_in, resolve_region
-from pipelines.text import clean_text, fold_text, label_key, squeeze_cjk
+from caigou.crawler.items import NoticeItem, SupplierItem
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.normalise import (
+    NormaliseError,
+    notice_type_from_label,
+    parse_date_arg,
+    parse_money,
+    parse_published,
+    record_from_item,
+)
+from caigou.pipelines.regions import is_tibetan_area, places_in, resolve_region
+from caigou.pipelines.text import clean_text, fold_text, label_key, squeeze_cjk
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -138,7 +144,7 @@ def test_dates_out_of_range_raise(text: str) -> None:
 
 
 def test_control_characters_are_dropped_from_every_string_of_a_record() -> None:
-    from pipelines.text import drop_controls
+    from caigou.pipelines.text import drop_controls
 
     assert drop_controls("a\x1b[31mb\x00c\x7f\x9bd\te\r\nf\rg") == "a[31mbcd\te\nf\ng"
     item = NoticeItem(source="ccgp", source_key="1\x00", url="http://x/t20240101_1.htm", title="那曲\x1b]0;x\x07公安局",

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import crawler.parsers
-from crawler.parsers import PORTALS, readers
-from crawler.parsers.common import ParseError
+from caigou.crawler import parsers
+from caigou.crawler.parsers import PORTALS, readers
+from caigou.crawler.parsers.common import ParseError
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "caigou" / "demo_data" / "ccgp").glob("*.html")) + \
@@ -46,7 +46,7 @@ def mangled_pages(draw: st.DrawFn) -> bytes:
     """A real page (or a qinghai page around random JSON), cut short and/or with random bytes or text spliced in."""
     if draw(st.booleans()):
         detail = htmllib.escape(json.dumps(draw(json_values), ensure_ascii=False), quote=True)
-        page = f'<html><body><input name="articleDetail" value="{detail}"></body></html>'.encode("utf-8")
+        page = f'<html><body><input name="articleDetail" value="{detail}"></body></html>'.encode()
     else:
         page = draw(st.sampled_from(PAGES)).read_bytes()
     at = draw(st.integers(0, len(page)))
@@ -60,7 +60,7 @@ deep = st.integers(900, 5000).map(lambda n: b"[" * n + b"]" * n) | st.integers(9
     lambda n: b'{"data":' * n + b"1" + b"}" * n)
 
 ALL_READERS = [pytest.param(function, id=f"{portal}.{name}") for portal in PORTALS
-               for name, function in sorted(readers(__import__(f"crawler.parsers.{portal}",
+               for name, function in sorted(readers(__import__(f"caigou.crawler.parsers.{portal}",
                                                                fromlist=["_"])).items())]
 
 
@@ -77,10 +77,10 @@ def call(function: Callable[..., Any], answer: bytes) -> None:
 
 
 def test_every_portal_module_is_held_to_the_contract() -> None:
-    modules = {m.name for m in pkgutil.iter_modules(crawler.parsers.__path__)} - {"common"}
+    modules = {m.name for m in pkgutil.iter_modules(parsers.__path__)} - {"common"}
     assert modules == set(PORTALS)
     for portal in PORTALS:
-        found = readers(__import__(f"crawler.parsers.{portal}", fromlist=["_"]))
+        found = readers(__import__(f"caigou.crawler.parsers.{portal}", fromlist=["_"]))
         assert any(name.startswith("parse_detail") for name in found), portal
         assert all(getattr(function, "holds_parse_contract", False) for function in found.values()), portal
 
@@ -100,7 +100,7 @@ def test_deep_nesting_is_a_parse_error(reader: Callable[..., Any], answer: bytes
 
 
 def test_an_unexpected_shape_is_named_in_the_parse_error() -> None:
-    from crawler.parsers import xizang
+    from caigou.crawler.parsers import xizang
 
     answer = {"code": "200", "total": 1, "data": [{"id": "1", "pageurl": "/info/2024/a.html", "fieldValues": "x"}]}
     with pytest.raises(ParseError, match=r"unexpected shape \(AttributeError: 'str' object has no attribute") as raised:

@@ -10,10 +10,10 @@ from urllib.request import ProxyHandler, Request, build_opener
 
 import pytest
 
-from caigou.replay import Reply, ReplayServer
-from crawler.parsers import ggzy, qinghai, sichuan, xizang
-from crawler.parsers.common import ParseError, json_block_reason, notice_facts, soup_of, waf_block_reason
-from pipelines.normalise import parse_money, record_from_item
+from caigou.crawler.parsers import ggzy, qinghai, sichuan, xizang
+from caigou.crawler.parsers.common import ParseError, json_block_reason, notice_facts, soup_of, waf_block_reason
+from caigou.pipelines.normalise import parse_money, record_from_item
+from caigou.replay import ReplayServer, Reply
 from tests.portals import page
 
 
@@ -261,8 +261,8 @@ def test_replay_routes_posts_by_their_body() -> None:
             return build_opener(ProxyHandler(proxy)).open(request, timeout=5).read()
 
         form = "application/x-www-form-urlencoded"
-        assert post("FINDTXT=%E8%AF%95%E5%89%82%E7%9B%92&PAGENUMBER=2".encode(), form) == b"page two"
-        assert post("PAGENUMBER=1&FINDTXT=%E8%AF%95%E5%89%82%E7%9B%92".encode(), form) == b"page one"
+        assert post(b"FINDTXT=%E8%AF%95%E5%89%82%E7%9B%92&PAGENUMBER=2", form) == b"page two"
+        assert post(b"PAGENUMBER=1&FINDTXT=%E8%AF%95%E5%89%82%E7%9B%92", form) == b"page one"
         assert post(b'{"districtCode":["632700"],"pageNo":1}', "application/json") == b"json"
         assert post(b"PAGENUMBER=9", form) == b"any"  # no body route: the URL's own route, as before
         assert server.misses == []

@@ -12,12 +12,11 @@ from pathlib import Path
 from sqlalchemy import text
 
 from caigou.commands.demo import DEMO_ARGUMENTS, DEMO_DATA
+from caigou.models.db import Database
 from caigou.replay import Reply, serving
 from caigou.reports.dossier import dossier
 from caigou.reports.render import render
-from models.db import Database
 from tests.crawling import ROOT, chromium_or_skip, crawl, run_caigou
-
 
 # A real award page (../shared/real, beside the checkout where present), crawled into the same archive.
 REAL_PAGE = ROOT.parent / "shared" / "real" / "ccgp" / "detail_dfgg_zbgg_guizhou_20250627.html"

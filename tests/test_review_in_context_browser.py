@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from models import Review, Subscription
-from models.db import Database
+from caigou.models import Review, Subscription
+from caigou.models.db import Database
 from tests.crawling import chromium_or_skip
 from tests.test_web_browser import served  # noqa: F401 - the fixture
 from tests.web_data import PASSWORD

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from caigou.web.views.search import recent_counts
 from caigou.filters import NoticeFilters
-from models import DeliveredNotice, Subscription
-from models.db import Database
+from caigou.models import DeliveredNotice, Subscription
+from caigou.models.db import Database
+from caigou.web.views.search import recent_counts
 from tests.crawling import run_caigou
 from tests.digest_data import SmtpServer
 from tests.test_web import client_for, csrf_of, log_in

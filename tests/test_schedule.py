@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from caigou.replay import Reply, ReplayServer, route_key
-from crawler.parsers.ccgp import build_search_url
-from models import CrawlRun, HealthAlert, Notice, Source, Subscription
-from models.db import Database
-from models.types import SHANGHAI, now
+from caigou.crawler.parsers.ccgp import build_search_url
+from caigou.models import CrawlRun, HealthAlert, Notice, Source, Subscription
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI, now
+from caigou.replay import ReplayServer, Reply, route_key
 from tests.crawling import FAST, ROOT, run_caigou
 from tests.digest_data import SmtpServer, add_notice
 
@@ -183,7 +183,7 @@ def test_health_alert_for_a_source_that_only_returns_block_pages(db: Database, r
 
 def test_quiet_source_alerts_once_and_again_after_recovery(db: Database, smtp: SmtpServer) -> None:
     from caigou.health import run_health
-    from models.config import Config
+    from caigou.models.config import Config
 
     config = Config(values={**smtp.config(), "health": {"operator_email": OPERATOR, "quiet_days": 3}})
     start = dt.datetime(2024, 6, 1, 6, 0, tzinfo=SHANGHAI)
@@ -276,14 +276,14 @@ def test_a_job_running_in_another_process_is_skipped_with_one_line(db: Database,
 
 def test_a_job_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
     from caigou.context import AppContext
+    from caigou.models.config import Config
     from caigou.schedule import JobLocked, job_lock
-    from models.config import Config
 
     app = AppContext(config=Config(values={"paths": {"data_dir": str(tmp_path)}}),
                      database_url=f"sqlite:///{tmp_path / 'x.db'}")
     holder = subprocess.Popen([sys.executable, "-c", (
         "import sys, time\n"
-        "from caigou.context import AppContext\nfrom caigou.schedule import job_lock\nfrom models.config import Config\n"
+        "from caigou.context import AppContext\nfrom caigou.schedule import job_lock\nfrom caigou.models.config import Config\n"
         f"app = AppContext(config=Config(values={{'paths': {{'data_dir': {str(tmp_path)!r}}}}}), "
         f"database_url={app.database_url!r})\n"
         "with job_lock(app, 'crawl:dna'):\n    print('held', flush=True)\n    time.sleep(120)\n")],

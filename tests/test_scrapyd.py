@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from caigou.crawler.project import known_sources
+from caigou.models import CrawlRun, Notice
+from caigou.models.db import Database
 from caigou.replay import ReplayServer
-from crawler.project import known_sources
-from models import CrawlRun, Notice
-from models.db import Database
 from tests.crawling import ROOT
 from tests.test_crawl_ccgp import SAMPLES
 

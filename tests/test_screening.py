@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from models.db import Database
+from caigou.models.db import Database
 from tests.crawling import run_caigou
 from tests.test_web import client_for, log_in
 from tests.web_data import build_archive

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from caigou.filters import TIBETAN_AREAS, NoticeFilters
+from caigou.models import Review
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.record import SupplierRecord
+from caigou.pipelines.store import NoticeStore
 from caigou.search import QueryError, highlight, search
-from models import Review
-from models.db import Database
-from models.types import SHANGHAI
-from pipelines.record import SupplierRecord
-from pipelines.store import NoticeStore
 from tests.test_store import make_record
 
 NOTICES = [
@@ -157,8 +157,8 @@ def test_phrases_in_suppliers_and_attachments(archive: Database) -> None:
     assert keys(search(archive, '"中德美联生物"')) == {"5"}
     notice_id = _add(archive, "7", "某县采购项目", "详见附件。")
     with archive.session() as session:
-        from models import Attachment, Notice
-        from pipelines.search_index import index_notice
+        from caigou.models import Attachment, Notice
+        from caigou.pipelines.search_index import index_notice
 
         notice = session.get(Notice, notice_id)
         notice.attachments.append(Attachment(url="http://x.example/list.xlsx", name="清单.xlsx",
@@ -196,7 +196,7 @@ def test_a_huge_notice_is_stored_and_found(archive: Database) -> None:
     assert keys(search(archive, "遗传分析仪 sn000007")) == {"9"}
     assert keys(search(archive, '"全自动遗传分析仪"')) == {"9"}
     with archive.session() as session:
-        from models import Notice
+        from caigou.models import Notice
 
         assert len(session.get(Notice, notice_id).body_text) == len(body)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 import caigou.search
+from caigou.models.db import Database
+from caigou.pipelines.store import NoticeStore
 from caigou.search import search
-from models.db import Database
-from pipelines.store import NoticeStore
 from tests.test_store import make_record
 
 COUNT = 200

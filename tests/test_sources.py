@@ -1,8 +1,8 @@
 """``caigou sources``: every spider described from its own class, with its last run from the database."""
 from __future__ import annotations
 
-from models.db import Database
-from pipelines.store import NoticeStore
+from caigou.models.db import Database
+from caigou.pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 
 

@@ -16,8 +16,8 @@ import pytest
 from openpyxl import load_workbook
 
 from caigou.export.rows import COLUMNS, COMPACT_COLUMNS
+from caigou.models.db import Database
 from caigou.review import ReviewInput, add_review
-from models.db import Database
 from tests.crawling import run_caigou
 from tests.test_web import client_for, log_in
 from tests.web_data import build_archive
@@ -63,7 +63,7 @@ def check_sheet(path: Path, analyzer_title: str, frozen: bool = True) -> None:
         assert sheet.freeze_panes == "A2"
     assert sheet.column_dimensions["B"].width >= 50   # the title
     row = next(r for r in sheet.iter_rows(min_row=2) if r[1].value == analyzer_title)
-    cells = dict(zip(header, row))
+    cells = dict(zip(header, row, strict=False))
     assert cells["title"].alignment.wrap_text
     published = cells["published_at"]
     assert published.is_date and published.value == dt.datetime(2024, 6, 12, 9, 0)

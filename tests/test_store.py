@@ -6,11 +6,11 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from models import CrawlError, CrawlRun, Notice, NoticePage, NoticeRevision, RawPage, Supplier, Watermark
-from models.db import Database
-from models.types import SHANGHAI
-from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
-from pipelines.store import NoticeStore
+from caigou.models import CrawlError, CrawlRun, Notice, NoticePage, NoticeRevision, RawPage, Supplier, Watermark
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
+from caigou.pipelines.store import NoticeStore
 
 
 def make_record(**changes: object) -> NoticeRecord:

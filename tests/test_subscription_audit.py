@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy import select, text
 
-from models import SubscriptionEvent
-from models.db import Database, upgrade
+from caigou.models import SubscriptionEvent
+from caigou.models.db import Database, upgrade
 from tests.crawling import run_caigou
 from tests.test_web import add_through_form, client_for, csrf_of, log_in
 from tests.web_data import build_archive
@@ -22,7 +22,7 @@ def test_the_command_line_records_who_created_and_who_removed(db: Database) -> N
     listed = run_caigou("--db", db.url, "subscriptions", "list").stdout
     assert f"西藏 DNA\t07:00 Asia/Shanghai\tr@example.org\tnever sent\tcreated by alice@{host} (command line)" in listed
     shown = run_caigou("--db", db.url, "subscriptions", "show", "西藏 DNA").stdout
-    assert f"created:" in shown and f"by alice@{host} (command line)" in shown
+    assert "created:" in shown and f"by alice@{host} (command line)" in shown
     removed = run_caigou("--db", db.url, "subscriptions", "remove", "西藏 DNA", env={"LOGNAME": "bob", "USER": "bob"})
     assert removed.returncode == 0, removed.stderr
     listed = run_caigou("--db", db.url, "subscriptions", "list").stdout

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from caigou.digest.run import run_digests
+from caigou.models import DeliveredNotice, Delivery, Notice, RawPage, Review, Subscription
+from caigou.models.config import Config
+from caigou.models.db import Database
 from caigou.web.app import create_app
 from caigou.web.security import LOGIN_FAILURES, WebSettings
 from caigou.web.views.subscriptions import feed_path, feed_token
-from models import DeliveredNotice, Delivery, Notice, RawPage, Review, Subscription
-from models.config import Config
-from models.db import Database
 from tests.crawling import run_caigou
 from tests.digest_data import SmtpServer
 from tests.web_data import HOSTILE_TITLE, PASSWORD, build_archive
@@ -491,8 +491,8 @@ def test_ids_beyond_any_key_are_not_found(archive: tuple[Database, dict[str, int
 
 
 def test_only_http_addresses_become_links(archive: tuple[Database, dict[str, int]], client: TestClient) -> None:
-    from pipelines.record import AttachmentRecord
-    from pipelines.store import NoticeStore
+    from caigou.pipelines.record import AttachmentRecord
+    from caigou.pipelines.store import NoticeStore
     from tests.test_store import make_record
 
     db, ids = archive
@@ -513,7 +513,7 @@ def test_only_http_addresses_become_links(archive: tuple[Database, dict[str, int
 def test_parsed_links_skip_script_addresses_in_any_case() -> None:
     from bs4 import BeautifulSoup
 
-    from crawler.parsers.common import links
+    from caigou.crawler.parsers.common import links
 
     soup = BeautifulSoup('<a href="JavaScript:alert(1)">x</a><a href="VBScript:x">v</a><a href="/f/1.pdf">清单</a>',
                          "html.parser")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from caigou.models.db import Database
 from caigou.web.app import create_app
 from caigou.web.security import WebSettings
-from models.db import Database
 from tests.crawling import chromium_or_skip
 from tests.digest_data import free_port
 from tests.web_data import PASSWORD, build_archive

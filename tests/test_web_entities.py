@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from sqlalchemy import text
 
-from models.db import Database
+from caigou.models.db import Database
 from tests.crawling import chromium_or_skip
 from tests.test_web import client_for, log_in
 from tests.test_web_browser import served  # noqa: F401 - the fixture: the app on a real socket

@@ -10,9 +10,9 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from caigou.models.db import Database
 from caigou.web.app import ROUTERS, create_app
 from caigou.web.security import WebSettings
-from models.db import Database
 from tests.test_web import csrf_of, log_in
 from tests.web_data import build_archive
 

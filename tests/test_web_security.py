@@ -15,9 +15,9 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from caigou.models.db import Database
 from caigou.web.app import create_app
 from caigou.web.security import HSTS, LOGIN_FAILURES, LoginThrottle, ProxyTrust, WebSettings, same_text
-from models.db import Database
 from tests.digest_data import free_port
 from tests.web_data import PASSWORD, build_archive
 

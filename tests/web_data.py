@@ -7,10 +7,10 @@ import datetime as dt
 from decimal import Decimal
 
 from caigou.accounts import add_user
-from models.db import Database
-from models.types import SHANGHAI
-from pipelines.record import SupplierRecord
-from pipelines.store import NoticeStore
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.record import SupplierRecord
+from caigou.pipelines.store import NoticeStore
 from tests.test_store import make_record
 
 PASSWORD = "correct horse battery"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-import models.types
+import caigou.models.types
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -32,8 +32,8 @@ def upgrade() -> None:
     op.create_table('crawl_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source_id', sa.Integer(), nullable=False),
-    sa.Column('started_at', models.types.AwareDateTime(timezone=True), nullable=False),
-    sa.Column('finished_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', caigou.models.types.AwareDateTime(timezone=True), nullable=True),
     sa.Column('arguments', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('counts', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -53,21 +53,21 @@ def upgrade() -> None:
     sa.Column('notice_type', sa.String(length=20), nullable=False),
     sa.Column('notice_type_label', sa.String(length=100), nullable=False),
     sa.Column('title', sa.Text(), nullable=False),
-    sa.Column('published_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('published_at', caigou.models.types.AwareDateTime(timezone=True), nullable=True),
     sa.Column('region_code', sa.String(length=12), nullable=True),
     sa.Column('region_name', sa.String(length=100), nullable=False),
     sa.Column('buyer', sa.Text(), nullable=False),
     sa.Column('agency', sa.Text(), nullable=False),
     sa.Column('project_code', sa.String(length=200), nullable=False),
-    sa.Column('budget_cny', models.types.Money(precision=18, scale=2), nullable=True),
-    sa.Column('award_cny', models.types.Money(precision=18, scale=2), nullable=True),
+    sa.Column('budget_cny', caigou.models.types.Money(precision=18, scale=2), nullable=True),
+    sa.Column('award_cny', caigou.models.types.Money(precision=18, scale=2), nullable=True),
     sa.Column('body_text', sa.Text(), nullable=False),
     sa.Column('fields', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('line_items', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('warnings', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('raw_sha256', sa.String(length=64), nullable=False),
-    sa.Column('first_seen_at', models.types.AwareDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('first_seen_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_notices_source_id_sources')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notices')),
     sa.UniqueConstraint('source_id', 'source_key', name=op.f('uq_notices_source_id_source_key'))
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('source_id', sa.Integer(), nullable=False),
     sa.Column('query_key', sa.String(length=500), nullable=False),
     sa.Column('until_date', sa.Date(), nullable=False),
-    sa.Column('updated_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['source_id'], ['sources.id'], name=op.f('fk_watermarks_source_id_sources')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_watermarks')),
     sa.UniqueConstraint('source_id', 'query_key', name=op.f('uq_watermarks_source_id_query_key'))
@@ -105,7 +105,7 @@ def upgrade() -> None:
     sa.Column('notice_id', sa.Integer(), nullable=False),
     sa.Column('raw_sha256', sa.String(length=64), nullable=False),
     sa.Column('snapshot', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('replaced_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('replaced_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_revisions_notice_id_notices'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_revisions'))
     )
@@ -119,7 +119,7 @@ def upgrade() -> None:
     sa.Column('lot', sa.String(length=100), nullable=False),
     sa.Column('name', sa.Text(), nullable=False),
     sa.Column('address', sa.Text(), nullable=False),
-    sa.Column('amount_cny', models.types.Money(precision=18, scale=2), nullable=True),
+    sa.Column('amount_cny', caigou.models.types.Money(precision=18, scale=2), nullable=True),
     sa.Column('amount_text', sa.Text(), nullable=False),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_suppliers_notice_id_notices'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_suppliers'))
@@ -139,8 +139,8 @@ def upgrade() -> None:
     sa.Column('body_zlib', sa.LargeBinary(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
-    sa.Column('first_fetched_at', models.types.AwareDateTime(timezone=True), nullable=False),
-    sa.Column('last_fetched_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('first_fetched_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('last_fetched_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('crawl_run_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['crawl_run_id'], ['crawl_runs.id'], name=op.f('fk_raw_pages_crawl_run_id_crawl_runs')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_raw_pages')),
@@ -157,7 +157,7 @@ def upgrade() -> None:
     sa.Column('raw_page_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('occurred_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('occurred_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['crawl_run_id'], ['crawl_runs.id'], name=op.f('fk_crawl_errors_crawl_run_id_crawl_runs')),
     sa.ForeignKeyConstraint(['raw_page_id'], ['raw_pages.id'], name=op.f('fk_crawl_errors_raw_page_id_raw_pages')),
@@ -170,7 +170,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('notice_id', sa.Integer(), nullable=False),
     sa.Column('raw_page_id', sa.Integer(), nullable=False),
-    sa.Column('parsed_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('parsed_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_pages_notice_id_notices'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['raw_page_id'], ['raw_pages.id'], name=op.f('fk_notice_pages_raw_page_id_raw_pages')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notice_pages')),

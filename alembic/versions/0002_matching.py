@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-import models.types
+import caigou.models.types
 
 revision: str = '0002'
 down_revision: str | None = '0001'
@@ -47,8 +47,8 @@ def upgrade() -> None:
     sa.Column('reasons', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('buyer_type', sa.String(length=40), nullable=False),
     sa.Column('watchlist_version', sa.String(length=64), nullable=False),
-    sa.Column('scored_at', models.types.AwareDateTime(timezone=True), nullable=False),
-    sa.Column('first_matched_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('scored_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('first_matched_at', caigou.models.types.AwareDateTime(timezone=True), nullable=True),
     sa.Column('match_origin', sa.String(length=20), nullable=False),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_scores_notice_id_notices'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('notice_id', name=op.f('pk_notice_scores'))

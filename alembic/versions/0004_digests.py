@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
-import models.types
+import caigou.models.types
 
 revision: str = '0004'
 down_revision: str | None = '0003'
@@ -26,9 +26,9 @@ def upgrade() -> None:
     sa.Column('source', sa.String(length=40), nullable=False),
     sa.Column('condition', sa.String(length=20), nullable=False),
     sa.Column('detail', sa.Text(), nullable=False),
-    sa.Column('raised_at', models.types.AwareDateTime(timezone=True), nullable=False),
-    sa.Column('notified_at', models.types.AwareDateTime(timezone=True), nullable=True),
-    sa.Column('cleared_at', models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('raised_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('notified_at', caigou.models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('cleared_at', caigou.models.types.AwareDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_health_alerts')),
     sa.UniqueConstraint('source', 'condition', 'raised_at', name=op.f('uq_health_alerts_source_condition_raised_at'))
     )
@@ -53,8 +53,8 @@ def upgrade() -> None:
     sa.Column('time_zone', sa.String(length=64), nullable=False),
     sa.Column('skip_when_empty', sa.Boolean(), nullable=False),
     sa.Column('attach_csv', sa.Boolean(), nullable=False),
-    sa.Column('watermark', models.types.AwareDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('watermark', caigou.models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions')),
     sa.UniqueConstraint('name', name=op.f('uq_subscriptions_name'))
     )
@@ -63,7 +63,7 @@ def upgrade() -> None:
     sa.Column('subscription_id', sa.Integer(), nullable=False),
     sa.Column('recipient', sa.String(length=320), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('attempted_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('attempted_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('notice_count', sa.Integer(), nullable=False),
     sa.Column('message_id', sa.String(length=300), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),

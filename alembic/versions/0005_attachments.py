@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import models.types
+import caigou.models.types
 
 revision: str = '0005'
 down_revision: str | None = '0004'
@@ -34,7 +34,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('message', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('text', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('members', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False, server_default='[]'))
-        batch_op.add_column(sa.Column('fetched_at', models.types.AwareDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('fetched_at', caigou.models.types.AwareDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_notice_attachments_download_status'), ['download_status'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_notice_attachments_raw_page_id_raw_pages'), 'raw_pages', ['raw_page_id'], ['id'])
 

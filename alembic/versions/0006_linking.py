@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import models.types
+import caigou.models.types
 
 revision: str = '0006'
 down_revision: str | None = '0005'
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=520), nullable=False),
     sa.Column('project_code', sa.String(length=200), nullable=False),
     sa.Column('buyer', sa.String(length=300), nullable=False),
-    sa.Column('updated_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_procurements')),
     sa.UniqueConstraint('key', name=op.f('uq_procurements_key'))
     )
@@ -40,12 +40,12 @@ def upgrade() -> None:
     sa.Column('procurement_id', sa.Integer(), nullable=True),
     sa.Column('source_id', sa.Integer(), nullable=False),
     sa.Column('notice_type', sa.String(length=20), nullable=False),
-    sa.Column('published_at', models.types.AwareDateTime(timezone=True), nullable=True),
-    sa.Column('first_seen_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', caigou.models.types.AwareDateTime(timezone=True), nullable=True),
+    sa.Column('first_seen_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('code_key', sa.String(length=200), nullable=False),
     sa.Column('title_key', sa.String(length=300), nullable=False),
     sa.Column('buyer_key', sa.String(length=300), nullable=False),
-    sa.Column('linked_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('linked_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['canonical_id'], ['notices.id'], name=op.f('fk_notice_links_canonical_id_notices'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['notice_id'], ['notices.id'], name=op.f('fk_notice_links_notice_id_notices'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['procurement_id'], ['procurements.id'], name=op.f('fk_notice_links_procurement_id_procurements'), ondelete='SET NULL'),

@@ -55,7 +55,7 @@ def _notice_texts(connection: Any) -> Iterator[tuple[int, str]]:
 
 
 def _fill_phrases(connection: Any, statement: str) -> None:
-    from pipelines.search_index import _capped, phrase_tokens
+    from caigou.pipelines.search_index import _capped, phrase_tokens
 
     postgres = connection.dialect.name == "postgresql"
     for notice_id, value in _notice_texts(connection):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import models.types
+import caigou.models.types
 
 revision: str = '0008'
 down_revision: str | None = '0007'
@@ -28,7 +28,7 @@ def upgrade() -> None:
     op.create_table('notice_score_changes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('notice_id', sa.Integer(), nullable=False),
-    sa.Column('changed_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('changed_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.Column('origin', sa.String(length=20), nullable=False),
     sa.Column('old_score', sa.Integer(), nullable=True),
     sa.Column('new_score', sa.Integer(), nullable=False),

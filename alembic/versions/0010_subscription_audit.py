@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import models.types
+import caigou.models.types
 
 revision: str = '0010'
 down_revision: str | None = '0009'
@@ -33,7 +33,7 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=100), nullable=False),
     sa.Column('action', sa.String(length=20), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
-    sa.Column('at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription_events'))
     )
     with op.batch_alter_table('subscription_events', schema=None) as batch_op:
@@ -41,7 +41,7 @@ def upgrade() -> None:
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('created_by', sa.String(length=200), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=300), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('claimed_until', models.types.AwareDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_until', caigou.models.types.AwareDateTime(timezone=True), nullable=True))
     op.execute(sa.text(
         "INSERT INTO subscription_events (subscription_id, name, action, actor, at) "
         f"SELECT id, name, 'created', '{UNKNOWN}', created_at FROM subscriptions"))

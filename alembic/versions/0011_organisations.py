@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import models.types
+import caigou.models.types
 
 revision: str = '0011'
 down_revision: str | None = '0010'
@@ -36,7 +36,7 @@ def upgrade() -> None:
     sa.Column('target_name', sa.Text(), nullable=False),
     sa.Column('reviewer', sa.String(length=80), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisation_decisions'))
     )
     with op.batch_alter_table('organisation_decisions', schema=None) as batch_op:
@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('region_code', sa.String(length=12), nullable=True),
     sa.Column('region_name', sa.String(length=100), nullable=False),
     sa.Column('parent_id', sa.Integer(), nullable=True),
-    sa.Column('created_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['organisations.id'], name=op.f('fk_organisations_parent_id_organisations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations')),
     sa.UniqueConstraint('kind', 'key', name=op.f('uq_organisations_kind_key'))
@@ -93,7 +93,7 @@ def upgrade() -> None:
     sa.Column('entry_id', sa.String(length=200), nullable=False),
     sa.Column('entry_name', sa.Text(), nullable=False),
     sa.Column('matched', sa.Text(), nullable=False),
-    sa.Column('screened_at', models.types.AwareDateTime(timezone=True), nullable=False),
+    sa.Column('screened_at', caigou.models.types.AwareDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_screening_flags'))
     )
     with op.batch_alter_table('screening_flags', schema=None) as batch_op:

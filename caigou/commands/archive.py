@@ -13,10 +13,10 @@ import click
 
 from caigou.context import AppContext, pass_app
 from caigou.filters import NoticeFilters, filter_options
+from caigou.models import REVIEW_FIRST_SCORE, REVIEW_STATUSES
+from caigou.models.errors import CaigouError
 from caigou.safe_text import echo, for_terminal
 from caigou.search import SORTS, search
-from models import REVIEW_FIRST_SCORE, REVIEW_STATUSES
-from models.errors import CaigouError
 
 
 class QueryCommand(click.Command):
@@ -136,7 +136,7 @@ def show(app: AppContext, notice_id: int, as_json: bool) -> None:
         echo(f"  supplier: {supplier['name']} {supplier['lot']} {supplier['amount_cny'] or ''}".rstrip())
     echo(f"score {data['score']}" + "".join(f"\n  - {reason}" for reason in data["reasons"]))
     with app.db.session() as session:  # what re-matches changed (pipelines/matching/store.py)
-        from pipelines.matching.store import changes_since, describe_change
+        from caigou.pipelines.matching.store import changes_since, describe_change
         for change in changes_since(session, notice_id=notice_id):
             echo(f"  rematch: {describe_change(change)}")
     for match in data["matches"]:
@@ -181,8 +181,8 @@ def review(app: AppContext, notice_ids: tuple[int, ...], status: str | None, not
         for notice_id in notice_ids:
             reviews = history(session, notice_id)
             if not reviews:
+                from caigou.models import Notice
                 from caigou.review import ReviewError
-                from models import Notice
                 if session.get(Notice, notice_id) is None:
                     raise ReviewError(f"no notice with ID {notice_id}")
                 echo(f"notice #{notice_id}: not reviewed yet (status new)")
@@ -254,7 +254,7 @@ def user_list(app: AppContext) -> None:
     """List the reviewers."""
     from sqlalchemy import select
 
-    from models import User
+    from caigou.models import User
 
     with app.db.session() as session:
         for account in session.scalars(select(User).order_by(User.name)):

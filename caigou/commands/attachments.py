@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from caigou.commands.crawl import settings_overrides
 from caigou.context import AppContext, pass_app
+from caigou.models import Attachment, Notice
+from caigou.models.errors import CaigouError
+from caigou.pipelines.store import NoticeStore
 from caigou.safe_text import echo
-from models import Attachment, Notice
-from models.errors import CaigouError
-from pipelines.store import NoticeStore
 
 
 @click.group()

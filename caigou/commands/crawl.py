@@ -6,9 +6,9 @@ from typing import Any
 import click
 
 from caigou.context import AppContext, pass_app
+from caigou.crawler.pipelines import ATTACHMENT_MODES
+from caigou.models.errors import CaigouError
 from caigou.safe_text import echo
-from crawler.pipelines import ATTACHMENT_MODES
-from models.errors import CaigouError
 
 
 def configured_attachment_mode(app: AppContext) -> str:
@@ -79,7 +79,7 @@ def crawl(app: AppContext, source: str, since: str | None, until: str | None, ke
     arguments = {"since": since, "until": until, "keyword": list(keywords), "region": region,
                  "type": list(types), "buyer": buyer, "url": list(urls)}
     if redis_url:
-        from crawler.distributed import seed
+        from caigou.crawler.distributed import seed
 
         seeded = seed(source, arguments, app.database_url, redis_url, redis_prefix, overrides)
         click.echo(f"{source}: run {seeded.run_id} seeded with {seeded.requests} requests "
@@ -122,8 +122,8 @@ def worker(app: AppContext, redis_url: str, redis_prefix: str, sources: tuple[st
     if user_agent:
         overrides.setdefault("USER_AGENT", user_agent)
     app.db  # noqa: B018 - migrate (and fail clearly on an unreachable database) before the crawl starts
+    from caigou.crawler.distributed import seeded_runs
     from caigou.crawling import run_workers
-    from crawler.distributed import seeded_runs
 
     runs = seeded_runs(redis_url, redis_prefix, list(sources))
     if not runs:

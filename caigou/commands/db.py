@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from caigou.context import AppContext, catch_up_shown, pass_app, show_progress
-from models.db import Database, current_revision, head_revision
+from caigou.models.db import Database, current_revision, head_revision
 
 
 @click.group()
@@ -38,7 +38,7 @@ def status(app: AppContext) -> None:
 @pass_app
 def reindex(app: AppContext) -> None:
     """Rebuild the full-text index of every notice (after a watchlist or tokenizer change)."""
-    from pipelines.search_index import reindex_archive
+    from caigou.pipelines.search_index import reindex_archive
 
     done = reindex_archive(app.db, progress=lambda done, total: show_progress("reindex", done, total))
     click.echo(f"indexed {done} notices", err=True)
@@ -50,7 +50,7 @@ def relink(app: AppContext) -> None:
     """Recompute every link between notices: copies of one notice on several sources (one publication) and the
     notices of one project (one procurement). Links are derived data: this changes no notice and can be run any
     time (``db upgrade`` runs it for a database stored before linking existed). Progress goes to stderr."""
-    from pipelines.linking import relink as relink_all
+    from caigou.pipelines.linking import relink as relink_all
 
     with app.db.session() as session:
         counts = relink_all(session, progress=lambda done, total: show_progress("relink", done, total))

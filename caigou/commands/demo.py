@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 
 from caigou.context import AppContext, pass_app
-from caigou.demo_data.build import KEYWORDS
 from caigou.crawling import run_crawl
+from caigou.demo_data.build import KEYWORDS
+from caigou.models.db import Database
 from caigou.replay import serving
-from models.db import Database
 
 DEMO_DATA = Path(__file__).resolve().parent.parent / "demo_data" / "ccgp"
 # The sample search pages answer these keywords over June 2024 (see demo_data/build.py).

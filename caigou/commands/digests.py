@@ -11,14 +11,25 @@ from caigou.context import AppContext, pass_app
 from caigou.digest.build import configured_base_url
 from caigou.digest.feed import write_feeds
 from caigou.digest.run import run_digests
-from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
-                                         command_line_actor, delivered_count, get_subscription, history,
-                                         last_sent, recent_deliveries, remove_subscription, removals)
+from caigou.digest.subscriptions import (
+    DEFAULT_TIME,
+    DEFAULT_ZONE,
+    SubscriptionInput,
+    add_subscription,
+    command_line_actor,
+    delivered_count,
+    get_subscription,
+    history,
+    last_sent,
+    recent_deliveries,
+    removals,
+    remove_subscription,
+)
 from caigou.filters import NoticeFilters, filter_options
+from caigou.models import REVIEW_FIRST_SCORE, Subscription
+from caigou.models.errors import CaigouError
+from caigou.models.types import SHANGHAI
 from caigou.safe_text import echo
-from models import REVIEW_FIRST_SCORE, Subscription
-from models.errors import CaigouError
-from models.types import SHANGHAI
 
 
 @click.group()

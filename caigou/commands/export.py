@@ -15,7 +15,7 @@ from caigou.export.importing import check_file, import_file
 from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, MATCH_COLUMNS, Selection
 from caigou.export.writers import write_csv, write_jsonl, write_ocds, write_xlsx
 from caigou.filters import NoticeFilters, filter_options
-from models.errors import CaigouError
+from caigou.models.errors import CaigouError
 
 PROGRESS_FROM = 10_000  # rows: larger exports show progress on stderr
 

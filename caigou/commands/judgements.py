@@ -10,10 +10,10 @@ import click
 from sqlalchemy import select
 
 from caigou.context import AppContext, pass_app
+from caigou.models import Notice, Review, Source
+from caigou.models.errors import CaigouError
 from caigou.review import ReviewInput, add_review, parse_tags
 from caigou.spreadsheet import neutralise, unneutralise
-from models import Notice, Review, Source
-from models.errors import CaigouError
 
 JUDGEMENT_COLUMNS = ("source", "source_id", "notice_id", "title", "status", "note", "tags", "reviewer", "created_at")
 

@@ -9,12 +9,12 @@ from typing import IO
 import click
 
 from caigou.context import AppContext, pass_app
+from caigou.models.errors import CaigouError
+from caigou.pipelines.jsonlines import json_lines
+from caigou.pipelines.matching.checks import check_tokens
+from caigou.pipelines.matching.scoring import MatchInput, Scorer
+from caigou.pipelines.matching.watchlist import configured_paths, load_watchlist, parse_watchlist
 from caigou.safe_text import echo
-from models.errors import CaigouError
-from pipelines.jsonlines import json_lines
-from pipelines.matching.scoring import MatchInput, Scorer
-from pipelines.matching.checks import check_tokens
-from pipelines.matching.watchlist import configured_paths, load_watchlist, parse_watchlist
 
 
 def _paths(app: AppContext, file: str | None) -> list[Path]:
@@ -88,7 +88,7 @@ def eval_(app: AppContext, file: str, split: str | None, watchlist_file: str | N
     """Score labelled notices and print recall and precision at 50, per label and per watchlist category, then
     every miss and every false positive with its reasons. FILE is JSON lines: {"id", "title", "text"?, "buyer"?,
     "label": core|related|irrelevant, "category"?, "split"?}. tests/data/README.md describes the shipped set."""
-    from pipelines.matching.evaluate import evaluate, read_examples
+    from caigou.pipelines.matching.evaluate import evaluate, read_examples
 
     with open(file, "rb") as handle:
         examples = read_examples(handle)
@@ -155,9 +155,9 @@ def rematch(app: AppContext, batch: int, report: bool) -> None:
     # Here, not at the top: `caigou match` shares this module and starts without SQLAlchemy.
     from sqlalchemy import func, select
 
-    from models import Notice
-    from pipelines.matching.store import changes_since, describe_change
-    from pipelines.matching.store import rematch as rematch_archive
+    from caigou.models import Notice
+    from caigou.pipelines.matching.store import changes_since, describe_change
+    from caigou.pipelines.matching.store import rematch as rematch_archive
 
     scorer = Scorer(load_watchlist(tuple(_paths(app, None))))
     with app.db.session() as session:

@@ -11,8 +11,8 @@ import click
 from caigou.commands.export import check_writable
 from caigou.context import AppContext, pass_app
 from caigou.filters import _date
+from caigou.models.errors import CaigouError
 from caigou.reports.render import FORMATS
-from models.errors import CaigouError
 
 _OPTIONS = [
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True,
@@ -112,7 +112,7 @@ def list_(app: AppContext, kind: str) -> None:
     """Every organisation of a kind with its ID, region, parent and the names merged into it, with the reason."""
     from sqlalchemy import select
 
-    from models import Organisation, OrganisationName
+    from caigou.models import Organisation, OrganisationName
 
     with app.db.session() as session:
         names: dict[int, list[OrganisationName]] = {}
@@ -129,8 +129,8 @@ def list_(app: AppContext, kind: str) -> None:
 
 def _decide(app: AppContext, kind: str, action: str, name: str, into: str | None, reviewer: str,
             note: str) -> None:
+    from caigou.pipelines.entities.organisations import decide, relink_organisations
     from caigou.reports.dossier import find_organisation
-    from pipelines.entities.organisations import decide, relink_organisations
 
     with app.db.session() as session:
         subject = find_organisation(session, kind, name)   # the name must be known

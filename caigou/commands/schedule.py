@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from caigou.context import AppContext, pass_app
 from caigou.health import Thresholds, check_health, run_health, source_statuses
+from caigou.models import Delivery, HealthAlert, Subscription
+from caigou.models.types import SHANGHAI, now
 from caigou.safe_text import echo
-from models import Delivery, HealthAlert, Subscription
-from models.types import SHANGHAI, now
 
 
 def _logging() -> None:

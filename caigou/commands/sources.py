@@ -10,9 +10,9 @@ import click
 from sqlalchemy import select
 
 from caigou.context import AppContext, pass_app
-from crawler.project import known_sources, spider_class
-from models import CrawlRun, Source
-from models.types import SHANGHAI
+from caigou.crawler.project import known_sources, spider_class
+from caigou.models import CrawlRun, Source
+from caigou.models.types import SHANGHAI
 
 SECTIONS = ("Domain", "Ways in", "Regions", "Caveats")
 
@@ -33,7 +33,7 @@ def describe(name: str) -> SourceDescription:
     summary, _, rest = doc.partition("\n")
     sections: dict[str, str] = {}
     parts = re.split(r"\*\*([A-Za-z ]+)\*\*:", rest)
-    for title, text in zip(parts[1::2], parts[2::2]):
+    for title, text in zip(parts[1::2], parts[2::2], strict=False):
         sections[title.strip()] = text.strip()
     home = getattr(cls, "home_url", "") or ", ".join(getattr(cls, "allowed_domains", []))
     return SourceDescription(name, home, summary.strip(), sections, tuple(getattr(cls, "covered_provinces", ())))

@@ -269,7 +269,7 @@ def attachment_xlsx(rows: list[list[object]]) -> bytes:
 
 
 def main() -> None:
-    from crawler.parsers.ccgp import build_search_url, channel_url
+    from caigou.crawler.parsers.ccgp import build_search_url, channel_url
 
     manifest: dict[str, object] = {}
     import datetime as dt

@@ -20,11 +20,19 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from caigou.digest.subscriptions import subscription_notices
-from models import (REVIEW_FIRST_SCORE, DeliveredNotice, Delivery, Notice, NoticeLink, NoticeMatch, NoticeScore,
-                    Subscription)
-from models.config import Config
-from models.types import SHANGHAI
-from pipelines.linking import other_copies
+from caigou.models import (
+    REVIEW_FIRST_SCORE,
+    DeliveredNotice,
+    Delivery,
+    Notice,
+    NoticeLink,
+    NoticeMatch,
+    NoticeScore,
+    Subscription,
+)
+from caigou.models.config import Config
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.linking import other_copies
 
 WATERMARK_OVERLAP = dt.timedelta(hours=6)
 BANDS: tuple[tuple[int, str], ...] = (

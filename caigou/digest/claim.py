@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from crawler.crawl_context import process_alive, this_process
-from models import Subscription
-from models.db import Database
-from models.types import now
+from caigou.crawler.crawl_context import process_alive, this_process
+from caigou.models import Subscription
+from caigou.models.db import Database
+from caigou.models.types import now
 
 LEASE = dt.timedelta(minutes=10)  # renewed before each recipient's message: only a stuck run outlives it
 

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from caigou.digest.build import Entry, build_digest
 from caigou.digest.render import html_entry
 from caigou.digest.subscriptions import subscription_notices
+from caigou.models import Notice, NoticeScore, Subscription
+from caigou.models.types import now as current_time
 from caigou.safe_text import http_url, xml_text
-from models import Notice, NoticeScore, Subscription
-from models.types import now as current_time
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_SIZE = 50

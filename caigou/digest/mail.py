@@ -3,15 +3,14 @@ or its environment overrides (``CAIGOU_SMTP_PASSWORD``) and are never stored nor
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
-from models.config import Config
-from models.errors import CaigouError
+from caigou.models.config import Config
+from caigou.models.errors import CaigouError
 
 SECURITY = ("starttls", "tls", "none")
 
@@ -77,7 +76,7 @@ class Mailer:
                     self.smtp.starttls(context=ssl.create_default_context())
             if s.user:
                 self.smtp.login(s.user, s.password)
-        except (OSError, smtplib.SMTPException, socket.timeout) as exc:
+        except (TimeoutError, OSError, smtplib.SMTPException) as exc:
             self.close()
             raise DeliveryError(f"cannot use the SMTP server {self.where}: {_describe(exc)}") from None
 

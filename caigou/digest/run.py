@@ -18,8 +18,8 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Callable
-from email.message import EmailMessage
 from dataclasses import dataclass
+from email.message import EmailMessage
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -30,11 +30,11 @@ from caigou.digest.claim import claim, holder, release
 from caigou.digest.mail import DeliveryError, Mailer, SmtpSettings, mailer
 from caigou.digest.render import email_message, plain_text
 from caigou.digest.subscriptions import get_subscription, local_time, recipient_address
-from models import DeliveredNotice, Delivery, Subscription
-from models.config import Config
-from models.db import Database
-from models.types import SHANGHAI
-from models.types import now as current_time
+from caigou.models import DeliveredNotice, Delivery, Subscription
+from caigou.models.config import Config
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
+from caigou.models.types import now as current_time
 
 logger = logging.getLogger(__name__)
 DEFAULT_REFUSALS = 3

@@ -21,10 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from caigou.filters import NoticeFilters, apply_filters, check_filters
+from caigou.models import DeliveredNotice, Delivery, Subscription, SubscriptionEvent
+from caigou.models.errors import CaigouError
+from caigou.models.types import now
 from caigou.search import fulltext_clause, parse_query
-from models import DeliveredNotice, Delivery, Subscription, SubscriptionEvent
-from models.errors import CaigouError
-from models.types import now
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DATES = ("since", "until")

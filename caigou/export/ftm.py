@@ -24,9 +24,18 @@ from followthemoney.proxy import EntityProxy
 from sqlalchemy import func, select
 
 from caigou.export.rows import Selection
-from models import (Notice, NoticeLink, NoticeOrganisation, Organisation, OrganisationName, Procurement, RawPage,
-                    Source, Supplier)
-from models.db import Database
+from caigou.models import (
+    Notice,
+    NoticeLink,
+    NoticeOrganisation,
+    Organisation,
+    OrganisationName,
+    Procurement,
+    RawPage,
+    Source,
+    Supplier,
+)
+from caigou.models.db import Database
 
 PREFIX = "caigou"
 COUNTRY = "cn"

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from caigou.models import NOTICE_TYPES, Notice, Source
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
+from caigou.pipelines.store import NoticeStore
 from caigou.spreadsheet import unneutralise
-from models import NOTICE_TYPES, Notice, Source
-from models.db import Database
-from models.errors import CaigouError
-from models.types import SHANGHAI
-from pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
-from pipelines.store import NoticeStore
 
 
 class ImportError_(CaigouError):
@@ -312,8 +312,8 @@ def _restore(database: Database, notice_id: int, record: NoticeRecord, states: l
     """What ``NoticeStore.save_notice`` does not take from a file: the attachments' outcomes and text (then the
     notice is matched and indexed again, so what the archive found in an attachment is found again) and the
     times the notice was seen (an import is not a sighting: it must not move ``last_seen_at``)."""
-    from pipelines.matching.store import apply_matches
-    from pipelines.search_index import index_notice
+    from caigou.pipelines.matching.store import apply_matches
+    from caigou.pipelines.search_index import index_notice
 
     with database.session() as session:
         notice = session.get_one(Notice, notice_id)
@@ -322,7 +322,7 @@ def _restore(database: Database, notice_id: int, record: NoticeRecord, states: l
             lasts = [t for t in (before[1], record.last_seen_at) if t is not None]
             notice.first_seen_at, notice.last_seen_at = min(firsts), max(lasts)
         restored = False
-        for attachment, state in zip(sorted(notice.attachments, key=lambda a: a.position), states):
+        for attachment, state in zip(sorted(notice.attachments, key=lambda a: a.position), states, strict=False):
             # An attachment this archive downloaded itself keeps its own outcome (and its archived bytes).
             if attachment.download_status == "ok" or not state.get("download_status"):
                 continue

@@ -5,8 +5,8 @@ import datetime as dt
 import re
 
 from caigou.filters import TIBETAN_AREAS, NoticeFilters
-from pipelines.regions import region_by_code
-from pipelines.text import CJK
+from caigou.pipelines.regions import region_by_code
+from caigou.pipelines.text import CJK
 
 _UNSAFE = re.compile(rf"[^\w{CJK}-]+")
 MAX_LENGTH = 80

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeEngine
 
 from caigou.export.rows import Selection
-from models.db import Database
-from models.errors import CaigouError
-from models.types import AwareDateTime, Money
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
+from caigou.models.types import AwareDateTime, Money
 
 # Tables keyed by notice: copied for the selected notices only.
 NOTICE_TABLES = ("notices", "notice_links", "notice_scores", "notice_suppliers", "notice_attachments",
@@ -98,7 +98,7 @@ def write_public(database: Database, selection: Selection, output: str, with_rev
                  progress: Callable[[int], None] | None = None) -> int:
     """Write the selected notices and their public neighbours to a new SQLite file; returns the notices written.
     The file is written under a temporary name and renamed at the end, so a failed export leaves nothing behind."""
-    import models  # registers every table on Base.metadata
+    from caigou import models  # registers every table on Base.metadata
 
     target = check_target(output)
     partial = target.with_name(target.name + ".partial")
@@ -146,7 +146,7 @@ def write_public(database: Database, selection: Selection, output: str, with_rev
 
 
 def _source_columns(table: Table) -> list[Column[Any]]:
-    import models
+    from caigou import models
 
     original = models.Base.metadata.tables[table.name]
     return [original.c[column.name] for column in table.columns]
@@ -154,7 +154,7 @@ def _source_columns(table: Table) -> list[Column[Any]]:
 
 def _notice_batches(database: Database, selection: Selection) -> Iterable[list[int]]:
     """The selected notice IDs in keyset pages (the export's filters and order)."""
-    from models import Notice
+    from caigou.models import Notice
 
     last_id = 0
     while True:

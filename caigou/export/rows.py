@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Select, func, null, select
 
 from caigou.filters import NoticeFilters, check_filters
-from models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
-from models.db import Database
-from pipelines.linking import group_key
+from caigou.models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
+from caigou.models.db import Database
+from caigou.pipelines.linking import group_key
 
 # Order is the CSV/XLSX column order and the JSON key order. Never reorder or rename: users' scripts read them.
 COLUMNS = (

@@ -25,14 +25,23 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import (Attachment, Notice, NoticeLink, NoticeOrganisation, NoticeScore, Organisation,
-                    OrganisationName, RawPage, Supplier)
-from models.errors import CaigouError
-from pipelines.entities.brands import Maker, find_maker, makers, notice_brands
-from pipelines.entities.names import name_key, similar
-from models.types import SHANGHAI, now
-from pipelines.regions import code_prefix, region_by_code
-from pipelines.text import text_key
+from caigou.models import (
+    Attachment,
+    Notice,
+    NoticeLink,
+    NoticeOrganisation,
+    NoticeScore,
+    Organisation,
+    OrganisationName,
+    RawPage,
+    Supplier,
+)
+from caigou.models.errors import CaigouError
+from caigou.models.types import SHANGHAI, now
+from caigou.pipelines.entities.brands import Maker, find_maker, makers, notice_brands
+from caigou.pipelines.entities.names import name_key, similar
+from caigou.pipelines.regions import code_prefix, region_by_code
+from caigou.pipelines.text import text_key
 
 CAPACITY_KEYS = ("reactions", "cards", "instruments")
 KIND_LABELS = {"buyer": "Buyer", "supplier": "Supplier", "brand": "Brand", "region": "Region"}
@@ -259,7 +268,7 @@ def build(session: Session, kind: str, subject: str, notice_ids: Iterable[int], 
             for k in key(line):
                 keyed.setdefault(k, []).append(line)
         tallies = [tally(label(k), members) for k, members in keyed.items()]
-        for t, k in zip(tallies, keyed):
+        for t, k in zip(tallies, keyed, strict=False):
             t.extra = {"id": k} if extra is None else extra(k)
         return sorted(tallies, key=lambda t: (-(t.award_cny + t.budget_cny), t.label))
 
@@ -357,7 +366,7 @@ def brand_dossier(session: Session, wanted: str) -> Dossier:
     if maker is None:
         known = ", ".join(m.name for m in makers())
         raise CaigouError(f"no brand or maker named {wanted!r} (known: {known})")
-    from models import NoticeMatch
+    from caigou.models import NoticeMatch
 
     ids = set(session.scalars(select(NoticeMatch.notice_id).where(NoticeMatch.term.in_(maker.terms)).distinct()))
     details = {"Maker": maker.name, "Country": maker.country.upper(),

@@ -13,9 +13,9 @@ from pygal.style import Style
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from caigou.models import Notice
+from caigou.pipelines.regions import Region, code_prefix, region_by_code, regions
 from caigou.reports.dossier import CAPACITY_KEYS, Line, Tally, build, purchase_year, tally, within
-from models import Notice
-from pipelines.regions import Region, code_prefix, region_by_code, regions
 
 MEASURES = ("count", "money", "capacity")
 

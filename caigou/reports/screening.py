@@ -17,10 +17,10 @@ from pathlib import Path
 from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
-from models import Organisation, OrganisationName, ScreeningFlag
-from models.errors import CaigouError
-from pipelines.entities.names import name_key, similar
-from pipelines.text import text_key
+from caigou.models import Organisation, OrganisationName, ScreeningFlag
+from caigou.models.errors import CaigouError
+from caigou.pipelines.entities.names import name_key, similar
+from caigou.pipelines.text import text_key
 
 # FtM schemata an organisation can be on a list as (people and vessels are never buyers or suppliers).
 ORGANISATION_SCHEMATA = {"Organization", "Company", "PublicBody", "LegalEntity"}

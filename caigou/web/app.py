@@ -34,6 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from caigou import __version__
 from caigou.labels import notice_type_label
+from caigou.models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES
+from caigou.models.db import Database
 from caigou.notice_view import NotFound
 from caigou.safe_text import http_url
 from caigou.search import highlight
@@ -41,8 +43,6 @@ from caigou.web import entities
 from caigou.web.pages import page
 from caigou.web.security import LoginRequired, LoginThrottle, WebSettings, session_and_headers
 from caigou.web.views import accounts, api, exports, notices, review, search, subscriptions
-from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES
-from models.db import Database
 
 HERE = Path(__file__).parent
 ROUTERS = (accounts.router, search.router, notices.router, review.router, exports.router, subscriptions.router,

@@ -9,13 +9,13 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from caigou.models.errors import CaigouError
+from caigou.pipelines.regions import region_by_code
 from caigou.reports.dossier import Dossier, dossier, find_organisation
 from caigou.reports.regions import MEASURES, chart, has_children, region_years, series
 from caigou.reports.render import as_csv, as_json, html, html_body
 from caigou.web.pages import database_of, page
 from caigou.web.security import require_reader
-from models.errors import CaigouError
-from pipelines.regions import region_by_code
 
 DOWNLOADS = {"html": ("text/html; charset=utf-8", html), "csv": ("text/csv; charset=utf-8", as_csv),
              "json": ("application/json", as_json)}

@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse
 
 from caigou.filters import FilterError, NoticeFilters, filters_from_params
 from caigou.labels import HTML_LANG, translate
+from caigou.models import REVIEW_FIRST_SCORE
+from caigou.models.db import Database
 from caigou.search import SORTS
 from caigou.web.security import WebSettings, user_of
-from models import REVIEW_FIRST_SCORE
-from models.db import Database
 
 PAGE_SIZE = 20
 MAX_PAGE = 500                   # deep paging is what exports are for

@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from caigou.accounts import session_user
-from models.config import Config
+from caigou.models.config import Config
 
 HSTS = "max-age=31536000; includeSubDomains"
 SESSION_COOKIE = "caigou_session"

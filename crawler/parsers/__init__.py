@@ -17,7 +17,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
-from crawler.parsers.common import ParseError
+from caigou.crawler.parsers.common import ParseError
 
 logger = logging.getLogger(__name__)
 

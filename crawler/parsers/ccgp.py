@@ -15,12 +15,22 @@ from urllib.parse import urlencode, urljoin
 
 from bs4 import Comment, Doctype, NavigableString, Tag
 
-from crawler.items import AttachmentItem, NoticeItem, SupplierItem
-from crawler.parsers.common import (ParseError, _split_label, cell_text, code_after_label, labelled_cells, links,
-                                    name_in_section, soup_of, text_of, value_after_label)
-from pipelines.normalise import NormaliseError, notice_type_from_label, parse_money, unit_in_label
-from pipelines.regions import places_in, region_by_code, resolve_region
-from pipelines.text import clean_text, fold_text, label_key, squeeze_cjk
+from caigou.crawler.items import AttachmentItem, NoticeItem, SupplierItem
+from caigou.crawler.parsers.common import (
+    ParseError,
+    _split_label,
+    cell_text,
+    code_after_label,
+    labelled_cells,
+    links,
+    name_in_section,
+    soup_of,
+    text_of,
+    value_after_label,
+)
+from caigou.pipelines.normalise import NormaliseError, notice_type_from_label, parse_money, unit_in_label
+from caigou.pipelines.regions import places_in, region_by_code, resolve_region
+from caigou.pipelines.text import clean_text, fold_text, label_key, squeeze_cjk
 
 __all__ = ["Lot", "NoticeBody", "ParseError", "block_reason", "build_search_url", "channel_url", "parse_body",
            "parse_channel_page", "parse_detail", "parse_search_page", "source_key_from_url"]

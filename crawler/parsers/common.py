@@ -11,10 +11,10 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
-from crawler.items import AttachmentItem, SupplierItem
-from pipelines.normalise import unit_in_label
-from pipelines.regions import Region, region_by_code
-from pipelines.text import clean_text, label_key, squeeze_cjk
+from caigou.crawler.items import AttachmentItem, SupplierItem
+from caigou.pipelines.normalise import unit_in_label
+from caigou.pipelines.regions import Region, region_by_code
+from caigou.pipelines.text import clean_text, label_key, squeeze_cjk
 
 
 class ParseError(ValueError):

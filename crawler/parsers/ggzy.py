@@ -11,12 +11,24 @@ from urllib.parse import urljoin
 
 from bs4 import Tag
 
-from crawler.items import NoticeItem, SupplierItem
-from crawler.parsers.common import (ListPage, ListRow, NoticeFacts, ParseError, attachment_links, cell_text, links,
-                                    load_json, looks_like_html, notice_facts, soup_of, text_of, yuan_text)
-from pipelines.normalise import notice_type_from_label, unit_in_label
-from pipelines.text import clean_text, label_key, squeeze_cjk
-from pipelines.text import CJK
+from caigou.crawler.items import NoticeItem, SupplierItem
+from caigou.crawler.parsers.common import (
+    ListPage,
+    ListRow,
+    NoticeFacts,
+    ParseError,
+    attachment_links,
+    cell_text,
+    links,
+    load_json,
+    looks_like_html,
+    notice_facts,
+    soup_of,
+    text_of,
+    yuan_text,
+)
+from caigou.pipelines.normalise import notice_type_from_label, unit_in_label
+from caigou.pipelines.text import CJK, clean_text, label_key, squeeze_cjk
 
 BASE_URL = "https://www.ggzy.gov.cn"
 LIST_URL = f"{BASE_URL}/information/pubTradingInfo/getTradList"

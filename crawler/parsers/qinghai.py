@@ -12,10 +12,18 @@ import datetime as dt
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
-from crawler.items import AttachmentItem, NoticeItem
-from crawler.parsers import ccgp
-from crawler.parsers.common import ListPage, ListRow, ParseError, district_region, load_json, notice_facts, soup_of
-from pipelines.text import clean_text, squeeze_cjk
+from caigou.crawler.items import AttachmentItem, NoticeItem
+from caigou.crawler.parsers import ccgp
+from caigou.crawler.parsers.common import (
+    ListPage,
+    ListRow,
+    ParseError,
+    district_region,
+    load_json,
+    notice_facts,
+    soup_of,
+)
+from caigou.pipelines.text import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-qinghai.gov.cn"
 PAGE_SIZE = 15  # what the site's own list page asks for

@@ -12,12 +12,21 @@ import re
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
-from crawler.items import AttachmentItem, NoticeItem
-from crawler.parsers import xizang
-from crawler.parsers.common import ListPage, ListRow, ParseError, district_region, load_json, notice_facts, soup_of, \
-    text_of, yuan_text
-from pipelines.regions import Region
-from pipelines.text import clean_text, squeeze_cjk
+from caigou.crawler.items import AttachmentItem, NoticeItem
+from caigou.crawler.parsers import xizang
+from caigou.crawler.parsers.common import (
+    ListPage,
+    ListRow,
+    ParseError,
+    district_region,
+    load_json,
+    notice_facts,
+    soup_of,
+    text_of,
+    yuan_text,
+)
+from caigou.pipelines.regions import Region
+from caigou.pipelines.text import clean_text, squeeze_cjk
 
 BASE_URL = "https://www.ccgp-sichuan.gov.cn"
 API = f"{BASE_URL}/gpcms/rest/web/v2"

@@ -9,10 +9,20 @@ import re
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
-from crawler.items import AttachmentItem, NoticeItem
-from crawler.parsers.common import (ListPage, ListRow, ParseError, cell_text, links, load_json, notice_facts,
-                                    soup_of, text_of, yuan_text)
-from pipelines.text import clean_text, squeeze_cjk
+from caigou.crawler.items import AttachmentItem, NoticeItem
+from caigou.crawler.parsers.common import (
+    ListPage,
+    ListRow,
+    ParseError,
+    cell_text,
+    links,
+    load_json,
+    notice_facts,
+    soup_of,
+    text_of,
+    yuan_text,
+)
+from caigou.pipelines.text import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-xizang.gov.cn"
 LIST_PATH = "/freecms/rest/v1/notice/selectInfoMoreChannel.do"

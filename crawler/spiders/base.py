@@ -29,10 +29,10 @@ import datetime as dt
 import hashlib
 import logging
 import sys
-from urllib.parse import urlsplit
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -40,14 +40,14 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.attachments import AttachmentFetching
-from crawler.items import CrawlErrorItem, NoticeItem
-from crawler.parsers.common import ParseError
-from models import NOTICE_TYPES
-from models.errors import CaigouError
-from models.types import SHANGHAI
-from pipelines.normalise import parse_date_arg
-from pipelines.regions import region_by_code, resolve_region
+from caigou.crawler.attachments import AttachmentFetching
+from caigou.crawler.items import CrawlErrorItem, NoticeItem
+from caigou.crawler.parsers.common import ParseError
+from caigou.models import NOTICE_TYPES
+from caigou.models.errors import CaigouError
+from caigou.models.types import SHANGHAI
+from caigou.pipelines.normalise import parse_date_arg
+from caigou.pipelines.regions import region_by_code, resolve_region
 
 logger = logging.getLogger(__name__)
 

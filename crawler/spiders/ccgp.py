@@ -8,12 +8,12 @@ from typing import Any, ClassVar, Literal
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import NoticeItem
-from crawler.parsers import ccgp as site
-from crawler.parsers.common import ListPage, ListRow
-from crawler.spiders.patterns import JsonListSpider, ListWindow
-from pipelines.normalise import NormaliseError, parse_published
-from pipelines.regions import region_by_code
+from caigou.crawler.items import NoticeItem
+from caigou.crawler.parsers import ccgp as site
+from caigou.crawler.parsers.common import ListPage, ListRow
+from caigou.crawler.spiders.patterns import JsonListSpider, ListWindow
+from caigou.pipelines.normalise import NormaliseError, parse_published
+from caigou.pipelines.regions import region_by_code
 
 # Normalised notice type → the search's bidType codes (中标 and 成交 are both awards).
 BID_TYPES: dict[str, tuple[int, ...]] = {

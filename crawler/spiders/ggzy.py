@@ -8,12 +8,12 @@ from typing import Any, ClassVar, Literal
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import NoticeItem
-from crawler.parsers import ggzy as site
-from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
-from crawler.spiders.base import StopCrawl
-from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.regions import region_by_code
+from caigou.crawler.items import NoticeItem
+from caigou.crawler.parsers import ggzy as site
+from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
+from caigou.crawler.spiders.base import StopCrawl
+from caigou.crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
+from caigou.pipelines.regions import region_by_code
 
 
 class GgzySpider(JsonListSpider):

@@ -30,11 +30,11 @@ from typing import Any, ClassVar, Literal
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import CrawlErrorItem, NoticeItem
-from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
-from crawler.spiders.base import NoticeSpider, StopCrawl, unreadable_page
-from pipelines.normalise import NormaliseError, notice_type_from_label, parse_published
-from pipelines.regions import region_by_code
+from caigou.crawler.items import CrawlErrorItem, NoticeItem
+from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
+from caigou.crawler.spiders.base import NoticeSpider, StopCrawl, unreadable_page
+from caigou.pipelines.normalise import NormaliseError, notice_type_from_label, parse_published
+from caigou.pipelines.regions import region_by_code
 
 logger = logging.getLogger(__name__)
 

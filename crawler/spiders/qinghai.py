@@ -10,14 +10,14 @@ import scrapy
 from scrapy.http import JsonRequest, Response
 from scrapy.settings import BaseSettings
 
-from crawler.browser import browser_settings
-from crawler.items import NoticeItem
-from crawler.parsers import qinghai as site
-from crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
-from crawler.spiders.base import StopCrawl
-from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.normalise import notice_type_from_label
-from pipelines.regions import code_prefix
+from caigou.crawler.browser import browser_settings
+from caigou.crawler.items import NoticeItem
+from caigou.crawler.parsers import qinghai as site
+from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
+from caigou.crawler.spiders.base import StopCrawl
+from caigou.crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
+from caigou.pipelines.normalise import notice_type_from_label
+from caigou.pipelines.regions import code_prefix
 
 
 class ZcySpider(JsonListSpider):

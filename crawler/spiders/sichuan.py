@@ -15,13 +15,13 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 
-from crawler.browser import browser_settings, in_page_meta
-from crawler.items import CrawlErrorItem, NoticeItem
-from crawler.parsers import sichuan as site
-from crawler.parsers.common import ListPage, ListRow, json_block_reason
-from crawler.spiders.base import StopCrawl
-from crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
-from pipelines.regions import code_prefix
+from caigou.crawler.browser import browser_settings, in_page_meta
+from caigou.crawler.items import CrawlErrorItem, NoticeItem
+from caigou.crawler.parsers import sichuan as site
+from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason
+from caigou.crawler.spiders.base import StopCrawl
+from caigou.crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
+from caigou.pipelines.regions import code_prefix
 
 
 def interactive() -> bool:

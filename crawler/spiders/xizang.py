@@ -7,10 +7,10 @@ from typing import ClassVar, Literal
 import scrapy
 from scrapy.http import Response
 
-from crawler.items import NoticeItem
-from crawler.parsers import xizang as site
-from crawler.parsers.common import ListPage
-from crawler.spiders.patterns import JsonListSpider, ListWindow
+from caigou.crawler.items import NoticeItem
+from caigou.crawler.parsers import xizang as site
+from caigou.crawler.parsers.common import ListPage
+from caigou.crawler.spiders.patterns import JsonListSpider, ListWindow
 
 
 class XizangSpider(JsonListSpider):

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import NoticeMatch
+from caigou.models import NoticeMatch
 
 MAKERS_FILE = Path(__file__).with_name("makers.toml")
 

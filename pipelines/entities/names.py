@@ -18,8 +18,8 @@ from functools import cache
 
 from rapidfuzz import fuzz, process
 
-from pipelines.regions import Region, regions, short_region_name
-from pipelines.text import text_key
+from caigou.pipelines.regions import Region, regions, short_region_name
+from caigou.pipelines.text import text_key
 
 SIMILAR = 90          # rapidfuzz ratio (0–100) from which two keys are one organisation
 MIN_SIMILAR_LENGTH = 8  # shorter keys are never merged by similarity: one character is too much of them

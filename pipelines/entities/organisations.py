@@ -15,14 +15,12 @@ A sub-unit's bureau (那曲市公安局 for 那曲市公安局刑侦支队) is a
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from models import Notice, NoticeOrganisation, Organisation, OrganisationDecision, OrganisationName
-from pipelines.entities.names import NameKey, display, name_key, similar
-from pipelines.text import text_key
+from caigou.models import Notice, NoticeOrganisation, Organisation, OrganisationDecision, OrganisationName
+from caigou.pipelines.entities.names import NameKey, display, name_key, similar
+from caigou.pipelines.text import text_key
 
 SPLIT_PREFIX = "="   # an organisation a reviewer split out: its key is the name's, marked so no rule key equals it
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipelines.matching.matcher import Matcher
-from pipelines.matching.text import normalise
-from pipelines.matching.watchlist import Problem, Watchlist
-from pipelines.text import has_cjk
+from caigou.pipelines.matching.matcher import Matcher
+from caigou.pipelines.matching.text import normalise
+from caigou.pipelines.matching.watchlist import Problem, Watchlist
+from caigou.pipelines.text import has_cjk
 
 # Contexts a spelling must come out of jieba whole in: between common words, as notices use it.
 TOKEN_CONTEXTS = ("采购{}一批", "关于{}项目的", "公安局{}和")

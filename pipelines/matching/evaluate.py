@@ -13,11 +13,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from models.errors import CaigouError
-from models.constants import REVIEW_FIRST_SCORE
-from pipelines.jsonlines import json_lines
-from pipelines.matching.scoring import FORENSIC_BAND, MatchInput, MatchResult, Scorer
-from pipelines.matching.watchlist import CATEGORIES
+from caigou.models.constants import REVIEW_FIRST_SCORE
+from caigou.models.errors import CaigouError
+from caigou.pipelines.jsonlines import json_lines
+from caigou.pipelines.matching.scoring import FORENSIC_BAND, MatchInput, MatchResult, Scorer
+from caigou.pipelines.matching.watchlist import CATEGORIES
 
 LABELS = ("core", "related", "irrelevant")
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import ahocorasick
 
-from pipelines.matching.text import normalise
-from pipelines.matching.watchlist import Term, Watchlist, spelling_variants
-from pipelines.text import has_cjk, jieba_han_only
+from caigou.pipelines.matching.text import normalise
+from caigou.pipelines.matching.watchlist import Term, Watchlist, spelling_variants
+from caigou.pipelines.text import has_cjk, jieba_han_only
 
 # jieba's own block pattern (jieba.re_han_default): segmentation never crosses these blocks' edges.
 BLOCK = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+")

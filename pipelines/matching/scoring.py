@@ -16,13 +16,13 @@ from typing import Any, NamedTuple
 
 import ahocorasick
 
-from models.constants import REVIEW_FIRST_SCORE
-from pipelines.matching.matcher import Hit, Matcher
-from pipelines.matching.text import normalise, normalise_with_offsets, original_span
-from pipelines.matching.watchlist import FORENSIC, Term, Watchlist
-from pipelines.normalise import YUAN_PER_UNIT
-from pipelines.regions import is_tibetan_area, places_in
-from pipelines.text import is_cjk
+from caigou.models.constants import REVIEW_FIRST_SCORE
+from caigou.pipelines.matching.matcher import Hit, Matcher
+from caigou.pipelines.matching.text import normalise, normalise_with_offsets, original_span
+from caigou.pipelines.matching.watchlist import FORENSIC, Term, Watchlist
+from caigou.pipelines.normalise import YUAN_PER_UNIT
+from caigou.pipelines.regions import is_tibetan_area, places_in
+from caigou.pipelines.text import is_cjk
 
 FIRST_TERM = {"strong": 40, "medium": 20, "weak": 5}
 MORE_TERMS = {"strong": 10, "medium": 5, "weak": 2}  # each further distinct term, up to three of a tier
@@ -219,7 +219,7 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
     return [into or None for into in found]
 
 
-def capacity(found: Sequence["FoundMatch"]) -> dict[str, Any]:
+def capacity(found: Sequence[FoundMatch]) -> dict[str, Any]:
     """What a notice buys, summed: reactions (boxes × 人份/盒, or 人份), cards (张 of consumables), instruments
     (台/套 of equipment) and money (单价 × count, else the amount). Summed within a field over distinct lines, then
     the largest field taken, because title, body, items and attachments usually restate the same purchase. Within a
@@ -402,7 +402,7 @@ class Scorer:
             mapped, offsets = normalise_with_offsets(raw)
             if mapped != text:  # cannot happen (tests compare both on random text); never cut a wrong snippet
                 raise AssertionError(f"normalise and normalise_with_offsets disagree on {raw[:80]!r}")
-            for hit, quantity in zip(hits, quantities(text, hits, raw, offsets)):
+            for hit, quantity in zip(hits, quantities(text, hits, raw, offsets), strict=False):
                 start, end = original_span(offsets, raw, hit.start, hit.end)
                 found.append(FoundMatch(hit.term.term, raw[start:end], hit.term.category, hit.term.tier,
                                         field_name, start, end, _snippet(raw, start, end, self._words), quantity))

@@ -15,12 +15,12 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from models import REVIEW_FIRST_SCORE, Notice, NoticeMatch, NoticeScore, NoticeScoreChange
-from models.config import load_config
-from models.db import Database
-from models.types import now
-from pipelines.matching.scoring import MatchInput, MatchResult, Scorer
-from pipelines.matching.watchlist import configured_paths, load_watchlist
+from caigou.models import REVIEW_FIRST_SCORE, Notice, NoticeMatch, NoticeScore, NoticeScoreChange
+from caigou.models.config import load_config
+from caigou.models.db import Database
+from caigou.models.types import now
+from caigou.pipelines.matching.scoring import MatchInput, MatchResult, Scorer
+from caigou.pipelines.matching.watchlist import configured_paths, load_watchlist
 
 
 @cache
@@ -57,7 +57,7 @@ def archive_parts(name: str, text: str, members: list[dict[str, Any]]) -> dict[s
     pieces = _MEMBER_HEAD.split(text)
     parts: dict[str, str] = {name: pieces[0]} if pieces[0].strip() else {}
     current = name
-    for member, body in zip(pieces[1::2], pieces[2::2]):
+    for member, body in zip(pieces[1::2], pieces[2::2], strict=False):
         if member in known:
             current = f"{name}/{member}"
             parts[current] = body

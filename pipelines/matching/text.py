@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from pipelines.text import IDEOGRAPHS, is_cjk
+from caigou.pipelines.text import IDEOGRAPHS, is_cjk
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212]")
 # NFKC changes neither ASCII nor CJK ideographs, so only the runs of other characters (full-width forms,
@@ -70,7 +70,7 @@ def normalise_with_offsets(text: str | None) -> tuple[str, list[int]]:
     if len(lowered) != len(chars):
         # A character whose lower case is longer (İ → i̇): lengths one by one, but the text folded as a whole, as
         # normalise does (final sigma depends on its neighbours, not its length).
-        sources = [source for char, source in zip(chars, sources) for _ in char.lower()]
+        sources = [source for char, source in zip(chars, sources, strict=False) for _ in char.lower()]
     if _DASHES.search(lowered):
         lowered = _DASHES.sub("-", lowered)
     out: list[str] = []

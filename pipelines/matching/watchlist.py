@@ -10,8 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from models.errors import CaigouError
-from pipelines.matching.text import normalise
+from caigou.models.errors import CaigouError
+from caigou.pipelines.matching.text import normalise
 
 # importlib.resources: a Path in a checkout, a zip member in a Scrapyd egg (both read alike).
 DEFAULT_PATH = resources.files(__package__).joinpath("watchlist.toml")
@@ -215,7 +215,7 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
         watchlist.laboratory_buyers += [str(m) for m in laboratory.get("buyers", [])]
         laboratory_sources += [(str(path), _line_quoting(text, str(m))) for m in laboratory.get("buyers", [])]
     buyer_types = {t.term for t in watchlist.buyer_types}
-    for name, (source, line) in zip(watchlist.laboratory_buyers, laboratory_sources):
+    for name, (source, line) in zip(watchlist.laboratory_buyers, laboratory_sources, strict=False):
         if name not in buyer_types:
             problems.append(Problem(source, line, f"laboratory buyer {name!r} is not a buyer-type term"))
     watchlist.version = digest.hexdigest()[:16]

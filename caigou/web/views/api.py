@@ -7,14 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from caigou.filters import MATCH_CATEGORIES
+from caigou.models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
 from caigou.notice_view import notice_detail, notice_dict
 from caigou.review import review_dict
 from caigou.search import SORTS, search
 from caigou.web.pages import MAX_PAGE, PAGE_SIZE, base_url, database_of, selection
 from caigou.web.security import require_reader
-from models import NOTICE_TYPES, REVIEW_FIRST_SCORE, REVIEW_STATUSES
-from models.db import Database
-from models.errors import CaigouError
 
 router = APIRouter(dependencies=[Depends(require_reader)])
 

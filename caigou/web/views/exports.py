@@ -13,11 +13,11 @@ from fastapi.responses import Response, StreamingResponse
 from caigou.export.naming import export_filename
 from caigou.export.rows import COLUMNS, COMPACT_COLUMNS, Selection
 from caigou.export.writers import csv_chunks, write_xlsx
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
+from caigou.models.types import SHANGHAI
 from caigou.web.pages import database_of, selection
 from caigou.web.security import require_reader
-from models.db import Database
-from models.errors import CaigouError
-from models.types import SHANGHAI
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 

@@ -9,13 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from caigou.filters import filters_from_params
+from caigou.models import REVIEW_FIRST_SCORE
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
 from caigou.notice_view import archived_page, notice_detail, sanitised_html
 from caigou.search import SORTS, search
 from caigou.web.pages import PAGE_SIZE, database_of, page
 from caigou.web.security import require_reader
-from models import REVIEW_FIRST_SCORE
-from models.db import Database
-from models.errors import CaigouError
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(require_reader)])
 CONTEXT_WINDOW = 200             # hits read around a notice for previous / next / next unreviewed

@@ -6,11 +6,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
+from caigou.models.db import Database
 from caigou.notice_view import NotFound, valid_id
 from caigou.review import ReviewError, ReviewInput, add_review, parse_tags
 from caigou.web.pages import database_of
 from caigou.web.security import csrf_checked, posted_form, reviewer
-from models.db import Database
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_checked)])
 

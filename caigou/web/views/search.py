@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse
 
 from caigou.export.rows import Selection
 from caigou.filters import FilterError, NoticeFilters, filters_to_params
+from caigou.models.db import Database
+from caigou.models.types import SHANGHAI
 from caigou.search import SORTS, QueryError, search
 from caigou.web.pages import PAGE_SIZE, database_of, page, page_number, params_of, read_selection
 from caigou.web.security import require_reader
-from models.db import Database
-from models.types import SHANGHAI
 
 router = APIRouter(include_in_schema=False)
 

@@ -17,17 +17,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from caigou.digest.feed import atom_feed
-from caigou.digest.subscriptions import (DEFAULT_TIME, DEFAULT_ZONE, SubscriptionInput, add_subscription,
-                                         delivered_count, delivery_count, history, last_sent, recent_deliveries,
-                                         removals, remove_subscription, web_actor)
+from caigou.digest.subscriptions import (
+    DEFAULT_TIME,
+    DEFAULT_ZONE,
+    SubscriptionInput,
+    add_subscription,
+    delivered_count,
+    delivery_count,
+    history,
+    last_sent,
+    recent_deliveries,
+    removals,
+    remove_subscription,
+    web_actor,
+)
 from caigou.filters import MATCH_CATEGORIES, TIBETAN_AREAS, filters_from_params, known_sources
+from caigou.models import REVIEW_FIRST_SCORE, Subscription
+from caigou.models.db import Database
+from caigou.models.errors import CaigouError
 from caigou.notice_view import valid_id
+from caigou.pipelines.regions import regions
 from caigou.web.pages import base_url, database_of, page, params_of, settings_of
 from caigou.web.security import csrf_checked, posted_form, require_login, require_reader, reviewer, same_text
-from models import REVIEW_FIRST_SCORE, Subscription
-from models.db import Database
-from models.errors import CaigouError
-from pipelines.regions import regions
 
 router = APIRouter(include_in_schema=False)
 
