@@ -1,5 +1,6 @@
 """Alembic environment: the engine comes from caigou (``config.attributes['engine']``), or from
-``CAIGOU_DATABASE_URL`` / the configuration file when alembic is run by hand (``alembic -c alembic.ini upgrade head``)."""
+``CAIGOU_DATABASE_URL`` / the configuration file when alembic is run by hand (``alembic -c alembic.ini upgrade
+head``)."""
 from __future__ import annotations
 
 import caigou.models as models

@@ -138,7 +138,8 @@ def stage_costs(url: str, body: bytes, pages: int = 200) -> dict[str, float]:
 
     items = timed("parse (bs4 + lxml)", [lambda u=u, b=b: parse_detail(b, u) for u, b in copies])
     records = timed("normalise", [lambda i=i: record_from_item(i) for i in items])
-    inputs = [MatchInput(title=r.title, body=r.body_text, buyer=r.buyer, suppliers="; ".join(s.name for s in r.suppliers),
+    inputs = [MatchInput(title=r.title, body=r.body_text, buyer=r.buyer,
+                         suppliers="; ".join(s.name for s in r.suppliers),
                          items=[], attachments={}, region_code=r.region_code) for r in records]
     timed("match and score", [lambda m=m: scorer.score(m) for m in inputs])
     timed("index tokens (jieba)", [lambda r=r: search_tokens(f"{r.title} {r.buyer} {r.body_text}", for_index=True)

@@ -44,7 +44,8 @@ def build(path: Path, count: int) -> None:
             ids = range(offset + 1, min(count, offset + 20_000) + 1)
             connection.execute(insert(Notice), [{
                 "id": i, "source_id": 1, "source_key": str(i), "url": f"http://www.ccgp.gov.cn/t_{i}.htm",
-                "notice_type": "award", "notice_type_label": "中标公告", "title": f"{BUYERS[i % 5]}设备采购项目{i}中标公告",
+                "notice_type": "award", "notice_type_label": "中标公告",
+                "title": f"{BUYERS[i % 5]}设备采购项目{i}中标公告",
                 "published_at": start + dt.timedelta(minutes=i), "region_code": "540600", "region_name": "那曲市",
                 "buyer": BUYERS[i % 5], "agency": "西藏某招标代理有限公司", "project_code": f"P-{i}",
                 "budget_cny": None, "award_cny": None, "body_text": "采购内容：遗传分析仪一台。" * rng.randint(1, 5),
@@ -106,7 +107,8 @@ def main() -> None:
     print(f"caigou export csv:  {seconds:8.1f} s  {args.notices / seconds:10,.0f} rows/s")
     print(f"sqlite3 -csv:       {reference:8.1f} s  {args.notices / reference:10,.0f} rows/s")
     print(f"ratio:              {seconds / reference:8.2f}×  (target ≤ 3×)")
-    print(f"peak memory:        {small_peak:.0f} MB at {args.notices // 10:,} notices, {peak:.0f} MB at {args.notices:,}")
+    print(f"peak memory:        {small_peak:.0f} MB at {args.notices // 10:,} notices, "
+          f"{peak:.0f} MB at {args.notices:,}")
 
 
 if __name__ == "__main__":

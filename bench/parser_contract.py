@@ -10,6 +10,7 @@ import argparse
 import collections
 import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -20,34 +21,43 @@ from caigou.crawler.parsers.common import ParseError  # noqa: E402
 from tests.test_parser_contract import ALL_READERS, answers  # noqa: E402
 
 
+def fuzz(name: str, reader: Callable[..., object], examples: int,
+         raw: collections.Counter[tuple[str, str]]) -> tuple[int, int]:
+    """Feed one reader ``examples`` hostile answers; count in ``raw`` what the unwrapped reader raised other than
+    ParseError. Returns (inputs, how often the wrapped reader still did)."""
+    original = inspect.unwrap(reader)
+    rest = list(inspect.signature(original).parameters)[1:]
+    arguments = ["detail" if n == "kind" else "http://www.example.gov.cn/info/2024/a.html" for n in rest]
+    inputs, held = 0, 0
+
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(answer=answers)
+    def run(answer: bytes) -> None:
+        nonlocal inputs, held
+        inputs += 1
+        for function in (original, reader):
+            try:
+                function(answer, *arguments)
+            except ParseError:
+                pass
+            except Exception as exc:  # noqa: BLE001 - what is being counted
+                if function is original:
+                    raw[(name, type(exc).__name__)] += 1
+                else:
+                    held += 1
+
+    run()
+    return inputs, held
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=150, help="inputs per reader")
     examples = parser.parse_args().examples
     inputs, raw, held = 0, collections.Counter[tuple[str, str]](), 0
     for param in ALL_READERS:
-        reader, name = param.values[0], param.id
-        original = inspect.unwrap(reader)
-        rest = list(inspect.signature(original).parameters)[1:]
-        arguments = ["detail" if n == "kind" else "http://www.example.gov.cn/info/2024/a.html" for n in rest]
-
-        @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-        @given(answer=answers)
-        def run(answer: bytes) -> None:
-            nonlocal inputs, held
-            inputs += 1
-            for function in (original, reader):
-                try:
-                    function(answer, *arguments)
-                except ParseError:
-                    pass
-                except Exception as exc:  # noqa: BLE001 - what is being counted
-                    if function is original:
-                        raw[(name, type(exc).__name__)] += 1
-                    else:
-                        held += 1
-
-        run()
+        fed, still = fuzz(param.id, param.values[0], examples, raw)
+        inputs, held = inputs + fed, held + still
     print(f"{inputs} inputs over {len(ALL_READERS)} readers")
     print(f"as written: {sum(raw.values())} raised other than ParseError")
     for (name, kind), count in sorted(raw.items()):

@@ -56,7 +56,8 @@ BUYERS = [("{city}公安局", 3), ("{city}公安局刑侦支队", 1), ("{city}�
 ITEMS = [("遗传分析仪", 0.3), ("Y-STR扩增试剂盒", 0.3), ("DNA提取试剂盒", 0.3), ("采血卡", 0.3), ("二代测序仪", 0.2),
          ("荧光定量PCR仪", 2), ("人脸识别门禁系统", 2), ("监控摄像机", 5), ("办公家具", 15), ("电脑及打印机", 15),
          ("道路养护服务", 10), ("物业管理服务", 15), ("校服", 8), ("医用病床", 6)]
-BOILERPLATE = ("本项目采购内容为{item}，数量若干，具体技术参数详见采购文件。供应商资格要求：具有独立承担民事责任的能力。"
+BOILERPLATE = ("本项目采购内容为{item}，数量若干，具体技术参数详见采购文件。"
+               "供应商资格要求：具有独立承担民事责任的能力。"
                "采购人：{buyer}。项目所在地：{city}。")
 
 
@@ -277,7 +278,8 @@ def postgres(url: str, sizes: list[int], runs: int, keep: bool) -> None:
         first, last = sizes[0], sizes[-1]
         print(f"\np95 growth from {first:,} to {last:,} notices ({last / first:.0f}× the notices); "
               "target p95 ≤ 200 ms at the largest size")
-        for (label, _, _, p95_first, _, _), (_, hits, _, p95_last, _, _) in zip(results[first], results[last], strict=False):
+        pairs = zip(results[first], results[last], strict=False)
+        for (label, _, _, p95_first, _, _), (_, hits, _, p95_last, _, _) in pairs:
             verdict = "met" if p95_last <= 200 else "NOT met"
             print(f"{label:32} {p95_first:>8.1f} → {p95_last:>8.1f} ms ({p95_last / p95_first:.1f}×, {hits:,} hits) "
                   f"{verdict}")
@@ -291,7 +293,8 @@ def postgres(url: str, sizes: list[int], runs: int, keep: bool) -> None:
         admin.dispose()
 
 
-PG_SETTINGS = ("shared_buffers", "work_mem", "effective_cache_size", "random_page_cost", "max_parallel_workers_per_gather")
+PG_SETTINGS = ("shared_buffers", "work_mem", "effective_cache_size", "random_page_cost",
+               "max_parallel_workers_per_gather")
 
 
 def main() -> None:

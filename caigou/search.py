@@ -1,6 +1,7 @@
 """Full-text search in Chinese over the archive, with filters, facets, sorting and highlighting.
 
-Query syntax: words (all must occur; ``AND`` between them may be written), ``"exact phrases"`` (their characters in this order, in any field, any
+Query syntax: words (all must occur; ``AND`` between them may be written), ``"exact phrases"`` (their characters
+in this order, in any field, any
 case or width, spaces and punctuation ignored), ``-excluded`` words or phrases, and ``OR`` between
 alternatives: ``遗传分析仪 公安 -医院``, ``"DNA数据库" OR Y-STR``. Words are cut by the index's own jieba
 tokenizer, so 公安 finds 公安厅. A malformed query raises ``QueryError`` with a one-line message.

@@ -40,7 +40,8 @@ class NoticeItem:
     budget_text: str = ""            # e.g. "￥56.980000 万元（人民币）"
     award_text: str = ""
     suppliers: list[SupplierItem] = field(default_factory=list)
-    line_items: list[dict[str, str]] = field(default_factory=list)  # 主要标的信息 rows: name, brand, model, quantity, unit_price
+    # 主要标的信息 rows: name, brand, model, quantity, unit_price
+    line_items: list[dict[str, str]] = field(default_factory=list)
     body_text: str = ""
     fields: dict[str, str] = field(default_factory=dict)            # every other labelled field, label → value
     attachments: list[AttachmentItem] = field(default_factory=list)

@@ -51,7 +51,8 @@ DOWNLOADER_MIDDLEWARES = {
     "caigou.crawler.middlewares.BlockPageMiddleware": 560,  # after RetryMiddleware (550) sees the response
     "caigou.crawler.middlewares.MetaRefreshGuardMiddleware": 585,  # between HttpCompression (590) and MetaRefresh (580)
     "caigou.crawler.middlewares.RedirectGuardMiddleware": 610,  # before RedirectMiddleware (600) follows a 3xx
-    "caigou.crawler.browser.BrowserJsonMiddleware": 990,  # next to the downloader: every other part sees the JSON itself
+    # next to the downloader: every other part sees the JSON itself
+    "caigou.crawler.browser.BrowserJsonMiddleware": 990,
 }
 SPIDER_MIDDLEWARES = {
     "caigou.crawler.middlewares.UnreadablePageMiddleware": 60,  # any exception of a callback: a recorded parse error

@@ -28,13 +28,15 @@ class NoticeMatch(Base):
     matched_text: Mapped[str] = mapped_column(String(200))           # the alias as it occurred (original text)
     category: Mapped[str] = mapped_column(String(40), index=True)
     tier: Mapped[str] = mapped_column(String(10))                    # strong | medium | weak
-    field: Mapped[str] = mapped_column(String(200))                  # title | body | buyer | suppliers | items | attachment:NAME
+    # title | body | buyer | suppliers | items | attachment:NAME
+    field: Mapped[str] = mapped_column(String(200))
     # Offsets into the field's original text (as published: full width, case and spaces kept), and the snippet
     # cut from it; matching itself runs on the normalised text (pipelines/matching/text.py maps back).
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     snippet: Mapped[str] = mapped_column(Text)
-    quantity: Mapped[dict[str, Any] | None] = mapped_column()        # e.g. {"count": 15, "unit": "盒", "per_unit": 200, "per_unit_unit": "人份/盒"}
+    # e.g. {"count": 15, "unit": "盒", "per_unit": 200, "per_unit_unit": "人份/盒"}
+    quantity: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class NoticeScore(Base):

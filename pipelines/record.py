@@ -1,6 +1,7 @@
 """``NoticeRecord``: a notice normalised and ready to store, whatever source or file it came from.
 
-Spiders' items become records in ``pipelines.normalise.record_from_item``; imports (JSON Lines, CSV) build records too, so
+Spiders' items become records in ``pipelines.normalise.record_from_item``; imports (JSON Lines, CSV) build
+records too, so
 every way in reaches the store through this one shape.
 """
 from __future__ import annotations

@@ -93,3 +93,34 @@ def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{path}")
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
+    """The web interface on a real socket over the browser tests' archive: its address and the archive's IDs."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from caigou.web.app import create_app
+    from caigou.web.security import WebSettings
+    from tests.digest_data import free_port
+    from tests.web_data import build_archive
+
+    database = Database(f"sqlite:///{tmp_path / 'web.db'}")
+    ids = build_archive(database)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(database, WebSettings(secret_key="browser-test-secret")),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            pytest.fail("the web server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", ids
+    server.should_exit = True
+    thread.join(10)
+    database.dispose()

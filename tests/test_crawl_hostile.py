@@ -137,8 +137,8 @@ def test_a_notice_the_database_cannot_take_is_recorded_not_lost(db: Database) ->
     server = ReplayServer().start()
     try:
         server.add(sichuan.detail_url(bad), Reply(
-            ('{{"code":"200","data":{{"id":"{}","title":"\\ud800甘孜州公安局DNA试剂采购","noticeTime":"2024-06-15 15:00:00",'
-             '"content":"{}"}}}}'.format(bad, content)).encode("utf-8"), content_type="application/json"))
+            (f'{{"code":"200","data":{{"id":"{bad}","title":"\\ud800甘孜州公安局DNA试剂采购","noticeTime":"2024-06-15 15:00:00",'
+             f'"content":"{content}"}}}}').encode(), content_type="application/json"))
         server.add(sichuan.detail_url(good), json_reply({"code": "200", "data": {
             "id": good, "title": "甘孜州公安局DNA试剂采购", "noticeTime": "2024-06-15 15:00:00", "content": content}}))
         result = crawl(db.url, "sichuan", "--attachments", "off", "--url", sichuan.detail_url(bad),

@@ -121,7 +121,7 @@ def test_two_workers_store_every_notice_once_into_one_run(pg: Database, redis_pr
     assert not portal.requests  # seeding fetches nothing
     workers = [start_worker(pg, redis_prefix, portal.url) for _ in range(2)]
     results = [finish(worker) for worker in workers]
-    for code, out, err in results:
+    for code, _out, err in results:
         assert code == 0, err
     stored = notices(pg)
     assert sorted(stored) == sorted(KEYS)  # every notice, each once

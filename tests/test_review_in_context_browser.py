@@ -12,7 +12,6 @@ from sqlalchemy import select
 from caigou.models import Review, Subscription
 from caigou.models.db import Database
 from tests.crawling import chromium_or_skip
-from tests.test_web_browser import served  # noqa: F401 - the fixture
 from tests.web_data import PASSWORD
 
 

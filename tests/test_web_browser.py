@@ -2,40 +2,10 @@
 on a real socket (uvicorn). Skipped when Chromium is missing, unless CAIGOU_REQUIRE_BROWSER=1 (as in .ci/run)."""
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import uvicorn
-
-from caigou.models.db import Database
-from caigou.web.app import create_app
-from caigou.web.security import WebSettings
 from tests.crawling import chromium_or_skip
-from tests.digest_data import free_port
-from tests.web_data import PASSWORD, build_archive
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, int]]]:
-    database = Database(f"sqlite:///{tmp_path / 'web.db'}")
-    ids = build_archive(database)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(database, WebSettings(secret_key="browser-test-secret")),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("the web server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", ids
-    server.should_exit = True
-    thread.join(10)
-    database.dispose()
+from tests.web_data import PASSWORD
 
 
 def test_an_investigator_searches_reads_reviews_and_downloads(served: tuple[str, dict[str, int]],

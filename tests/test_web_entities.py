@@ -10,7 +10,6 @@ from sqlalchemy import text
 from caigou.models.db import Database
 from tests.crawling import chromium_or_skip
 from tests.test_web import client_for, log_in
-from tests.test_web_browser import served  # noqa: F401 - the fixture: the app on a real socket
 from tests.web_data import PASSWORD, build_archive
 
 

@@ -104,7 +104,8 @@ def show(app: AppContext, name: str, limit: int) -> None:
             echo(f"query:       {sub.query}")
         echo(f"filters:     {json.dumps(sub.filters, ensure_ascii=False)}")
         echo(f"delivery:    {sub.delivery_time} {sub.time_zone}"
-                   f"{'' if sub.skip_when_empty else ', also on empty days'}{', CSV attached' if sub.attach_csv else ''}")
+                   f"{'' if sub.skip_when_empty else ', also on empty days'}"
+                   f"{', CSV attached' if sub.attach_csv else ''}")
         echo(f"watermark:   {sub.watermark.isoformat() if sub.watermark else '(none: backlog included)'}")
         echo(f"delivered:   {delivered_count(session, sub)} notice deliveries")
         for event in history(session, sub):

@@ -325,7 +325,7 @@ def sections(entries: list[Entry]) -> list[tuple[str, list[Entry]]]:
     """Updates first (the reader knows the project), then the score bands, highest first; empty ones left out."""
     out: list[tuple[str, list[Entry]]] = [(UPDATES, [e for e in entries if e.update_of])]
     fresh = [e for e in entries if not e.update_of]
-    for floor, label in BANDS:
+    for _floor, label in BANDS:
         out.append((label, sorted((e for e in fresh if band(e.score) == label),
                                   key=lambda e: (-e.score, e.published or dt.date.min))))
     return [(label, group) for label, group in out if group]

@@ -153,10 +153,12 @@ def html_text(digest: Digest) -> str:
            '<body style="font-family: sans-serif; max-width: 50em">',
            f"<h1>{escape(subject(digest))}</h1>"]
     if digest.empty:
-        out.append("<p>Nothing new matched this subscription since the last digest. 自上次摘要以来没有新的匹配公告。</p>")
+        out.append("<p>Nothing new matched this subscription since the last digest. "
+                   "自上次摘要以来没有新的匹配公告。</p>")
     else:
         out.append('<table id="summary" border="1" cellpadding="3" style="border-collapse: collapse">'
-                   "<tr><th>Score</th><th>Date 日期</th><th>Title 标题</th><th>Buyer 采购人</th><th>Region 地区</th></tr>")
+                   "<tr><th>Score</th><th>Date 日期</th><th>Title 标题</th><th>Buyer 采购人</th>"
+                   "<th>Region 地区</th></tr>")
         for _, entries in digest.sections:
             for entry in entries:
                 score, date, title, buyer, region = (escape(v) for v in _summary_row(entry))

@@ -3,7 +3,8 @@
 For each subscription, under its lock (caigou.digest.claim: one run at a time per subscription, across processes),
 and each recipient: build the digest of the candidates this recipient has not had, claim the delivery and its
 notices in one commit, send it as its own message (recipients do not see each other), and mark the delivery sent
-once the server accepted it (a refusal releases the claim). The subscription's watermark advances only when every recipient is up to date,
+once the server accepted it (a refusal releases the claim). The subscription's watermark advances only when
+every recipient is up to date,
 so a server that is down or refuses a recipient leaves it where it was and the next run delivers the backlog; the
 delivery log keeps the recipients that did get it from getting it twice.
 

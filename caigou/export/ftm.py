@@ -85,7 +85,7 @@ def entities(database: Database, selection: Selection) -> Iterator[EntityProxy]:
             links = {row.notice_id: row for row in session.scalars(select(NoticeLink).where(
                 NoticeLink.notice_id.in_(chunk)))}
             procurement_keys = dict(session.execute(select(Procurement.id, Procurement.key).where(
-                Procurement.id.in_({l.procurement_id for l in links.values() if l.procurement_id}))).all())
+                Procurement.id.in_({link.procurement_id for link in links.values() if link.procurement_id}))).all())
             parties = list(session.scalars(select(NoticeOrganisation).where(NoticeOrganisation.notice_id.in_(chunk))))
             organisations = {o.id: o for o in session.scalars(select(Organisation).where(
                 Organisation.id.in_({p.organisation_id for p in parties})))}

@@ -75,7 +75,8 @@ def notice_row(values: Any, suppliers: list[Any], score: Any, matches: list[Any]
         "project_code": project_code, "budget_cny": budget, "award_cny": award,
         "suppliers": [s.name for s in suppliers] if suppliers else [],
         "supplier_details": [{"name": s.name, "lot": s.lot, "address": s.address,
-                              "amount_cny": float(s.amount_cny) if s.amount_cny is not None and s.amount_cny.is_finite() else None,
+                              "amount_cny": (float(s.amount_cny)
+                                             if s.amount_cny is not None and s.amount_cny.is_finite() else None),
                               "amount_text": s.amount_text} for s in suppliers] if suppliers else [],
         "score": score.score if score else 0, "reasons": list(score.reasons or ()) if score else [],
         "matched_terms": list(dict.fromkeys(m.term for m in matches)) if matches else [],

@@ -320,7 +320,8 @@ def _context_before(table: Tag) -> tuple[str, str]:
         heading = _LOT_HEADING.match(line)
         if heading:
             # 包号：3 names lot 3, as the labelled lines do.
-            lot = re.sub(r"^(?:包号|标包号|包组编号|分包号)[:：]", "", (heading.group(1) + heading.group(2)).replace(" ", ""))
+            label = (heading.group(1) + heading.group(2)).replace(" ", "")
+            lot = re.sub(r"^(?:包号|标包号|包组编号|分包号)[:：]", "", label)
             break
         if _SECTION_HEADING.match(line) or seen >= 4:
             break
@@ -454,7 +455,8 @@ def _cell_pair(cell: Tag) -> tuple[str, str]:
 # Labelled lines, by what the label introduces. Labels match with either width of colon and bracket and with any
 # white space between their characters (供 应 商 名 称 ：).
 _LINE_LABELS = {
-    "lot": ("包号", "包组编号", "标包号", "标包编号", "分包号", "合同包号", "标段号", "标项号", "包组", "标包", "合同包",
+    "lot": ("包号", "包组编号", "标包号", "标包编号", "分包号", "合同包号", "标段号", "标项号", "包组", "标包",
+            "合同包",
             "标项"),
     "lot_name": ("包组名称", "包名称", "标包名称", "分包名称", "合同包名称", "标项名称", "标段名称"),
     "supplier": ("中标(成交)供应商名称", "中标供应商名称", "成交供应商名称", "供应商名称", "中标人名称", "中标供应商",
@@ -499,7 +501,7 @@ def _lots_from_lines(text: str) -> list[Lot]:
             if kind == "lot":
                 if not value:
                     continue
-                existing = next((l for l in lots if _lot_key(l.lot) == _lot_key(value)), None)
+                existing = next((known for known in lots if _lot_key(known.lot) == _lot_key(value)), None)
                 lot = existing or Lot(lot=value)
                 if existing is None:
                     lots.append(lot)

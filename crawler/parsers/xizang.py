@@ -60,7 +60,8 @@ def source_key_from_url(url: str) -> str | None:
 def parse_list(body: bytes | str, page_url: str) -> ListPage:
     answer = load_json(body, "notice list")
     if not isinstance(answer, dict) or "data" not in answer:
-        raise ParseError(f"the notice list has no data (code {answer.get('code') if isinstance(answer, dict) else '?'})")
+        code = answer.get("code") if isinstance(answer, dict) else "?"
+        raise ParseError(f"the notice list has no data (code {code})")
     if str(answer.get("code", "200")) not in {"200", "0"}:
         raise ParseError(f"the notice list answered code {answer.get('code')}: {answer.get('msg', '')}")
     rows = []
@@ -72,7 +73,8 @@ def parse_list(body: bytes | str, page_url: str) -> ListPage:
             continue
         published = fields.get("f_noticeTime") or record.get("addtimeStr") or str(record.get("addtime") or "")
         listing = {"buyer": fields.get("f_purchaser", ""), "agency": fields.get("f_agency", ""),
-                   "budget_text": yuan_text(fields.get("f_budget")), "notice_type_label": fields.get("f_noticeTypeName", ""),
+                   "budget_text": yuan_text(fields.get("f_budget")),
+                   "notice_type_label": fields.get("f_noticeTypeName", ""),
                    "project_code": fields.get("f_openTenderCode", ""),
                    "region_text": fields.get("f_regionName") or record.get("regionName") or ""}
         rows.append(ListRow(url=urljoin(BASE_URL + "/", href), key=key, title=squeeze_cjk(record.get("title", "")),

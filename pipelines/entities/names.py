@@ -8,7 +8,8 @@
   A name that goes on after its bureau (那曲市公安局刑侦支队, …公安局物证鉴定所) is a **sub-unit** of that bureau.
 * **Suppliers**: company suffixes (有限公司, 股份有限公司, 有限责任公司, Co., Ltd.) are dropped.
 * Names still different are compared with rapidfuzz (``SIMILAR``): a name this close to a known organisation's key
-  of the same kind joins it, with the score as its reason — but never when the two differ in a number (digits or Chinese numerals) or a place.
+  of the same kind joins it, with the score as its reason — but never when the two differ in a number (digits or
+  Chinese numerals) or a place.
 """
 from __future__ import annotations
 

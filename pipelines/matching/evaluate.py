@@ -141,7 +141,8 @@ class Evaluation:
         for label in LABELS:
             group = self.of_label(label)
             flagged = sum(s.flagged for s in group)
-            line = f"  {label:<10} {flagged:>5} of {len(group):>5} score {REVIEW_FIRST_SCORE}+ ({_percent(flagged, len(group))})"
+            share = _percent(flagged, len(group))
+            line = f"  {label:<10} {flagged:>5} of {len(group):>5} score {REVIEW_FIRST_SCORE}+ ({share})"
             if label == "core":
                 line += "  ← recall"
             if label == "related":
@@ -151,7 +152,8 @@ class Evaluation:
             lines.append(line)
         flagged = self.flagged
         lines.append(f"  precision at {REVIEW_FIRST_SCORE}: {sum(s.example.label == 'core' for s in flagged)} of "
-                     f"{len(flagged)} flagged are core ({_percent(len(flagged) - len(self.false_positives), len(flagged))})")
+                     f"{len(flagged)} flagged are core "
+                     f"({_percent(len(flagged) - len(self.false_positives), len(flagged))})")
         lines.append("by watchlist category:   core  recall   flagged  precision")
         for category, (core, core_flagged, flagged_count, flagged_core) in self.by_category().items():
             lines.append(f"  {category:<22}{core:>5}  {_percent(core_flagged, core):>6}   {flagged_count:>7}  "

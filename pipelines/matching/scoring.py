@@ -190,7 +190,8 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
         money_spans.append((match.start("number"), match.end()))
         if owner is None or "amount_cny" in found[owner]:
             continue
-        value = (Decimal(match.group("number").replace(",", "")) * YUAN_PER_UNIT[match.group("unit")]).quantize(Decimal("0.01"))
+        number = Decimal(match.group("number").replace(",", ""))
+        value = (number * YUAN_PER_UNIT[match.group("unit")]).quantize(Decimal("0.01"))
         found[owner]["amount_cny"] = str(value)
         found[owner]["amount_label"] = match.group("label") or ""
     hit_spans = [(hit.start, hit.end) for hit in hits]

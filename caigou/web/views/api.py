@@ -16,6 +16,12 @@ from caigou.search import SORTS, search
 from caigou.web.pages import MAX_PAGE, PAGE_SIZE, base_url, database_of, selection
 from caigou.web.security import require_reader
 
+# The filters' help, as /openapi.json documents them.
+TYPE_HELP = f"Notice type: {', '.join(NOTICE_TYPES)}; repeatable."
+CATEGORY_HELP = f"Matched a term of this category: {', '.join(MATCH_CATEGORIES)}; repeatable."
+STATUS_HELP = f"Current review status: {', '.join(REVIEW_STATUSES)}; repeatable."
+DEFAULT_MIN_SCORE = str(REVIEW_FIRST_SCORE)
+
 router = APIRouter(dependencies=[Depends(require_reader)])
 
 
@@ -34,17 +40,14 @@ def api_search(
                                                   "`tibetan` for every Tibetan area; repeatable."),
         source: list[str] = Query([], description="Source name (ccgp, xizang, ggzy, qinghai, sichuan); "
                                                   "repeatable."),
-        type_: list[str] = Query([], alias="type", description=f"Notice type: {', '.join(NOTICE_TYPES)}; "
-                                                               "repeatable."),
+        type_: list[str] = Query([], alias="type", description=TYPE_HELP),
         buyer: str = Query("", description="The buyer's name contains this text."),
         supplier: str = Query("", description="A supplier's name contains this text."),
         term: list[str] = Query([], description="Matched this watchlist term or alias; repeatable."),
-        category: list[str] = Query([], description=f"Matched a term of this category: "
-                                                    f"{', '.join(MATCH_CATEGORIES)}; repeatable."),
-        min_score: str = Query(str(REVIEW_FIRST_SCORE), description="Score at least this, 0–100; empty for "
-                                                                    "every notice, scored or not."),
-        status: list[str] = Query([], description=f"Current review status: {', '.join(REVIEW_STATUSES)}; "
-                                                  "repeatable."),
+        category: list[str] = Query([], description=CATEGORY_HELP),
+        min_score: str = Query(DEFAULT_MIN_SCORE, description="Score at least this, 0–100; empty for "
+                                                                 "every notice, scored or not."),
+        status: list[str] = Query([], description=STATUS_HELP),
         database: Database = Depends(database_of),
 ) -> dict[str, Any]:
     """Full-text query and filters as query parameters (each documented below; a misspelt filter value is a
