@@ -136,3 +136,27 @@ def tibetan_region_prefixes() -> list[str]:
     prefixes = {code_prefix(region.code) for region in regions() if region.tibetan == "yes"}
     # A county inside an already-listed prefecture adds nothing.
     return sorted(p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes))
+
+
+@cache
+def _divisions() -> dict[str, list[str]]:
+    """Every prefecture and county of China (data/divisions.csv): name → codes."""
+    names: dict[str, list[str]] = {}
+    with resources.files(__package__).joinpath("data", "divisions.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(line for line in handle if not line.startswith("#")):
+            names.setdefault(row["name"], []).append(row["code"])
+    return names
+
+
+def prefecture_of(county: str, province_code: str) -> str | None:
+    """The prefecture a county of this province belongs to (甘南县 in 黑龙江 → 齐齐哈尔市), or None where the name
+    is not a county there, or names two (the national table knows prefectures and counties; regions.csv only the
+    Tibetan areas)."""
+    divisions = _divisions()
+    codes = [code for code in divisions.get(county, []) if code[:2] == province_code[:2] and code[4:] != "00"]
+    if len(codes) != 1:
+        return None
+    prefecture = codes[0][:4] + "00"
+    name = next((name for name, found in divisions.items() if prefecture in found), None)
+    # A municipality's districts sit under a placeholder (市辖区, 县), not a prefecture.
+    return None if name in (None, "市辖区", "县") else name

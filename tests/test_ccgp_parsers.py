@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from caigou.crawler.parsers import ccgp
 from caigou.crawler.parsers.ccgp import (
     ParseError,
     block_reason,
@@ -19,6 +20,7 @@ from caigou.crawler.parsers.ccgp import (
     source_key_from_url,
 )
 from caigou.pipelines.normalise import parse_money, parse_published, record_from_item
+from caigou.pipelines.regions import prefecture_of
 from tests import ccgp_truth
 
 SAMPLES = Path(__file__).resolve().parent.parent / "caigou" / "demo_data" / "ccgp"
@@ -148,17 +150,22 @@ def test_every_sample_detail_parses() -> None:
 
 # ------------------------------------------------------------------------------------------------ real pages of 2026
 
-# The one true value not reached: 甘南县 is in 齐齐哈尔市, which the page prints only as the agency's address (with no
-# word tying the county to it) and the project's region table does not list counties outside Tibetan areas.
-KNOWN_MISSES = {"ccgp_event_heilongjiang_project_correction.html region"}
-
-
 def test_every_real_page_parses_to_its_true_values(shared_dir: Path) -> None:
     """Every true value read by hand from the eight 2026 pages (medchan-truth.json), field by field."""
     matching, checked, wrong = ccgp_truth.score(shared_dir)
-    unexpected = [line for line in wrong if " ".join(line.split(" ")[:2]).rstrip(":") not in KNOWN_MISSES]
-    assert unexpected == []
-    assert checked >= 280 and matching == checked - len(KNOWN_MISSES)
+    assert wrong == []
+    assert checked >= 280 and matching == checked
+
+
+def test_a_county_takes_its_prefecture_only_where_the_page_names_it() -> None:
+    """甘南县 is in 齐齐哈尔市 (the national table of divisions); the prefecture is added where the page names it
+    somewhere (an address), never where it does not, and a municipality's districts get no placeholder."""
+    assert prefecture_of("甘南县", "23") == "齐齐哈尔市"
+    assert prefecture_of("甘南县", "62") is None          # no county of that name in Gansu (甘南 is a prefecture)
+    assert prefecture_of("东丽区", "12") is None          # Tianjin's districts sit under 市辖区
+    named = ccgp._region_text("甘南县", ["黑龙江省某某局", "齐齐哈尔市龙沙区卜奎大街"])
+    assert named == "黑龙江省 齐齐哈尔市 甘南县"
+    assert ccgp._region_text("甘南县", ["黑龙江省某某局", "哈尔滨市南岗区"]) == "黑龙江省 甘南县"
 
 
 def test_real_failed_lot_keeps_its_reason(shared_dir: Path) -> None:

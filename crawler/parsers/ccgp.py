@@ -29,7 +29,7 @@ from caigou.crawler.parsers.common import (
     value_after_label,
 )
 from caigou.pipelines.normalise import NormaliseError, notice_type_from_label, parse_money, unit_in_label
-from caigou.pipelines.regions import places_in, region_by_code, resolve_region
+from caigou.pipelines.regions import places_in, prefecture_of, region_by_code, resolve_region
 from caigou.pipelines.text import clean_text, fold_text, label_key, squeeze_cjk
 
 __all__ = ["Lot", "NoticeBody", "ParseError", "block_reason", "build_search_url", "channel_url", "parse_body",
@@ -770,6 +770,13 @@ def _region_text(stated: str, texts: list[str]) -> str:
         if prefecture and prefecture.group(1) not in (stated, province.name if province else ""):
             parts.append(prefecture.group(1))
             break
+    else:
+        # Not printed before the county, but named elsewhere on the page (an address) and, says the national table,
+        # the county's own: 甘南县 with an agency in 齐齐哈尔市 → 黑龙江省 齐齐哈尔市 甘南县. A prefecture the page does
+        # not name is not added (林口县 with an agency in 哈尔滨市 stays 黑龙江省 林口县).
+        known = prefecture_of(stated, province.code) if province else None
+        if known and known != stated and any(known in (text or "") for text in texts):
+            parts.append(known)
     return " ".join([*parts, stated])
 
 
