@@ -51,7 +51,7 @@ def holds_parse_contract(function: F) -> F:
 
 def readers(module: ModuleType) -> dict[str, Callable[..., Any]]:
     """A portal module's readers: its own public functions whose first parameter is the answer."""
-    found = {}
+    found: dict[str, Callable[..., Any]] = {}
     for name, function in vars(module).items():
         if name.startswith("_") or not inspect.isfunction(function):
             continue

@@ -41,6 +41,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from caigou.crawler.attachments import AttachmentFetching
+from caigou.crawler.failures import error_name, http_error_response
 from caigou.crawler.items import CrawlErrorItem, NoticeItem
 from caigou.crawler.parsers.common import ParseError
 from caigou.models import NOTICE_TYPES
@@ -255,7 +256,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         if failure.check(HttpError):  # before IgnoreRequest, which it subclasses
             # Scrapy's HttpErrorMiddleware turns a 404 or a 5xx (after its retries) into an IgnoreRequest; it is
             # a page of the window not read, so it must count, or the watermark would pass over it.
-            response = failure.value.response
+            response = http_error_response(failure)
             message = f"HTTP {response.status} for a {request.meta.get('page_kind', 'detail')} page"
             self.crawler.stats.inc_value("caigou/http_errors")
             count_failed_page(self.crawler.stats, request)
@@ -267,12 +268,12 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         if failure.check(IgnoreRequest):
             return  # already counted where it was decided (stored notice, block page given up)
         # The first line: a browser's errors go on with a multi-line call log.
-        reason = (failure.getErrorMessage() or failure.type.__name__).strip().splitlines()[0]
+        reason = (failure.getErrorMessage() or error_name(failure)).strip().splitlines()[0]
         self.crawler.stats.inc_value("caigou/download_errors")
-        self.crawler.stats.set_value("caigou/last_download_error", f"{failure.type.__name__}: {reason}")
+        self.crawler.stats.set_value("caigou/last_download_error", f"{error_name(failure)}: {reason}")
         count_failed_page(self.crawler.stats, request)
         logger.error("could not fetch %s: %s", request.url, reason)
-        yield CrawlErrorItem(request.url, "download", f"{failure.type.__name__}: {reason}")
+        yield CrawlErrorItem(request.url, "download", f"{error_name(failure)}: {reason}")
 
 
 def unreadable_page(response: Response, exc: Exception, what: str = "") -> CrawlErrorItem:
