@@ -140,7 +140,8 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
             raise CaigouError(f"since {since_date} is after until {until_date}")
         region_code = None
         if region:
-            region_code = (region_by_code(region).code if region_by_code(region) else resolve_region(region)[0])
+            known = region_by_code(region)
+            region_code = known.code if known else resolve_region(region)[0]
             if region_code is None:
                 raise CaigouError(f"unknown region {region!r}: give a code such as 54 or 540600, or a name")
             if cls.covered_provinces and region_code[:2] not in cls.covered_provinces:
