@@ -39,7 +39,7 @@ def holds_parse_contract(function: F) -> F:
             return function(*args, **kwargs)
         except ParseError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the contract: whatever an answer does to a parser is a ParseError
+        except Exception as exc:  # the contract: whatever an answer does to a parser is a ParseError
             logger.debug("%s.%s tripped over an answer", function.__module__, function.__name__, exc_info=exc)
             detail = str(exc).splitlines()[0][:200] if str(exc) else ""
             raise ParseError(f"an answer of an unexpected shape ({type(exc).__name__}"

@@ -107,7 +107,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
 
     def __init__(self, since: str | None = None, until: str | None = None,
                  keyword: str | list[str] | None = None, region: str | None = None,
-                 type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002 - Scrapy argument name
+                 type: str | list[str] | None = None, buyer: str | None = None,  # `type`: the Scrapy argument name
                  url: str | list[str] | None = None, **kwargs: Any) -> None:
         unknown = sorted(key for key in kwargs if key not in SCRAPY_SPIDER_ARGUMENTS and not key.startswith("_"))
         if unknown:
@@ -131,7 +131,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     @classmethod
     def parse_arguments(cls, since: str | None = None, until: str | None = None,
                         keyword: str | list[str] | None = None, region: str | None = None,
-                        type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002
+                        type: str | list[str] | None = None, buyer: str | None = None,
                         url: str | list[str] | None = None) -> dict[str, Any]:
         """Validate the arguments; a bad value is a CaigouError with a one-line message."""
         until_date = parse_date_arg(until, "until") if until else today()
