@@ -17,7 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
-from caigou.crawler.failures import error_name, http_error_response
+from caigou.crawler.failures import error_name, failed_request, http_error_response
 from caigou.crawler.items import AttachmentDownloadItem, AttachmentFailureItem
 
 ATTACHMENT = "attachment"  # the requests' page_kind, and the archive kind of their responses
@@ -46,7 +46,7 @@ class AttachmentFetching:
 
     def attachment_error(self, failure: Failure) -> Iterator[AttachmentFailureItem]:
         """A download that did not give the file: a status on the attachment, never a crawl error."""
-        request = failure.request  # type: ignore[attr-defined]
+        request = failed_request(failure)
         limit = request.meta.get("download_maxsize", 0)
         if failure.check(DownloadCancelledError, CancelledError):
             status, message = "too_large", f"larger than the download cap of {limit} bytes"

@@ -2,7 +2,7 @@
 a failure made from a raised exception, as Scrapy's always are, holds both."""
 from __future__ import annotations
 
-from scrapy.http import Response
+from scrapy.http import Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -17,3 +17,8 @@ def http_error_response(failure: Failure) -> Response:
     """The error page of a failure that ``failure.check(HttpError)`` matched."""
     assert isinstance(failure.value, HttpError)
     return failure.value.response
+
+
+def failed_request(failure: Failure) -> Request:
+    """The request an errback's failure is about."""
+    return failure.request  # type: ignore[attr-defined]  # Scrapy sets it; Twisted's class lacks it

@@ -15,7 +15,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from caigou.crawler.parsers.common import ParseError
 
@@ -45,8 +45,8 @@ def holds_parse_contract(function: F) -> F:
             raise ParseError(f"an answer of an unexpected shape ({type(exc).__name__}"
                              f"{': ' + detail if detail else ''})") from exc
 
-    reader.holds_parse_contract = True  # type: ignore[attr-defined]
-    return reader  # type: ignore[return-value]
+    reader.holds_parse_contract = True  # type: ignore[attr-defined]  # a marker on the function object
+    return cast(F, reader)  # functools.wraps keeps the signature
 
 
 def readers(module: ModuleType) -> dict[str, Callable[..., Any]]:

@@ -41,7 +41,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from caigou.crawler.attachments import AttachmentFetching
-from caigou.crawler.failures import error_name, http_error_response
+from caigou.crawler.failures import error_name, failed_request, http_error_response
 from caigou.crawler.items import CrawlErrorItem, NoticeItem
 from caigou.crawler.parsers.common import ParseError
 from caigou.models import NOTICE_TYPES
@@ -253,7 +253,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     def on_error(self, failure: Failure) -> Iterator[Any]:
         """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, counted as a
         failed page (the run then ends "partial" or "failed" and keeps its watermark), go on."""
-        request = failure.request  # type: ignore[attr-defined]
+        request = failed_request(failure)
         if failure.check(HttpError):  # before IgnoreRequest, which it subclasses
             # Scrapy's HttpErrorMiddleware turns a 404 or a 5xx (after its retries) into an IgnoreRequest; it is
             # a page of the window not read, so it must count, or the watermark would pass over it.
