@@ -18,7 +18,7 @@ from caigou.models.db import Database
 from caigou.pipelines.record import SupplierRecord
 from caigou.pipelines.store import NoticeStore
 from caigou.review import ReviewInput, add_review
-from caigou.web.app import feed_token
+from caigou.web.views.subscriptions import feed_token
 from tests.crawling import run_caigou
 from tests.test_store import make_record
 

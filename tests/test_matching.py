@@ -17,7 +17,7 @@ from caigou.pipelines.matching import MatchInput, Scorer, load_watchlist
 from caigou.pipelines.matching.matcher import Matcher
 from caigou.pipelines.matching.store import changes_since, describe_change, rematch
 from caigou.pipelines.matching.text import normalise, normalise_with_offsets
-from caigou.pipelines.matching.watchlist import parse_watchlist
+from caigou.pipelines.matching.watchlist import DEFAULT_PATH, parse_watchlist
 from caigou.pipelines.store import NoticeStore
 from tests.crawling import run_caigou
 from tests.test_store import make_record
@@ -364,7 +364,7 @@ def test_watchlist_check_command_checks_an_extension_against_the_default(tmp_pat
         """), encoding="utf-8")
     result = run_caigou("watchlist", "check", str(extension))
     assert result.returncode == 1
-    default = Path("pipelines/matching/watchlist.toml").resolve()
+    default = Path(str(DEFAULT_PATH))  # as the command names it: the package's own file
     lines = default.read_text(encoding="utf-8").splitlines()
     analyser = next(n for n, line in enumerate(lines, 1) if '"DNA遗传分析仪"' in line)
     swab = next(n for n, line in enumerate(lines, 1) if '"咽拭子"' in line)

@@ -29,7 +29,9 @@ from typing import Any, ClassVar, Literal
 
 import scrapy
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 
+from caigou.crawler.browser import browser_settings
 from caigou.crawler.items import CrawlErrorItem, NoticeItem
 from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from caigou.crawler.spiders.base import NoticeSpider, StopCrawl, unreadable_page
@@ -279,3 +281,27 @@ class JsonListSpider(NoticeSpider):
         if page_kind == "list":
             return json_block_reason(response.body)
         return waf_block_reason(response.body)
+
+
+class BrowserListSpider(JsonListSpider):
+    """A JSON-list portal that can be fetched through Chromium (``CAIGOU_BROWSER=1``, crawler/browser.py): for a
+    site whose challenge or request signing only its own scripts can answer (qinghai's Aliyun WAF, Sichuan's
+    signed list)."""
+
+    browser_capable: ClassVar[bool] = True
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        if settings.getbool("CAIGOU_BROWSER"):
+            settings.setdict(browser_settings(), priority="spider")
+
+    @property
+    def use_browser(self) -> bool:
+        return self.settings.getbool("CAIGOU_BROWSER")
+
+    def request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
+        request = super().request(url, callback, **kwargs)
+        if self.use_browser:
+            request.meta["playwright"] = True
+        return request

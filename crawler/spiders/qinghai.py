@@ -8,19 +8,17 @@ from typing import Any, ClassVar
 
 import scrapy
 from scrapy.http import JsonRequest, Response
-from scrapy.settings import BaseSettings
 
-from caigou.crawler.browser import browser_settings
 from caigou.crawler.items import NoticeItem
 from caigou.crawler.parsers import qinghai as site
 from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from caigou.crawler.spiders.base import StopCrawl
-from caigou.crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
+from caigou.crawler.spiders.patterns import BrowserListSpider, ListQuery, ListWindow
 from caigou.pipelines.normalise import notice_type_from_label
 from caigou.pipelines.regions import code_prefix
 
 
-class ZcySpider(JsonListSpider):
+class ZcySpider(BrowserListSpider):
     """A province's portal on 政采云 (zcygov): the ``/portal/category`` list and ``/portal/detail`` notices.
 
     A subclass sets ``name``, ``allowed_domains``, ``base_url``, ``province`` (2 digits) and ``parent_id`` (the
@@ -33,23 +31,6 @@ class ZcySpider(JsonListSpider):
     type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.CATEGORY_CODES
     all_types_code: ClassVar[str] = ""
     code_types: ClassVar[dict[str, str]] = site.CATEGORY_TYPES
-    browser_capable: ClassVar[bool] = True
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        if settings.getbool("CAIGOU_BROWSER"):
-            settings.setdict(browser_settings(), priority="spider")
-
-    @property
-    def use_browser(self) -> bool:
-        return self.settings.getbool("CAIGOU_BROWSER")
-
-    def request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
-        request = super().request(url, callback, **kwargs)
-        if self.use_browser:
-            request.meta["playwright"] = True
-        return request
 
     def queries(self) -> list[ListQuery]:
         """One query per category: the list takes neither keyword nor region (they filter the rows, ``keep_row``),

@@ -13,14 +13,13 @@ from typing import Any, ClassVar, Literal
 import scrapy
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
 
-from caigou.crawler.browser import browser_settings, in_page_meta
+from caigou.crawler.browser import in_page_meta
 from caigou.crawler.items import CrawlErrorItem, NoticeItem
 from caigou.crawler.parsers import sichuan as site
 from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason
 from caigou.crawler.spiders.base import StopCrawl
-from caigou.crawler.spiders.patterns import JsonListSpider, ListQuery, ListWindow
+from caigou.crawler.spiders.patterns import BrowserListSpider, ListQuery, ListWindow
 from caigou.pipelines.regions import code_prefix
 
 
@@ -29,7 +28,7 @@ def interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-class SichuanSpider(JsonListSpider):
+class SichuanSpider(BrowserListSpider):
     """www.ccgp-sichuan.gov.cn: Sichuan's notices from the gpcms list (behind an image captcha) and JSON notices.
 
     **Domain**: 四川政府采购网 (gpcms); Sichuan holds the Tibetan prefectures 甘孜 (513300) and 阿坝 (513200).
@@ -67,25 +66,8 @@ class SichuanSpider(JsonListSpider):
     type_codes: ClassVar[dict[str, tuple[str, ...]]] = site.TYPE_CODES
     code_types: ClassVar[dict[str, str]] = site.CODE_TYPES
     all_types_code: ClassVar[str] = ""
-    browser_capable: ClassVar[bool] = True
 
     verify_code: str = ""
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        super().update_settings(settings)
-        if settings.getbool("CAIGOU_BROWSER"):
-            settings.setdict(browser_settings(), priority="spider")
-
-    @property
-    def use_browser(self) -> bool:
-        return self.settings.getbool("CAIGOU_BROWSER")
-
-    def request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
-        request = super().request(url, callback, **kwargs)
-        if self.use_browser:
-            request.meta["playwright"] = True
-        return request
 
     def signed(self, url: str, callback: Any, binary: bool = False, **meta: Any) -> scrapy.Request:
         """A request the site's script must sign: through the browser, made from inside the site's page."""
