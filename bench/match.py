@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from caigou.pipelines.matching import MatchInput, Scorer, load_watchlist  # noqa: E402
+from caigou.pipelines.matching import MatchInput, Scorer, load_watchlist
 
 PROSE = ("采购人拟采购一批办公设备，供应商应具备独立承担民事责任的能力，具有良好的商业信誉和健全的财务会计制度。"
          "投标人须在投标截止时间前递交投标文件，逾期送达的投标文件恕不接受。本项目不接受联合体投标。"

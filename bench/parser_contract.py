@@ -15,10 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings
 
-from caigou.crawler.parsers.common import ParseError  # noqa: E402
-from tests.test_parser_contract import ALL_READERS, answers  # noqa: E402
+from caigou.crawler.parsers.common import ParseError
+from tests.test_parser_contract import ALL_READERS, answers
 
 
 def fuzz(name: str, reader: Callable[..., object], examples: int,
@@ -40,7 +40,7 @@ def fuzz(name: str, reader: Callable[..., object], examples: int,
                 function(answer, *arguments)
             except ParseError:
                 pass
-            except Exception as exc:  # noqa: BLE001 - what is being counted
+            except Exception as exc:  # what is being counted
                 if function is original:
                     raw[(name, type(exc).__name__)] += 1
                 else:

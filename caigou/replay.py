@@ -172,7 +172,7 @@ class ReplayServer:
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:  # http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 reply = replay.reply_for(self.path, self.headers.get("Host", "").split(":")[0], self.command,
@@ -193,9 +193,9 @@ class ReplayServer:
                     # The client went away while a delayed reply waited (a crawl killed by its timeout).
                     self.close_connection = True
 
-            do_POST = do_GET  # noqa: N815 - list APIs of some portals are POSTs; reply_for routes on the body
+            do_POST = do_GET  # list APIs of some portals are POSTs; reply_for routes on the body
 
-            def do_CONNECT(self) -> None:  # noqa: N802 - an https request through the proxy: TLS in the tunnel
+            def do_CONNECT(self) -> None:  # an https request through the proxy: TLS in the tunnel
                 self.send_response(200, "Connection established")
                 self.end_headers()
                 self.wfile.flush()
@@ -210,7 +210,7 @@ class ReplayServer:
                 self.wfile = tunnel.makefile("wb")
                 self.close_connection = False  # handle() goes on with the request inside the tunnel
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence per-request logs
+            def log_message(self, format: str, *args: object) -> None:  # silence per-request logs
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

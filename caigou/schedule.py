@@ -201,7 +201,7 @@ def guarded(kind: str) -> Callable[[Callable[..., None]], Callable[..., bool]]:
             except JobLocked as held:
                 logger.warning("job %s skipped: already running (%s)", job, held)
                 return False
-            except Exception as exc:  # noqa: BLE001 - one job's failure must not stop the others
+            except Exception as exc:  # one job's failure must not stop the others
                 detail = str(exc).strip().splitlines()
                 logger.error("job %s failed: %s: %s", job, type(exc).__name__, detail[0] if detail else "")
             return True

@@ -17,6 +17,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
+from caigou.crawler.failures import error_name, failed_request, http_error_response
 from caigou.crawler.items import AttachmentDownloadItem, AttachmentFailureItem
 
 ATTACHMENT = "attachment"  # the requests' page_kind, and the archive kind of their responses
@@ -45,16 +46,16 @@ class AttachmentFetching:
 
     def attachment_error(self, failure: Failure) -> Iterator[AttachmentFailureItem]:
         """A download that did not give the file: a status on the attachment, never a crawl error."""
-        request = failure.request  # type: ignore[attr-defined]
+        request = failed_request(failure)
         limit = request.meta.get("download_maxsize", 0)
         if failure.check(DownloadCancelledError, CancelledError):
             status, message = "too_large", f"larger than the download cap of {limit} bytes"
         elif failure.check(HttpError):  # before IgnoreRequest, which it subclasses
-            status, message = "failed", f"HTTP {failure.value.response.status}"
+            status, message = "failed", f"HTTP {http_error_response(failure).status}"
         elif failure.check(IgnoreRequest):
             status, message = "blocked", f"the site answered with block pages: {failure.getErrorMessage()}"
         else:
-            status, message = "failed", f"{failure.type.__name__}: {failure.getErrorMessage()}"
+            status, message = "failed", f"{error_name(failure)}: {failure.getErrorMessage()}"
         self.crawler.stats.inc_value("caigou/attachments_failed")
         yield AttachmentFailureItem(url=request.url, attachment_ids=list(request.meta["attachment_ids"]),
                                     status=status, message=message)

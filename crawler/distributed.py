@@ -198,7 +198,7 @@ class ReliableQueue(PriorityQueue):
 
 
 def fingerprint(request: Request) -> str:
-    return RFPDupeFilter.request_fingerprint(None, request)  # type: ignore[arg-type]  # a pure function of it
+    return RFPDupeFilter.request_fingerprint(None, request)  # a pure function of the request
 
 
 class ReliableScheduler(Scheduler):
@@ -430,8 +430,8 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
         store.finish_run(stale, "interrupted", {}, f"{source}: its workers ended with {left} requests still "
                          "queued; replaced by a new seed, the watermark stayed put")
     server.delete(*keys.all_keys(server))
-    spider_arguments = {"since": spider.since.isoformat() if spider.since else None,
-                        "until": spider.until.isoformat(), "keyword": spider.keywords, "region": spider.region,
+    since, until = spider.since.isoformat() if spider.since else None, spider.until.isoformat()
+    spider_arguments = {"since": since, "until": until, "keyword": spider.keywords, "region": spider.region,
                         "type": spider.notice_types, "buyer": spider.buyer or None, "url": spider.urls}
     # No "process": the run belongs to its workers, not to this short-lived seeder (see interrupt_dead_runs).
     run_id = store.start_run(source, {**spider.run_arguments(), "distributed": {"prefix": prefix}})
@@ -447,7 +447,7 @@ def seed(source: str, arguments: dict[str, Any], database_url: str, redis_url: s
         if request.dont_filter or not dupefilter.request_seen(request):
             queue.push(request)
             count += 1
-    return Seeded(source, run_id, count, spider_arguments["since"], spider_arguments["until"])
+    return Seeded(source, run_id, count, since, until)
 
 
 def seeded_runs(redis_url: str, prefix: str, sources: list[str]) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ from twisted.internet import task
 from twisted.python.failure import Failure
 
 from caigou.crawler.crawl_context import CrawlContext
+from caigou.crawler.failures import error_name
 from caigou.crawler.middlewares import request_line
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class CrawlRecorder:
 
     def response_received(self, response: Response, request: Any, spider: Any) -> None:
         context = self.context
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         headers = {key.decode("latin-1"): b", ".join(values).decode("latin-1")
                    for key, values in response.headers.items() if key.lower() not in {b"set-cookie"}}
         kind = request.meta.get("archive_kind", "page")  # page, or attachment
@@ -65,7 +66,7 @@ class CrawlRecorder:
         url = getattr(item, "url", "") or (response.url if response is not None else "")
         sha256 = getattr(item, "raw_sha256", "") or (hashlib.sha256(response.body).hexdigest()
                                                      if response is not None else "")
-        message = f"could not normalise or store the notice: {failure.type.__name__}: {failure.getErrorMessage()}"
+        message = f"could not normalise or store the notice: {error_name(failure)}: {failure.getErrorMessage()}"
         stats = self.crawler.stats
         for key in ("caigou/errors", "caigou/errors/store", "caigou/pages_failed"):
             stats.inc_value(key)

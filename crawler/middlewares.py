@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
@@ -72,10 +72,12 @@ class BackoffRetryMiddleware(RetryMiddleware):
         self.backoff = settings.getfloat("CAIGOU_RETRY_BACKOFF")
         self.backoff_max = settings.getfloat("CAIGOU_RETRY_BACKOFF_MAX")
 
-    def process_response(self, request: Request, response: Response) -> Request | Response:
+    # Scrapy (2.13+) deprecates the spider argument and warns when it is passed; its signature keeps it optional.
+    def process_response(self, request: Request, response: Response) -> Request | Response:  # type: ignore[override]
         return self._delayed(super().process_response(request, response))
 
-    def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
+    def process_exception(  # type: ignore[override]  # as process_response: no spider argument
+            self, request: Request, exception: Exception) -> Request | Response | None:
         return self._delayed(super().process_exception(request, exception))
 
     def _delayed(self, result: Any) -> Any:
@@ -133,6 +135,7 @@ class BlockPageMiddleware:
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         spider = self.crawler.spider
         page_kind = request.meta.get("page_kind", "detail")
+        reason: str | StopCrawl | None
         if response.status == 429:
             reason = "HTTP 429 Too Many Requests"
         elif page_kind == "attachment" and sniff(response.body[:4096]) not in {"html", "text"}:
@@ -156,7 +159,7 @@ class BlockPageMiddleware:
         context = CrawlContext.for_crawler(self.crawler)
         asked = {"X-Caigou-Request": request_line(request)} if request.method != "GET" else {}
         page = context.store.archive_page(response.url, response.status, response.body, kind="blocked", headers=asked,
-                                          content_type=response.headers.get("Content-Type", b"").decode("latin-1"),
+                                          content_type=(response.headers.get("Content-Type") or b"").decode("latin-1"),
                                           run_id=context.run_id)
         if isinstance(reason, StopCrawl):
             return self._stop(request, reason, page.id)
@@ -235,14 +238,14 @@ class RedirectGuardMiddleware:
             or [(urlsplit(asked).hostname or "").lower()]
         return any(host == domain or host.endswith("." + domain) for domain in domains)
 
-    def refuse(self, request: Request, response: Response, target: str, message: str) -> None:
+    def refuse(self, request: Request, response: Response, target: str, message: str) -> NoReturn:
         """Archive the answer, record the error with its target, count the page as not read, drop the request."""
         context = CrawlContext.for_crawler(self.crawler)
         headers = {key.decode("latin-1"): b", ".join(values).decode("latin-1")
                    for key, values in response.headers.items() if key.lower() != b"set-cookie"}
         page = context.store.archive_page(response.url, response.status, response.body, kind="redirect",
                                           headers=headers, run_id=context.run_id,
-                                          content_type=response.headers.get("Content-Type", b"").decode("latin-1"))
+                                          content_type=(response.headers.get("Content-Type") or b"").decode("latin-1"))
         stats = self.crawler.stats
         for key in ("caigou/errors", "caigou/errors/redirect"):
             stats.inc_value(key)

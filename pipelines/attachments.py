@@ -71,7 +71,8 @@ class _Text:
     """Collects text up to ``limit`` characters; remembers whether it had to stop."""
 
     def __init__(self, limit: int) -> None:
-        self.limit, self.parts, self.size, self.full = limit, [], 0, False
+        self.limit, self.size, self.full = limit, 0, False
+        self.parts: list[str] = []
 
     def add(self, piece: str) -> bool:
         """Add ``piece``; False once the cap is reached (callers stop reading)."""
@@ -188,7 +189,7 @@ def _extract(data: bytes, limits: Limits, depth: int, budget: _Budget) -> Extrac
         return Extraction(kind, "unsupported", message=_UNSUPPORTED.get(kind, f"{kind}: no text extraction"))
     try:
         return handler(data, kind, limits, depth, budget)
-    except Exception as exc:  # noqa: BLE001 - a library choking on a malformed file is a status, not a crash
+    except Exception as exc:  # a library choking on a malformed file is a status, not a crash
         logger.info("could not extract a %s: %s: %s", kind, type(exc).__name__, exc)
         return Extraction(kind, "corrupt", message=f"{kind} could not be read: {type(exc).__name__}: {exc}"[:500])
 
@@ -206,14 +207,14 @@ def _finish(kind: str, collected: _Text, note: str = "", empty: str = "no text f
 
 
 def _pdf(data: bytes, kind: str, limits: Limits, depth: int, budget: _Budget) -> Extraction:
-    from pypdf import PdfReader
+    from pypdf import PasswordType, PdfReader
 
     reader = PdfReader(io.BytesIO(data))
     if reader.is_encrypted:
         try:
             opened = reader.decrypt("")  # many "protected" PDFs only restrict printing: no user password
-        except Exception:  # noqa: BLE001 - an unsupported cipher is as closed as a wrong password
-            opened = 0
+        except Exception:  # an unsupported cipher is as closed as a wrong password
+            opened = PasswordType.NOT_DECRYPTED
         if not opened:
             return Extraction(kind, "encrypted", message="encrypted PDF: it needs a password")
     pages = len(reader.pages)

@@ -236,8 +236,8 @@ def _set_procurements(session: Session, rows: list[NoticeLink], stamp: dt.dateti
     written = _written(session, [row.notice_id for row in rows])
     missing = [key for key in keyed if key not in procurements]
     for start in range(0, len(missing), 500):
-        for procurement in session.scalars(select(Procurement).where(Procurement.key.in_(missing[start:start + 500]))):
-            procurements[procurement.key] = procurement
+        for stored in session.scalars(select(Procurement).where(Procurement.key.in_(missing[start:start + 500]))):
+            procurements[stored.key] = stored
     maybe_orphaned: set[int] = set()
     for key, members in keyed.items():
         in_order = sorted(members, key=lambda r: (written[r.notice_id][2] is None, written[r.notice_id][2] or stamp,
@@ -463,6 +463,7 @@ def sources_of_groups(session: Session, canonical_ids: Iterable[int]) -> dict[in
                 select(NoticeLink.canonical_id, Source.name).join(Source, Source.id == NoticeLink.source_id)
                 .where(NoticeLink.canonical_id.in_(ids[start:start + 500]))
                 .order_by(NoticeLink.canonical_id, NoticeLink.group_rank)):
+            assert canonical is not None  # selected by canonical_id IN (ids)
             found.setdefault(canonical, []).append(name)
     return found
 

@@ -50,7 +50,7 @@ def postgres_url() -> Iterator[str]:
         admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server here"
+    except Exception as exc:  # any failure to connect means "no server here"
         if os.environ.get("CAIGOU_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but not reachable at {POSTGRES_URL}: {exc}")
         pytest.skip(f"no PostgreSQL server answers at {POSTGRES_URL}")

@@ -116,7 +116,7 @@ def zip_of(members: dict[str, bytes], gbk_names: bool = False) -> bytes:
 class _GbkName(zipfile.ZipInfo):
     """zipfile writes any non-ASCII name as UTF-8 with the flag set; this writes the GBK bytes, flag off."""
 
-    def _encodeFilenameFlags(self) -> tuple[bytes, int]:  # noqa: N802 - zipfile's name
+    def _encodeFilenameFlags(self) -> tuple[bytes, int]:  # zipfile's name
         return self.filename.encode("cp437"), self.flag_bits
 
 

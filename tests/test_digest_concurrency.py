@@ -33,7 +33,7 @@ RECIPIENTS = ["a@example.org", "b@example.org", "c@example.org"]
 class SlowInbox(Inbox):
     """Takes a moment over each message, so the runs overlap while one of them is sending."""
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         await asyncio.sleep(0.2)
         return await super().handle_DATA(server, session, envelope)
 

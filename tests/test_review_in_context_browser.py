@@ -15,7 +15,7 @@ from tests.crawling import chromium_or_skip
 from tests.web_data import PASSWORD
 
 
-def test_search_subscribe_notice_review_next_unreviewed_and_back(served: tuple[str, dict[str, int]],  # noqa: F811
+def test_search_subscribe_notice_review_next_unreviewed_and_back(served: tuple[str, dict[str, int]],
                                                                   tmp_path: Path) -> None:
     executable = chromium_or_skip()
     from playwright.sync_api import sync_playwright

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from caigou.export.rows import JSON_COLUMNS, LIST_COLUMNS, MONEY_COLUMNS, TIME_COLUMNS
 from caigou.models.types import now
-from caigou.spreadsheet import FORMULA_STARTS, neutralise  # noqa: F401 - re-exported: the export's guard
+from caigou.spreadsheet import FORMULA_STARTS, neutralise  # re-exported: the export's guard
 
 XLSX_CELL_LIMIT = 32_767
 

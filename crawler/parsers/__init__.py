@@ -15,7 +15,7 @@ import inspect
 import logging
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from caigou.crawler.parsers.common import ParseError
 
@@ -39,19 +39,19 @@ def holds_parse_contract(function: F) -> F:
             return function(*args, **kwargs)
         except ParseError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the contract: whatever an answer does to a parser is a ParseError
+        except Exception as exc:  # the contract: whatever an answer does to a parser is a ParseError
             logger.debug("%s.%s tripped over an answer", function.__module__, function.__name__, exc_info=exc)
             detail = str(exc).splitlines()[0][:200] if str(exc) else ""
             raise ParseError(f"an answer of an unexpected shape ({type(exc).__name__}"
                              f"{': ' + detail if detail else ''})") from exc
 
-    reader.holds_parse_contract = True  # type: ignore[attr-defined]
-    return reader  # type: ignore[return-value]
+    reader.holds_parse_contract = True  # type: ignore[attr-defined]  # a marker on the function object
+    return cast(F, reader)  # functools.wraps keeps the signature
 
 
 def readers(module: ModuleType) -> dict[str, Callable[..., Any]]:
     """A portal module's readers: its own public functions whose first parameter is the answer."""
-    found = {}
+    found: dict[str, Callable[..., Any]] = {}
     for name, function in vars(module).items():
         if name.startswith("_") or not inspect.isfunction(function):
             continue

@@ -108,18 +108,18 @@ def parse_detail(html: str | bytes, url: str) -> NoticeItem:
     meta_title = soup.find("meta", attrs={"name": "ArticleTitle"})
     header = main.find("h2")
     page_title = soup.find("title")
-    title = squeeze_cjk(meta_title.get("content", "") if meta_title else "") or squeeze_cjk(cell_text(header)) \
+    title = squeeze_cjk(str(meta_title.get("content", "")) if meta_title else "") or squeeze_cjk(cell_text(header)) \
         or squeeze_cjk(cell_text(page_title)) or body.title
     if not title:
         raise ParseError("no title (no ArticleTitle, h2, <title> or title in the body)")
     meta_date = soup.find("meta", attrs={"name": "PubDate"})
     pub_time = soup.find("span", id="pubTime")
-    published = clean_text(meta_date.get("content", "") if meta_date else "") or cell_text(pub_time) \
+    published = clean_text(str(meta_date.get("content", "")) if meta_date else "") or cell_text(pub_time) \
         or summary.get("公告时间", "") or body.published_text
 
     # "deail" is the site's own spelling.
     location = soup.find("div", class_=["vF_deail_currentloc", "vT_deail_currentloc", "vF_detail_currentloc"])
-    crumbs = [squeeze_cjk(a.get("title") or a.get_text()) for a in location.find_all("a")] if location else []
+    crumbs = [squeeze_cjk(str(a.get("title") or a.get_text())) for a in location.find_all("a")] if location else []
     type_label = crumbs[-1] if crumbs else ""
     url_parts = _DETAIL_URL.search(url)
     notice_type = TYPE_SEGMENTS.get(url_parts.group("segment"), "") if url_parts else ""
@@ -404,6 +404,7 @@ def _lots_from_code_cells(content: Tag) -> list[Lot]:
     lots: list[Lot] = []
     for name in content.find_all(class_="code-winningSupplierName"):
         row = name.find_parent("tr") or name.parent
+        assert row is not None  # found inside ``content``, so it has a parent
         label = cell_text(row.find(class_="code-sectionNo"))
         supplier = SupplierItem(name=squeeze_cjk(cell_text(name)), lot=label,
                                 address=cell_text(row.find(class_="code-winningSupplierAddr")),
@@ -698,11 +699,11 @@ def _body_attachments(content: Tag, base_url: str) -> list[AttachmentItem]:
     found: list[AttachmentItem] = []
     for anchor in content.find_all("a"):
         name = cell_text(anchor)
-        href = (anchor.get("href") or "").strip()
+        href = str(anchor.get("href") or "").strip()
         if anchor.get("id") and "bizDownload" in (anchor.get("class") or []):
             found.append(AttachmentItem(url=DOWNLOAD_URL.format(anchor["id"]), name=name))
             continue
-        call = _DOWNLOAD_CALL.search(anchor.get("onclick") or "")
+        call = _DOWNLOAD_CALL.search(str(anchor.get("onclick") or ""))
         if href.lower().startswith(("javascript:", "#")) or not href:
             if call and (_DOCUMENT.search(name) or _DOCUMENT.search(call.group(1).split("?")[0])):
                 found.append(AttachmentItem(url=urljoin(base_url, call.group(1)), name=name))
@@ -831,7 +832,7 @@ def parse_search_page(html: str | bytes, page_url: str) -> SearchPage:
         anchor = item.find("a")
         if anchor is None:
             continue
-        href = real_urls[index] if index < len(real_urls) else anchor.get("href", "")
+        href = real_urls[index] if index < len(real_urls) else str(anchor.get("href", ""))
         row = SearchRow(url=urljoin(page_url, href.strip()), title=squeeze_cjk(anchor.get_text()))
         span = item.find("span")
         if span is not None:
@@ -891,8 +892,8 @@ def parse_channel_page(html: str | bytes, page_url: str) -> ChannelPage:
         ems = [cell_text(em) for em in item.find_all("em")]
         date = next((e for e in ems if re.match(r"\d{4}-\d{2}-\d{2}", e)), "")
         region = next((e for e in ems if e and e != date), "")
-        rows.append(ChannelRow(url=urljoin(page_url, anchor["href"]),
-                               title=squeeze_cjk(anchor.get("title") or anchor.get_text()),
+        rows.append(ChannelRow(url=urljoin(page_url, str(anchor["href"])),
+                               title=squeeze_cjk(str(anchor.get("title") or anchor.get_text())),
                                published_text=date, region_text=region))
     # Guess: the pager script carries the page count as "size:N", as on the search pages.
     size = re.search(r"size\s*:\s*(\d+)", text)

@@ -45,7 +45,7 @@ def text_of(node: Tag | None) -> str:
     def walk(element: Tag) -> None:
         for child in element.children:
             if isinstance(child, Tag):
-                if child.name in SKIPPED_TAGS or "display:none" in (child.get("style") or "").replace(" ", ""):
+                if child.name in SKIPPED_TAGS or "display:none" in str(child.get("style") or "").replace(" ", ""):
                     continue
                 block = child.name in BLOCK_TAGS
                 if block and current:
@@ -106,7 +106,7 @@ def links(nodes: list[Tag], base_url: str) -> list[tuple[str, str]]:
     seen: set[str] = set()
     found: list[tuple[str, str]] = []
     for node in nodes:
-        href = (node.get("href") or "").strip()
+        href = str(node.get("href") or "").strip()
         if not href or href.lower().startswith(("javascript:", "#", "mailto:", "data:", "vbscript:")):
             continue
         url = urljoin(base_url, href)
@@ -313,7 +313,7 @@ def load_json(body: bytes | str, what: str = "answer") -> Any:
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         kind = "an HTML page" if looks_like_html(text) else "not JSON"
         raise ParseError(f"the {what} is {kind}, not JSON ({exc.msg} at {exc.pos})") from exc
 

@@ -88,7 +88,8 @@ def answer_code(body: bytes | str) -> int | None:
     except ParseError:
         return None
     try:
-        return int(answer.get("code")) if isinstance(answer, dict) and answer.get("code") is not None else None
+        code = answer.get("code") if isinstance(answer, dict) else None
+        return int(code) if code is not None else None
     except (TypeError, ValueError):
         return None
 

@@ -41,6 +41,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from caigou.crawler.attachments import AttachmentFetching
+from caigou.crawler.failures import error_name, failed_request, http_error_response
 from caigou.crawler.items import CrawlErrorItem, NoticeItem
 from caigou.crawler.parsers.common import ParseError
 from caigou.models import NOTICE_TYPES
@@ -106,7 +107,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
 
     def __init__(self, since: str | None = None, until: str | None = None,
                  keyword: str | list[str] | None = None, region: str | None = None,
-                 type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002 - Scrapy argument name
+                 type: str | list[str] | None = None, buyer: str | None = None,  # `type`: the Scrapy argument name
                  url: str | list[str] | None = None, **kwargs: Any) -> None:
         unknown = sorted(key for key in kwargs if key not in SCRAPY_SPIDER_ARGUMENTS and not key.startswith("_"))
         if unknown:
@@ -130,7 +131,7 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     @classmethod
     def parse_arguments(cls, since: str | None = None, until: str | None = None,
                         keyword: str | list[str] | None = None, region: str | None = None,
-                        type: str | list[str] | None = None, buyer: str | None = None,  # noqa: A002
+                        type: str | list[str] | None = None, buyer: str | None = None,
                         url: str | list[str] | None = None) -> dict[str, Any]:
         """Validate the arguments; a bad value is a CaigouError with a one-line message."""
         until_date = parse_date_arg(until, "until") if until else today()
@@ -139,7 +140,8 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
             raise CaigouError(f"since {since_date} is after until {until_date}")
         region_code = None
         if region:
-            region_code = (region_by_code(region).code if region_by_code(region) else resolve_region(region)[0])
+            known = region_by_code(region)
+            region_code = known.code if known else resolve_region(region)[0]
             if region_code is None:
                 raise CaigouError(f"unknown region {region!r}: give a code such as 54 or 540600, or a name")
             if cls.covered_provinces and region_code[:2] not in cls.covered_provinces:
@@ -251,11 +253,11 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
     def on_error(self, failure: Failure) -> Iterator[Any]:
         """A request that failed for good (DNS, refused, timeout, HTTP error): one line, recorded, counted as a
         failed page (the run then ends "partial" or "failed" and keeps its watermark), go on."""
-        request = failure.request  # type: ignore[attr-defined]
+        request = failed_request(failure)
         if failure.check(HttpError):  # before IgnoreRequest, which it subclasses
             # Scrapy's HttpErrorMiddleware turns a 404 or a 5xx (after its retries) into an IgnoreRequest; it is
             # a page of the window not read, so it must count, or the watermark would pass over it.
-            response = failure.value.response
+            response = http_error_response(failure)
             message = f"HTTP {response.status} for a {request.meta.get('page_kind', 'detail')} page"
             self.crawler.stats.inc_value("caigou/http_errors")
             count_failed_page(self.crawler.stats, request)
@@ -267,12 +269,12 @@ class NoticeSpider(AttachmentFetching, scrapy.Spider):
         if failure.check(IgnoreRequest):
             return  # already counted where it was decided (stored notice, block page given up)
         # The first line: a browser's errors go on with a multi-line call log.
-        reason = (failure.getErrorMessage() or failure.type.__name__).strip().splitlines()[0]
+        reason = (failure.getErrorMessage() or error_name(failure)).strip().splitlines()[0]
         self.crawler.stats.inc_value("caigou/download_errors")
-        self.crawler.stats.set_value("caigou/last_download_error", f"{failure.type.__name__}: {reason}")
+        self.crawler.stats.set_value("caigou/last_download_error", f"{error_name(failure)}: {reason}")
         count_failed_page(self.crawler.stats, request)
         logger.error("could not fetch %s: %s", request.url, reason)
-        yield CrawlErrorItem(request.url, "download", f"{failure.type.__name__}: {reason}")
+        yield CrawlErrorItem(request.url, "download", f"{error_name(failure)}: {reason}")
 
 
 def unreadable_page(response: Response, exc: Exception, what: str = "") -> CrawlErrorItem:

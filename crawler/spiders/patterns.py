@@ -147,7 +147,7 @@ class JsonListSpider(NoticeSpider):
         window: ListWindow = response.meta["list_window"]
         try:
             page = self.parse_list(response, window)
-        except Exception as exc:  # noqa: BLE001 - recorded, with the window it leaves unread (no watermark)
+        except Exception as exc:  # recorded, with the window it leaves unread (no watermark)
             yield unreadable_page(response, exc, self._describe(window))
             return
         if window.page == 1 and self._too_many(page) and window.start < window.end:

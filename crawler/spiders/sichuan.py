@@ -102,7 +102,7 @@ class SichuanSpider(BrowserListSpider):
     def save_captcha(self, response: Response) -> Path:
         folder = Path(self.settings.get("CAIGOU_CAPTCHA_DIR") or tempfile.gettempdir())
         folder.mkdir(parents=True, exist_ok=True)
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1").split(";")[0].strip()
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1").split(";")[0].strip()
         suffix = mimetypes.guess_extension(content_type) or ".png"
         descriptor, name = tempfile.mkstemp(prefix="caigou-sichuan-captcha-", suffix=suffix, dir=folder)
         with os.fdopen(descriptor, "wb") as file:
@@ -148,7 +148,7 @@ class SichuanSpider(BrowserListSpider):
 
     def block_reason(self, response: Response, page_kind: str) -> str | StopCrawl | None:
         if page_kind == "captcha":
-            if not response.headers.get("Content-Type", b"").startswith(b"image/"):
+            if not (response.headers.get("Content-Type") or b"").startswith(b"image/"):
                 return json_block_reason(response.body) or "no captcha image where one was expected"
             if not interactive():
                 return StopCrawl("captcha", "sichuan's list needs the code of an image captcha and no one is at a "

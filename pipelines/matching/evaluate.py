@@ -140,9 +140,9 @@ class Evaluation:
             f"{len(self.of_label(label))} {label}" for label in LABELS)]
         for label in LABELS:
             group = self.of_label(label)
-            flagged = sum(s.flagged for s in group)
-            share = _percent(flagged, len(group))
-            line = f"  {label:<10} {flagged:>5} of {len(group):>5} score {REVIEW_FIRST_SCORE}+ ({share})"
+            flagged_count = sum(s.flagged for s in group)
+            share = _percent(flagged_count, len(group))
+            line = f"  {label:<10} {flagged_count:>5} of {len(group):>5} score {REVIEW_FIRST_SCORE}+ ({share})"
             if label == "core":
                 line += "  ← recall"
             if label == "related":

@@ -203,15 +203,15 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
         owner = owner_of(match.start(), match.end(), owners)
         if owner is None:
             continue
-        value, into = _number(match.group("count")), found[owner]
+        quantity, into = _number(match.group("count")), found[owner]
         if hits[owner].term.category == "equipment" and unit not in INSTRUMENT_UNITS:
             continue  # an instrument is not counted in 张 or 盒
         before = text[max(0, match.start() - 3):match.start()].rstrip()
         if unit == "人份/盒" or (unit == "人份" and (before[-1:] in ("×", "x", "*", "/") or before.endswith("每盒"))):
-            into.setdefault("per_unit", value)
+            into.setdefault("per_unit", quantity)
             into.setdefault("per_unit_unit", "人份/盒")
         elif "count" not in into:
-            into["count"], into["unit"] = value, unit
+            into["count"], into["unit"] = quantity, unit
     for into in found:
         if "per_unit" in into and into.get("unit") == "盒":
             into["reactions"] = into["count"] * into["per_unit"]
@@ -410,7 +410,7 @@ class Scorer:
         return found
 
     def _words(self, text: str) -> Iterable[str]:
-        return self.matcher.tokenizer.cut(text, HMM=True)  # type: ignore[no-any-return]
+        return self.matcher.tokenizer.cut(text, HMM=True)
 
     def buyer(self, notice: MatchInput) -> _Buyer:
         """The buyer field, unless it is empty or only runs the tender (a trading centre, an agent); then the title;

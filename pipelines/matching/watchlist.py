@@ -7,6 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +151,7 @@ class _Lines:
         return tuple(lines)
 
 
-def _read(path: Path) -> tuple[dict[str, object], str]:
+def _read(path: Traversable) -> tuple[dict[str, Any], str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -165,7 +166,7 @@ def _strings(raw: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(str(a).strip() for a in raw.get(key, []) if str(a).strip())
 
 
-def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
+def parse_watchlist(paths: list[Traversable]) -> tuple[Watchlist, list[Problem]]:
     """Read one or more files (a base and its extensions) into a Watchlist, with the problems found."""
     watchlist = Watchlist(paths=[str(p) for p in paths])
     problems: list[Problem] = []
@@ -175,7 +176,7 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
         data, text = _read(path)
         digest.update(text.encode())
         lines = _Lines(text)
-        for index, raw in enumerate(data.get("term", [])):  # type: ignore[union-attr]
+        for index, raw in enumerate(data.get("term", [])):
             span = lines.span("term", index)
             line = span[0]
             name = str(raw.get("term", "")).strip()
@@ -197,7 +198,7 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
                                         "those spellings)"))
             watchlist.terms.append(Term(name, category, tier, aliases, str(raw.get("gloss", "")), line, str(path),
                                         lines.values(span, "aliases", aliases), context_only, context))
-        for index, raw in enumerate(data.get("negative", [])):  # type: ignore[union-attr]
+        for index, raw in enumerate(data.get("negative", [])):
             span = lines.span("negative", index)
             kind = raw.get("kind", "")
             name = str(raw.get("term", "")).strip()
@@ -207,10 +208,10 @@ def parse_watchlist(paths: list[Path]) -> tuple[Watchlist, list[Problem]]:
             aliases = _strings(raw, "aliases")
             watchlist.negatives.append(Negative(name, kind, aliases, str(raw.get("gloss", "")), span[0], str(path),
                                                 lines.values(span, "aliases", aliases), bool(raw.get("firm", False))))
-        watchlist.forensic_markers += [str(m) for m in data.get("forensic", {}).get("markers", [])]  # type: ignore
-        watchlist.generic_buyers += [str(m) for m in data.get("buyer", {}).get("generic", [])]  # type: ignore
-        watchlist.general_words += [str(m) for m in data.get("general", {}).get("words", [])]  # type: ignore
-        laboratory: dict[str, Any] = data.get("laboratory", {})  # type: ignore[assignment]
+        watchlist.forensic_markers += [str(m) for m in data.get("forensic", {}).get("markers", [])]
+        watchlist.generic_buyers += [str(m) for m in data.get("buyer", {}).get("generic", [])]
+        watchlist.general_words += [str(m) for m in data.get("general", {}).get("words", [])]
+        laboratory: dict[str, Any] = data.get("laboratory", {})
         watchlist.laboratory_words += [str(m) for m in laboratory.get("words", [])]
         watchlist.laboratory_buyers += [str(m) for m in laboratory.get("buyers", [])]
         laboratory_sources += [(str(path), _line_quoting(text, str(m))) for m in laboratory.get("buyers", [])]
@@ -260,14 +261,14 @@ def _duplicates(watchlist: Watchlist) -> list[Problem]:
     return problems
 
 
-def configured_paths(path: str | None = None, extra: str | list[str] | None = None) -> list[Path]:
-    base = Path(path) if path else DEFAULT_PATH
+def configured_paths(path: str | None = None, extra: str | list[str] | None = None) -> list[Traversable]:
+    base: Traversable = Path(path) if path else DEFAULT_PATH
     extras = [extra] if isinstance(extra, str) else list(extra or [])
     return [base, *(Path(e) for e in extras if e)]
 
 
 @cache
-def load_watchlist(paths: tuple[Path, ...] = (DEFAULT_PATH,)) -> Watchlist:
+def load_watchlist(paths: tuple[Traversable, ...] = (DEFAULT_PATH,)) -> Watchlist:
     """The watchlist from these files; problems that would make matching wrong are errors."""
     watchlist, problems = parse_watchlist(list(paths))
     if problems:

@@ -15,13 +15,13 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/search") -> HTMLResponse:  # noqa: A002
+def login_form(request: Request, next: str = "/search") -> HTMLResponse:
     return page(request, "login.html", next=safe_next(next), error="")
 
 
 @router.post("/login", dependencies=[Depends(csrf_checked)])
 def login(request: Request, name: str = Form(""), password: str = Form(""),
-          next: str = Form("/search")) -> Response:  # noqa: A002
+          next: str = Form("/search")) -> Response:
     address = settings_of(request).trusted_proxies.client(request)
     throttle = request.app.state.throttle
     with throttle.attempt(name, address) as refusal:  # counted before the hash is checked
@@ -52,7 +52,7 @@ def logout(request: Request, name: str | None = Depends(current_user)) -> Respon
 
 
 @router.get("/lang/{language}")
-def switch_language(request: Request, language: str, next: str = "/search") -> Response:  # noqa: A002
+def switch_language(request: Request, language: str, next: str = "/search") -> Response:
     """The interface language (zh or en), kept in the session; back to the page it was chosen on."""
     if language not in LANGUAGES:
         raise HTTPException(404, f"no interface language {language!r}; one of {', '.join(LANGUAGES)}")
