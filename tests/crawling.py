@@ -28,6 +28,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -153,3 +154,19 @@ def chromium_or_skip() -> str:
     if os.environ.get("CAIGOU_REQUIRE_BROWSER") == "1":
         pytest.fail("Chromium is required (CAIGOU_REQUIRE_BROWSER=1) but not installed: apt-get install chromium")
     pytest.skip("Chromium is not installed; .ci/run installs it (apt-get install chromium)")
+
+
+@contextmanager
+def chromium_page(**options: Any) -> Iterator[Any]:
+    """A page in the system's headless Chromium, driven by Playwright (``options`` go to ``new_page``); closed
+    after the block. Skips or fails as ``chromium_or_skip`` does."""
+    executable = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser.new_page(**options)
+        finally:
+            browser.close()

@@ -16,7 +16,7 @@ from caigou.models.db import Database
 from caigou.replay import Reply, serving
 from caigou.reports.dossier import dossier
 from caigou.reports.render import render
-from tests.crawling import ROOT, chromium_or_skip, crawl, run_caigou
+from tests.crawling import ROOT, chromium_page, crawl, run_caigou
 
 # A real award page (../shared/real, beside the checkout where present), crawled into the same archive.
 REAL_PAGE = ROOT.parent / "shared" / "real" / "ccgp" / "detail_dfgg_zbgg_guizhou_20250627.html"
@@ -144,18 +144,12 @@ def test_bad_input_gets_one_clear_line(db: Database, tmp_path: Path) -> None:
 
 
 def test_the_brand_report_opens_in_chromium(sqlite_db: Database, tmp_path: Path) -> None:
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     crawl_demo(sqlite_db)
     with sqlite_db.session() as session:
         report = render(dossier(session, "brand", "Thermo Fisher"), "html")
     target = tmp_path / "thermo.html"
     target.write_text(report, encoding="utf-8")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
+    with chromium_page() as page:
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(target.as_uri())
@@ -164,5 +158,4 @@ def test_the_brand_report_opens_in_chromium(sqlite_db: Database, tmp_path: Path)
         assert page.locator("table.notices tr[id]").count() == 2
         assert "西藏高原生物科技有限公司" in page.inner_text("body")
         pdf = page.pdf()          # printable
-        browser.close()
     assert pdf.startswith(b"%PDF") and not errors

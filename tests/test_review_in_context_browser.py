@@ -11,20 +11,14 @@ from sqlalchemy import select
 
 from caigou.models import Review, Subscription
 from caigou.models.db import Database
-from tests.crawling import chromium_or_skip
+from tests.crawling import chromium_page
 from tests.web_data import PASSWORD
 
 
 def test_search_subscribe_notice_review_next_unreviewed_and_back(served: tuple[str, dict[str, int]],
                                                                   tmp_path: Path) -> None:
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     base, ids = served
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
+    with chromium_page() as page:
         page.goto(f"{base}/login?next=/search")
         page.fill("input[name=name]", "anna")
         page.fill("input[name=password]", PASSWORD)
@@ -95,7 +89,6 @@ def test_search_subscribe_notice_review_next_unreviewed_and_back(served: tuple[s
         assert parse_qs(urlsplit(page.url).query, keep_blank_values=True)["q"] == ["公安"]
         assert page.inner_text(f"#n{order[1]} .status") == "not_relevant"
         assert page.inner_text(f"#n{order[2]} .status") == "not_relevant"
-        browser.close()
 
     database = Database(f"sqlite:///{tmp_path / 'web.db'}", migrate=False)
     with database.session() as session:

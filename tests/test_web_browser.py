@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.crawling import chromium_or_skip
+from tests.crawling import chromium_page
 from tests.web_data import PASSWORD
 
 
 def test_an_investigator_searches_reads_reviews_and_downloads(served: tuple[str, dict[str, int]],
                                                               tmp_path: Path) -> None:
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     base, ids = served
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page(accept_downloads=True)
+    with chromium_page(accept_downloads=True) as page:
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         csp_violations: list[str] = []
@@ -119,7 +113,6 @@ def test_an_investigator_searches_reads_reviews_and_downloads(served: tuple[str,
         page.wait_for_url("**/login")
         page.goto(f"{base}/notices/{ids['analyzer']}")
         assert "/login" in page.url
-        browser.close()
     assert dialogs == []  # no alert() from any notice
     # The policy itself was not in the way of the interface (our own pages use no script nor inline style).
     assert not [v for v in csp_violations if "style" in v], csp_violations

@@ -8,7 +8,7 @@ from urllib.parse import quote
 from sqlalchemy import text
 
 from caigou.models.db import Database
-from tests.crawling import chromium_or_skip
+from tests.crawling import chromium_page
 from tests.test_web import client_for, log_in
 from tests.web_data import PASSWORD, build_archive
 
@@ -80,14 +80,8 @@ def test_entity_pages_and_region_charts(db: Database) -> None:
 
 
 def test_region_charts_show_in_chromium_under_the_csp(served: tuple[str, dict[str, int]]) -> None:
-    executable = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     base, _ = served
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True,
-                                             args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
+    with chromium_page() as page:
         console: list[str] = []
         page.on("console", lambda message: console.append(message.text))
         page.goto(f"{base}/login?next=/regions/54")
@@ -102,5 +96,4 @@ def test_region_charts_show_in_chromium_under_the_csp(served: tuple[str, dict[st
         assert "那曲市: purchases by year" in page.inner_text("h1")
         page.click("nav.crumbs a:has-text('西藏自治区')")
         page.wait_for_url("**/regions/540000")
-        browser.close()
     assert not [m for m in console if "Content Security Policy" in m], console
