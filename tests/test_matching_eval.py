@@ -24,13 +24,19 @@ def scorer() -> Scorer:
     return Scorer(load_watchlist())
 
 
-def test_the_labelled_set_is_its_generators_output_and_large_enough() -> None:
-    spec = importlib.util.spec_from_file_location("make_labelled_notices", DATA / "make_labelled_notices.py")
+def generated_rows(generator: str, function: str) -> list[dict[str, object]]:
+    """What tests/data/GENERATOR.py's FUNCTION writes (the committed .jsonl must be exactly that)."""
+    spec = importlib.util.spec_from_file_location(generator, DATA / f"{generator}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    rows: list[dict[str, object]] = getattr(module, function)()
+    return rows
+
+
+def test_the_labelled_set_is_its_generators_output_and_large_enough() -> None:
     with open(LABELLED, encoding="utf-8") as handle:
-        assert [json.loads(line) for line in handle] == module.labelled_rows()
+        assert [json.loads(line) for line in handle] == generated_rows("make_labelled_notices", "labelled_rows")
     examples = read_examples(LABELLED.read_text(encoding="utf-8").splitlines())
     core = [e for e in examples if e.label == "core"]
     assert len(core) >= 150 and sum(e.label == "irrelevant" for e in examples) >= 300
@@ -117,12 +123,8 @@ BLIND = DATA / "blind_notices.jsonl"
 
 
 def test_the_blind_set_is_its_generators_output_and_large_enough() -> None:
-    spec = importlib.util.spec_from_file_location("make_blind_notices", DATA / "make_blind_notices.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     with open(BLIND, encoding="utf-8") as handle:
-        assert [json.loads(line) for line in handle] == module.rows()
+        assert [json.loads(line) for line in handle] == generated_rows("make_blind_notices", "rows")
     examples = read_examples(BLIND.read_text(encoding="utf-8").splitlines())
     counts = {label: sum(e.label == label for e in examples) for label in ("core", "related", "irrelevant")}
     assert counts["core"] >= 120 and counts["related"] >= 40 and counts["irrelevant"] >= 250
