@@ -368,6 +368,13 @@ def json_block_reason(body: bytes | str) -> str | None:
     return None
 
 
+def json_text(value: Any) -> str:
+    """A JSON scalar as text; objects and lists (a changed shape) are not text."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return ""
+    return clean_text(str(value))
+
+
 def yuan_text(value: Any) -> str:
     """A JSON list's amount as money text: bare numbers are taken as yuan (a guess for every portal that sends
     them: FreeCMS, gpcms), so normalise reads them like the 元 amounts of the pages."""

@@ -19,11 +19,12 @@ from caigou.crawler.parsers.common import (
     ListRow,
     ParseError,
     district_region,
+    json_text,
     load_json,
     notice_facts,
     soup_of,
 )
-from caigou.pipelines.text import clean_text, squeeze_cjk
+from caigou.pipelines.text import squeeze_cjk
 
 BASE_URL = "http://www.ccgp-qinghai.gov.cn"
 PAGE_SIZE = 15  # what the site's own list page asks for
@@ -81,13 +82,6 @@ def _result_data(body: bytes | str, what: str) -> dict[str, Any]:
     return data
 
 
-def _text(value: Any) -> str:
-    """A JSON scalar as text; objects and lists (a changed shape) are not text."""
-    if value is None or isinstance(value, (dict, list, bool)):
-        return ""
-    return clean_text(str(value))
-
-
 def parse_category(body: bytes | str, base_url: str = BASE_URL) -> ListPage:
     """``result.data.{total, data[]}``; rows carry ``articleId`` (no URL), title, author, publishDate (ms),
     districtCode, districtName, pathName (the notice type in Chinese), procurementMethod, gpCatalogName."""
@@ -104,16 +98,16 @@ def parse_category(body: bytes | str, base_url: str = BASE_URL) -> ListPage:
     for record in records:
         if not isinstance(record, dict):
             raise ParseError("a category list row is not an object")
-        key = _text(record.get("articleId"))
+        key = json_text(record.get("articleId"))
         if not key:
             continue
-        listing = {"region_text": _text(record.get("districtName")) or _text(record.get("districtCode")),
-                   "district_code": _text(record.get("districtCode")),
-                   "notice_type_label": _text(record.get("pathName")), "author": _text(record.get("author")),
-                   "procurement_method": _text(record.get("procurementMethod")),
-                   "catalogue": _text(record.get("gpCatalogName"))}
-        rows.append(ListRow(url=detail_url(key, base_url), key=key, title=squeeze_cjk(_text(record.get("title"))),
-                            published_text=_text(record.get("publishDate")),
+        listing = {"region_text": json_text(record.get("districtName")) or json_text(record.get("districtCode")),
+                   "district_code": json_text(record.get("districtCode")),
+                   "notice_type_label": json_text(record.get("pathName")), "author": json_text(record.get("author")),
+                   "procurement_method": json_text(record.get("procurementMethod")),
+                   "catalogue": json_text(record.get("gpCatalogName"))}
+        rows.append(ListRow(url=detail_url(key, base_url), key=key, title=squeeze_cjk(json_text(record.get("title"))),
+                            published_text=json_text(record.get("publishDate")),
                             listing={k: v for k, v in listing.items() if v}))
     return ListPage(total=int(total), rows=rows)
 
@@ -123,7 +117,7 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
     """``result.data.{title, author, projectCode, publishDate, districtCode, content, attachmentList}`` → the
     notice, linked at its page for people; ``content`` is read like a ccgp notice body."""
     data = _result_data(body, "notice")
-    title = squeeze_cjk(_text(data.get("title")))
+    title = squeeze_cjk(json_text(data.get("title")))
     if not title:
         raise ParseError("the notice has no title")
     content_html = data.get("content")
@@ -134,7 +128,7 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
     notice = ccgp.parse_body(content_html, base_url + "/")
     if not notice.text:
         raise ParseError("the notice's content is empty")
-    key = _text(data.get("articleId")) or source_key_from_url(url) or ""
+    key = json_text(data.get("articleId")) or source_key_from_url(url) or ""
     if not key:
         raise ParseError("the notice has no articleId")
     facts = notice_facts(soup_of(content_html))
@@ -146,24 +140,24 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
     for entry in listed or []:
         if not isinstance(entry, dict):
             raise ParseError("an attachmentList entry is not an object")
-        href = _text(entry.get("fileUrl") or entry.get("url") or entry.get("fileId"))  # keys: guess
+        href = json_text(entry.get("fileUrl") or entry.get("url") or entry.get("fileId"))  # keys: guess
         if href and urljoin(base_url + "/", href) not in {a.url for a in attachments}:
             attachments.append(AttachmentItem(url=urljoin(base_url + "/", href),
-                                              name=_text(entry.get("name") or entry.get("fileName"))))
+                                              name=json_text(entry.get("name") or entry.get("fileName"))))
     fields = {**facts.fields, **notice.fields}
-    if facts.project_name or _text(data.get("projectName")):
-        fields["项目名称"] = facts.project_name or _text(data.get("projectName"))
-    author = _text(data.get("author"))
+    if facts.project_name or json_text(data.get("projectName")):
+        fields["项目名称"] = facts.project_name or json_text(data.get("projectName"))
+    author = json_text(data.get("author"))
     if author:
         fields["发布单位"] = author  # the list's and notice's author: often the agency, sometimes the buyer
     fields["接口地址"] = url
-    district = district_region(_text(data.get("districtCode")))
+    district = district_region(json_text(data.get("districtCode")))
     award_text = notice.award_text or facts.award_text or (suppliers[0].amount_text if len(suppliers) == 1 else "")
     return NoticeItem(
         source=source, source_key=key, url=person_url(key, base_url, parent_id), title=title,
-        published_text=_text(data.get("publishDate")), region_text=district.name if district else "",
+        published_text=json_text(data.get("publishDate")), region_text=district.name if district else "",
         buyer=notice.buyer or facts.buyer, agency=notice.agency or facts.agency,
-        project_code=notice.project_code or facts.project_code or _text(data.get("projectCode")),
+        project_code=notice.project_code or facts.project_code or json_text(data.get("projectCode")),
         budget_text=notice.budget_text or facts.budget_text, award_text=award_text, suppliers=suppliers,
         line_items=notice.line_items or facts.line_items, body_text=notice.text,
         fields=fields, attachments=attachments,

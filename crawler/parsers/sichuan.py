@@ -19,6 +19,7 @@ from caigou.crawler.parsers.common import (
     ListRow,
     ParseError,
     district_region,
+    json_text,
     load_json,
     notice_facts,
     soup_of,
@@ -26,7 +27,7 @@ from caigou.crawler.parsers.common import (
     yuan_text,
 )
 from caigou.pipelines.regions import Region
-from caigou.pipelines.text import clean_text, squeeze_cjk
+from caigou.pipelines.text import squeeze_cjk
 
 BASE_URL = "https://www.ccgp-sichuan.gov.cn"
 API = f"{BASE_URL}/gpcms/rest/web/v2"
@@ -65,19 +66,13 @@ def source_key_from_url(url: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _text(value: Any) -> str:
-    """A JSON scalar as text; objects and lists (a changed shape) are not text."""
-    if value is None or isinstance(value, (dict, list, bool)):
-        return ""
-    return clean_text(str(value))
-
-
 def _data(body: bytes | str, what: str) -> Any:
     answer = load_json(body, what)
     if not isinstance(answer, dict):
         raise ParseError(f"the {what} is not a JSON object")
-    if _text(answer.get("code") or "200") not in {"200", "0"}:
-        raise ParseError(f"the {what} answered code {_text(answer.get('code'))}: {_text(answer.get('msg'))[:120]}")
+    if json_text(answer.get("code") or "200") not in {"200", "0"}:
+        code, message = json_text(answer.get("code")), json_text(answer.get("msg"))[:120]
+        raise ParseError(f"the {what} answered code {code}: {message}")
     return answer.get("data")
 
 
@@ -88,9 +83,9 @@ def captcha_refused(body: bytes | str) -> str | None:
         answer = load_json(body)
     except ParseError:
         return None
-    if not isinstance(answer, dict) or _text(answer.get("code") or "200") in {"200", "0"}:
+    if not isinstance(answer, dict) or json_text(answer.get("code") or "200") in {"200", "0"}:
         return None
-    message = _text(answer.get("msg") or answer.get("message"))
+    message = json_text(answer.get("msg") or answer.get("message"))
     return message or "refused" if "验证码" in message or "verify" in message.lower() else None
 
 
@@ -112,17 +107,18 @@ def parse_list(body: bytes | str) -> ListPage:
     for record in records:
         if not isinstance(record, dict):
             raise ParseError("a notice list row is not an object")
-        key = _text(record.get("id"))
+        key = json_text(record.get("id"))
         if not key:
             continue
-        listing = {"buyer": _text(record.get("purchaser")) or _text(record.get("author")),
-                   "agency": _text(record.get("agency")), "region_text": _text(record.get("regionName")),
-                   "region_code": _text(record.get("regionCode")), "project_code": _text(record.get("openTenderCode")),
-                   "notice_type": CODE_TYPES.get(_text(record.get("noticeType")), ""),
-                   "notice_type_label": _text(record.get("noticeTypeName")),
-                   "budget_text": yuan_text(_text(record.get("budget")))}
-        rows.append(ListRow(url=detail_url(key), key=key, title=squeeze_cjk(_text(record.get("title"))),
-                            published_text=_text(record.get("noticeTime")),
+        listing = {"buyer": json_text(record.get("purchaser")) or json_text(record.get("author")),
+                   "agency": json_text(record.get("agency")), "region_text": json_text(record.get("regionName")),
+                   "region_code": json_text(record.get("regionCode")),
+                   "project_code": json_text(record.get("openTenderCode")),
+                   "notice_type": CODE_TYPES.get(json_text(record.get("noticeType")), ""),
+                   "notice_type_label": json_text(record.get("noticeTypeName")),
+                   "budget_text": yuan_text(json_text(record.get("budget")))}
+        rows.append(ListRow(url=detail_url(key), key=key, title=squeeze_cjk(json_text(record.get("title"))),
+                            published_text=json_text(record.get("noticeTime")),
                             listing={k: v for k, v in listing.items() if v}))
     return ListPage(total=int(total), rows=rows)
 
@@ -137,7 +133,7 @@ def region_of(code: str, name: str) -> Region | None:
 
 def parse_detail(body: bytes | str, url: str) -> NoticeItem:
     data = _data(body, "notice")
-    if not isinstance(data, dict) or not _text(data.get("title")):
+    if not isinstance(data, dict) or not json_text(data.get("title")):
         raise ParseError("the notice answer has no notice (data.title)")
     content_html = data.get("content")
     if not isinstance(content_html, str):
@@ -146,7 +142,7 @@ def parse_detail(body: bytes | str, url: str) -> NoticeItem:
     body_text = text_of(content)
     if not body_text:
         raise ParseError("the notice's content is empty")
-    key = _text(data.get("id")) or source_key_from_url(url) or ""
+    key = json_text(data.get("id")) or source_key_from_url(url) or ""
     facts = notice_facts(content)
     attachments = []
     listed = data.get("attchs")
@@ -155,25 +151,26 @@ def parse_detail(body: bytes | str, url: str) -> NoticeItem:
     for entry in listed or []:
         if not isinstance(entry, dict):
             raise ParseError("an attchs entry is not an object")
-        href = _text(entry.get("url") or entry.get("fileUrl"))  # keys: guess
+        href = json_text(entry.get("url") or entry.get("fileUrl"))  # keys: guess
         if href:
             attachments.append(AttachmentItem(url=urljoin(BASE_URL + "/", href),
-                                              name=_text(entry.get("name") or entry.get("fileName"))))
+                                              name=json_text(entry.get("name") or entry.get("fileName"))))
     fields = dict(facts.fields)
     if facts.project_name:
         fields["项目名称"] = facts.project_name
     fields["接口地址"] = url
     # The capture has no purchaser: the author is the buyer (the page's 采购人 section wins when it has one).
-    buyer = squeeze_cjk(_text(data.get("purchaser"))) or facts.buyer or squeeze_cjk(_text(data.get("author")))
-    region = region_of(_text(data.get("regionCode")), _text(data.get("regionName")))
+    buyer = squeeze_cjk(json_text(data.get("purchaser"))) or facts.buyer or squeeze_cjk(json_text(data.get("author")))
+    region = region_of(json_text(data.get("regionCode")), json_text(data.get("regionName")))
     return NoticeItem(
         source="sichuan", source_key=key, url=person_url(key) if key else url,
-        title=squeeze_cjk(_text(data.get("title"))), notice_type=CODE_TYPES.get(_text(data.get("noticeType")), ""),
-        notice_type_label=_text(data.get("noticeTypeName")), published_text=_text(data.get("noticeTime")),
-        region_text=region.name if region else _text(data.get("regionName")), buyer=buyer,
-        agency=squeeze_cjk(_text(data.get("agency"))) or facts.agency,
-        project_code=_text(data.get("openTenderCode")) or facts.project_code,
-        budget_text=facts.budget_text or yuan_text(_text(data.get("budget"))), award_text=facts.award_text,
+        title=squeeze_cjk(json_text(data.get("title"))),
+        notice_type=CODE_TYPES.get(json_text(data.get("noticeType")), ""),
+        notice_type_label=json_text(data.get("noticeTypeName")), published_text=json_text(data.get("noticeTime")),
+        region_text=region.name if region else json_text(data.get("regionName")), buyer=buyer,
+        agency=squeeze_cjk(json_text(data.get("agency"))) or facts.agency,
+        project_code=json_text(data.get("openTenderCode")) or facts.project_code,
+        budget_text=facts.budget_text or yuan_text(json_text(data.get("budget"))), award_text=facts.award_text,
         suppliers=facts.suppliers, line_items=facts.line_items, body_text=body_text, fields=fields,
         attachments=attachments,
     )
