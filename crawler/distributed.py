@@ -282,8 +282,11 @@ class WorkerCoordinator:
         self.worker = settings.get("CAIGOU_WORKER_ID") or worker_id()
         self.timeout = settings.getfloat("CAIGOU_REDIS_WORKER_TIMEOUT", 120)
         self.idle_wait = settings.getfloat("CAIGOU_REDIS_IDLE", 10)
+        # How soon an idle worker looks at the queue again (Scrapy's own idle check comes every 5 s).
+        self.poll = settings.getfloat("CAIGOU_REDIS_POLL", 5)
         self.empty_since: float | None = None
         self.loop: task.LoopingCall | None = None
+        self.recheck: Any = None  # the pending idle re-check (a DelayedCall)
         crawler._caigou_worker = self
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
@@ -321,17 +324,35 @@ class WorkerCoordinator:
         recover_dead_workers(self.server, self.keys, self.timeout)
         if self.server.zcard(self.keys.requests) or busy_elsewhere(self.server, self.keys, self.worker):
             self.empty_since = None
+            self.look_again()
             raise DontCloseSpider
         if self.empty_since is None:
             self.empty_since = time.monotonic()
         if time.monotonic() - self.empty_since < self.idle_wait:
+            self.look_again()
             raise DontCloseSpider
+
+    def look_again(self) -> None:
+        """Have the engine look for requests (and call spider_idle again) in ``CAIGOU_REDIS_POLL`` seconds."""
+        from twisted.internet import reactor
+
+        if self.recheck is not None and self.recheck.active():
+            return
+
+        def wake() -> None:
+            slot = self.crawler.engine._slot
+            if slot is not None and slot.closing is None:
+                slot.nextcall.schedule()
+
+        self.recheck = reactor.callLater(self.poll, wake)
 
     def finished(self, spider: Any, status: str, counts: dict[str, int], message: str) -> tuple[str, str]:
         """This worker leaves: hand back what it had in flight, leave its outcome, and close the run if it is the
         last one out of a drained queue. Returns the status and message to print."""
         if self.loop and self.loop.running:
             self.loop.stop()
+        if self.recheck is not None and self.recheck.active():
+            self.recheck.cancel()
         keys, server = self.keys, self.server
         returned = self.queue.requeue_in_flight()
         server.hset(keys.results, self.worker, json.dumps({"status": status, "counts": counts,

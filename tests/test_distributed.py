@@ -1,6 +1,12 @@
 """Distributed crawling (crawler/distributed.py): one seeded run, two ``caigou worker`` processes sharing the Redis
 queue at 127.0.0.1:6379 (``CAIGOU_TEST_REDIS_URL``), one PostgreSQL archive, the replay server as the portal —
-every notice stored exactly once, also after one worker is killed with SIGKILL mid-crawl."""
+every notice stored exactly once, also after one worker is killed with SIGKILL mid-crawl.
+
+PostgreSQL only: the workers are separate processes writing into one run and one archive at once, which is what
+a distributed deployment runs on. The workers are real processes (the point is several of them, and a kill -9);
+seeding fetches nothing and never starts Twisted's reactor, so ``caigou crawl --redis`` and the worker's refusals
+run in-process (tests/crawling.py). An idle worker looks at the queue again every 0.2 s (``CAIGOU_REDIS_POLL``)
+instead of at Scrapy's 5-second idle heartbeat, and leaves after 1 s of an empty queue (``CAIGOU_REDIS_IDLE``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -87,14 +93,16 @@ def portal() -> Iterator[ReplayServer]:
 
 def seed(db: Database, prefix: str) -> subprocess.CompletedProcess[str]:
     return run_caigou("--db", db.url, "crawl", "ccgp", "--type", "award", *JUNE, "--redis", REDIS_URL,
-                      "--redis-prefix", prefix)
+                      "--redis-prefix", prefix, in_process=True)
 
 
 def start_worker(db: Database, prefix: str, proxy: str) -> subprocess.Popen[str]:
     return start_caigou("--db", db.url, "worker", "--redis", REDIS_URL, "--redis-prefix", prefix, *FAST,
-                        # Two requests at a time against 0.3 s replies: a worker needs seconds for the 30 notices, so
-                        # a worker that starts late on a loaded machine still finds work left in the shared queue.
-                        "--set", "CAIGOU_REDIS_IDLE=2", "--set", "CONCURRENT_REQUESTS=2", proxy=proxy)
+                        # Two requests at a time (the portal is one domain) against 0.3 s replies: a worker alone
+                        # needs seconds for the 30 notices, so a worker that starts late on a loaded machine still
+                        # finds work left in the shared queue.
+                        "--set", "CONCURRENT_REQUESTS=2", "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+                        "--set", "CAIGOU_REDIS_IDLE=1", "--set", "CAIGOU_REDIS_POLL=0.2", proxy=proxy)
 
 
 def notices(db: Database) -> list[str]:
@@ -176,7 +184,8 @@ def test_a_worker_killed_mid_crawl_loses_nothing(pg: Database, redis_prefix: str
 @pytest.mark.postgres
 def test_worker_without_a_seeded_run_is_an_error_and_a_second_seed_replaces_an_idle_run(pg: Database, redis_prefix: str,
                                                                            portal: ReplayServer) -> None:
-    result = run_caigou("--db", pg.url, "worker", "--redis", REDIS_URL, "--redis-prefix", redis_prefix)
+    result = run_caigou("--db", pg.url, "worker", "--redis", REDIS_URL, "--redis-prefix", redis_prefix,
+                        in_process=True)
     assert result.returncode != 0 and "caigou: error: no seeded run" in result.stderr
     assert "Traceback" not in result.stderr
     assert seed(pg, redis_prefix).returncode == 0
@@ -185,7 +194,7 @@ def test_worker_without_a_seeded_run_is_an_error_and_a_second_seed_replaces_an_i
     first, second = sorted(runs(pg), key=lambda run: run.id)
     assert first.status == "interrupted" and "4 requests still queued" in first.message
     assert second.status == "running"
-    bad = run_caigou("--db", pg.url, "crawl", "ccgp", "--redis", "redis://127.0.0.1:1/0")
+    bad = run_caigou("--db", pg.url, "crawl", "ccgp", "--redis", "redis://127.0.0.1:1/0", in_process=True)
     assert bad.returncode != 0 and "caigou: error: cannot use Redis" in bad.stderr
 
 
