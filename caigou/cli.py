@@ -18,8 +18,9 @@ from caigou.safe_text import for_terminal
 
 
 class CaigouGroup(click.Group):
-    """The commands, registered on first need. ``caigou match`` (like those in ALONE) imports only its own module:
-    a filter in a shell pipeline should start fast, not load the crawler (Scrapy) and the web interface first."""
+    """The commands, registered on first need. ``caigou match`` (like every command in ALONE) imports only its own
+    module: a filter in a shell pipeline should start fast, not load the crawler (Scrapy) and the web interface
+    first, nor a digest or a scheduler the crawler, nor a crawl the web interface and the reports."""
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in self.commands:
@@ -63,8 +64,19 @@ def cli(ctx: click.Context, config_path: str | None, database_url: str | None) -
 
 
 # Commands found without registering the others: name → its module in caigou.commands (an export of a million
-# rows, or a filter in a pipeline, need not wait for the crawler and the web interface to load).
-ALONE = {"match": "matching", "export": "export", "import": "export"}
+# rows, or a filter in a pipeline, need not wait for the crawler and the web interface to load). A command missing
+# here still works: it registers them all.
+ALONE = {
+    "match": "matching", "watchlist": "matching", "rematch": "matching",
+    "export": "export", "import": "export",
+    "crawl": "crawl", "worker": "crawl",
+    "attachments": "attachments", "db": "db", "demo": "demo", "sources": "sources", "screen": "screen",
+    "judgements": "judgements",
+    "search": "archive", "show": "archive", "review": "archive", "user": "archive", "serve": "archive",
+    "digest": "digests", "subscriptions": "digests",
+    "schedule": "schedule", "status": "schedule", "health": "schedule",
+    "report": "report", "org": "report",
+}
 
 
 @cache
