@@ -1,5 +1,10 @@
 """Attachments: type sniffing, text extraction within limits (unit), and real crawls that download, archive, read
-and match them through the real Scrapy engine against the replay server (SQLite and PostgreSQL)."""
+and match them through the real Scrapy engine against the replay server.
+
+The PostgreSQL smoke run is ``test_a_crawl_downloads_archives_reads_and_matches_attachments`` (``db``, both
+databases): the downloaded files as archived bytes, the attachment rows and their matches, and attachment text
+found by full-text search, which differs by database. ``caigou attachments fetch`` reads and stores through the same
+code, so its flow runs on SQLite."""
 from __future__ import annotations
 
 import hashlib
@@ -262,7 +267,8 @@ def test_a_crawl_downloads_archives_reads_and_matches_attachments(db: Database, 
                    for reason in score.reasons), score.reasons
 
 
-def test_fetch_command_reads_attachments_of_stored_notices(db: Database, server: ReplayServer) -> None:
+def test_fetch_command_reads_attachments_of_stored_notices(sqlite_db: Database, server: ReplayServer) -> None:
+    db = sqlite_db
     stored = crawl(db.url, "ccgp", "--url", PLAIN_URL, "--url", MATCHED_URL, "--attachments", "off",
                    proxy=server.url)
     assert stored.returncode == 0 and downloads(server) == 0
@@ -294,11 +300,13 @@ def test_fetch_command_reads_attachments_of_stored_notices(db: Database, server:
     assert listed.returncode == 0 and "清单.zip\tok/zip_bomb\tzip" in listed.stdout
 
 
-def test_bad_attachment_mode_is_one_line(db: Database) -> None:
-    result = run_caigou("--db", db.url, "crawl", "ccgp", "--url", MATCHED_URL, env={"CAIGOU_CRAWL_ATTACHMENTS": "some"})
+def test_bad_attachment_mode_is_one_line(sqlite_db: Database) -> None:
+    # Both refused before any crawl starts (no reactor), so in-process.
+    result = run_caigou("--db", sqlite_db.url, "crawl", "ccgp", "--url", MATCHED_URL,
+                        env={"CAIGOU_CRAWL_ATTACHMENTS": "some"}, in_process=True)
     assert result.returncode == 2
     assert result.stderr.strip() == "caigou: error: [crawl] attachments must be one of matched, all, off, not 'some'"
-    missing = run_caigou("--db", db.url, "attachments", "fetch", "--notice", "99")
+    missing = run_caigou("--db", sqlite_db.url, "attachments", "fetch", "--notice", "99", in_process=True)
     assert missing.returncode == 2 and missing.stderr.strip() == "caigou: error: no notice 99"
 
 
