@@ -131,7 +131,7 @@ def test_a_crawl_scheduled_through_scrapyd_stores_its_notices(postgres_url: str,
     deadline = time.monotonic() + 240
     while not any(j["id"] == job["jobid"] for j in api(scrapyd, "listjobs.json?project=caigou")["finished"]):
         assert time.monotonic() < deadline, "the Scrapyd job did not finish"
-        time.sleep(0.5)
+        time.sleep(0.1)
     log = next((tmp_path / "scrapyd" / "logs").rglob(f"{job['jobid']}.log")).read_text(encoding="utf-8")
     with database.session() as session:
         keys = set(session.scalars(select(Notice.source_key)))
