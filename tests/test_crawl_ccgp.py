@@ -216,7 +216,7 @@ def test_a_search_page_with_an_http_error_fails_and_keeps_the_watermark(sqlite_d
 
 
 def test_a_later_list_page_failing_is_partial_and_keeps_the_watermark(sqlite_db: Database,
-                                                                       server: ReplayServer) -> None:
+                                                                      server: ReplayServer) -> None:
     second = build_search_url("DNA", dt.date(2024, 6, 1), dt.date(2024, 6, 30), page=2)
     server.add(second, Reply(b"busy", status=503, content_type="text/plain"))
     result = crawl(sqlite_db.url, "ccgp", "--keyword", "DNA", *JUNE, proxy=server.url)

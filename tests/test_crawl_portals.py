@@ -440,7 +440,7 @@ def test_qinghai_type_region_and_keyword_filter_the_rows(sqlite_db: Database, qi
 
 
 def test_qinghai_type_without_a_category_asks_every_one_and_keeps_by_label(sqlite_db: Database,
-                                                                          qinghai_site: ReplayServer) -> None:
+                                                                           qinghai_site: ReplayServer) -> None:
     invitation = {**CONSULTATION_ROW, "pathName": "邀请招标公告"}
     qinghai_empty(qinghai_site, "ZcyAnnouncement2")
     tender = {**AWARD_ROW, "pathName": "公开招标公告"}
@@ -588,7 +588,7 @@ def crawl_in_terminal(database_url: str, *args: str, proxy: str, answer: str,
 
 
 def test_sichuan_asks_for_the_captcha_in_a_terminal_and_pages_the_list(sqlite_db: Database,
-                                                                         sichuan_site: ReplayServer) -> None:
+                                                                       sichuan_site: ReplayServer) -> None:
     status, output = crawl_in_terminal(sqlite_db.url, *JUNE_ONLY, proxy=sichuan_site.url, answer="7364")
     assert status == 0, output
     saved = Path(output.split("captcha image ", 1)[1].split()[0])
@@ -663,7 +663,7 @@ XMLHttpRequest.prototype.send = function () {
 
 
 def test_sichuan_through_the_browser_signs_the_list_in_the_site_s_page(sqlite_db: Database,
-                                                                          sichuan_site: ReplayServer) -> None:
+                                                                       sichuan_site: ReplayServer) -> None:
     """CAIGOU_BROWSER=1: the captcha and the list are asked for from inside the site's page, whose script signs
     them; the answers are archived as the API sent them, at the API's URL."""
     pytest.importorskip("scrapy_playwright")
