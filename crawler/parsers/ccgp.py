@@ -28,7 +28,17 @@ from caigou.crawler.parsers.common import (
     text_of,
     value_after_label,
 )
-from caigou.pipelines.normalise import NormaliseError, notice_type_from_label, parse_money, unit_in_label
+from caigou.pipelines.money import (
+    bracketed_unit,
+    money_or_none,
+    split_figure,
+    sum_disagrees,
+    unit_in_label,
+    unit_matching,
+    with_unit,
+    yuan_under_wan,
+)
+from caigou.pipelines.normalise import notice_type_from_label
 from caigou.pipelines.regions import places_in, prefecture_of, region_by_code, resolve_region
 from caigou.pipelines.text import clean_text, fold_text, label_key, squeeze_cjk
 
@@ -264,7 +274,7 @@ def parse_body(body: str | bytes | Tag, base_url: str, award_text: str = "") -> 
         result.fields["amount_conflict"] = "; ".join(conflicts)
     missing = [f"lot {lot.lot or '(unnamed)'}: supplier {lot.supplier_names()} without an amount"
                + (f" ({lot.amount_text})" if lot.amount_text else "")
-               for lot in lots if lot.status == "awarded" and _money(lot.amount_text) is None
+               for lot in lots if lot.status == "awarded" and money_or_none(lot.amount_text) is None
                and (lot.amount_text or len(lots) > 1)]
     if missing:
         result.fields["parse_problems"] = "; ".join(missing)
@@ -350,18 +360,6 @@ _RANKING_MARKS = ("排序", "排名", "评审报价", "评审价格", "资格性
 _ITEM_MARKS = ("品牌", "型号", "规格", "服务名称", "服务范围", "标的名称", "货物名称", "采购标的", "施工范围", "品目")
 
 
-def _with_unit(value: str, unit: str) -> str:
-    """A bare number from a column headed with its unit (``237.5`` under 中标金额(万元)) → ``237.5万元``."""
-    return f"{value}{unit}" if unit and re.fullmatch(r"[\d,]+(?:\.\d+)?", value) else value
-
-
-def _amount_text(value: str) -> str:
-    """``85.6（万元）`` → ``85.6万元``: the unit in brackets after the number, as labelled lines print it."""
-    folded = fold_text(value)
-    match = re.fullmatch(r"[￥¥]?\s*([\d,]+(?:\.\d+)?)\s*\(\s*(万元|元)\s*\)", folded)
-    return f"{match.group(1)}{match.group(2)}" if match else value
-
-
 def _lots_from_tables(content: Tag) -> list[Lot]:
     """Lots from supplier tables: one per table (``projectBundleList`` after ``第N包 ：``, 合同包 tables), or one
     table listing a lot column; a plain table of names without amounts too."""
@@ -387,7 +385,7 @@ def _lots_from_tables(content: Tag) -> list[Lot]:
             if not name or name in ("/", "-", "无"):
                 continue
             label = cell(lot_col) or heading
-            amount = _with_unit(cell(amount_col), unit_in_label(header[amount_col]) if amount_col is not None else "")
+            amount = with_unit(cell(amount_col), unit_in_label(header[amount_col]) if amount_col is not None else "")
             lot = next((existing for existing in lots if label and _lot_key(existing.lot) == _lot_key(label)), None)
             if lot is None:
                 lot = Lot(lot=label, status="awarded")
@@ -516,7 +514,7 @@ def _lots_from_lines(text: str) -> list[Lot]:
             elif kind == "address" and lot is not None and lot.suppliers and value:
                 lot.suppliers[-1].address = lot.suppliers[-1].address or value
             elif kind == "amount" and lot is not None:
-                amount = _amount_text(value)
+                amount = bracketed_unit(value)
                 if lot.suppliers and not lot.suppliers[-1].amount_text:
                     lot.suppliers[-1].amount_text = amount
                 lot.amount_text = lot.amount_text or amount
@@ -602,7 +600,7 @@ def _line_items(content: Tag, lots: list[Lot]) -> list[dict[str, str]]:
                     if not key or key in item:
                         continue
                     value = parts[position] if len(parts) == count else parts[0]
-                    item[key] = _with_unit(value, unit_in_label(header[index])) if key in _MONEY_KEYS else value
+                    item[key] = with_unit(value, unit_in_label(header[index])) if key in _MONEY_KEYS else value
                 if not any(item.get(key) for key in ("name", "brand", "model", "scope")):
                     continue
                 type_kind = next((k for word, k in _KIND_WORDS.items() if item.get("type", "").startswith(word)), "")
@@ -631,21 +629,13 @@ def _cell_parts(cell: Tag) -> list[str]:
     return [cell_text(cell)]
 
 
-def _money(text: str) -> Decimal | None:
-    """The amount, or None where there is none or it cannot be read (normalise says why, on the notice)."""
-    try:
-        return parse_money(text) if text else None
-    except NormaliseError:
-        return None
-
-
 def _check_units(items: list[dict[str, str]], lots: list[Lot], total_text: str = "") -> None:
     """Money cells read against the award they make up. A bare number (no unit in cell or header) that is the
     award in yuan (or in 万元) gets that unit. A figure under a 万元 header that is a yuan figure (312000 where the
     lot's award is 31.2万元) is read as yuan, the printed figure kept beside it (``…_as_printed``) and a note left
     for ``_amount_problems`` to flag the notice."""
-    awards = {_lot_key(lot.lot): _money(lot.amount_text) for lot in lots if lot.amount_text}
-    total = _money(total_text) if total_text else None
+    awards = {_lot_key(lot.lot): money_or_none(lot.amount_text) for lot in lots if lot.amount_text}
+    total = money_or_none(total_text) if total_text else None
     for item in items:
         reference = awards.get(_lot_key(item["lot"])) if item.get("lot") else None
         if reference is None:
@@ -654,21 +644,20 @@ def _check_units(items: list[dict[str, str]], lots: list[Lot], total_text: str =
             continue
         quantity = re.match(r"\s*(\d+(?:\.\d+)?)", item.get("quantity", ""))
         for key in _MONEY_KEYS:
-            printed = item.get(key, "")
-            number = re.fullmatch(r"([\d,]+(?:\.\d+)?)(万元|元)?", printed)
-            if not number:
+            figure = split_figure(item.get(key, ""))
+            if figure is None:
                 continue
+            number, unit = figure
             count = Decimal(quantity.group(1)) if key == "unit_price" and quantity else Decimal(1)
-            yuan = Decimal(number.group(1).replace(",", "")) * count
-            if number.group(2) is None:
-                if abs(yuan - reference) <= reference / 100:
-                    item[key] = f"{number.group(1)}元"
-                elif abs(yuan * 10_000 - reference) <= reference / 100:
-                    item[key] = f"{number.group(1)}万元"
-            elif number.group(2) == "万元" and yuan * 10_000 > reference * 100 and yuan <= reference * Decimal("1.01"):
-                item[f"{key}_as_printed"] = number.group(1)
-                item[key] = f"{number.group(1)}元"
-                item["unit_note"] = (f"{key} {number.group(1)} under a 万元 header read as yuan "
+            yuan = Decimal(number.replace(",", "")) * count
+            if not unit:
+                unit = unit_matching(yuan, reference)
+                if unit:
+                    item[key] = f"{number}{unit}"
+            elif unit == "万元" and yuan_under_wan(yuan, reference):
+                item[f"{key}_as_printed"] = number
+                item[key] = f"{number}元"
+                item["unit_note"] = (f"{key} {number} under a 万元 header read as yuan "
                                      f"(as 万元 it would be {yuan * 10_000} 元 against an award of {reference} 元)")
 
 
@@ -678,11 +667,11 @@ def _amount_problems(award_text: str, lots: list[Lot], items: list[dict[str, str
     problems = [item["unit_note"] for item in items if "unit_note" in item]
     for item in items:
         item.pop("unit_note", None)
-    total = _money(award_text) if award_text else None
-    amounts = [_money(lot.amount_text) for lot in lots if lot.status == "awarded"]
+    total = money_or_none(award_text) if award_text else None
+    amounts = [money_or_none(lot.amount_text) for lot in lots if lot.status == "awarded"]
     if total is not None and len(amounts) > 1 and all(a is not None for a in amounts):
-        lot_sum = sum((a for a in amounts if a is not None), Decimal(0))
-        if abs(lot_sum - total) > max(Decimal(1), total / 200):
+        lot_sum = sum_disagrees(total, [a for a in amounts if a is not None])
+        if lot_sum is not None:
             problems.append(f"the total {award_text} is not the lots' sum {lot_sum} 元")
     return problems
 

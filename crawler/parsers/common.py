@@ -12,7 +12,7 @@ from urllib.parse import urljoin
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
 from caigou.crawler.items import AttachmentItem, SupplierItem
-from caigou.pipelines.normalise import unit_in_label
+from caigou.pipelines.money import unit_in_label
 from caigou.pipelines.regions import Region, region_by_code
 from caigou.pipelines.text import clean_text, label_key, squeeze_cjk
 
@@ -373,15 +373,6 @@ def json_text(value: Any) -> str:
     if value is None or isinstance(value, (dict, list, bool)):
         return ""
     return clean_text(str(value))
-
-
-def yuan_text(value: Any) -> str:
-    """A JSON list's amount as money text: bare numbers are taken as yuan (a guess for every portal that sends
-    them: FreeCMS, gpcms), so normalise reads them like the 元 amounts of the pages."""
-    if value in (None, ""):
-        return ""
-    text = str(value)
-    return text if re.search(r"[元万]", text) else f"{text}元"
 
 
 def district_region(code: str) -> Region | None:

@@ -24,8 +24,8 @@ from caigou.crawler.parsers.common import (
     notice_facts,
     soup_of,
     text_of,
-    yuan_text,
 )
+from caigou.pipelines.money import yuan_text
 from caigou.pipelines.regions import Region
 from caigou.pipelines.text import squeeze_cjk
 

@@ -20,8 +20,8 @@ from caigou.crawler.parsers.common import (
     notice_facts,
     soup_of,
     text_of,
-    yuan_text,
 )
+from caigou.pipelines.money import yuan_text
 from caigou.pipelines.text import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-xizang.gov.cn"
