@@ -15,17 +15,16 @@ from caigou.crawler.items import NoticeItem, SupplierItem
 from caigou.crawler.parsers.common import (
     ListPage,
     ListRow,
-    NoticeFacts,
     ParseError,
     attachment_links,
     cell_text,
     links,
     load_json,
     looks_like_html,
-    notice_facts,
     soup_of,
     text_of,
 )
+from caigou.crawler.parsers.notice_body import NoticeBody, parse_body
 from caigou.pipelines.money import amount_under_label, label_without_unit
 from caigou.pipelines.normalise import notice_type_from_label
 from caigou.pipelines.text import CJK, clean_text, label_key, squeeze_cjk
@@ -182,7 +181,7 @@ def compact_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def with_table_facts(facts: NoticeFacts, content: Tag) -> NoticeFacts:
+def with_table_facts(facts: NoticeBody, content: Tag) -> NoticeBody:
     """What the ministry's text left empty, from the detail table or the compact lines (the text wins)."""
     pairs = table_pairs(content) or compact_pairs(text_of(content))
     found: dict[str, str] = {}
@@ -206,8 +205,7 @@ def with_table_facts(facts: NoticeFacts, content: Tag) -> NoticeFacts:
     facts.budget_text = facts.budget_text or amount_under_label(found.get("budget", ""), units.get("budget", ""))
     if not facts.suppliers and suppliers:
         facts.suppliers = suppliers
-        if not facts.award_text and len(suppliers) == 1:
-            facts.award_text = suppliers[0].amount_text
+    facts.award_text = facts.award_or_sole_supplier()
     return facts
 
 
@@ -236,7 +234,7 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
     body_text = text_of(content)
     if not body_text:
         raise ParseError("the notice body is empty")
-    facts = with_table_facts(notice_facts(content), content)
+    facts = with_table_facts(parse_body(content, url), content)
     fields = dict(facts.fields)
     if platform:
         fields["来源平台"] = platform
