@@ -697,7 +697,8 @@ def test_browser_without_scrapy_playwright_is_one_line(tmp_path: Path) -> None:
     hidden.mkdir()
     (hidden / "scrapy_playwright.py").write_text("raise ImportError('not installed')\n")
     result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "crawl", "sichuan", "--set", "CAIGOU_BROWSER=1",
-                        env={"PYTHONPATH": f"{hidden}{os.pathsep}{ROOT}"})
+                        env={"PYTHONPATH": f"{hidden}{os.pathsep}{ROOT}"},
+                        how="subprocess")  # a fresh interpreter, whose import path puts the stand-in first
     assert result.returncode == 2
     assert result.stderr.strip().startswith("caigou: error: CAIGOU_BROWSER=1 needs scrapy-playwright")
     assert len(result.stderr.strip().splitlines()) == 1

@@ -51,6 +51,15 @@ def _jieba() -> Any:
     return jieba
 
 
+@cache
+def plain_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's own dictionary (word → frequency, and their total), read once per process: reading it takes most of
+    a second, and every watchlist's tokenizer starts from a copy of it."""
+    plain = _jieba().Tokenizer()
+    plain.initialize()
+    return plain.FREQ, plain.total
+
+
 class Matcher:
     def __init__(self, watchlist: Watchlist) -> None:
         self.watchlist = watchlist
@@ -83,7 +92,9 @@ class Matcher:
     def tokenizer(self) -> Any:
         """jieba with every spelling in its dictionary, built when a candidate first needs confirming."""
         tokenizer = _jieba().Tokenizer()
-        tokenizer.initialize()
+        frequencies, total = plain_dictionary()
+        tokenizer.FREQ, tokenizer.total = dict(frequencies), total  # a copy: add_word below changes it
+        tokenizer.initialized = True
         for spelling in self.spellings:
             if " " in spelling or len(spelling) < 2 or not has_cjk(spelling):
                 # Several tokens (matched as a sequence), too short, or Latin only: jieba keeps a run of Latin
