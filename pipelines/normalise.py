@@ -1,5 +1,6 @@
-"""The one place where portal strings become typed values: money, times and notice types (text is read in
-``pipelines.text``, regions in ``pipelines.regions``), and ``record_from_item``, which applies them all.
+"""The one place where portal strings become typed values: times and notice types here (money is read in
+``pipelines.money``, text in ``pipelines.text``, regions in ``pipelines.regions``), and ``record_from_item``, which
+applies them all.
 
 Every function is strict: a value it cannot read with certainty raises ``NormaliseError`` (the pipeline records
 the message on the notice and goes on) rather than guessing. Dirty numbers are how published figures go wrong
@@ -10,80 +11,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from caigou.models.constants import SHANGHAI
-from caigou.models.errors import CaigouError
+from caigou.models.errors import NormaliseError
+from caigou.pipelines.money import parse_money
 from caigou.pipelines.regions import places_in, resolve_region
 from caigou.pipelines.text import clean_text, drop_controls, fold_text, label_key, squeeze_cjk
-
-
-class NormaliseError(CaigouError, ValueError):
-    """A value that cannot be read with certainty."""
-
-
-# ---------------------------------------------------------------------------------------------------- money
-
-# Yuan in one of each unit the portals print.
-YUAN_PER_UNIT = {"元": Decimal(1), "万元": Decimal(10_000), "亿元": Decimal(100_000_000), "万": Decimal(10_000),
-                 "亿": Decimal(100_000_000)}
-_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_AMOUNT = re.compile(rf"(?P<number>{_NUMBER})\s*\)?\s*(?P<unit>亿元|万元|元|亿|万)?")
-_NO_AMOUNT = {"", "-", "--", "/", "无", "详见附件", "见附件", "详见公告", "见公告"}
-_CENT = Decimal("0.01")
-# The largest amount taken as a number: 1万亿元, far above any one purchase, far below what the database holds
-# (NUMERIC(18, 2)). A larger one is a typo or a hostile page: kept as text with a warning, never a crash.
-MAX_AMOUNT = Decimal("1000000000000")
-
-
-def parse_money(text: str | None, default_unit: str | None = None) -> Decimal | None:
-    """Yuan as a Decimal, from "￥56.980000 万元（人民币）", "总价形式报价:569800.00(元)", "2767万元", "1,234.50元".
-
-    No amount ("", "-", "详见附件") is None. A bare number needs ``default_unit`` (a column headed 单价（元）).
-    Rates (下浮率 5%), several different amounts in one cell, and digit groups that are not thousands raise.
-    """
-    cleaned = fold_text(text)
-    if cleaned in _NO_AMOUNT:
-        return None
-    if "%" in cleaned or "折扣" in cleaned and not re.search(r"\d\s*(万?元)", cleaned):
-        raise NormaliseError(f"not an amount (a rate or discount): {cleaned!r}")
-    if re.search(r"\d,\d{1,2}(?:\D|$)|\d,\d{4,}", cleaned):
-        raise NormaliseError(f"digits grouped other than by thousands: {cleaned!r}")
-    unit_hint = None
-    if re.search(r"\(\s*元\s*\)|（元）", cleaned):
-        unit_hint = "元"
-    found = []
-    for match in _AMOUNT.finditer(cleaned):
-        unit = match.group("unit") or unit_hint
-        found.append((match.group("number"), unit))
-    if not found:
-        raise NormaliseError(f"no amount in {cleaned!r}")
-    values = set()
-    for number, unit in found:
-        unit = unit or default_unit
-        if unit is None:
-            raise NormaliseError(f"amount without a unit: {cleaned!r}")
-        try:
-            values.add((Decimal(number.replace(",", "")) * YUAN_PER_UNIT[unit]).quantize(_CENT))
-        except InvalidOperation as exc:
-            raise NormaliseError(f"unreadable amount {number!r}") from exc
-    if len(values) > 1:
-        raise NormaliseError(f"several amounts in one value: {cleaned!r}")
-    value = values.pop()
-    if value > MAX_AMOUNT:
-        raise NormaliseError(f"amount out of range (over 1万亿元): {cleaned!r}")
-    return value
-
-
-_LABEL_UNIT = re.compile(r"万元|元")
-
-
-def unit_in_label(label: str) -> str:
-    """The unit a column or field label gives its bare numbers (``中标金额(万元)`` → 万元), or ""."""
-    match = _LABEL_UNIT.search(label)
-    return match.group() if match else ""
-
 
 # ---------------------------------------------------------------------------------------------------- times
 

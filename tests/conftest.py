@@ -1,8 +1,18 @@
 """Shared fixtures.
 
-``db`` runs a test on SQLite and on the real PostgreSQL server. The server is ``CAIGOU_TEST_POSTGRES_URL``
-(default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test session creates a database of its
-own there and drops it at the end, so parallel runs do not meet. Without a server the PostgreSQL half skips with a
+``db`` runs a test on SQLite and on the real PostgreSQL server; ``sqlite_db`` on SQLite only. The rule:
+
+- a test whose point is what the database does keeps ``db``: column types and lengths, values PostgreSQL refuses,
+  locks and concurrency, full-text search and ranking, migrations, upserts and unique constraints, transactions,
+  search estimates, and any path through a dialect branch of the code (``dialect``, ``postgresql``, ``sqlite``);
+- an end-to-end flow (a crawl through the replay server, an export, import, report, review, digest or web flow),
+  where the database is a passive store, takes ``sqlite_db``;
+- each flow file keeps one PostgreSQL smoke run on ``db`` (two where they take different storage paths), its
+  richest flow, and names it and why in its module docstring.
+
+The PostgreSQL server is ``CAIGOU_TEST_POSTGRES_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each test session creates a database of its own there and
+drops it at the end, so parallel runs do not meet. Without a server the PostgreSQL half skips with a
 reason, unless ``CAIGOU_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where it fails.
 """
 from __future__ import annotations

@@ -11,24 +11,38 @@ Two ways to run it, chosen per command and stated here so a reader knows what ea
   with status 1, so tests that check "no traceback" still check it. The caches that depend on files a test may
   rewrite (the watchlist and what is built from it) are cleared before each run; static tables (regions, jieba)
   stay loaded, which is the point.
-* **Subprocess** (``python -m caigou``) for everything else: commands that start Twisted's reactor (crawl, worker,
-  demo, schedule, serve, attachments fetch), which runs once per process; any run through a replay-server proxy;
-  and whenever a test passes ``in_process=False`` because its point is a real process (a kill -9, several processes
-  at once, a pseudo-terminal, the scheduler). ``start_caigou`` always starts a real process.
+* **Forked** for the commands that start Twisted's reactor (crawl, worker, demo, schedule, serve, attachments
+  fetch), which runs once per process: the test process forks and the child runs the real ``cli`` — the real
+  Scrapy engine, reactor, signal handlers, database connections of its own and exit status — with its own stdin,
+  stdout and stderr (files), environment and working directory, then leaves with ``os._exit``. The child is a real
+  process (it is waited for, and a test can kill it) that starts with Scrapy, SQLAlchemy and jieba already imported
+  and jieba's dictionary already loaded, which a fresh interpreter spends 1.5–2 s on for every run. What a warm
+  process carries over is reset in the child: the watchlist caches, the logging handlers and warning filters pytest
+  installed, asyncio's event loop. Where the test process has already installed a Twisted reactor (one can't be
+  swapped in a child), the run falls back to a subprocess.
+* **Subprocess** (``python -m caigou``) whenever a test passes ``how="subprocess"`` because its point is a fresh
+  interpreter, and always for ``start_caigou`` (a kill -9, several processes at once, the scheduler).
 
 The crawl runs talk to a local replay server used as the http proxy, so spiders keep the real portal URLs.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -85,14 +99,16 @@ def start_caigou(*args: str, proxy: str | None = None) -> subprocess.Popen[str]:
 
 def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None = None,
                timeout: float = 120, input_text: str | None = None,
-               in_process: bool | None = None) -> subprocess.CompletedProcess[str]:
-    """The command run to its end; in-process for the commands in ``IN_PROCESS`` (see the module's docstring)
-    unless ``in_process=False`` or a proxy is given."""
-    if in_process is None:
-        in_process = proxy is None and runs_in_process(args)
+               how: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The command run to its end: ``how`` is "in-process" (the commands in ``IN_PROCESS``, without a proxy),
+    "forked" (the others) or "subprocess"; see the module's docstring."""
+    if how is None:
+        how = "in-process" if proxy is None and runs_in_process(args) else "forked"
     environment = _environment(proxy, env)
-    if in_process:
+    if how == "in-process":
         return _run_in_process(args, environment, input_text)
+    if how == "forked" and "twisted.internet.reactor" not in sys.modules:
+        return _run_forked(args, environment, input_text, timeout)
     return subprocess.run([sys.executable, "-m", "caigou", *args], capture_output=True, text=True,
                           input=input_text, env=environment, cwd=ROOT, timeout=timeout)
 
@@ -138,6 +154,95 @@ def _run_in_process(args: tuple[str, ...], environment: dict[str, str],
         stderr += "".join(traceback.format_exception(result.exception))
     return subprocess.CompletedProcess([sys.executable, "-m", "caigou", *args], result.exit_code,
                                        result.stdout, stderr)
+
+
+def _run_forked(args: tuple[str, ...], environment: dict[str, str], input_text: str | None,
+                timeout: float) -> subprocess.CompletedProcess[str]:
+    """The command in a child forked from this process (see the module's docstring), waited for like a
+    subprocess: ``TimeoutExpired`` after ``timeout`` seconds, a negative status when a signal ended it."""
+    with tempfile.TemporaryDirectory(prefix="caigou-fork-") as folder:
+        streams = {name: Path(folder) / name for name in ("stdin", "stdout", "stderr")}
+        streams["stdin"].write_text(input_text or "", encoding="utf-8")
+        streams["stdout"].touch()
+        streams["stderr"].touch()
+        _warm_up()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            _child_runs_cli(args, environment, streams)
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise subprocess.TimeoutExpired([sys.executable, "-m", "caigou", *args], timeout)
+            time.sleep(0.01)
+        return subprocess.CompletedProcess([sys.executable, "-m", "caigou", *args], os.waitstatus_to_exitcode(status),
+                                           streams["stdout"].read_text(encoding="utf-8", errors="replace"),
+                                           streams["stderr"].read_text(encoding="utf-8", errors="replace"))
+
+
+@cache
+def _warm_up() -> None:
+    """What every forked run would otherwise load for itself: the commands, Scrapy and the spiders, and jieba's
+    dictionary. Loaded once in the test process; none of it installs a Twisted reactor."""
+    import scrapy.crawler  # noqa: F401 - imported for its side effect: loaded before the fork
+    from scrapy.settings import Settings
+    from scrapy.spiderloader import SpiderLoader
+
+    from caigou import cli
+    from caigou.crawler.settings import SPIDER_MODULES
+    from caigou.pipelines.matching.matcher import plain_dictionary
+
+    cli._register()
+    SpiderLoader.from_settings(Settings({"SPIDER_MODULES": SPIDER_MODULES}))
+    plain_dictionary()
+
+
+def _child_runs_cli(args: tuple[str, ...], environment: dict[str, str], streams: dict[str, Path]) -> NoReturn:
+    """In the forked child: the process a fresh ``python -m caigou`` would be, then ``cli``; ends the process."""
+    status = 1
+    try:
+        for fd, name, mode in ((0, "stdin", os.O_RDONLY), (1, "stdout", os.O_WRONLY), (2, "stderr", os.O_WRONLY)):
+            opened = os.open(streams[name], mode)
+            os.dup2(opened, fd)
+            os.close(opened)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own stdin, kept open
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False, errors="backslashreplace")  # noqa: SIM115
+        sys.argv = [str(ROOT / "caigou" / "__main__.py"), *args]
+        os.environ.clear()
+        os.environ.update(environment)
+        os.chdir(ROOT)
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_DFL if number == signal.SIGTERM else signal.default_int_handler)
+        logging.root.handlers.clear()  # pytest's capture handlers: the command installs its own
+        logging.root.setLevel(logging.WARNING)
+        warnings.resetwarnings()  # pytest records warnings; a fresh interpreter prints them with these filters
+        warnings.showwarning = warnings._showwarning_orig  # type: ignore[attr-defined]
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+            warnings.simplefilter("ignore", category)
+        asyncio.set_event_loop(asyncio.new_event_loop())  # not the test process's loop (its selector is shared)
+        _forget_file_caches()
+        from caigou.cli import cli
+
+        cli.main(list(args), prog_name="caigou", standalone_mode=True)
+        status = 0
+    except SystemExit as exc:
+        status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()  # as the interpreter would, so "no traceback" checks keep their meaning
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # a closed or broken stream: nothing more can be said
+                pass
+        os._exit(status)
 
 
 def crawl(database_url: str, source: str, *args: str, proxy: str | None = None,

@@ -301,12 +301,11 @@ def test_fetch_command_reads_attachments_of_stored_notices(sqlite_db: Database, 
 
 
 def test_bad_attachment_mode_is_one_line(sqlite_db: Database) -> None:
-    # Both refused before any crawl starts (no reactor), so in-process.
     result = run_caigou("--db", sqlite_db.url, "crawl", "ccgp", "--url", MATCHED_URL,
-                        env={"CAIGOU_CRAWL_ATTACHMENTS": "some"}, in_process=True)
+                        env={"CAIGOU_CRAWL_ATTACHMENTS": "some"})
     assert result.returncode == 2
     assert result.stderr.strip() == "caigou: error: [crawl] attachments must be one of matched, all, off, not 'some'"
-    missing = run_caigou("--db", sqlite_db.url, "attachments", "fetch", "--notice", "99", in_process=True)
+    missing = run_caigou("--db", sqlite_db.url, "attachments", "fetch", "--notice", "99")
     assert missing.returncode == 2 and missing.stderr.strip() == "caigou: error: no notice 99"
 
 

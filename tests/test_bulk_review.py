@@ -1,4 +1,7 @@
-"""Bulk review on the command line (issue 15): ``caigou review 7 9 10 --status relevant``, all or nothing."""
+"""Bulk review on the command line (issue 15): ``caigou review 7 9 10 --status relevant``, all or nothing.
+
+On SQLite and PostgreSQL (``db``): all or nothing is one transaction, rolled back by the database when an ID is
+unknown."""
 from __future__ import annotations
 
 from sqlalchemy import select

@@ -1,5 +1,8 @@
 """Stored text leaving caigou: feeds stay well-formed and carry only http(s) links whatever a title holds, and the
-terminal never receives a raw escape sequence from `caigou search`, `caigou show` or an error line."""
+terminal never receives a raw escape sequence from `caigou search`, `caigou show` or an error line.
+
+PostgreSQL smoke run (``db``, SQLite and PostgreSQL): ``test_the_feed_is_well_formed_and_links_only_http`` (hostile
+text stored and read back by the feed's per-dialect query). The terminal's commands run on SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -55,14 +58,14 @@ def test_the_feed_is_well_formed_and_links_only_http(db: Database, url: str) -> 
     assert xml_text("a\x1bb\ud800c\ufffe") == "abc"
 
 
-def test_the_terminal_never_receives_an_escape_sequence(db: Database) -> None:
-    notice_id = store(db, "http://www.ccgp.gov.cn/cggg/t7001.htm")
+def test_the_terminal_never_receives_an_escape_sequence(sqlite_db: Database) -> None:
+    notice_id = store(sqlite_db, "http://www.ccgp.gov.cn/cggg/t7001.htm")
     outputs = {
-        "search": run_caigou("--db", db.url, "search", "试剂盒", "--min-score", "0"),
-        "search jsonl": run_caigou("--db", db.url, "search", "试剂盒", "--min-score", "0", "--format", "jsonl"),
-        "search csv": run_caigou("--db", db.url, "search", "试剂盒", "--min-score", "0", "--format", "csv"),
-        "show": run_caigou("--db", db.url, "show", str(notice_id)),
-        "show json": run_caigou("--db", db.url, "show", str(notice_id), "--json"),
+        "search": run_caigou("--db", sqlite_db.url, "search", "试剂盒", "--min-score", "0"),
+        "search jsonl": run_caigou("--db", sqlite_db.url, "search", "试剂盒", "--min-score", "0", "--format", "jsonl"),
+        "search csv": run_caigou("--db", sqlite_db.url, "search", "试剂盒", "--min-score", "0", "--format", "csv"),
+        "show": run_caigou("--db", sqlite_db.url, "show", str(notice_id)),
+        "show json": run_caigou("--db", sqlite_db.url, "show", str(notice_id), "--json"),
     }
     for name, result in outputs.items():
         assert result.returncode == 0, (name, result.stderr)

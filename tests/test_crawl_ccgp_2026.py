@@ -1,5 +1,9 @@
 """Real ccgp pages of 2026 crawled through the real Scrapy engine (``caigou crawl ccgp --url``) against the local
-replay server, stored on SQLite and PostgreSQL: lots, failed lots and flagged figures reach the store."""
+replay server: lots, failed lots and flagged figures reach the store.
+
+Its one test is this file's PostgreSQL smoke run (``db``, SQLite and PostgreSQL): suppliers per lot with their
+amounts (the per-dialect money type of ``models/types.py``) and line items and fields in JSON (JSONB on
+PostgreSQL)."""
 from __future__ import annotations
 
 import json

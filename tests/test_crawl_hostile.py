@@ -1,6 +1,12 @@
 """Hostile pages through the real Scrapy engine (the real ``caigou crawl`` in a subprocess, the replay server as
-its proxy), on SQLite and PostgreSQL: each page is stored or recorded as a crawl error linked to its evidence, never
-lost in silence, and a run that could not read a page does not end ``succeeded`` (nor move its watermark)."""
+its proxy): each page is stored or recorded as a crawl error linked to its evidence, never lost in silence, and a
+run that could not read a page does not end ``succeeded`` (nor move its watermark).
+
+Two tests are about what the database takes, so they run on SQLite and PostgreSQL (``db``):
+``test_hostile_detail_pages_are_each_stored_or_recorded`` (amounts beyond NUMERIC(18, 2), years 1 and 9999,
+control characters), which is also this file's PostgreSQL smoke run, and
+``test_a_notice_the_database_cannot_take_is_recorded_not_lost`` (a store that fails in the database). The list of
+an unexpected shape never reaches the store: SQLite only."""
 from __future__ import annotations
 
 import datetime as dt
@@ -105,7 +111,7 @@ def test_hostile_detail_pages_are_each_stored_or_recorded(db: Database, hostile:
 WINDOW = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
 
 
-def test_a_list_of_an_unexpected_shape_is_recorded_and_keeps_the_watermark(db: Database) -> None:
+def test_a_list_of_an_unexpected_shape_is_recorded_and_keeps_the_watermark(sqlite_db: Database) -> None:
     server = ReplayServer().start()
     try:
         row = {"id": "5d2f0a7c1e9b4c3d8a6f2b1e0c9d8a71", "title": "那曲市公安局STR试剂盒采购项目公开招标公告",
@@ -113,20 +119,20 @@ def test_a_list_of_an_unexpected_shape_is_recorded_and_keeps_the_watermark(db: D
                "fieldValues": "f_purchaser=那曲市公安局"}  # a string where an object was expected
         url = xizang.list_url("", "%", "", *WINDOW, 1, 100)
         server.add(url, json_reply({"code": "200", "msg": "操作成功", "total": 1, "data": [row]}))
-        result = crawl(db.url, "xizang", "--since", "2024-06-01", "--until", "2024-06-30", proxy=server.url)
+        result = crawl(sqlite_db.url, "xizang", "--since", "2024-06-01", "--until", "2024-06-30", proxy=server.url)
     finally:
         server.stop()
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert "xizang: failed" in result.stdout and "1 did not parse" in result.stdout
-    with db.session() as session:
+    with sqlite_db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert error.kind == "parse" and error.url == url
         assert "xizang list 2024-06-01..2024-06-30, page 1" in error.message and "unexpected shape (AttributeError" in error.message
         page = session.get(RawPage, error.raw_page_id)
         assert page is not None and page.url == url  # the answer is the evidence
         assert session.scalar(select(func.count(Watermark.id))) == 0  # the window was not read
-    assert last_run(db).status == "failed"
+    assert last_run(sqlite_db).status == "failed"
 
 
 def test_a_notice_the_database_cannot_take_is_recorded_not_lost(db: Database) -> None:

@@ -1,6 +1,11 @@
 """End-to-end crawls of the provincial and national portals (xizang, ggzy, qinghai, sichuan) through the real
 Scrapy engine — the real ``caigou crawl`` in a subprocess — against replayed answers in the documented structure,
-with the replay server as the http proxy, on SQLite and PostgreSQL."""
+with the replay server as the http proxy.
+
+The database is a passive store here, so the flows run on SQLite (``sqlite_db``). The PostgreSQL smoke run (``db``,
+both databases) is ``test_xizang_pages_windows_details_blocks_and_a_second_run``, the richest flow: a notice's
+columns (amounts, times, region, suppliers, attachments), block pages kept as evidence, the run's counts, the
+watermark and a second run that finds the notices stored. Every portal stores through the same ``NoticeStore``."""
 from __future__ import annotations
 
 import datetime as dt
@@ -122,29 +127,29 @@ def test_xizang_pages_windows_details_blocks_and_a_second_run(db: Database, xiza
     assert sum(1 for key in xizang_site.requests if "/ggxx/info/" in key) == details
 
 
-def test_xizang_keyword_type_and_region_go_into_the_query(db: Database, server: ReplayServer) -> None:
+def test_xizang_keyword_type_and_region_go_into_the_query(sqlite_db: Database, server: ReplayServer) -> None:
     row = xizang_row(XZ_AWARD, "那曲市公安局STR试剂盒采购项目中标（成交）结果公告", "2024-06-20 16:05:00",
                      "中标（成交）结果公告", "那曲市公安局")
     server.add(xizang_list_url(WINDOW_JUNE, keyword="STR", type_code="00102", region="540600"), xizang_list(1, row))
     server.add(xizang_url(XZ_AWARD), html("xizang", "detail_award.html"))
-    result = crawl(db.url, "xizang", "--keyword", "STR", "--type", "award", "--region", "540600",
+    result = crawl(sqlite_db.url, "xizang", "--keyword", "STR", "--type", "award", "--region", "540600",
                    "--since", "2024-05-31", "--until", "2024-06-30", proxy=server.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert server.misses == []
-    assert set(stored(db)) == {XZ_AWARD}
+    assert set(stored(sqlite_db)) == {XZ_AWARD}
 
 
-def test_xizang_html_where_json_was_expected_is_a_block(db: Database, server: ReplayServer) -> None:
+def test_xizang_html_where_json_was_expected_is_a_block(sqlite_db: Database, server: ReplayServer) -> None:
     server.add(xizang_list_url(WINDOW_JUNE), html("xizang", "waf_block.html"))
-    result = crawl(db.url, "xizang", "--since", "2024-05-31", "--until", "2024-06-30",
+    result = crawl(sqlite_db.url, "xizang", "--since", "2024-05-31", "--until", "2024-06-30",
                    "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
     assert result.returncode == 1 and "block pages" in result.stdout
     assert "Traceback" not in result.stderr
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalars(select(CrawlError.kind)).all() == ["blocked"]
 
 
-def test_xizang_list_fields_win_and_the_page_fills_in(db: Database, server: ReplayServer) -> None:
+def test_xizang_list_fields_win_and_the_page_fills_in(sqlite_db: Database, server: ReplayServer) -> None:
     """f_purchaser / f_agency / f_budget are the site's own data: taken over the page's text when present; a row
     without them leaves the page's values."""
     listed = xizang_row(XZ_TENDER, "那曲市公安局STR试剂盒采购项目公开招标公告", "2024-06-12 10:30:00", "采购公告",
@@ -156,9 +161,9 @@ def test_xizang_list_fields_win_and_the_page_fills_in(db: Database, server: Repl
     server.add(xizang_list_url(WINDOW_MAY), xizang_list(0))
     server.add(xizang_url(XZ_TENDER), html("xizang", "detail_tender.html"))
     server.add(xizang_url(XZ_LASA), html("xizang", "detail_lasa.html"))
-    result = crawl(db.url, "xizang", *JUNE, proxy=server.url)
+    result = crawl(sqlite_db.url, "xizang", *JUNE, proxy=server.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    notices = stored(db)
+    notices = stored(sqlite_db)
     tender, lasa = notices[XZ_TENDER], notices[XZ_LASA]
     assert (tender["buyer"], tender["agency"]) == ("那曲市公安局刑事侦查支队", "西藏高原招标代理有限公司")
     assert tender["budget"] == Decimal("600000.00")  # the page says 569,800
@@ -225,7 +230,8 @@ def ggzy_site(server: ReplayServer) -> ReplayServer:
     return server
 
 
-def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database, ggzy_site: ReplayServer) -> None:
+def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(sqlite_db: Database,
+                                                                   ggzy_site: ReplayServer) -> None:
     june, first_half, second_half = ((dt.date(2024, 6, 1), dt.date(2024, 6, 30)),
                                      (dt.date(2024, 6, 1), dt.date(2024, 6, 15)),
                                      (dt.date(2024, 6, 16), dt.date(2024, 6, 30)))
@@ -234,12 +240,12 @@ def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database,
     ggzy_route(ggzy_site, *second_half, 1, ggzy_list(21, AWARD_RECORD))
     ggzy_route(ggzy_site, *second_half, 2, ggzy_list(21, TENDER_RECORD))  # 21 results: two pages of 20
     ggzy_route(ggzy_site, *first_half, 1, ggzy_list(1, INQUIRY_RECORD))
-    result = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    result = crawl(sqlite_db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ggzy_site.misses == []
     assert "www.ggzy.gov.cn/deal/dealList.html" in ggzy_site.requests  # cookies first
     assert not any("/html/a/" in key for key in ggzy_site.requests)  # the wrapper is never fetched
-    notices = stored(db)
+    notices = stored(sqlite_db)
     assert set(notices) == {GZ_AWARD, GZ_TENDER, GZ_INQUIRY}
     award = notices[GZ_AWARD]
     assert award["url"] == ggzy_paths(GZ_AWARD, "20240624", "0202")[1]
@@ -252,9 +258,9 @@ def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database,
     assert notices[GZ_TENDER]["budget"] == Decimal("569800.00") and notices[GZ_TENDER]["type"] == "tender"
     assert len(notices[GZ_TENDER]["attachments"]) == 2 and award["attachments"] == []
     assert notices[GZ_INQUIRY]["type"] == "inquiry" and notices[GZ_INQUIRY]["region"] == "540200"
-    run = last_run(db)
+    run = last_run(sqlite_db)
     assert run.status == "succeeded" and run.counts["blocked"] == 1
-    with db.session() as session:  # each list answer is archived with the form that asked for it
+    with sqlite_db.session() as session:  # each list answer is archived with the form that asked for it
         asked = [page.headers.get("X-Caigou-Request", "")
                  for page in session.scalars(select(RawPage).where(RawPage.url == ggzy.LIST_URL))]
         provincial = [value for value in asked if "SOURCE_TYPE=1&" in value]
@@ -264,7 +270,7 @@ def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database,
         assert sum(f"SOURCE_TYPE={source}&" in key for key in ggzy_site.requests) == 1
     details = sum(1 for key in ggzy_site.requests if "/html/b/" in key)
 
-    again = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    again = crawl(sqlite_db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
     assert again.returncode == 0 and "3 already stored" in again.stdout
     assert sum(1 for key in ggzy_site.requests if "/html/b/" in key) == details
 
@@ -272,7 +278,8 @@ def test_ggzy_splits_a_capped_window_pages_and_reads_content_pages(db: Database,
 GZ_LINZHI, GZ_SHANNAN = "0054b1c2d3e4", "0054e5f6a7b8"
 
 
-def test_ggzy_reads_detail_tables_and_compact_text_of_every_source_type(db: Database, server: ReplayServer) -> None:
+def test_ggzy_reads_detail_tables_and_compact_text_of_every_source_type(sqlite_db: Database,
+                                                                        server: ReplayServer) -> None:
     """B pages carrying the platform's data, not the ministry's text: a ``detail_Table`` and compact lines; the
     second notice is listed only under source type 2 (central enterprises), which SOURCE_TYPE 1 would miss."""
     june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
@@ -286,10 +293,10 @@ def test_ggzy_reads_detail_tables_and_compact_text_of_every_source_type(db: Data
                    form=ggzy.list_form("", "0200", "540000", *june, 1, source))
     server.add(ggzy_paths(GZ_LINZHI, "20240618", "0202")[1], html("ggzy", "b_detail_table.html"))
     server.add(ggzy_paths(GZ_SHANNAN, "20240626", "0202")[1], html("ggzy", "b_compact.html"))
-    result = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=server.url)
+    result = crawl(sqlite_db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=server.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert server.misses == []
-    notices = stored(db)
+    notices = stored(sqlite_db)
     linzhi_notice, shannan_notice = notices[GZ_LINZHI], notices[GZ_SHANNAN]
     assert (linzhi_notice["buyer"], linzhi_notice["agency"]) == ("林芝市公安局", "西藏尼洋河招标代理有限公司")
     assert linzhi_notice["project_code"] == "LZGA-2024-022" and linzhi_notice["region"] == "540400"
@@ -300,39 +307,39 @@ def test_ggzy_reads_detail_tables_and_compact_text_of_every_source_type(db: Data
     assert shannan_notice["award"] == Decimal("1150000.00") and shannan_notice["region"] == "540500"
 
 
-def test_ggzy_rechecks_the_keyword_in_titles(db: Database, ggzy_site: ReplayServer) -> None:
+def test_ggzy_rechecks_the_keyword_in_titles(sqlite_db: Database, ggzy_site: ReplayServer) -> None:
     june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
     # 试剂盒: one title has it, one does not (kept out). 人脸识别: no hits, so the site sent its unfiltered list
     # (40 results, two pages): nothing is kept and page 2 is not asked for.
     ggzy_route(ggzy_site, *june, 1, ggzy_list(2, TENDER_RECORD, AWARD_RECORD), keyword="试剂盒")
     ggzy_route(ggzy_site, *june, 1, ggzy_list(40, AWARD_RECORD, INQUIRY_RECORD), keyword="人脸识别")
-    result = crawl(db.url, "ggzy", "--region", "54", "--keyword", "试剂盒", "--keyword", "人脸识别", *JUNE_ONLY,
+    result = crawl(sqlite_db.url, "ggzy", "--region", "54", "--keyword", "试剂盒", "--keyword", "人脸识别", *JUNE_ONLY,
                    proxy=ggzy_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert ggzy_site.misses == []
-    assert set(stored(db)) == {GZ_TENDER}
+    assert set(stored(sqlite_db)) == {GZ_TENDER}
 
 
-def test_ggzy_filters_a_prefecture_by_its_rows(db: Database, ggzy_site: ReplayServer) -> None:
+def test_ggzy_filters_a_prefecture_by_its_rows(sqlite_db: Database, ggzy_site: ReplayServer) -> None:
     june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
     ggzy_route(ggzy_site, *june, 1, ggzy_list(3, AWARD_RECORD, TENDER_RECORD, INQUIRY_RECORD))
-    result = crawl(db.url, "ggzy", "--region", "540600", *JUNE_ONLY, proxy=ggzy_site.url)
+    result = crawl(sqlite_db.url, "ggzy", "--region", "540600", *JUNE_ONLY, proxy=ggzy_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert set(stored(db)) == {GZ_TENDER}  # 那曲市 only
+    assert set(stored(sqlite_db)) == {GZ_TENDER}  # 那曲市 only
 
 
-def test_ggzy_captcha_stops_the_source_at_once(db: Database, ggzy_site: ReplayServer) -> None:
+def test_ggzy_captcha_stops_the_source_at_once(sqlite_db: Database, ggzy_site: ReplayServer) -> None:
     june = (dt.date(2024, 6, 1), dt.date(2024, 6, 30))
     ggzy_route(ggzy_site, *june, 1, json_reply({"code": 829, "message": "请输入验证码"}))
-    result = crawl(db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
+    result = crawl(sqlite_db.url, "ggzy", "--region", "54", *JUNE_ONLY, proxy=ggzy_site.url)
     assert result.returncode == 1
     assert "failed" in result.stdout and "captcha" in result.stdout and "code 829" in result.stdout
     assert "Traceback" not in result.stderr
     assert sum(1 for key in ggzy_site.requests if "getTradList" in key and "SOURCE_TYPE=1&" in key) == 1  # not retried
-    assert stored(db) == {}
-    run = last_run(db)
+    assert stored(sqlite_db) == {}
+    run = last_run(sqlite_db)
     assert run.status == "failed" and "captcha" in run.message
-    with db.session() as session:
+    with sqlite_db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert error.kind == "captcha" and error.url == ggzy.LIST_URL and error.raw_page_id is not None
         assert session.scalar(select(Watermark.id)) is None  # the window was not done
@@ -386,7 +393,7 @@ def qinghai_site(server: ReplayServer) -> ReplayServer:
     return server
 
 
-def test_qinghai_category_lists_and_json_notices(db: Database, qinghai_site: ReplayServer) -> None:
+def test_qinghai_category_lists_and_json_notices(sqlite_db: Database, qinghai_site: ReplayServer) -> None:
     qinghai_empty(qinghai_site, "ZcyAnnouncement3011", "ZcyAnnouncement4")
     qinghai_route(qinghai_site, "ZcyAnnouncement3011", 1, qinghai_answer(1, CONSULTATION_ROW))
     qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, qinghai_answer(16, AWARD_ROW))  # 16 results: two pages of 15
@@ -395,10 +402,10 @@ def test_qinghai_category_lists_and_json_notices(db: Database, qinghai_site: Rep
         "title": "西宁市第一中学办公家具采购项目中标（成交）结果公告", "articleId": QH_XINING, "publishDate": 1718848800000,
         "districtCode": "630100", "content": "<p>一、项目编号：XNZC2024-201</p><p>1.采购人信息</p><p>名 称：西宁市第一中学</p>",
         "attachmentList": None}}}))
-    result = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
+    result = crawl(sqlite_db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert qinghai_site.misses == []
-    notices = stored(db)
+    notices = stored(sqlite_db)
     assert set(notices) == {QH_CONSULTATION, QH_AWARD, QH_XINING}
     consultation, award = notices[QH_CONSULTATION], notices[QH_AWARD]
     assert consultation["title"] == "玉树藏族自治州公安局DNA检验试剂及耗材采购项目竞争性磋商公告"
@@ -412,81 +419,82 @@ def test_qinghai_category_lists_and_json_notices(db: Database, qinghai_site: Rep
     assert award["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]  # ccgp's code-* cells
     assert award["award"] == Decimal("968000.00") and len(award["attachments"]) == 1
     assert notices[QH_XINING]["region"] == "630000"  # 西宁 is not in the regions table: its province
-    assert last_run(db).status == "succeeded"
-    with db.session() as session:
+    assert last_run(sqlite_db).status == "succeeded"
+    with sqlite_db.session() as session:
         archived = session.scalars(select(RawPage).where(RawPage.url == qinghai.detail_url(QH_AWARD))).one()
         assert archived.body.lstrip().startswith(b"{")
 
-    again = crawl(db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
+    again = crawl(sqlite_db.url, "qinghai", *JUNE_ONLY, proxy=qinghai_site.url)
     assert again.returncode == 0 and "3 already stored" in again.stdout
     assert sum(1 for key in qinghai_site.requests if "/portal/detail" in key) == 3
 
 
-def test_qinghai_type_region_and_keyword_filter_the_rows(db: Database, qinghai_site: ReplayServer) -> None:
+def test_qinghai_type_region_and_keyword_filter_the_rows(sqlite_db: Database, qinghai_site: ReplayServer) -> None:
     qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, qinghai_answer(2, AWARD_ROW, XINING_ROW))
-    result = crawl(db.url, "qinghai", "--region", "632600", "--type", "award", "--keyword", "人像", *JUNE_ONLY,
+    result = crawl(sqlite_db.url, "qinghai", "--region", "632600", "--type", "award", "--keyword", "人像", *JUNE_ONLY,
                    proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert qinghai_site.misses == []  # only the award category was asked for
-    assert set(stored(db)) == {QH_AWARD}
+    assert set(stored(sqlite_db)) == {QH_AWARD}
     assert not any(QH_XINING.replace("=", "%3D") in key for key in qinghai_site.requests)
 
 
-def test_qinghai_type_without_a_category_asks_every_one_and_keeps_by_label(db: Database,
-                                                                          qinghai_site: ReplayServer) -> None:
+def test_qinghai_type_without_a_category_asks_every_one_and_keeps_by_label(sqlite_db: Database,
+                                                                           qinghai_site: ReplayServer) -> None:
     invitation = {**CONSULTATION_ROW, "pathName": "邀请招标公告"}
     qinghai_empty(qinghai_site, "ZcyAnnouncement2")
     tender = {**AWARD_ROW, "pathName": "公开招标公告"}
     qinghai_route(qinghai_site, "ZcyAnnouncement2", 1, qinghai_answer(2, invitation, tender))
-    result = crawl(db.url, "qinghai", "--type", "invitation", *JUNE_ONLY, proxy=qinghai_site.url)
+    result = crawl(sqlite_db.url, "qinghai", "--type", "invitation", *JUNE_ONLY, proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
     assert qinghai_site.misses == []
     assert sum(1 for key in qinghai_site.requests if "/portal/category" in key) == len(qinghai.ALL_CATEGORY_CODES)
-    assert set(stored(db)) == {QH_CONSULTATION}
+    assert set(stored(sqlite_db)) == {QH_CONSULTATION}
 
 
-def test_qinghai_aliyun_challenge_without_a_browser_stops_the_source(db: Database,
+def test_qinghai_aliyun_challenge_without_a_browser_stops_the_source(sqlite_db: Database,
                                                                      qinghai_site: ReplayServer) -> None:
     qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, html("qinghai", "aliyun_waf.html"))
-    result = crawl(db.url, "qinghai", "--type", "award", *JUNE_ONLY, proxy=qinghai_site.url)
+    result = crawl(sqlite_db.url, "qinghai", "--type", "award", *JUNE_ONLY, proxy=qinghai_site.url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "qinghai: stopped (challenge)" in result.stdout
     assert "Aliyun WAF's JavaScript challenge (acw_sc__v2), which only a browser passes" in result.stdout
     assert "CAIGOU_BROWSER=1" in result.stdout and "Traceback" not in result.stderr
     assert sum(1 for key in qinghai_site.requests if "/portal/category" in key) == 1  # not retried
-    with db.session() as session:
+    with sqlite_db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert error.kind == "challenge"
         assert b"acw_sc__v2" in session.get(RawPage, error.raw_page_id).body
-    assert stored(db) == {} and last_run(db).status == "failed"
+    assert stored(sqlite_db) == {} and last_run(sqlite_db).status == "failed"
 
 
 CHALLENGE = (b"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body><script>var arg1='6A1B2C3D4E5F607182';"
              b"document.cookie='acw_sc__v2=6a1b2c3d4e5f607182; path=/';</script></body></html>")
 
 
-def test_qinghai_through_the_browser_passes_the_aliyun_challenge(db: Database, qinghai_site: ReplayServer) -> None:
+def test_qinghai_through_the_browser_passes_the_aliyun_challenge(sqlite_db: Database,
+                                                                 qinghai_site: ReplayServer) -> None:
     """CAIGOU_BROWSER=1: Chromium runs the challenge's script, and the retry carries the cookie it set."""
     pytest.importorskip("scrapy_playwright")
     chromium = chromium_or_skip()
     qinghai_route(qinghai_site, "ZcyAnnouncement4", 1, qinghai_answer(1, AWARD_ROW))
     qinghai_site.add(qinghai.detail_url(QH_AWARD), Reply(CHALLENGE),
                      Reply(page("qinghai", "detail_guoluo_award.json"), content_type=JSON))
-    result = crawl(db.url, "qinghai", "--type", "award", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1",
+    result = crawl(sqlite_db.url, "qinghai", "--type", "award", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1",
                    proxy=qinghai_site.url, env={"CAIGOU_BROWSER_PATH": chromium})
     assert result.returncode == 0, result.stdout + result.stderr
     assert [key for key in qinghai_site.misses if "ccgp-qinghai" in key] == []
-    assert stored(db)[QH_AWARD]["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]
+    assert stored(sqlite_db)[QH_AWARD]["suppliers"] == [("青海智安信息技术有限公司", Decimal("968000.00"))]
     details = [headers for key, headers in zip(qinghai_site.requests, qinghai_site.headers, strict=False) if "/portal/detail" in key]
     assert len(details) == 2 and "acw_sc__v2" not in details[0].get("cookie", "")
     assert "acw_sc__v2=6a1b2c3d4e5f607182" in details[1].get("cookie", "")
-    assert last_run(db).counts["blocked"] == 1
+    assert last_run(sqlite_db).counts["blocked"] == 1
 
 
-def test_qinghai_explicit_page_for_people_is_read_from_the_api(db: Database, qinghai_site: ReplayServer) -> None:
-    result = crawl(db.url, "qinghai", "--url", QH_AWARD_PAGE, proxy=qinghai_site.url)
+def test_qinghai_explicit_page_for_people_is_read_from_the_api(sqlite_db: Database, qinghai_site: ReplayServer) -> None:
+    result = crawl(sqlite_db.url, "qinghai", "--url", QH_AWARD_PAGE, proxy=qinghai_site.url)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert set(stored(db)) == {QH_AWARD} and stored(db)[QH_AWARD]["url"] == QH_AWARD_PAGE
+    assert set(stored(sqlite_db)) == {QH_AWARD} and stored(sqlite_db)[QH_AWARD]["url"] == QH_AWARD_PAGE
 
 
 # ---------------------------------------------------------------------------------------------------- sichuan
@@ -579,14 +587,14 @@ def crawl_in_terminal(database_url: str, *args: str, proxy: str, answer: str,
     return process.returncode, output.decode("utf-8", "replace").replace("\r\n", "\n")
 
 
-def test_sichuan_asks_for_the_captcha_in_a_terminal_and_pages_the_list(db: Database,
-                                                                         sichuan_site: ReplayServer) -> None:
-    status, output = crawl_in_terminal(db.url, *JUNE_ONLY, proxy=sichuan_site.url, answer="7364")
+def test_sichuan_asks_for_the_captcha_in_a_terminal_and_pages_the_list(sqlite_db: Database,
+                                                                       sichuan_site: ReplayServer) -> None:
+    status, output = crawl_in_terminal(sqlite_db.url, *JUNE_ONLY, proxy=sichuan_site.url, answer="7364")
     assert status == 0, output
     saved = Path(output.split("captcha image ", 1)[1].split()[0])
     assert saved.suffix == ".png" and saved.read_bytes() == CAPTCHA_PNG
     assert sichuan_site.misses == []  # both list pages were asked for with the code typed
-    notices = stored(db)
+    notices = stored(sqlite_db)
     assert len(notices) == 11
     ganzi, aba = notices[SC_GANZI], notices[SC_ABA]
     assert ganzi["url"] == f"https://www.ccgp-sichuan.gov.cn/maincms-web/article?type=notice&id={SC_GANZI}"
@@ -595,51 +603,51 @@ def test_sichuan_asks_for_the_captcha_in_a_terminal_and_pages_the_list(db: Datab
     assert ganzi["project_code"] == "N5133002024000118"
     assert ganzi["suppliers"] == [("四川蜀康生物科技有限公司", Decimal("412600.00"))]
     assert aba["type"] == "tender" and aba["region"] == "513200" and aba["budget"] == Decimal("2350000.00")
-    assert last_run(db).status == "succeeded"
+    assert last_run(sqlite_db).status == "succeeded"
 
 
-def test_sichuan_keyword_and_region_filter_the_rows(db: Database, sichuan_site: ReplayServer) -> None:
-    status, output = crawl_in_terminal(db.url, *JUNE_ONLY, "--region", "513300", "--keyword", "Y-STR",
+def test_sichuan_keyword_and_region_filter_the_rows(sqlite_db: Database, sichuan_site: ReplayServer) -> None:
+    status, output = crawl_in_terminal(sqlite_db.url, *JUNE_ONLY, "--region", "513300", "--keyword", "Y-STR",
                                        proxy=sichuan_site.url, answer="7364")
     assert status == 0, output
-    assert set(stored(db)) == {SC_GANZI}
+    assert set(stored(sqlite_db)) == {SC_GANZI}
     assert sum(1 for key in sichuan_site.requests if "getInfoById" in key) == 1
 
 
-def test_sichuan_unattended_captcha_fails_the_run(db: Database, sichuan_site: ReplayServer) -> None:
-    result = crawl(db.url, "sichuan", *JUNE_ONLY, proxy=sichuan_site.url)  # no terminal, as under a schedule
+def test_sichuan_unattended_captcha_fails_the_run(sqlite_db: Database, sichuan_site: ReplayServer) -> None:
+    result = crawl(sqlite_db.url, "sichuan", *JUNE_ONLY, proxy=sichuan_site.url)  # no terminal, as under a schedule
     assert result.returncode == 1, result.stdout + result.stderr
     assert "sichuan: stopped (captcha): sichuan's list needs the code of an image captcha and no one is at a " \
            "terminal to read it" in result.stdout
     assert "Traceback" not in result.stderr
     assert not any("selectInfoForIndex" in key for key in sichuan_site.requests)
-    with db.session() as session:
+    with sqlite_db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert error.kind == "captcha"
         page = session.get(RawPage, error.raw_page_id)
         assert page.kind == "blocked" and page.body == CAPTCHA_PNG  # the image is kept as evidence
-    assert stored(db) == {} and last_run(db).status == "failed"
+    assert stored(sqlite_db) == {} and last_run(sqlite_db).status == "failed"
 
 
-def test_sichuan_no_code_or_a_refused_code_stops_the_run(db: Database, sichuan_site: ReplayServer) -> None:
-    status, output = crawl_in_terminal(db.url, *JUNE_ONLY, proxy=sichuan_site.url, answer="")
+def test_sichuan_no_code_or_a_refused_code_stops_the_run(sqlite_db: Database, sichuan_site: ReplayServer) -> None:
+    status, output = crawl_in_terminal(sqlite_db.url, *JUNE_ONLY, proxy=sichuan_site.url, answer="")
     assert status == 1 and "stopped (captcha): no captcha code was given" in output, output
     assert "Traceback" not in output
 
     sichuan_site.add(sichuan_list_url(1, code="0000"), json_reply({"code": "500", "msg": "验证码错误", "data": None}))
-    status, output = crawl_in_terminal(db.url, *JUNE_ONLY, proxy=sichuan_site.url, answer="0000")
+    status, output = crawl_in_terminal(sqlite_db.url, *JUNE_ONLY, proxy=sichuan_site.url, answer="0000")
     assert status == 1 and "sichuan did not accept the captcha code (验证码错误)" in output, output
-    assert stored(db) == {}
-    with db.session() as session:
+    assert stored(sqlite_db) == {}
+    with sqlite_db.session() as session:
         assert session.scalars(select(CrawlError.kind)).all() == ["captcha", "captcha"]
 
 
-def test_sichuan_firewall_page_is_a_block(db: Database, server: ReplayServer) -> None:
+def test_sichuan_firewall_page_is_a_block(sqlite_db: Database, server: ReplayServer) -> None:
     server.add(sichuan.CAPTCHA_URL, html("xizang", "waf_block.html"))
-    result = crawl(db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
+    result = crawl(sqlite_db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BLOCK_GIVE_UP=1", proxy=server.url)
     assert result.returncode == 1 and "block pages" in result.stdout
     assert "Traceback" not in result.stderr
-    assert stored(db) == {}
+    assert stored(sqlite_db) == {}
 
 
 SIGNING_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>四川政府采购网</title><script>
@@ -654,29 +662,29 @@ XMLHttpRequest.prototype.send = function () {
 </script></head><body><div id="app"></div></body></html>"""
 
 
-def test_sichuan_through_the_browser_signs_the_list_in_the_site_s_page(db: Database,
-                                                                          sichuan_site: ReplayServer) -> None:
+def test_sichuan_through_the_browser_signs_the_list_in_the_site_s_page(sqlite_db: Database,
+                                                                       sichuan_site: ReplayServer) -> None:
     """CAIGOU_BROWSER=1: the captcha and the list are asked for from inside the site's page, whose script signs
     them; the answers are archived as the API sent them, at the API's URL."""
     pytest.importorskip("scrapy_playwright")
     chromium = chromium_or_skip()
     sichuan_site.add(sichuan.SIGNING_PAGE, Reply(SIGNING_PAGE.encode()))
-    status, output = crawl_in_terminal(db.url, *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1", proxy=sichuan_site.url,
+    status, output = crawl_in_terminal(sqlite_db.url, *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1", proxy=sichuan_site.url,
                                        answer="7364", env={"CAIGOU_BROWSER_PATH": chromium})
     assert status == 0, output
     saved = Path(output.split("captcha image ", 1)[1].split()[0])
     assert saved.read_bytes() == CAPTCHA_PNG
     assert [key for key in sichuan_site.misses if "ccgp-sichuan" in key] == []
-    assert len(stored(db)) == 11
+    assert len(stored(sqlite_db)) == 11
     listed = [headers for key, headers in zip(sichuan_site.requests, sichuan_site.headers, strict=False)
               if "selectInfoForIndex" in key]
     assert len(listed) == 2 and all(h.get("sign", "").startswith("signed:") and h.get("nsssjss") for h in listed)
-    with db.session() as session:
+    with sqlite_db.session() as session:
         archived = session.scalars(select(RawPage).where(RawPage.url.contains("selectInfoForIndex"))).all()
         assert len(archived) == 2 and all(page.body.lstrip().startswith(b"{") for page in archived)
 
     # A proxy that does not answer: the failure in one line, no traceback.
-    unreachable = crawl(db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1", "--set", "RETRY_TIMES=0",
+    unreachable = crawl(sqlite_db.url, "sichuan", *JUNE_ONLY, "--set", "CAIGOU_BROWSER=1", "--set", "RETRY_TIMES=0",
                         proxy=f"http://127.0.0.1:{free_port()}", env={"CAIGOU_BROWSER_PATH": chromium})
     assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
     assert "sichuan: could not reach the site: Error: Page.goto: net::ERR_PROXY_CONNECTION_FAILED" in \
@@ -689,7 +697,8 @@ def test_browser_without_scrapy_playwright_is_one_line(tmp_path: Path) -> None:
     hidden.mkdir()
     (hidden / "scrapy_playwright.py").write_text("raise ImportError('not installed')\n")
     result = run_caigou("--db", f"sqlite:///{tmp_path / 'x.db'}", "crawl", "sichuan", "--set", "CAIGOU_BROWSER=1",
-                        env={"PYTHONPATH": f"{hidden}{os.pathsep}{ROOT}"})
+                        env={"PYTHONPATH": f"{hidden}{os.pathsep}{ROOT}"},
+                        how="subprocess")  # a fresh interpreter, whose import path puts the stand-in first
     assert result.returncode == 2
     assert result.stderr.strip().startswith("caigou: error: CAIGOU_BROWSER=1 needs scrapy-playwright")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -714,40 +723,40 @@ def _error_list_route(server: ReplayServer, source: str, reply: Reply) -> None:
 
 @pytest.mark.parametrize(("source", "status"), [("xizang", 404), ("ggzy", 500), ("qinghai", 503),
                                                 ("sichuan", 404)])
-def test_a_list_page_with_an_http_error_fails_and_keeps_the_watermark(db: Database, server: ReplayServer,
+def test_a_list_page_with_an_http_error_fails_and_keeps_the_watermark(sqlite_db: Database, server: ReplayServer,
                                                                       source: str, status: int) -> None:
     _error_list_route(server, source, Reply(b"<html><body>Server Error</body></html>", status=status))
     args = ("--region", "54") if source == "ggzy" else ()
-    result = crawl(db.url, source, *args, *JUNE_ONLY, proxy=server.url)
+    result = crawl(sqlite_db.url, source, *args, *JUNE_ONLY, proxy=server.url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{source}: failed" in result.stdout and "1 errors" in result.stdout
     assert "(1 HTTP errors); the watermark was not advanced" in result.stdout
     assert "Traceback" not in result.stderr
-    with db.session() as session:
+    with sqlite_db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         kind = "captcha" if source == "sichuan" else "list"
         assert error.kind == "http" and error.message == f"HTTP {status} for a {kind} page"
         assert session.get(RawPage, error.raw_page_id).http_status == status
         assert session.scalar(select(Watermark.id)) is None
-    run = last_run(db)
+    run = last_run(sqlite_db)
     assert run.status == "failed" and run.counts["http_errors"] == 1
 
 
-def test_a_slider_captcha_stops_the_source_at_once(db: Database, server: ReplayServer) -> None:
+def test_a_slider_captcha_stops_the_source_at_once(sqlite_db: Database, server: ReplayServer) -> None:
     row = xizang_row(XZ_AWARD, "那曲市公安局STR试剂盒采购项目中标（成交）结果公告", "2024-06-20 16:05:00",
                      "中标（成交）结果公告", "那曲市公安局")
     server.add(xizang_list_url((dt.date(2024, 6, 1), dt.date(2024, 6, 30))), xizang_list(1, row))
     server.add(xizang_url(XZ_AWARD), Reply("<html><head><title>滑动验证</title></head><body><div id='nc'>请按住滑块，"
                                            "拖动到最右边</div></body></html>".encode()), html("xizang", "detail_award.html"))
-    result = crawl(db.url, "xizang", *JUNE_ONLY, proxy=server.url)
+    result = crawl(sqlite_db.url, "xizang", *JUNE_ONLY, proxy=server.url)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "xizang: failed" in result.stdout and "slider captcha (滑动验证), which waiting does not lift" in result.stdout
     assert "Traceback" not in result.stderr
     assert sum(1 for key in server.requests if XZ_AWARD in key) == 1  # not retried
-    assert stored(db) == {}
-    with db.session() as session:
+    assert stored(sqlite_db) == {}
+    with sqlite_db.session() as session:
         error = session.scalars(select(CrawlError)).one()
         assert error.kind == "captcha" and error.url == xizang_url(XZ_AWARD)
         assert session.get(RawPage, error.raw_page_id).kind == "blocked"
         assert session.scalar(select(Watermark.id)) is None
-    assert last_run(db).status == "failed"
+    assert last_run(sqlite_db).status == "failed"

@@ -1,6 +1,9 @@
 """Digests that fit a mailbox (issue 15): a summary table at the top, at most N notices in full then "N more"
 linking to the saved search on the web; the Atom feed's rel="self" and the notices' own times. Real SMTP on
-loopback; SQLite and PostgreSQL."""
+loopback.
+
+PostgreSQL smoke run (``db``, SQLite and PostgreSQL): ``test_a_big_digest_has_a_summary_and_links_the_rest``. The
+feed runs on SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -58,8 +61,8 @@ def test_a_big_digest_has_a_summary_and_links_the_rest(db: Database, smtp: SmtpS
     assert 'id="more"' in html and 'href="https://caigou.example.org/search?' in html
 
 
-def test_the_feed_names_itself_and_gives_each_notice_its_own_time(db: Database) -> None:
-    with db.session() as session:
+def test_the_feed_names_itself_and_gives_each_notice_its_own_time(sqlite_db: Database) -> None:
+    with sqlite_db.session() as session:
         add_notice(session, "401", "拉萨市公安局 DNA 采购", score=80, matched_at=T0, terms=[("DNA", "dna", "DNA")])
         subscription = Subscription(name="feed", filters=filters_to_json(NoticeFilters(min_score=50)))
         session.add(subscription)

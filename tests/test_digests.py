@@ -1,4 +1,8 @@
-"""Digests delivered through a real SMTP server on loopback (aiosmtpd), exactly once, on SQLite and PostgreSQL."""
+"""Digests delivered through a real SMTP server on loopback (aiosmtpd), exactly once.
+
+PostgreSQL smoke run (``db``, SQLite and PostgreSQL): ``test_digest_reaches_a_real_smtp_server_once``, the richest
+flow (candidates, delivered notices, the watermark, a CSV, a second run with nothing new). The other digest flows
+run on SQLite (``sqlite_db``); concurrent runs are in tests/test_digest_concurrency.py."""
 from __future__ import annotations
 
 import csv
@@ -129,63 +133,63 @@ def test_digest_reaches_a_real_smtp_server_once(db: Database, smtp: SmtpServer) 
     assert len(smtp.inbox.messages) == 1
 
 
-def test_server_down_keeps_the_backlog_and_the_next_run_delivers(db: Database, smtp: SmtpServer) -> None:
-    ids = seed(db)
-    subscribe(db)
+def test_server_down_keeps_the_backlog_and_the_next_run_delivers(sqlite_db: Database, smtp: SmtpServer) -> None:
+    ids = seed(sqlite_db)
+    subscribe(sqlite_db)
     smtp.stop()
-    outcomes = run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1))
+    outcomes = run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=1))
     assert [o.status for o in outcomes] == ["failed"]
     assert "cannot use the SMTP server 127.0.0.1" in outcomes[0].error and "refused" in outcomes[0].error
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalars(select(Subscription.watermark)).one() == T0
         assert session.scalar(select(func.count(DeliveredNotice.id))) == 0
         assert session.scalars(select(Delivery.status)).all() == ["failed"]
 
-    with db.session() as session:  # more arrives while the server is down
+    with sqlite_db.session() as session:  # more arrives while the server is down
         later = add_notice(session, "1004", "日喀则市公安局 DNA 测序仪", score=70,
                            matched_at=T0 + dt.timedelta(days=1, hours=3), terms=[("DNA", "dna", "DNA 测序仪")])
     smtp.start()
-    outcomes = run_digests(db, config(smtp), now=T0 + dt.timedelta(days=2))
+    outcomes = run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=2))
     assert [(o.status, o.notices) for o in outcomes] == [("sent", 3)]
     [message] = smtp.inbox.to(RESEARCHER)
     plain, _ = parts(message)
     assert all(title in plain for title in ("拉萨市公安局", "遗传分析仪采购", "日喀则市公安局"))
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert set(session.scalars(select(DeliveredNotice.notice_id))) == {ids["strong"], ids["review"], later.id}
-    assert [o.status for o in run_digests(db, config(smtp), now=T0 + dt.timedelta(days=3))] == ["nothing new"]
+    assert [o.status for o in run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=3))] == ["nothing new"]
     assert len(smtp.inbox.messages) == 1
 
 
-def test_a_refused_recipient_gets_the_backlog_and_the_other_no_duplicate(db: Database, smtp: SmtpServer) -> None:
-    seed(db)
-    subscribe(db, recipients=["a@example.org", "王五 <b@example.org>"])
+def test_a_refused_recipient_gets_the_backlog_and_the_other_no_duplicate(sqlite_db: Database, smtp: SmtpServer) -> None:
+    seed(sqlite_db)
+    subscribe(sqlite_db, recipients=["a@example.org", "王五 <b@example.org>"])
     smtp.inbox.refuse = {"b@example.org"}
-    outcomes = run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1))
+    outcomes = run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=1))
     assert [(o.recipient, o.status) for o in outcomes] == [("a@example.org", "sent"),
                                                            ("王五 <b@example.org>", "failed")]
     assert "b@example.org refused: 550" in outcomes[1].error
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalars(select(Subscription.watermark)).one() == T0  # not everyone got it
 
     smtp.inbox.refuse = set()
-    outcomes = run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1, hours=1))
+    outcomes = run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=1, hours=1))
     assert [(o.recipient, o.status, o.notices) for o in outcomes] == [
         ("a@example.org", "nothing new", 0), ("王五 <b@example.org>", "sent", 2)]
     assert len(smtp.inbox.to("a@example.org")) == 1 and len(smtp.inbox.to("b@example.org")) == 1
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalars(select(Subscription.watermark)).one() == T0 + dt.timedelta(hours=2)
 
 
-def test_award_to_a_reported_project_is_an_update(db: Database, smtp: SmtpServer) -> None:
-    ids = seed(db)
-    subscribe(db)
-    run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1))
-    with db.session() as session:
+def test_award_to_a_reported_project_is_an_update(sqlite_db: Database, smtp: SmtpServer) -> None:
+    ids = seed(sqlite_db)
+    subscribe(sqlite_db)
+    run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=1))
+    with sqlite_db.session() as session:
         award = add_notice(session, "1005", "拉萨市公安局 Y-STR 试剂盒采购项目中标公告", score=85,
                            matched_at=T0 + dt.timedelta(days=1, hours=2), notice_type="award",
                            project_code="XZ-2024-001", suppliers=["北京某某生物科技有限公司"], award="1190000.00",
                            terms=[("Y-STR", "dna", "Y-STR 试剂盒")])
-    run_digests(db, config(smtp), now=T0 + dt.timedelta(days=2))
+    run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=2))
     message = smtp.inbox.to(RESEARCHER)[-1]
     plain, html = parts(message)
     assert plain.startswith("[caigou] 西藏 DNA 监测: 1 条新公告")
@@ -195,32 +199,32 @@ def test_award_to_a_reported_project_is_an_update(db: Database, smtp: SmtpServer
     assert f'id="notice-{award.id}"' in html and ids["strong"] != award.id
 
 
-def test_send_empty_once_a_day(db: Database, smtp: SmtpServer) -> None:
-    subscribe(db, skip_when_empty=False)
-    first = run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1))
-    second = run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1, hours=1))
+def test_send_empty_once_a_day(sqlite_db: Database, smtp: SmtpServer) -> None:
+    subscribe(sqlite_db, skip_when_empty=False)
+    first = run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=1))
+    second = run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=1, hours=1))
     assert [o.status for o in first + second] == ["sent", "already sent today"]
     [message] = smtp.inbox.to(RESEARCHER)
     assert "无新公告" in message["Subject"]
 
 
-def test_dry_run_prints_and_changes_nothing(db: Database, smtp: SmtpServer) -> None:
-    seed(db)
-    subscribe(db)
+def test_dry_run_prints_and_changes_nothing(sqlite_db: Database, smtp: SmtpServer) -> None:
+    seed(sqlite_db)
+    subscribe(sqlite_db)
     printed: list[str] = []
-    outcomes = run_digests(db, config(smtp), dry_run=True, echo=printed.append, now=T0 + dt.timedelta(days=1))
+    outcomes = run_digests(sqlite_db, config(smtp), dry_run=True, echo=printed.append, now=T0 + dt.timedelta(days=1))
     assert [(o.status, o.notices) for o in outcomes] == [("would send", 2)]
     assert "拉萨市公安局 Y-STR" in printed[0] and RESEARCHER in printed[0]
     assert smtp.inbox.messages == []
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalar(select(func.count(Delivery.id))) == 0
         assert session.scalars(select(Subscription.watermark)).one() == T0
 
 
-def test_atom_feed_parses(db: Database) -> None:
-    ids = seed(db)
-    subscribe(db)
-    with db.session() as session:
+def test_atom_feed_parses(sqlite_db: Database) -> None:
+    ids = seed(sqlite_db)
+    subscribe(sqlite_db)
+    with sqlite_db.session() as session:
         sub = session.scalars(select(Subscription)).one()
         body = atom_feed(session, sub, "http://127.0.0.1:8000")
     feed = feedparser.parse(body)
@@ -238,11 +242,11 @@ def test_atom_feed_parses(db: Database) -> None:
     assert "<script>" not in feed.entries[0].content[0].value
 
 
-def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpServer, tmp_path: Path) -> None:
+def test_subscription_commands_and_digest_failure_exit(sqlite_db: Database, smtp: SmtpServer, tmp_path: Path) -> None:
     config = tmp_path / "caigou.toml"
     config.write_text(f'[smtp]\nhost = "127.0.0.1"\nport = {smtp.port}\n[web]\nbase_url = "http://127.0.0.1:8000"\n',
                       encoding="utf-8")
-    base = ("--config", str(config), "--db", db.url)
+    base = ("--config", str(config), "--db", sqlite_db.url)
     added = run_caigou(*base, "subscriptions", "add", "西藏 DNA", "--to", "研究员 <r@example.org>", "--region",
                        "tibetan", "--category", "software-database", "--at", "7:30", "--csv", "--backfill")
     assert added.returncode == 0, added.stderr
@@ -263,7 +267,7 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
                           (("show", "nosuch"), "no subscription named 'nosuch'; known: 西藏 DNA")]:
         result = run_caigou(*base, "subscriptions", *args)
         assert result.returncode == 2 and result.stderr.startswith("caigou: error: ") and message in result.stderr
-    with db.session() as session:
+    with sqlite_db.session() as session:
         add_notice(session, "2001", "西藏自治区公安厅 DNA 测序仪", score=75, matched_at=T0,
                    terms=[("DNA", "software-database", "DNA 测序仪")])
 
@@ -290,10 +294,10 @@ def test_subscription_commands_and_digest_failure_exit(db: Database, smtp: SmtpS
 
 
 def test_an_imported_correction_without_any_term_to_a_reported_project_is_an_update(
-        db: Database, smtp: SmtpServer, tmp_path: Path) -> None:
-    seed(db)
-    subscribe(db)
-    run_digests(db, config(smtp), now=T0 + dt.timedelta(days=1))
+        sqlite_db: Database, smtp: SmtpServer, tmp_path: Path) -> None:
+    seed(sqlite_db)
+    subscribe(sqlite_db)
+    run_digests(sqlite_db, config(smtp), now=T0 + dt.timedelta(days=1))
     correction = {"source": "ccgp", "source_id": "1006", "url": "http://www.ccgp.gov.cn/cggg/t1006.htm",
                   "title": "拉萨市公安局采购项目更正公告", "notice_type": "correction", "notice_type_label": "更正公告",
                   "published_at": "2024-06-12T09:00:00+08:00", "buyer": "拉萨市公安局", "region_code": "540100",
@@ -303,73 +307,73 @@ def test_an_imported_correction_without_any_term_to_a_reported_project_is_an_upd
     path = tmp_path / "later.jsonl"
     path.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in (correction, unrelated)) + "\n",
                     encoding="utf-8")
-    imported = run_caigou("--db", db.url, "import", str(path))
+    imported = run_caigou("--db", sqlite_db.url, "import", str(path))
     assert imported.returncode == 0, imported.stderr
-    with db.session() as session:  # it matches no watchlist term and scores below the subscription's minimum
+    with sqlite_db.session() as session:  # it matches no watchlist term and scores below the subscription's minimum
         score = session.scalars(select(NoticeScore).join(Notice).where(Notice.source_key == "1006")).one()
         assert score.first_matched_at is None and score.score < 50
 
-    outcomes = run_digests(db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=1))
+    outcomes = run_digests(sqlite_db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=1))
     assert [(o.status, o.notices) for o in outcomes] == [("sent", 1)]
     plain, _html = parts(smtp.inbox.to(RESEARCHER)[-1])
     assert "== Updates to projects already reported (1) ==" in plain
     assert "拉萨市公安局采购项目更正公告" in plain and "UPDATE of “拉萨市公安局 Y-STR 试剂盒采购项目”" in plain
     assert "林芝市公安局办公家具采购更正公告" not in plain  # a project nobody reported stays out
     # Delivered once: the next digest has nothing new.
-    again = run_digests(db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=2))
+    again = run_digests(sqlite_db, config(smtp), now=dt.datetime.now(SHANGHAI) + dt.timedelta(hours=2))
     assert [o.status for o in again] == ["nothing new"]
 
 
-def test_archive_links_default_to_where_caigou_serve_listens(db: Database, smtp: SmtpServer) -> None:
-    ids = seed(db)
-    subscribe(db)
+def test_archive_links_default_to_where_caigou_serve_listens(sqlite_db: Database, smtp: SmtpServer) -> None:
+    ids = seed(sqlite_db)
+    subscribe(sqlite_db)
     values = {key: value for key, value in smtp.config().items() if key != "web"}  # no [web] base_url
-    run_digests(db, Config(values=values), now=T0 + dt.timedelta(days=1))
+    run_digests(sqlite_db, Config(values=values), now=T0 + dt.timedelta(days=1))
     plain, html = parts(smtp.inbox.to(RESEARCHER)[-1])
     assert f"http://127.0.0.1:8000/notices/{ids['strong']}" in plain
     assert f'href="http://127.0.0.1:8000/notices/{ids["strong"]}"' in html
 
 
-def test_no_mail_without_a_feed_dir_is_a_one_line_error(db: Database) -> None:
-    result = run_caigou("--db", db.url, "digest", "--no-mail")
+def test_no_mail_without_a_feed_dir_is_a_one_line_error(sqlite_db: Database) -> None:
+    result = run_caigou("--db", sqlite_db.url, "digest", "--no-mail")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == ("caigou: error: --no-mail writes only the feeds: give --feed-dir DIR "
                                      "(or leave --no-mail out)")
 
 
 def test_a_recipient_refused_for_good_stops_holding_the_watermark_and_the_operator_is_told(
-        db: Database, smtp: SmtpServer) -> None:
-    ids = seed(db)
-    subscribe(db, recipients=["a@example.org", "gone@example.org"])
+        sqlite_db: Database, smtp: SmtpServer) -> None:
+    ids = seed(sqlite_db)
+    subscribe(sqlite_db, recipients=["a@example.org", "gone@example.org"])
     smtp.inbox.refuse = {"gone@example.org"}
     settings = Config(values={**smtp.config(), "health": {"operator_email": "ops@example.org"},
                               "digest": {"refusals_before_giving_up": 3}})
     for day in (1, 2):  # refused twice: the watermark waits, as for any failure
-        outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=day))
+        outcomes = run_digests(sqlite_db, settings, now=T0 + dt.timedelta(days=day))
         assert [o.status for o in outcomes if o.recipient == "gone@example.org"] == ["failed"]
-        with db.session() as session:
+        with sqlite_db.session() as session:
             assert session.scalars(select(Subscription.watermark)).one() == T0
     assert smtp.inbox.to("ops@example.org") == []
 
-    outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=3))  # the third refusal in a row
+    outcomes = run_digests(sqlite_db, settings, now=T0 + dt.timedelta(days=3))  # the third refusal in a row
     [gone] = [o for o in outcomes if o.recipient == "gone@example.org"]
     assert gone.status == "given up" and "refused 3 times in a row" in gone.error
     [alert] = smtp.inbox.to("ops@example.org")
     assert "gone@example.org" in alert["Subject"] and "西藏 DNA 监测" in alert.get_content()
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalars(select(Subscription.watermark)).one() == T0 + dt.timedelta(hours=2)
         statuses = [d.status for d in session.scalars(select(Delivery).where(
             Delivery.recipient == "gone@example.org").order_by(Delivery.id))]
         assert statuses == ["failed", "failed", "failed", "given_up"]
 
     # Later digests still try it, hold nothing back and alert no more.
-    with db.session() as session:
+    with sqlite_db.session() as session:
         add_notice(session, "1010", "日喀则市公安局 DNA 试剂采购", score=88, matched_at=T0 + dt.timedelta(days=3, hours=1),
                    terms=[("DNA", "dna", "DNA 试剂")])
-    outcomes = run_digests(db, settings, now=T0 + dt.timedelta(days=4))
+    outcomes = run_digests(sqlite_db, settings, now=T0 + dt.timedelta(days=4))
     assert sorted((o.recipient, o.status) for o in outcomes) == [("a@example.org", "sent"),
                                                                  ("gone@example.org", "given up")]
     assert len(smtp.inbox.to("ops@example.org")) == 1
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalars(select(Subscription.watermark)).one() == T0 + dt.timedelta(days=3, hours=1)
     assert ids

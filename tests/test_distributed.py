@@ -3,10 +3,9 @@ queue at 127.0.0.1:6379 (``CAIGOU_TEST_REDIS_URL``), one PostgreSQL archive, the
 every notice stored exactly once, also after one worker is killed with SIGKILL mid-crawl.
 
 PostgreSQL only: the workers are separate processes writing into one run and one archive at once, which is what
-a distributed deployment runs on. The workers are real processes (the point is several of them, and a kill -9);
-seeding fetches nothing and never starts Twisted's reactor, so ``caigou crawl --redis`` and the worker's refusals
-run in-process (tests/crawling.py). An idle worker looks at the queue again every 0.2 s (``CAIGOU_REDIS_POLL``)
-instead of at Scrapy's 5-second idle heartbeat, and leaves after 1 s of an empty queue (``CAIGOU_REDIS_IDLE``)."""
+a distributed deployment runs on. The workers are fresh interpreters (``start_caigou``: several at once, and a
+kill -9). An idle worker looks at the queue again every 0.2 s (``CAIGOU_REDIS_POLL``) instead of at Scrapy's
+5-second idle heartbeat, and leaves after 1 s of an empty queue (``CAIGOU_REDIS_IDLE``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -93,7 +92,7 @@ def portal() -> Iterator[ReplayServer]:
 
 def seed(db: Database, prefix: str) -> subprocess.CompletedProcess[str]:
     return run_caigou("--db", db.url, "crawl", "ccgp", "--type", "award", *JUNE, "--redis", REDIS_URL,
-                      "--redis-prefix", prefix, in_process=True)
+                      "--redis-prefix", prefix)
 
 
 def start_worker(db: Database, prefix: str, proxy: str) -> subprocess.Popen[str]:
@@ -184,8 +183,7 @@ def test_a_worker_killed_mid_crawl_loses_nothing(pg: Database, redis_prefix: str
 @pytest.mark.postgres
 def test_worker_without_a_seeded_run_is_an_error_and_a_second_seed_replaces_an_idle_run(pg: Database, redis_prefix: str,
                                                                            portal: ReplayServer) -> None:
-    result = run_caigou("--db", pg.url, "worker", "--redis", REDIS_URL, "--redis-prefix", redis_prefix,
-                        in_process=True)
+    result = run_caigou("--db", pg.url, "worker", "--redis", REDIS_URL, "--redis-prefix", redis_prefix)
     assert result.returncode != 0 and "caigou: error: no seeded run" in result.stderr
     assert "Traceback" not in result.stderr
     assert seed(pg, redis_prefix).returncode == 0
@@ -194,7 +192,7 @@ def test_worker_without_a_seeded_run_is_an_error_and_a_second_seed_replaces_an_i
     first, second = sorted(runs(pg), key=lambda run: run.id)
     assert first.status == "interrupted" and "4 requests still queued" in first.message
     assert second.status == "running"
-    bad = run_caigou("--db", pg.url, "crawl", "ccgp", "--redis", "redis://127.0.0.1:1/0", in_process=True)
+    bad = run_caigou("--db", pg.url, "crawl", "ccgp", "--redis", "redis://127.0.0.1:1/0")
     assert bad.returncode != 0 and "caigou: error: cannot use Redis" in bad.stderr
 
 

@@ -1,6 +1,8 @@
 """Organisations (spelling variants, renames, sub-units, similar names; reviewers' merges and splits that outlive
-relinking and re-imports) and brands (makers over the watchlist's terms), stored through the real pipeline on
-SQLite and PostgreSQL."""
+relinking and re-imports) and brands (makers over the watchlist's terms), stored through the real pipeline.
+
+The one test with a database, ``test_names_merge_with_reasons_and_decisions_outlive_relink_and_reimport``, is this
+file's PostgreSQL smoke run (``db``, SQLite and PostgreSQL): organisations, decisions, a relink and a re-import."""
 from __future__ import annotations
 
 import tomllib

@@ -1,5 +1,10 @@
 """Exports and imports: CSV that spreadsheets open correctly and safely, XLSX, JSON Lines, OCDS, round trips
-between SQLite and PostgreSQL."""
+between SQLite and PostgreSQL.
+
+On SQLite and PostgreSQL (``db``), for what the database does: the round trips (imports with explicit IDs, which
+move PostgreSQL's sequence) and ``test_csv_is_safe_and_exact`` (amounts read back exactly through each dialect's
+money type), which is also the PostgreSQL smoke run of the exports. The other export flows run on SQLite
+(``sqlite_db``)."""
 from __future__ import annotations
 
 import csv
@@ -64,10 +69,10 @@ def test_csv_is_safe_and_exact(db: Database) -> None:
                                                           "amount_cny": 28378613.89, "amount_text": ""}
 
 
-def test_command_writes_a_bom_and_filters(db: Database, tmp_path: Path) -> None:
-    fill(db)
+def test_command_writes_a_bom_and_filters(sqlite_db: Database, tmp_path: Path) -> None:
+    fill(sqlite_db)
     target = tmp_path / "out.csv"
-    result = run_caigou("--db", db.url, "export", "--format", "csv", "--min-score", "50", "--columns", "all",
+    result = run_caigou("--db", sqlite_db.url, "export", "--format", "csv", "--min-score", "50", "--columns", "all",
                         "-o", str(target))
     assert result.returncode == 0, result.stderr
     raw = target.read_bytes()
@@ -75,17 +80,17 @@ def test_command_writes_a_bom_and_filters(db: Database, tmp_path: Path) -> None:
     parsed = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert [r["source_id"] for r in parsed] == ["1"]  # the genetic analyzer notice; the other scores lower
     assert int(parsed[0]["score"]) >= 50 and "遗传分析仪" in parsed[0]["matched_terms"]
-    plain = run_caigou("--db", db.url, "export", "--format", "csv", "--encoding", "utf-8")
+    plain = run_caigou("--db", sqlite_db.url, "export", "--format", "csv", "--encoding", "utf-8")
     assert not plain.stdout.startswith("\ufeff") and plain.stdout.startswith("notice_id,")
-    per_match = run_caigou("--db", db.url, "export", "--format", "jsonl", "--per", "match", "--term", "遗传分析仪")
+    per_match = run_caigou("--db", sqlite_db.url, "export", "--format", "jsonl", "--per", "match", "--term", "遗传分析仪")
     lines = [json.loads(line) for line in per_match.stdout.splitlines()]
     assert lines and all(line["term"] == "遗传分析仪" and line["field"] for line in lines)
 
 
-def test_xlsx_keeps_types_and_never_makes_formulas(db: Database, tmp_path: Path) -> None:
-    fill(db)
+def test_xlsx_keeps_types_and_never_makes_formulas(sqlite_db: Database, tmp_path: Path) -> None:
+    fill(sqlite_db)
     target = tmp_path / "out.xlsx"
-    result = run_caigou("--db", db.url, "export", "--format", "xlsx", "--columns", "all", "-o", str(target))
+    result = run_caigou("--db", sqlite_db.url, "export", "--format", "xlsx", "--columns", "all", "-o", str(target))
     assert result.returncode == 0, result.stderr
     sheet = load_workbook(target).active
     header = [c.value for c in sheet[1]]
@@ -126,10 +131,10 @@ def test_the_official_ocds_schema_rejects_what_it_should() -> None:
             validate_ocds({"version": "1.1", "releases": [broken]})
 
 
-def test_ocds_validates(db: Database) -> None:
-    fill(db)
+def test_ocds_validates(sqlite_db: Database) -> None:
+    fill(sqlite_db)
     out = io.StringIO()
-    assert write_ocds(rows(db), out, "ocds-test-") == 2
+    assert write_ocds(rows(sqlite_db), out, "ocds-test-") == 2
     package = json.loads(out.getvalue())
     validate_ocds(package)
     tender, award = package["releases"]
@@ -264,11 +269,11 @@ def test_libreoffice_reads_the_csv_safely(sqlite_db: Database, tmp_path: Path) -
     assert sheet.cell(row=2, column=header.index("buyer") + 1).value == "那曲市公安局刑侦支队"
 
 
-def test_term_aliases_resolve_and_unknown_terms_are_refused(db: Database) -> None:
-    fill(db)
+def test_term_aliases_resolve_and_unknown_terms_are_refused(sqlite_db: Database) -> None:
+    fill(sqlite_db)
 
     def exported(*terms: str) -> list[str]:
-        result = run_caigou("--db", db.url, "export", "--format", "jsonl",
+        result = run_caigou("--db", sqlite_db.url, "export", "--format", "jsonl",
                             *[arg for term in terms for arg in ("--term", term)])
         assert result.returncode == 0, result.stderr
         return [json.loads(line)["source_id"] for line in result.stdout.splitlines()]
@@ -276,30 +281,31 @@ def test_term_aliases_resolve_and_unknown_terms_are_refused(db: Database) -> Non
     assert exported("遗传分析仪") == ["1"]
     # An alias, another case and full-width letters all mean the canonical term the matches are stored under.
     assert exported("基因分析仪") == exported("GENETIC ANALYZER") == exported("ｇｅｎｅｔｉｃ analyzer") == ["1"]
-    search = run_caigou("--db", db.url, "search", "--term", "genetic analyzer", "--format", "jsonl")
+    search = run_caigou("--db", sqlite_db.url, "search", "--term", "genetic analyzer", "--format", "jsonl")
     assert search.returncode == 0, search.stderr
     assert [json.loads(line)["notice_id"] for line in search.stdout.splitlines()] == [1]
     for command in (["export", "--format", "jsonl"], ["search"], ["subscriptions", "add", "typo", "--to",
                                                                    "r@example.org"]):
-        refused = run_caigou("--db", db.url, *command, "--term", "遗传分析议")
+        refused = run_caigou("--db", sqlite_db.url, *command, "--term", "遗传分析议")
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
         assert refused.stderr.strip() == ("caigou: error: unknown watchlist term '遗传分析议': give a term or alias "
                                           "from `caigou watchlist list`")
-    added = run_caigou("--db", db.url, "subscriptions", "add", "kits", "--to", "r@example.org", "--term", "y-str")
+    added = run_caigou("--db", sqlite_db.url, "subscriptions", "add", "kits", "--to", "r@example.org",
+                       "--term", "y-str")
     assert added.returncode == 0, added.stderr
-    shown = run_caigou("--db", db.url, "subscriptions", "show", "kits")
+    shown = run_caigou("--db", sqlite_db.url, "subscriptions", "show", "kits")
     assert "Y-STR扩增试剂盒" in shown.stdout, shown.stdout
 
 
 def test_the_formula_guard_is_reversible_for_text_that_starts_with_an_apostrophe(
-        db: Database, tmp_path: Path, sqlite_template: Path) -> None:
+        sqlite_db: Database, tmp_path: Path, sqlite_template: Path) -> None:
     from caigou.spreadsheet import neutralise, unneutralise
 
     texts = ["=SUM(A1)", "'=不是公式", "'引号开头", "''两个", "-P-2", "普通", "'", ""]
     assert [unneutralise(neutralise(t)) for t in texts] == texts
     assert neutralise("'=不是公式") == "''=不是公式" and neutralise("普通") == "普通"
-    NoticeStore(db).save_notice(make_record(source_key="9", title="'=不是公式", buyer="'引号开头", agency="@代理"))
-    target, other = _csv_into_fresh_database(db, tmp_path, sqlite_template)
+    NoticeStore(sqlite_db).save_notice(make_record(source_key="9", title="'=不是公式", buyer="'引号开头", agency="@代理"))
+    target, other = _csv_into_fresh_database(sqlite_db, tmp_path, sqlite_template)
     [row] = rows(other)
     assert (row["title"], row["buyer"], row["agency"]) == ("'=不是公式", "'引号开头", "@代理")
     other.dispose()

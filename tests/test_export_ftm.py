@@ -1,5 +1,8 @@
 """``caigou export --format ftm``: every entity checked against followthemoney's model, and the IDs stable across
-exports and relinking, on SQLite and PostgreSQL."""
+exports and relinking.
+
+Its one test is this file's PostgreSQL smoke run (``db``, SQLite and PostgreSQL): entity IDs from stored keys
+that must not change with the database or a relink."""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,8 @@
 """``caigou export --public``: a SQLite file to publish, with the notices and none of the accounts, recipients,
-feed tokens or logs; read back with the sqlite3 CLI and served by Datasette."""
+feed tokens or logs; read back with the sqlite3 CLI and served by Datasette.
+
+PostgreSQL smoke run (``db``, SQLite and PostgreSQL): ``test_public_file_has_the_notices_and_none_of_the_secrets``,
+the copy of a whole archive, every table, out of either database. The other flows run on SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import json
@@ -111,37 +114,37 @@ def test_public_file_has_the_notices_and_none_of_the_secrets(db: Database, tmp_p
     assert cli.stdout.split() == ["ok", "2"]
 
 
-def test_the_scan_finds_what_with_reviewers_keeps(db: Database, tmp_path: Path) -> None:
+def test_the_scan_finds_what_with_reviewers_keeps(sqlite_db: Database, tmp_path: Path) -> None:
     """--with-reviewers keeps the reviewers' names and notes; the scan above sees them (so it can fail)."""
-    secrets = fill(db)
+    secrets = fill(sqlite_db)
     target = tmp_path / "archive.db"
-    result = run_caigou("--db", db.url, "export", "--public", "--with-reviewers", "-o", str(target))
+    result = run_caigou("--db", sqlite_db.url, "export", "--public", "--with-reviewers", "-o", str(target))
     assert result.returncode == 0, result.stderr
     assert sorted(leaks(target, secrets)) == ["account name", "note", "organisation note"]
     assert ("reviews", "reviewer", REVIEWER) in cells(target)
 
 
-def test_filters_and_bad_targets(db: Database, tmp_path: Path) -> None:
-    fill(db)
+def test_filters_and_bad_targets(sqlite_db: Database, tmp_path: Path) -> None:
+    fill(sqlite_db)
     target = tmp_path / "lhasa.db"
-    result = run_caigou("--db", db.url, "export", "--public", "--region", "540100", "-o", str(target))
+    result = run_caigou("--db", sqlite_db.url, "export", "--public", "--region", "540100", "-o", str(target))
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(target) as connection:
         assert connection.execute("SELECT region_name FROM notices").fetchall() == [("拉萨市",)]
         assert connection.execute("SELECT count(*) FROM reviews").fetchone() == (0,)  # the review was on 那曲's
     before = target.read_bytes()
-    again = run_caigou("--db", db.url, "export", "--public", "-o", str(target))
+    again = run_caigou("--db", sqlite_db.url, "export", "--public", "-o", str(target))
     assert again.returncode != 0 and target.read_bytes() == before  # never overwritten
     assert again.stderr.strip() == f"caigou: error: cannot write {target}: it already exists (remove it or choose " \
                                    "another name)"
     missing = tmp_path / "nowhere" / "archive.db"
-    result = run_caigou("--db", db.url, "export", "--public", "-o", str(missing))
+    result = run_caigou("--db", sqlite_db.url, "export", "--public", "-o", str(missing))
     assert result.stderr.strip() == f"caigou: error: cannot write {missing}: the folder {missing.parent} does not exist"
-    result = run_caigou("--db", db.url, "export", "--public")
+    result = run_caigou("--db", sqlite_db.url, "export", "--public")
     assert result.stderr.strip() == "caigou: error: --public writes a SQLite file: give -o FILE.db"
-    result = run_caigou("--db", db.url, "export", "--public", "--format", "xlsx", "--per", "match", "-o", "x.db")
+    result = run_caigou("--db", sqlite_db.url, "export", "--public", "--format", "xlsx", "--per", "match", "-o", "x.db")
     assert result.stderr.strip() == "caigou: error: --public writes a SQLite file: leave out --format, --per"
-    result = run_caigou("--db", db.url, "export", "--with-reviewers")
+    result = run_caigou("--db", sqlite_db.url, "export", "--with-reviewers")
     assert result.stderr.strip() == "caigou: error: --with-reviewers goes with --public"
     assert not (tmp_path / "nowhere").exists() and not list(tmp_path.glob("*.partial"))
 

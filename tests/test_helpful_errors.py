@@ -1,6 +1,9 @@
 """Errors that help (issue 15): search filters checked as crawl checks them, with "did you mean"; AND as an
-operator; a page past the end; a bad date beside its field with the query kept. Command line and web, on SQLite and
-PostgreSQL."""
+operator; a page past the end; a bad date beside its field with the query kept. Command line and web.
+
+Two are about full-text search, so they run on SQLite and PostgreSQL (``db``): ``test_and_is_an_operator`` and
+``test_search_knows_the_watchlist_aliases_traditional_characters_and_suggests_a_term``, also this file's PostgreSQL
+smoke run (search, its suggestions and the web page). The error messages are checked on SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import html as html_lib
@@ -25,11 +28,11 @@ from tests.web_data import build_archive
     (("--region", "99"), "unknown region '990000': give a code like 540000"),
     (("--category", "softwar-database"), "unknown category 'softwar-database' (did you mean 'software-database'?)"),
 ])
-def test_search_and_export_refuse_a_filter_typo_with_a_suggestion(db: Database, args: tuple[str, ...],
-                                                                    message: str) -> None:
-    build_archive(db)
+def test_search_and_export_refuse_a_filter_typo_with_a_suggestion(sqlite_db: Database, args: tuple[str, ...],
+                                                                  message: str) -> None:
+    build_archive(sqlite_db)
     for command in (("search", "DNA"), ("export", "--format", "jsonl")):
-        result = run_caigou("--db", db.url, *command, *args)
+        result = run_caigou("--db", sqlite_db.url, *command, *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert result.stderr.strip().startswith(f"caigou: error: {message}"), result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
@@ -49,9 +52,9 @@ def test_and_is_an_operator(db: Database) -> None:
         search(db, "DNA", NoticeFilters(notice_types=["awrd"]))
 
 
-def test_web_filter_errors_keep_the_query_and_sit_beside_their_field(db: Database) -> None:
-    build_archive(db)
-    with client_for(db) as web:
+def test_web_filter_errors_keep_the_query_and_sit_beside_their_field(sqlite_db: Database) -> None:
+    build_archive(sqlite_db)
+    with client_for(sqlite_db) as web:
         log_in(web)
         typo = web.get("/search", params={"q": "遗传分析仪", "type": "awrd"})
         assert typo.status_code == 400
@@ -76,24 +79,24 @@ def test_web_filter_errors_keep_the_query_and_sit_beside_their_field(db: Databas
         assert last and "page=1" in html_lib.unescape(last.group(1)) and "q=DNA" in last.group(1)
 
 
-def test_a_bad_import_line_says_what_became_of_the_lines_before_it(db: Database, tmp_path: Path) -> None:
+def test_a_bad_import_line_says_what_became_of_the_lines_before_it(sqlite_db: Database, tmp_path: Path) -> None:
     good = ('{"source": "ccgp", "source_id": "%s", "url": "http://www.ccgp.gov.cn/%s.htm", "title": "拉萨市公安局 DNA %s",'
             ' "published_at": "2024-06-01T09:00:00+08:00"}\n')
     path = tmp_path / "part.jsonl"
     path.write_text(good % (1, 1, 1) + good % (2, 2, 2) + '{"source": "ccgp", "source_id": "3", "url": "http://x",'
                     ' "title": "t", "budget_cny": "lots"}\n' + good % (4, 4, 4), encoding="utf-8")
-    result = run_caigou("--db", db.url, "import", str(path))
+    result = run_caigou("--db", sqlite_db.url, "import", str(path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     # The whole file is checked before anything is stored: the two good lines before the bad one are not kept.
     assert result.stderr.strip().splitlines()[-1] == (
         "caigou: error: line 3: budget_cny: not an amount: 'lots'; nothing was imported (the whole file is checked "
         "before any line is stored)")
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalar(select(func.count(Notice.id))) == 0
     fixed = tmp_path / "fixed.jsonl"
     fixed.write_text(good % (1, 1, 1) + good % (2, 2, 2) + good % (4, 4, 4), encoding="utf-8")
-    assert run_caigou("--db", db.url, "import", str(fixed)).returncode == 0
-    with db.session() as session:
+    assert run_caigou("--db", sqlite_db.url, "import", str(fixed)).returncode == 0
+    with sqlite_db.session() as session:
         assert session.scalar(select(func.count(Notice.id))) == 3
 
 

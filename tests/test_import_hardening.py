@@ -1,6 +1,9 @@
 """`caigou import` refuses bad input in one line (``line N: what is wrong``) and imports nothing from such a file;
 UTF-8 (with or without BOM) and UTF-16 with a BOM are read, GBK refused clearly; a hypothesis fuzz finds no
-traceback. Exports write valid JSON even when the archive holds a NaN."""
+traceback. Exports write valid JSON even when the archive holds a NaN.
+
+The import checks run on SQLite (``sqlite_db``): a refused file never reaches the database.
+``test_exports_never_write_nan`` runs on SQLite and PostgreSQL (``db``): how a NaN gets into each is the database's."""
 from __future__ import annotations
 
 import codecs

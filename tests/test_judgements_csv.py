@@ -1,5 +1,8 @@
 """Judgements as CSV (issue 15): exported with their history, imported into another archive by source and source
-ID, all or nothing, never twice."""
+ID, all or nothing, never twice.
+
+Its one test is this file's PostgreSQL smoke run (``db``, SQLite and PostgreSQL): an import that is all or nothing
+is a transaction of the database."""
 from __future__ import annotations
 
 import csv

@@ -1,5 +1,7 @@
 """Chinese and English (issue 15): notice types as 中标公告 / award, a zh / en switch with a matching ``lang``
-attribute, and an API description that documents every filter that works."""
+attribute, and an API description that documents every filter that works.
+
+Its one test is this file's PostgreSQL smoke run (``db``, SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from caigou.models.db import Database

@@ -1,4 +1,9 @@
-"""One notice on several sources is one publication; the notices of one project are one procurement."""
+"""One notice on several sources is one publication; the notices of one project are one procurement.
+
+Linking is storage behaviour (procurements are upserted per dialect in ``pipelines/linking.py``, keys are unique),
+so its tests run on SQLite and PostgreSQL (``db``), and so do search and the digest over linked copies (per-dialect
+SQL). Three flows that only drive it run on SQLite (``sqlite_db``): the ``db relink`` command, the catch-up
+service's callbacks and the export's link columns."""
 from __future__ import annotations
 
 import datetime as dt
@@ -211,19 +216,19 @@ def test_a_project_from_intention_to_award_is_one_procurement_in_order(db: Datab
         assert [n.id for n in procurement_notices(session, correction)] == [correction]
 
 
-def test_relink_command_rebuilds_links_with_progress(db: Database) -> None:
-    ids = store_award_on_three_sources(db)
-    as_stored = links(db)
-    with db.session() as session:   # as a database upgraded from before linking: no links at all
+def test_relink_command_rebuilds_links_with_progress(sqlite_db: Database) -> None:
+    ids = store_award_on_three_sources(sqlite_db)
+    as_stored = links(sqlite_db)
+    with sqlite_db.session() as session:   # as a database upgraded from before linking: no links at all
         session.execute(NoticeLink.__table__.delete())
         session.execute(Procurement.__table__.delete())
-    result = run_caigou("--db", db.url, "db", "relink")
+    result = run_caigou("--db", sqlite_db.url, "db", "relink")
     assert result.returncode == 0, result.stderr
     assert "relink: 3/3 notices" in result.stderr
     assert result.stdout.strip() == ("3 notices: 1 publications on several sources (3 notices), 1 procurements; "
                                      "3 notices' links changed; 3 organisations")
-    assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
-    assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
+    assert {k: v[:2] for k, v in links(sqlite_db).items()} == {k: v[:2] for k, v in as_stored.items()}
+    assert links(sqlite_db)[ids["ggzy"]][0] == ids["ccgp"]
     assert "Recompute every link" in run_caigou("db", "relink", "--help").stdout
 
 
@@ -242,24 +247,24 @@ def test_db_upgrade_links_notices_stored_before_linking(db: Database) -> None:
     assert again.returncode == 0 and "relinking" not in again.stderr
 
 
-def test_catch_up_is_a_service_that_reports_through_its_callbacks(db: Database) -> None:
+def test_catch_up_is_a_service_that_reports_through_its_callbacks(sqlite_db: Database) -> None:
     """What the CLI and a crawl's context both call: no click, the caller shows the progress its own way."""
     from caigou.pipelines.catch_up import catch_up
 
-    ids = store_award_on_three_sources(db)
-    as_stored = links(db)
-    with db.session() as session:
+    ids = store_award_on_three_sources(sqlite_db)
+    as_stored = links(sqlite_db)
+    with sqlite_db.session() as session:
         session.execute(NoticeLink.__table__.delete())
         session.execute(Procurement.__table__.delete())
     steps: list[tuple[str, int, int]] = []
     lines: list[str] = []
-    catch_up(db, None, progress=lambda step, done, total: steps.append((step, done, total)), say=lines.append)
+    catch_up(sqlite_db, None, progress=lambda step, done, total: steps.append((step, done, total)), say=lines.append)
     assert steps[-1] == ("relink", 3, 3) and {step for step, _, _ in steps} == {"relink"}
     assert lines[0] == "3 notices stored before linking existed: relinking the archive"
-    assert {k: v[:2] for k, v in links(db).items()} == {k: v[:2] for k, v in as_stored.items()}
-    assert links(db)[ids["ggzy"]][0] == ids["ccgp"]
+    assert {k: v[:2] for k, v in links(sqlite_db).items()} == {k: v[:2] for k, v in as_stored.items()}
+    assert links(sqlite_db)[ids["ggzy"]][0] == ids["ccgp"]
     lines.clear()
-    catch_up(db, None, say=lines.append)   # all linked, no migration ran: nothing to do
+    catch_up(sqlite_db, None, say=lines.append)   # all linked, no migration ran: nothing to do
     assert lines == []
 
 
@@ -335,11 +340,11 @@ def test_a_digest_reports_a_publication_once_and_a_later_copy_is_not_new(db: Dat
 
 # ------------------------------------------------------------------------------------------------ exports
 
-def test_exports_keep_one_row_per_stored_notice_with_its_links(db: Database) -> None:
-    ids = store_award_on_three_sources(db)
-    store = NoticeStore(db)
+def test_exports_keep_one_row_per_stored_notice_with_its_links(sqlite_db: Database) -> None:
+    ids = store_award_on_three_sources(sqlite_db)
+    store = NoticeStore(sqlite_db)
     alone = save(store, "ccgp", "9", buyer="拉萨市公安局", title="拉萨市公安局DNA测序仪采购", project_code="无")
-    rows = {row["notice_id"]: row for row in Selection(NoticeFilters()).rows(db)}
+    rows = {row["notice_id"]: row for row in Selection(NoticeFilters()).rows(sqlite_db)}
     assert len(rows) == 4 and {"group_id", "procurement_id"} <= set(rows[alone])
     assert {rows[i]["group_id"] for i in ids.values()} == {ids["ccgp"]}
     assert len({rows[i]["procurement_id"] for i in ids.values()}) == 1 and rows[ids["ggzy"]]["procurement_id"]

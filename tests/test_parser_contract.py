@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from caigou.crawler import parsers
-from caigou.crawler.parsers import PORTALS, readers
+from caigou.crawler.parsers import PORTALS, SHARED, SHARED_READERS, readers
 from caigou.crawler.parsers.common import ParseError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,7 +59,7 @@ answers = st.binary(max_size=600) | json_values.map(json_answer) | mangled_pages
 deep = st.integers(900, 5000).map(lambda n: b"[" * n + b"]" * n) | st.integers(900, 5000).map(
     lambda n: b'{"data":' * n + b"1" + b"}" * n)
 
-ALL_READERS = [pytest.param(function, id=f"{portal}.{name}") for portal in PORTALS
+ALL_READERS = [pytest.param(function, id=f"{portal}.{name}") for portal in PORTALS + SHARED_READERS
                for name, function in sorted(readers(__import__(f"caigou.crawler.parsers.{portal}",
                                                                fromlist=["_"])).items())]
 
@@ -77,8 +77,11 @@ def call(function: Callable[..., Any], answer: bytes) -> None:
 
 
 def test_every_portal_module_is_held_to_the_contract() -> None:
-    modules = {m.name for m in pkgutil.iter_modules(parsers.__path__)} - {"common"}
+    modules = {m.name for m in pkgutil.iter_modules(parsers.__path__)} - set(SHARED)
     assert modules == set(PORTALS)
+    for shared in SHARED_READERS:  # the notice body reader every portal calls holds the contract too
+        found = readers(__import__(f"caigou.crawler.parsers.{shared}", fromlist=["_"]))
+        assert found and all(getattr(function, "holds_parse_contract", False) for function in found.values()), shared
     for portal in PORTALS:
         found = readers(__import__(f"caigou.crawler.parsers.{portal}", fromlist=["_"]))
         assert any(name.startswith("parse_detail") for name in found), portal

@@ -11,7 +11,8 @@ from urllib.request import ProxyHandler, Request, build_opener
 import pytest
 
 from caigou.crawler.parsers import ggzy, qinghai, sichuan, xizang
-from caigou.crawler.parsers.common import ParseError, json_block_reason, notice_facts, soup_of, waf_block_reason
+from caigou.crawler.parsers.common import ParseError, json_block_reason, soup_of, waf_block_reason
+from caigou.crawler.parsers.notice_body import parse_body
 from caigou.pipelines.normalise import parse_money, record_from_item
 from caigou.replay import ReplayServer, Reply
 from tests.portals import page
@@ -237,9 +238,9 @@ def test_sichuan_notice_of_another_shape_is_a_parse_error(data: object) -> None:
 
 
 def test_notice_facts_from_labelled_lines() -> None:
-    facts = notice_facts(soup_of("<div><p>一、项目编号：XZ-2024-001</p><p>预算金额：56.98万元（人民币）</p>"
+    facts = parse_body(soup_of("<div><p>一、项目编号：XZ-2024-001</p><p>预算金额：56.98万元（人民币）</p>"
                                  "<p>1.采购人信息</p><p>名 称：那曲市公安局</p><p>2.采购代理机构信息</p>"
-                                 "<p>名 称：西藏雪域招标代理有限公司</p></div>"))
+                                 "<p>名 称：西藏雪域招标代理有限公司</p></div>"), "http://x/")
     assert (facts.project_code, facts.budget_text, facts.buyer, facts.agency) == (
         "XZ-2024-001", "56.98万元（人民币）", "那曲市公安局", "西藏雪域招标代理有限公司")
     assert facts.suppliers == []

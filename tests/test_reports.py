@@ -1,6 +1,10 @@
-"""Dossiers (caigou report) on an archive crawled from the demo's sample pages by the real spider, on SQLite and
-PostgreSQL: the Thermo Fisher brand report, a buyer's totals against SQL of the test's own, the HTML in Chromium,
-and one clear line for bad input."""
+"""Dossiers (caigou report) on an archive crawled from the demo's sample pages by the real spider: the Thermo
+Fisher brand report, a buyer's totals against SQL of the test's own, the HTML in Chromium, and one clear line for
+bad input.
+
+PostgreSQL smoke run (``db``, SQLite and PostgreSQL): ``test_brand_and_buyer_dossiers_of_the_demo_archive``, the
+richest flow (a crawl, the dossiers, and totals checked against SQL that reads each dialect's amounts). The bad input
+and the Chromium view run on SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import csv
@@ -121,13 +125,13 @@ def test_brand_and_buyer_dossiers_of_the_demo_archive(db: Database, tmp_path: Pa
     assert "<script" not in page and "<link" not in page and "西藏高原生物科技有限公司" in page
 
 
-def test_bad_input_gets_one_clear_line(db: Database, tmp_path: Path) -> None:
-    out = run_caigou("--db", db.url, "report", "buyer", "西藏公安厅")
+def test_bad_input_gets_one_clear_line(sqlite_db: Database, tmp_path: Path) -> None:
+    out = run_caigou("--db", sqlite_db.url, "report", "buyer", "西藏公安厅")
     assert out.returncode == 2 and out.stderr.strip() == (
         "caigou: error: the archive holds no notices yet: crawl first (caigou crawl …) or try caigou demo")
     from tests.web_data import build_archive
 
-    build_archive(db)
+    build_archive(sqlite_db)
     for args, message in [
         (("buyer", "不存在的单位"), "no buyer named '不存在的单位' in the archive"),
         (("supplier", "999999"), "no supplier has ID 999999"),
@@ -136,7 +140,7 @@ def test_bad_input_gets_one_clear_line(db: Database, tmp_path: Path) -> None:
         (("region", "54", "--since", "June"), "Invalid value for '--since'"),
         (("buyer", "西藏公安厅", "-o", str(tmp_path / "missing" / "x.html")), "cannot write"),
     ]:
-        out = run_caigou("--db", db.url, "report", *args)
+        out = run_caigou("--db", sqlite_db.url, "report", *args)
         assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
         # One line says what is wrong (click's usage errors add their usage lines above it).
         assert "Traceback" not in out.stderr and [line for line in out.stderr.splitlines() if "rror" in line] == [

@@ -1,6 +1,10 @@
 """Saved searches as alerts (issue 15): a subscription holding a free-text query beside its filters, added on the
-command line and from the search page, delivered by a real SMTP server on loopback exactly once; SQLite and
-PostgreSQL."""
+command line and from the search page, delivered by a real SMTP server on loopback exactly once.
+
+Two run on SQLite and PostgreSQL (``db``), because their free-text query goes through the per-dialect full-text
+clause of ``caigou/search.py``: ``test_a_saved_search_digest_is_received_exactly_once`` (this file's PostgreSQL smoke
+run: the subscription's query selects the digest's notices) and ``test_the_preview_counts_the_last_7_and_30_days``
+(search counts). Subscribing from the results page is a web flow: SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -58,9 +62,9 @@ def test_a_saved_search_digest_is_received_exactly_once(db: Database, smtp: Smtp
     assert len(smtp.inbox.messages) == 1
 
 
-def test_subscribe_to_this_search_from_the_results_page(db: Database) -> None:
-    ids = build_archive(db)
-    with client_for(db) as web:
+def test_subscribe_to_this_search_from_the_results_page(sqlite_db: Database) -> None:
+    ids = build_archive(sqlite_db)
+    with client_for(sqlite_db) as web:
         log_in(web)
         page = web.get("/search", params={"q": "遗传分析仪 -医院", "region": "tibetan", "min_score": ""}).text
         link = html_lib.unescape(re.search(r'<a href="([^"]+)" id="subscribe">', page).group(1))
@@ -79,7 +83,7 @@ def test_subscribe_to_this_search_from_the_results_page(db: Database) -> None:
             "delivery_time": "07:00", "time_zone": "Asia/Shanghai"})
         assert refused.status_code == 400 and "OR needs words on both sides" in refused.text
         assert 'name="q" value="DNA OR"' in refused.text  # the form as it was sent
-    with db.session() as session:
+    with sqlite_db.session() as session:
         assert session.scalars(select(Subscription.query)).all() == ["遗传分析仪 -医院"]
     assert ids
 

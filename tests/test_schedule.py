@@ -1,9 +1,9 @@
 """The scheduler for real: ``caigou schedule`` in a subprocess, crawls in their own processes against the replay
 server (as the http proxy), digests to a loopback SMTP server, health alerts to the operator.
 
-``caigou schedule --once`` runs in-process (``schedule_once``): it starts no reactor, and the crawls and the
-re-match it runs are processes of their own either way, so only the scheduler's own interpreter start is saved.
-Where the point is the scheduler as a process (SIGTERM, another process holding a job's lock), it is one.
+``caigou schedule --once`` runs forked (tests/crawling.py); the crawls and the re-match it runs are fresh
+interpreters of their own. Where the point is the scheduler as a process of its own (SIGTERM, another process
+holding a job's lock), it is started as one.
 
 The flows run on SQLite; the PostgreSQL smoke run is ``test_once_runs_due_jobs_in_order_and_the_digest_once``
 (``db``): the job store (``scheduler_jobs``, pickled jobs and their next run times read back by the second
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import logging
 import os
 import re
 import signal
@@ -87,17 +86,7 @@ def environment(proxy: str) -> dict[str, str]:
 
 
 def schedule_once(config: Path, db: Database, proxy: str) -> subprocess.CompletedProcess[str]:
-    """``caigou schedule --once`` in-process (see the module's docstring). The command points logging at its
-    stderr (``basicConfig(force=True)``); the test process's logging is put back afterwards."""
-    root, caigou = logging.getLogger(), logging.getLogger("caigou")
-    handlers, levels = root.handlers[:], (root.level, caigou.level)
-    try:
-        return run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=proxy,
-                          in_process=True)
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(levels[0])
-        caigou.setLevel(levels[1])
+    return run_caigou("--config", str(config), "--db", db.url, "schedule", "--once", proxy=proxy)
 
 
 def job_events(log: str) -> list[tuple[str, str]]:

@@ -1,5 +1,7 @@
 """``caigou screen``: buyers and suppliers flagged from a small fixture list (FtM JSON lines as OpenSanctions
-publishes them, and a CSV), the flags on dossiers and entity pages, and one clear line for a malformed file."""
+publishes them, and a CSV), the flags on dossiers and entity pages, and one clear line for a malformed file.
+
+Its one test is this file's PostgreSQL smoke run (``db``, SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json

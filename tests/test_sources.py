@@ -1,4 +1,6 @@
-"""``caigou sources``: every spider described from its own class, with its last run from the database."""
+"""``caigou sources``: every spider described from its own class, with its last run from the database.
+
+Its one test is this file's PostgreSQL smoke run (``db``, SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 from caigou.models.db import Database

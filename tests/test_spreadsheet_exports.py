@@ -1,6 +1,11 @@
 """Exports built for spreadsheets (issue 15): judgements in the columns, a compact default column set, an XLSX with
-widths, autofilter, frozen header, wrapped titles and real dates, downloads named after what they hold. SQLite and
-PostgreSQL; LibreOffice reads the XLSX back where it is installed (.ci/run installs it)."""
+widths, autofilter, frozen header, wrapped titles and real dates, downloads named after what they hold. LibreOffice
+reads the XLSX back where it is installed (.ci/run installs it).
+
+Two PostgreSQL smoke runs (``db``, SQLite and PostgreSQL), each on a different storage path:
+``test_csv_is_compact_by_default_and_carries_the_judgement`` (the latest review joined to each notice) and
+``test_the_web_downloads_xlsx_and_csv_named_after_the_selection`` (an export selected by a free-text query, the
+per-dialect full-text clause). The XLSX flows run on SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import csv
@@ -71,10 +76,10 @@ def check_sheet(path: Path, analyzer_title: str, frozen: bool = True) -> None:
     assert sheet.column_dimensions["E"].width >= 16
 
 
-def test_xlsx_is_ready_for_a_spreadsheet(db: Database, tmp_path: Path) -> None:
-    reviewed_archive(db)
+def test_xlsx_is_ready_for_a_spreadsheet(sqlite_db: Database, tmp_path: Path) -> None:
+    reviewed_archive(sqlite_db)
     target = tmp_path / "out.xlsx"
-    result = run_caigou("--db", db.url, "export", "--format", "xlsx", "--min-score", "0", "-o", str(target))
+    result = run_caigou("--db", sqlite_db.url, "export", "--format", "xlsx", "--min-score", "0", "-o", str(target))
     assert result.returncode == 0, result.stderr
     check_sheet(target, "那曲市公安局刑侦支队遗传分析仪升级单一来源公示")
 
@@ -82,7 +87,7 @@ def test_xlsx_is_ready_for_a_spreadsheet(db: Database, tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("soffice") is None and os.environ.get("CAIGOU_REQUIRE_LIBREOFFICE") != "1",
                     reason="LibreOffice (soffice) is not installed; .ci/run installs libreoffice-calc")
 def test_libreoffice_opens_the_xlsx_with_readable_dates_and_an_autofilter(sqlite_db: Database,
-                                                                           tmp_path: Path) -> None:
+                                                                          tmp_path: Path) -> None:
     reviewed_archive(sqlite_db)
     source = tmp_path / "in" / "export.xlsx"
     source.parent.mkdir()

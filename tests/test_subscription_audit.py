@@ -1,5 +1,8 @@
 """Subscriptions have an owner and an audit trail: who created and who removed each, on the command line and on
-the web, kept after the subscription is gone; subscriptions older than the trail get an "unknown" creation."""
+the web, kept after the subscription is gone; subscriptions older than the trail get an "unknown" creation.
+
+PostgreSQL smoke run (``db``, SQLite and PostgreSQL): ``test_the_web_records_the_reviewer_and_shows_the_trail``
+(two reviewers, the trail kept after a removal). The command line's trail is checked on SQLite (``sqlite_db``)."""
 from __future__ import annotations
 
 import socket
@@ -14,21 +17,22 @@ from tests.test_web import add_through_form, client_for, csrf_of, log_in
 from tests.web_data import build_archive
 
 
-def test_the_command_line_records_who_created_and_who_removed(db: Database) -> None:
+def test_the_command_line_records_who_created_and_who_removed(sqlite_db: Database) -> None:
     host = socket.gethostname()
-    added = run_caigou("--db", db.url, "subscriptions", "add", "西藏 DNA", "--to", "r@example.org",
+    added = run_caigou("--db", sqlite_db.url, "subscriptions", "add", "西藏 DNA", "--to", "r@example.org",
                        env={"LOGNAME": "alice", "USER": "alice"})
     assert added.returncode == 0, added.stderr
-    listed = run_caigou("--db", db.url, "subscriptions", "list").stdout
+    listed = run_caigou("--db", sqlite_db.url, "subscriptions", "list").stdout
     assert f"西藏 DNA\t07:00 Asia/Shanghai\tr@example.org\tnever sent\tcreated by alice@{host} (command line)" in listed
-    shown = run_caigou("--db", db.url, "subscriptions", "show", "西藏 DNA").stdout
+    shown = run_caigou("--db", sqlite_db.url, "subscriptions", "show", "西藏 DNA").stdout
     assert "created:" in shown and f"by alice@{host} (command line)" in shown
-    removed = run_caigou("--db", db.url, "subscriptions", "remove", "西藏 DNA", env={"LOGNAME": "bob", "USER": "bob"})
+    removed = run_caigou("--db", sqlite_db.url, "subscriptions", "remove", "西藏 DNA",
+                         env={"LOGNAME": "bob", "USER": "bob"})
     assert removed.returncode == 0, removed.stderr
-    listed = run_caigou("--db", db.url, "subscriptions", "list").stdout
+    listed = run_caigou("--db", sqlite_db.url, "subscriptions", "list").stdout
     assert listed.startswith("no subscriptions") and "removed:\n  西藏 DNA\tremoved " in listed
     assert listed.rstrip().endswith(f"by bob@{host} (command line)")
-    with db.session() as session:
+    with sqlite_db.session() as session:
         trail = [(e.name, e.action, e.actor.split("@")[0]) for e in session.scalars(
             select(SubscriptionEvent).order_by(SubscriptionEvent.id))]
     assert trail == [("西藏 DNA", "created", "alice"), ("西藏 DNA", "removed", "bob")]

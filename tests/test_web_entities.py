@@ -1,5 +1,8 @@
 """Buyer, supplier and brand pages and the region × year view with its SVG charts, through the real ASGI
-application on SQLite and PostgreSQL; the charts' numbers against SQL of the test's own."""
+application; the charts' numbers against SQL of the test's own.
+
+PostgreSQL smoke run (``db``, SQLite and PostgreSQL): ``test_entity_pages_and_region_charts``, whose SQL reads each
+dialect's amounts and years. The Chromium view uses the ``served`` archive (SQLite)."""
 from __future__ import annotations
 
 from decimal import Decimal

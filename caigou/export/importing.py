@@ -20,6 +20,7 @@ from caigou.models import NOTICE_TYPES, Notice, Source
 from caigou.models.db import Database
 from caigou.models.errors import CaigouError
 from caigou.models.types import SHANGHAI
+from caigou.pipelines.money import STORABLE_LIMIT
 from caigou.pipelines.record import AttachmentRecord, NoticeRecord, SupplierRecord
 from caigou.pipelines.store import NoticeStore
 from caigou.spreadsheet import unneutralise
@@ -30,7 +31,6 @@ class ImportError_(CaigouError):
 
 
 MAX_DEPTH = 20                         # nesting of a line's JSON: exports nest 4 deep
-MONEY_LIMIT = Decimal(10) ** 16        # NUMERIC(18, 2): below 10^16 yuan
 YEARS = (1949, 2100)                   # a time outside these is a typo or a hostile file, not a notice
 # Text columns of fixed width: longer values would be refused by PostgreSQL and cut by nothing on SQLite.
 WIDTHS = {"source": 40, "source_id": 200, "notice_type_label": 100, "region_code": 12, "region_name": 100,
@@ -102,8 +102,8 @@ def _money(value: Any, key: str) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation as exc:
         raise ImportError_(f"{key}: not an amount: {value!r}") from exc
-    if not amount.is_finite() or abs(amount) >= MONEY_LIMIT:
-        raise ImportError_(f"{key}: {value!r} is out of range (at most {MONEY_LIMIT:,} yuan)")
+    if not amount.is_finite() or abs(amount) >= STORABLE_LIMIT:
+        raise ImportError_(f"{key}: {value!r} is out of range (at most {STORABLE_LIMIT:,} yuan)")
     return amount.quantize(Decimal("0.01"))
 
 

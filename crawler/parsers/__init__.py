@@ -1,4 +1,5 @@
-"""HTML → items, as pure functions: no network, no database. One module per portal, shared helpers in common.
+"""HTML → items, as pure functions: no network, no database. One module per portal, shared helpers in common,
+the reader of notice bodies every portal calls in notice_body.
 
 **The parsers' contract: a parser raises only ``ParseError``.** A portal's answer is hostile input (a firewall's
 page, a changed template, ``fieldValues`` a string where an object was expected), and a spider records a ParseError
@@ -22,6 +23,10 @@ from caigou.crawler.parsers.common import ParseError
 logger = logging.getLogger(__name__)
 
 PORTALS = ("ccgp", "ggzy", "qinghai", "sichuan", "xizang")
+# Not portals: ``common`` (helpers) and ``notice_body``, the notice body reader every portal calls, whose reader
+# holds the contract too (and so does each portal's name for it, ``ccgp.parse_body``).
+SHARED = ("common", "notice_body")
+SHARED_READERS = ("notice_body",)
 ANSWER_PARAMETERS = ("body", "html")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -65,10 +70,19 @@ def readers(module: ModuleType) -> dict[str, Callable[..., Any]]:
 
 
 def _hold_contract() -> None:
+    wrapped: dict[int, Callable[..., Any]] = {}
+    for shared in SHARED_READERS:
+        module = importlib.import_module(f"{__name__}.{shared}")
+        for name, function in readers(module).items():
+            wrapped[id(function)] = holds_parse_contract(function)
+            setattr(module, name, wrapped[id(function)])
     for portal in PORTALS:
         module = importlib.import_module(f"{__name__}.{portal}")
         for name, function in readers(module).items():
             setattr(module, name, holds_parse_contract(function))
+        for name, value in list(vars(module).items()):  # a shared reader under the portal's name
+            if id(value) in wrapped:
+                setattr(module, name, wrapped[id(value)])
 
 
 _hold_contract()

@@ -1,6 +1,6 @@
-"""Parsing helpers every portal shares: visible text, labelled tables, header tables, links; JSON answers and
-block pages; the list rows JSON list APIs give; and the facts of the Ministry of Finance's standard notice text
-(项目编号, 预算金额, 采购人信息, 中标（成交）信息, 主要标的信息), which every provincial portal publishes."""
+"""Parsing helpers every portal shares: visible text, labelled summary tables, links and attachment links; JSON
+answers and block pages; the list rows JSON list APIs give. A notice's body is read in ``notice_body``; amounts'
+units in ``caigou.pipelines.money``."""
 from __future__ import annotations
 
 import json
@@ -11,10 +11,9 @@ from urllib.parse import urljoin
 
 from bs4 import BeautifulSoup, Comment, Doctype, NavigableString, Tag
 
-from caigou.crawler.items import AttachmentItem, SupplierItem
-from caigou.pipelines.normalise import unit_in_label
+from caigou.crawler.items import AttachmentItem
 from caigou.pipelines.regions import Region, region_by_code
-from caigou.pipelines.text import clean_text, label_key, squeeze_cjk
+from caigou.pipelines.text import clean_text, label_key
 
 
 class ParseError(ValueError):
@@ -88,19 +87,6 @@ def labelled_cells(table: Tag | None, label_class: str = "title") -> dict[str, s
     return values
 
 
-def table_rows(table: Tag | None) -> list[dict[str, str]]:
-    """A table with a header row, as one dict per data row keyed by the (normalised) header labels."""
-    if table is None:
-        return []
-    rows = [row.find_all(["td", "th"]) for row in table.find_all("tr")]
-    rows = [row for row in rows if row]
-    if len(rows) < 2:
-        return []
-    header = [label_key(cell.get_text(" ")) for cell in rows[0]]
-    return [{header[i]: cell_text(cell) for i, cell in enumerate(row) if i < len(header) and header[i]}
-            for row in rows[1:] if len(row) == len(header)]
-
-
 def links(nodes: list[Tag], base_url: str) -> list[tuple[str, str]]:
     """(absolute URL, visible name) of the ``<a href>`` among ``nodes``, in order, each URL once."""
     seen: set[str] = set()
@@ -127,164 +113,6 @@ def attachment_links(content: Tag | None, base_url: str) -> list[AttachmentItem]
         return []
     return [AttachmentItem(url=href, name=name) for href, name in links(content.find_all("a"), base_url)
             if _ATTACHMENT_HREF.search(href)]
-
-
-# ------------------------------------------------------------------------------------------------ labelled text
-
-def code_after_label(text: str, label: str) -> str:
-    """A code-like value after its label: ``项目编号：XZCG-2024-061`` → ``XZCG-2024-061``; codes may open with a
-    bracket (``[231025]FAGC[GK]20260002``), and the punctuation after a code (``XZCG-2024-061（``, ``…；``) or an
-    unmatched bracket at its end is not part of it."""
-    match = re.search(rf"{label}\s*[:：]\s*([A-Za-z0-9\[【(（][A-Za-z0-9\-_/\[\]【】()（）.#]*)", text)
-    if not match:
-        return ""
-    code = match.group(1).rstrip("。；;,，.")
-    pairs = {")": "(", "）": "（", "]": "[", "】": "【"}
-    while code and (code[-1] in "(（[【" or code[-1] in pairs and code.count(code[-1]) > code.count(pairs[code[-1]])):
-        code = code[:-1].rstrip("。；;,，.")
-    return code if re.search(r"[A-Za-z0-9]", code) else ""
-
-
-def value_after_label(text: str, *labels: str) -> str:
-    """The rest of the line after the first of ``labels`` followed by a colon (``预算金额：56.98万元``)."""
-    for label in labels:
-        spaced = r"\s*".join(map(re.escape, label))
-        match = re.search(rf"(?:^|[\n\s、.．)）]){spaced}\s*[:：]\s*([^\n]+)", text)
-        if match and clean_text(match.group(1)):
-            return clean_text(match.group(1)).rstrip("。；;")
-    return ""
-
-
-def name_in_section(text: str, section: str) -> str:
-    """``名 称：X`` in the paragraph after a section heading (采购人信息 → the buyer's name)."""
-    start = text.find(section)
-    if start < 0:
-        return ""
-    match = re.search(r"名\s*称\s*[:：]\s*(\S[^\n]*)", text[start:start + 400])
-    return squeeze_cjk(match.group(1)) if match else ""
-
-
-_LINE_ITEM_KEYS = {"标的名称": "name", "货物名称": "name", "名称": "name", "品牌": "brand", "规格型号": "model",
-                   "数量": "quantity", "单价": "unit_price", "标项名称": "lot_name"}
-
-
-def line_items(content: Tag) -> list[dict[str, str]]:
-    """The 主要标的信息 table (brand and model are where a distributor's Thermo Fisher purchase shows)."""
-    for table in content.find_all("table"):
-        header = table.find("tr")
-        if header is None or "品牌" not in header.get_text() and "规格型号" not in header.get_text():
-            continue
-        rows = table_rows(table)
-        if not rows or not any(key.startswith(("品牌", "规格型号")) for key in rows[0]):
-            continue
-        items = []
-        for row in rows:
-            item: dict[str, str] = {}
-            for key, value in row.items():
-                for prefix, name in _LINE_ITEM_KEYS.items():
-                    if key.startswith(prefix) and name not in item:
-                        item[name] = value
-            if item:
-                items.append(item)
-        return items
-    return []
-
-
-@dataclass
-class NoticeFacts:
-    """What the standard notice text says, as the site wrote it."""
-
-    project_code: str = ""
-    project_name: str = ""
-    buyer: str = ""
-    agency: str = ""
-    budget_text: str = ""
-    award_text: str = ""
-    suppliers: list[SupplierItem] = field(default_factory=list)
-    line_items: list[dict[str, str]] = field(default_factory=list)
-    fields: dict[str, str] = field(default_factory=dict)
-
-
-_SUPPLIER_NAME = ("中标（成交）供应商名称", "中标供应商名称", "成交供应商名称", "供应商名称", "中标人名称", "中标人")
-_SUPPLIER_ADDRESS = ("中标（成交）供应商地址", "中标供应商地址", "成交供应商地址", "供应商地址")
-_SUPPLIER_AMOUNT = ("中标（成交）金额", "中标金额", "成交金额", "中标价", "成交价", "报价")
-
-
-def notice_facts(content: Tag | None) -> NoticeFacts:
-    """Project code, buyer, agency, budget, award and suppliers from a notice body in the standard template:
-    ``一、项目编号：…``, ``预算金额：…``, ``1.采购人信息 名 称：…``, and the 中标（成交）信息 given as a table
-    (header 供应商名称 / 供应商地址 / 中标（成交）金额) or as labelled lines."""
-    facts = NoticeFacts()
-    if content is None:
-        return facts
-    text = text_of(content)
-    facts.project_code = code_after_label(text, "项目编号") or code_after_label(text, "采购计划编号")
-    facts.project_name = value_after_label(text, "项目名称", "采购项目名称")
-    facts.buyer = name_in_section(text, "采购人信息") or value_after_label(text, "采购人名称", "采购单位", "采购人")
-    facts.agency = name_in_section(text, "采购代理机构信息") or value_after_label(text, "采购代理机构名称",
-                                                                               "代理机构名称")
-    facts.budget_text = value_after_label(text, "预算金额", "项目预算金额", "采购预算")
-    facts.suppliers = _supplier_table(content) or _supplier_lines(text)
-    facts.award_text = value_after_label(text, "总中标金额", "总成交金额", "中标（成交）总金额")
-    if not facts.award_text and len(facts.suppliers) == 1:
-        facts.award_text = facts.suppliers[0].amount_text
-    facts.line_items = line_items(content)
-    for label in ("采购方式", "最高限价", "开标时间", "中标日期", "成交日期", "评审专家名单"):
-        value = value_after_label(text, label)
-        if value:
-            facts.fields[label] = value
-    return facts
-
-
-def _supplier_table(content: Tag) -> list[SupplierItem]:
-    for table in content.find_all("table"):
-        rows = table_rows(table)
-        if not rows or not any("供应商名称" in key or key.startswith("中标人") for key in rows[0]):
-            continue
-        suppliers = []
-        for row in rows:
-            def pick(*names: str, values: dict[str, str] = row) -> str:
-                return next((v for k, v in values.items() if any(n in k for n in names) and v), "")
-            name = pick("供应商名称", "中标人")
-            if name:
-                suppliers.append(SupplierItem(name=squeeze_cjk(name), lot=pick("包号", "标包", "标项"),
-                                              address=pick("供应商地址", "地址"),
-                                              amount_text=_with_unit(pick("金额", "报价", "价格"), row)))
-        if suppliers:
-            return suppliers
-    return []
-
-
-def _with_unit(amount: str, row: dict[str, str]) -> str:
-    """A table amount whose unit is in its header (``中标（成交）金额(万元)``) keeps that unit."""
-    for key, value in row.items():
-        if value == amount and amount and re.fullmatch(r"[\d.,]+", amount):
-            return f"{amount}{unit_in_label(key)}"
-    return amount
-
-
-def _supplier_lines(text: str) -> list[SupplierItem]:
-    suppliers: list[SupplierItem] = []
-    for line in text.split("\n"):
-        label, sep, value = _split_label(line)
-        if not sep:
-            continue
-        if label in map(label_key, _SUPPLIER_NAME) and value:
-            suppliers.append(SupplierItem(name=squeeze_cjk(value)))
-        elif suppliers and label in map(label_key, _SUPPLIER_ADDRESS) and not suppliers[-1].address:
-            suppliers[-1].address = value
-        elif suppliers and label in map(label_key, _SUPPLIER_AMOUNT) and not suppliers[-1].amount_text:
-            suppliers[-1].amount_text = value
-    return suppliers
-
-
-def _split_label(line: str) -> tuple[str, str, str]:
-    """``1.供应商名称：X`` → (``供应商名称``, ``：``, ``X``); numbering before the label is dropped."""
-    parts = re.split(r"([:：])", line, maxsplit=1)
-    if len(parts) < 3:
-        return line, "", ""
-    label = re.sub(r"^[\s\d一二三四五六七八九十、.．()（）]+", "", parts[0])
-    return label_key(label), parts[1], clean_text(parts[2])
 
 
 # ------------------------------------------------------------------------------------------------ JSON list APIs
@@ -373,15 +201,6 @@ def json_text(value: Any) -> str:
     if value is None or isinstance(value, (dict, list, bool)):
         return ""
     return clean_text(str(value))
-
-
-def yuan_text(value: Any) -> str:
-    """A JSON list's amount as money text: bare numbers are taken as yuan (a guess for every portal that sends
-    them: FreeCMS, gpcms), so normalise reads them like the 元 amounts of the pages."""
-    if value in (None, ""):
-        return ""
-    text = str(value)
-    return text if re.search(r"[元万]", text) else f"{text}元"
 
 
 def district_region(code: str) -> Region | None:

@@ -15,19 +15,18 @@ from caigou.crawler.items import NoticeItem, SupplierItem
 from caigou.crawler.parsers.common import (
     ListPage,
     ListRow,
-    NoticeFacts,
     ParseError,
     attachment_links,
     cell_text,
     links,
     load_json,
     looks_like_html,
-    notice_facts,
     soup_of,
     text_of,
-    yuan_text,
 )
-from caigou.pipelines.normalise import notice_type_from_label, unit_in_label
+from caigou.crawler.parsers.notice_body import NoticeBody, parse_body
+from caigou.pipelines.money import amount_under_label, label_without_unit
+from caigou.pipelines.normalise import notice_type_from_label
 from caigou.pipelines.text import CJK, clean_text, label_key, squeeze_cjk
 
 BASE_URL = "https://www.ggzy.gov.cn"
@@ -182,32 +181,31 @@ def compact_pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def with_table_facts(facts: NoticeFacts, content: Tag) -> NoticeFacts:
+def with_table_facts(facts: NoticeBody, content: Tag) -> NoticeBody:
     """What the ministry's text left empty, from the detail table or the compact lines (the text wins)."""
     pairs = table_pairs(content) or compact_pairs(text_of(content))
     found: dict[str, str] = {}
     units: dict[str, str] = {}
     suppliers: list[SupplierItem] = []
     for label, value in pairs:
-        base = re.sub(r"[（(](万?元)[)）]$", "", label)
+        base = label_without_unit(label)
         fact = _LABELS.get(base)
         if not fact or not value:
             continue
         if fact == "supplier":
             suppliers.append(SupplierItem(name=squeeze_cjk(value)))
         elif fact == "amount" and suppliers and not suppliers[-1].amount_text:
-            suppliers[-1].amount_text = _money(value, label)
+            suppliers[-1].amount_text = amount_under_label(value, label)
         found.setdefault(fact, value)
         if base != label:
             units.setdefault(fact, label)
     facts.buyer = _name(facts.buyer, found.get("buyer", ""))
     facts.agency = _name(facts.agency, found.get("agency", ""))
     facts.project_code = facts.project_code or found.get("code", "")
-    facts.budget_text = facts.budget_text or _money(found.get("budget", ""), units.get("budget", ""))
+    facts.budget_text = facts.budget_text or amount_under_label(found.get("budget", ""), units.get("budget", ""))
     if not facts.suppliers and suppliers:
         facts.suppliers = suppliers
-        if not facts.award_text and len(suppliers) == 1:
-            facts.award_text = suppliers[0].amount_text
+    facts.award_text = facts.award_or_sole_supplier()
     return facts
 
 
@@ -217,14 +215,6 @@ def _name(text_value: str, pair_value: str) -> str:
     if not text_value or (pair_value and text_value.startswith(pair_value)):
         return pair_value or text_value
     return text_value
-
-
-def _money(value: str, label: str) -> str:
-    """A bare number takes the unit its label names (``中标价格（万元）``), else yuan (a guess)."""
-    if not value or re.search(r"[元万]", value):
-        return value
-    unit = unit_in_label(label)
-    return f"{value}{unit}" if unit else yuan_text(value)
 
 
 def parse_detail(html: bytes | str, url: str) -> NoticeItem:
@@ -244,7 +234,7 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
     body_text = text_of(content)
     if not body_text:
         raise ParseError("the notice body is empty")
-    facts = with_table_facts(notice_facts(content), content)
+    facts = with_table_facts(parse_body(content, url), content)
     fields = dict(facts.fields)
     if platform:
         fields["来源平台"] = platform

@@ -1,6 +1,6 @@
 """政采云 portals (www.ccgp-qinghai.gov.cn and the other provinces on the platform) answers → items: the
 ``POST /portal/category`` JSON list and the ``/portal/detail?articleId=`` JSON notice, whose ``content`` is the
-notice's HTML in the ministry's template (read as ccgp's bodies are).
+notice's HTML in the ministry's template (read by ``notice_body.parse_body``, as every portal's body is).
 
 Shapes from ../shared/research/portals-2026.md (other projects' scrapers of 2024–26 and Guangxi's answers of 2024);
 what is inferred rather than seen is marked "guess". Every answer is checked for its shape: anything else is a
@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 from caigou.crawler.items import AttachmentItem, NoticeItem
-from caigou.crawler.parsers import ccgp
 from caigou.crawler.parsers.common import (
     ListPage,
     ListRow,
@@ -21,9 +20,8 @@ from caigou.crawler.parsers.common import (
     district_region,
     json_text,
     load_json,
-    notice_facts,
-    soup_of,
 )
+from caigou.crawler.parsers.notice_body import parse_body
 from caigou.pipelines.text import squeeze_cjk
 
 BASE_URL = "http://www.ccgp-qinghai.gov.cn"
@@ -123,16 +121,15 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
     content_html = data.get("content")
     if not isinstance(content_html, str):
         raise ParseError("the notice has no content HTML")
-    # The ministry's template, as on ccgp: read by ccgp's body reader (suppliers and lots in every shape, goods
-    # tables, attachments linked from the body); what it leaves empty, the standard text's labelled lines give.
-    notice = ccgp.parse_body(content_html, base_url + "/")
+    # The ministry's template, as on ccgp: read by the one body reader (suppliers and lots in every shape, goods
+    # tables, attachments linked from the body, the standard text's labelled lines).
+    notice = parse_body(content_html, base_url + "/")
     if not notice.text:
         raise ParseError("the notice's content is empty")
     key = json_text(data.get("articleId")) or source_key_from_url(url) or ""
     if not key:
         raise ParseError("the notice has no articleId")
-    facts = notice_facts(soup_of(content_html))
-    suppliers = notice.suppliers or facts.suppliers
+    suppliers = notice.suppliers
     attachments = list(notice.attachments)
     listed = data.get("attachmentList")
     if listed is not None and not isinstance(listed, list):
@@ -144,21 +141,21 @@ def parse_detail(body: bytes | str, url: str, base_url: str = BASE_URL, parent_i
         if href and urljoin(base_url + "/", href) not in {a.url for a in attachments}:
             attachments.append(AttachmentItem(url=urljoin(base_url + "/", href),
                                               name=json_text(entry.get("name") or entry.get("fileName"))))
-    fields = {**facts.fields, **notice.fields}
-    if facts.project_name or json_text(data.get("projectName")):
-        fields["项目名称"] = facts.project_name or json_text(data.get("projectName"))
+    fields = dict(notice.fields)
+    if notice.project_name or json_text(data.get("projectName")):
+        fields["项目名称"] = notice.project_name or json_text(data.get("projectName"))
     author = json_text(data.get("author"))
     if author:
         fields["发布单位"] = author  # the list's and notice's author: often the agency, sometimes the buyer
     fields["接口地址"] = url
     district = district_region(json_text(data.get("districtCode")))
-    award_text = notice.award_text or facts.award_text or (suppliers[0].amount_text if len(suppliers) == 1 else "")
+    award_text = notice.award_or_sole_supplier()
     return NoticeItem(
         source=source, source_key=key, url=person_url(key, base_url, parent_id), title=title,
         published_text=json_text(data.get("publishDate")), region_text=district.name if district else "",
-        buyer=notice.buyer or facts.buyer, agency=notice.agency or facts.agency,
-        project_code=notice.project_code or facts.project_code or json_text(data.get("projectCode")),
-        budget_text=notice.budget_text or facts.budget_text, award_text=award_text, suppliers=suppliers,
-        line_items=notice.line_items or facts.line_items, body_text=notice.text,
+        buyer=notice.buyer, agency=notice.agency,
+        project_code=notice.project_code or json_text(data.get("projectCode")),
+        budget_text=notice.budget_text, award_text=award_text, suppliers=suppliers,
+        line_items=notice.line_items, body_text=notice.text,
         fields=fields, attachments=attachments,
     )

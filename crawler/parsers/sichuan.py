@@ -21,11 +21,11 @@ from caigou.crawler.parsers.common import (
     district_region,
     json_text,
     load_json,
-    notice_facts,
     soup_of,
     text_of,
-    yuan_text,
 )
+from caigou.crawler.parsers.notice_body import parse_body
+from caigou.pipelines.money import yuan_text
 from caigou.pipelines.regions import Region
 from caigou.pipelines.text import squeeze_cjk
 
@@ -143,7 +143,7 @@ def parse_detail(body: bytes | str, url: str) -> NoticeItem:
     if not body_text:
         raise ParseError("the notice's content is empty")
     key = json_text(data.get("id")) or source_key_from_url(url) or ""
-    facts = notice_facts(content)
+    facts = parse_body(content, url)
     attachments = []
     listed = data.get("attchs")
     if listed is not None and not isinstance(listed, list):
@@ -170,7 +170,7 @@ def parse_detail(body: bytes | str, url: str) -> NoticeItem:
         region_text=region.name if region else json_text(data.get("regionName")), buyer=buyer,
         agency=squeeze_cjk(json_text(data.get("agency"))) or facts.agency,
         project_code=json_text(data.get("openTenderCode")) or facts.project_code,
-        budget_text=facts.budget_text or yuan_text(json_text(data.get("budget"))), award_text=facts.award_text,
-        suppliers=facts.suppliers, line_items=facts.line_items, body_text=body_text, fields=fields,
-        attachments=attachments,
+        budget_text=facts.budget_text or yuan_text(json_text(data.get("budget"))),
+        award_text=facts.award_or_sole_supplier(), suppliers=facts.suppliers, line_items=facts.line_items,
+        body_text=body_text, fields=fields, attachments=attachments,
     )

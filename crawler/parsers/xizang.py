@@ -17,11 +17,11 @@ from caigou.crawler.parsers.common import (
     cell_text,
     links,
     load_json,
-    notice_facts,
     soup_of,
     text_of,
-    yuan_text,
 )
+from caigou.crawler.parsers.notice_body import parse_body
+from caigou.pipelines.money import yuan_text
 from caigou.pipelines.text import clean_text, squeeze_cjk
 
 BASE_URL = "http://www.ccgp-xizang.gov.cn"
@@ -99,7 +99,7 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
     body_text = text_of(content)
     if not body_text:
         raise ParseError("the notice body is empty")
-    facts = notice_facts(content)
+    facts = parse_body(content, url)
     attachments = [AttachmentItem(url=href, name=name)
                    for href, name in links(soup.select("a[href*=upload]"), url)]
     fields = dict(facts.fields)
@@ -109,6 +109,6 @@ def parse_detail(html: bytes | str, url: str) -> NoticeItem:
         source="xizang", source_key=source_key_from_url(url) or "", url=url, title=title,
         published_text=clean_text(published.group(1)) if published else "", buyer=facts.buyer,
         agency=facts.agency, project_code=facts.project_code, budget_text=facts.budget_text,
-        award_text=facts.award_text, suppliers=facts.suppliers, line_items=facts.line_items, body_text=body_text,
-        fields=fields, attachments=attachments,
+        award_text=facts.award_or_sole_supplier(), suppliers=facts.suppliers, line_items=facts.line_items,
+        body_text=body_text, fields=fields, attachments=attachments,
     )

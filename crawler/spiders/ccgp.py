@@ -12,7 +12,8 @@ from caigou.crawler.items import NoticeItem
 from caigou.crawler.parsers import ccgp as site
 from caigou.crawler.parsers.common import ListPage, ListRow
 from caigou.crawler.spiders.patterns import JsonListSpider, ListWindow
-from caigou.pipelines.normalise import NormaliseError, parse_published
+from caigou.models.errors import NormaliseError
+from caigou.pipelines.normalise import parse_published
 from caigou.pipelines.regions import region_by_code
 
 # Normalised notice type → the search's bidType codes (中标 and 成交 are both awards).

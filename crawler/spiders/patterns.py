@@ -35,7 +35,8 @@ from caigou.crawler.browser import browser_settings
 from caigou.crawler.items import CrawlErrorItem, NoticeItem
 from caigou.crawler.parsers.common import ListPage, ListRow, json_block_reason, waf_block_reason
 from caigou.crawler.spiders.base import NoticeSpider, StopCrawl, unreadable_page
-from caigou.pipelines.normalise import NormaliseError, notice_type_from_label, parse_published
+from caigou.models.errors import NormaliseError
+from caigou.pipelines.normalise import notice_type_from_label, parse_published
 from caigou.pipelines.regions import region_by_code
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from caigou.pipelines.matching.matcher import Matcher
+from caigou.pipelines.matching.matcher import Matcher, plain_dictionary
 from caigou.pipelines.matching.text import normalise
 from caigou.pipelines.matching.watchlist import Problem, Watchlist
 from caigou.pipelines.text import has_cjk
@@ -22,16 +22,13 @@ def check_tokens(watchlist: Watchlist) -> list[Problem]:
     """Spellings that would never match, or match everywhere: bare numbers and single characters (a model number
     goes under ``context_only``, matched beside its context), spellings that start or end with punctuation or have
     no Latin word of two letters, common words, and spellings jieba does not cut out whole between common words."""
-    import jieba
-
     matcher = Matcher(watchlist)
-    plain = jieba.Tokenizer()  # jieba's own dictionary, without ours: how common a word is in ordinary text
-    plain.initialize()
+    plain_frequencies, _ = plain_dictionary()  # jieba's own, without ours: how common a word is in ordinary text
     problems: list[Problem] = []
     for term in watchlist.match_terms:
         for spelling in term.spellings:
             key = normalise(spelling)
-            reason = _spelling_problem(key, plain.FREQ) or _tokens_problem(matcher, key)
+            reason = _spelling_problem(key, plain_frequencies) or _tokens_problem(matcher, key)
             if reason:
                 problems.append(Problem(term.source, term.line_of(spelling), f"{term.term}: {spelling!r} {reason}"))
         for spelling in term.context_only:

@@ -19,12 +19,13 @@ import ahocorasick
 
 from caigou.pipelines.matching.text import normalise
 from caigou.pipelines.matching.watchlist import Term, Watchlist, spelling_variants
+from caigou.pipelines.money import UNIT
 from caigou.pipelines.text import has_cjk, jieba_han_only
 
 # jieba's own block pattern (jieba.re_han_default): segmentation never crosses these blocks' edges.
 BLOCK = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+")
 # What follows a number that is a price or a count, not a model: "3500元", "3500 万元", "3500台", "3500人份".
-AFTER_NUMBER = re.compile(r"\s?(?:万元|亿元|元|万|亿|美元|块|台|套|盒|张|支|人份|份|瓶|个|件|%)")
+AFTER_NUMBER = re.compile(rf"\s?(?:{UNIT}|美元|块|台|套|盒|张|支|人份|份|瓶|个|件|%)")
 # A bare number among a term's aliases (which `caigou watchlist check` refuses) still matches only beside one of
 # the term's context words, or these.
 BARE_NUMBER = re.compile(r"[\d.,\s-]+")
@@ -48,6 +49,15 @@ def _jieba() -> Any:
 
     jieba.setLogLevel(logging.WARNING)
     return jieba
+
+
+@cache
+def plain_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's own dictionary (word → frequency, and their total), read once per process: reading it takes most of
+    a second, and every watchlist's tokenizer starts from a copy of it."""
+    plain = _jieba().Tokenizer()
+    plain.initialize()
+    return plain.FREQ, plain.total
 
 
 class Matcher:
@@ -82,7 +92,9 @@ class Matcher:
     def tokenizer(self) -> Any:
         """jieba with every spelling in its dictionary, built when a candidate first needs confirming."""
         tokenizer = _jieba().Tokenizer()
-        tokenizer.initialize()
+        frequencies, total = plain_dictionary()
+        tokenizer.FREQ, tokenizer.total = dict(frequencies), total  # a copy: add_word below changes it
+        tokenizer.initialized = True
         for spelling in self.spellings:
             if " " in spelling or len(spelling) < 2 or not has_cjk(spelling):
                 # Several tokens (matched as a sequence), too short, or Latin only: jieba keeps a run of Latin

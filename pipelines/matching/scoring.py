@@ -20,7 +20,7 @@ from caigou.models.constants import REVIEW_FIRST_SCORE
 from caigou.pipelines.matching.matcher import Hit, Matcher
 from caigou.pipelines.matching.text import normalise, normalise_with_offsets, original_span
 from caigou.pipelines.matching.watchlist import FORENSIC, Term, Watchlist
-from caigou.pipelines.normalise import YUAN_PER_UNIT
+from caigou.pipelines.money import NUMBER, to_yuan
 from caigou.pipelines.regions import is_tibetan_area, places_in
 from caigou.pipelines.text import is_cjk
 
@@ -103,7 +103,7 @@ QUANTITY_REACH = 40  # characters from a term to a count that is still its own
 # "遗传分析仪，办公桌5张" gives the desks' count to no one.
 _CLAUSE_END = re.compile(r"[;。、!?]|,(?!\d{3}(?:\D|$))")
 AMOUNT = re.compile(r"(?P<label>单价|总价|金额|合价|预算|报价|小计)?[:：]?\s*¥?\s*"
-                    r"(?P<number>(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*(?P<unit>万元|元)")
+                    rf"(?P<number>{NUMBER})\s*(?P<unit>万元|元)")
 
 
 def _number(text: str) -> int | float:
@@ -190,8 +190,7 @@ def quantities(text: str, hits: list[Hit], original: str, offsets: list[int]) ->
         money_spans.append((match.start("number"), match.end()))
         if owner is None or "amount_cny" in found[owner]:
             continue
-        number = Decimal(match.group("number").replace(",", ""))
-        value = (number * YUAN_PER_UNIT[match.group("unit")]).quantize(Decimal("0.01"))
+        value = to_yuan(match.group("number"), match.group("unit"))
         found[owner]["amount_cny"] = str(value)
         found[owner]["amount_label"] = match.group("label") or ""
     hit_spans = [(hit.start, hit.end) for hit in hits]
