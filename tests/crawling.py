@@ -209,9 +209,9 @@ def _child_runs_cli(args: tuple[str, ...], environment: dict[str, str], streams:
             opened = os.open(streams[name], mode)
             os.dup2(opened, fd)
             os.close(opened)
-        sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - the process's own stdin, kept open
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False, errors="backslashreplace")  # noqa: SIM115
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False, errors="backslashreplace")
         sys.argv = [str(ROOT / "caigou" / "__main__.py"), *args]
         os.environ.clear()
         os.environ.update(environment)
