@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from caigou.models import (
@@ -153,11 +153,11 @@ def apply_filters(statement: Select[Any], filters: NoticeFilters) -> Select[Any]
     return statement
 
 
-def _review_clause(statuses: list[str]) -> Any:
+def _review_clause(statuses: list[str]) -> ColumnElement[bool]:
     """The newest review of each notice decides its status; a notice never reviewed is "new"."""
     latest = select(Review.notice_id, func.max(Review.id).label("id")).group_by(Review.notice_id).subquery()
     current = select(Review.notice_id).join(latest, latest.c.id == Review.id).where(Review.status.in_(statuses))
-    clause = Notice.id.in_(current)
+    clause: ColumnElement[bool] = Notice.id.in_(current)
     if "new" in statuses:
         clause = or_(clause, ~exists().where(Review.notice_id == Notice.id))
     return clause
@@ -216,7 +216,7 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
         wrapped: Any = collect
         for option in reversed(options):
             wrapped = option(wrapped)
-        return wrapped  # type: ignore[no-any-return]
+        return wrapped
 
     return decorate
 

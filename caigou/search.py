@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnClause,
     ColumnElement,
     Integer,
     MetaData,
@@ -49,7 +51,7 @@ from caigou.pipelines.regions import region_by_code, tibetan_region_prefixes
 from caigou.pipelines.search_index import phrase_tokens, search_tokens
 
 SORTS = ("relevance", "date", "score")
-SIMPLE = literal_column("'simple'::regconfig")
+SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")  # PostgreSQL's text search configuration
 FTS = table("notice_fts", column("rowid"), column("notice_id"), column("document"), column("phrases"),
             column("tokens"))
 
@@ -469,7 +471,7 @@ def _rank(query: Query, dialect: str) -> Any:
             .where(text("notice_fts MATCH :rank_fts").bindparams(rank_fts=_fts5(query)))).subquery()
 
 
-def _hits(session: Any, notices: list[Notice], query: Query | None) -> list[Hit]:
+def _hits(session: Any, notices: Sequence[Notice], query: Query | None) -> list[Hit]:
     ids = [n.id for n in notices]
     scores = {s.notice_id: s for s in session.scalars(select(NoticeScore).where(NoticeScore.notice_id.in_(ids)))}
     terms: dict[int, list[str]] = {}
@@ -542,6 +544,12 @@ def facets_of(session: Any, members: Any, shown: Any, total: int) -> tuple[dict[
             for name, values in counts.items()}, True
 
 
+def _province_name(prefix: str) -> str:
+    """The name of the province whose code starts with these two digits, or the digits where none is known."""
+    region = region_by_code(prefix + "0000")
+    return region.name if region else prefix
+
+
 def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str, str, int]]]:
     """Facet counts count publications: a notice on three sources counts once under its type or buyer, and once
     under each source it was seen on. Score bands and review statuses are those of the hit shown."""
@@ -563,7 +571,7 @@ def _facets(session: Any, members: Any, shown: Any) -> dict[str, list[tuple[str,
     for code, n in by_code:
         provinces[code[:2]] = provinces.get(code[:2], 0) + n
     tibetan_count = sum(n for code, n in by_code if code.startswith(tibetan))
-    regions = [(code + "0000", (region_by_code(code + "0000").name if region_by_code(code + "0000") else code), n)
+    regions = [(code + "0000", _province_name(code), n)
                for code, n in sorted(provinces.items(), key=lambda kv: -kv[1])[:40]]
     band = case((NoticeScore.score >= 50, "50"), (NoticeScore.score >= 1, "1"), else_="0")
     bands = dict(grouped(band, [(NoticeScore, lambda over: NoticeScore.notice_id == over.c.id)], 3))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import IO
 
@@ -17,7 +18,7 @@ from caigou.pipelines.matching.watchlist import configured_paths, load_watchlist
 from caigou.safe_text import echo
 
 
-def _paths(app: AppContext, file: str | None) -> list[Path]:
+def _paths(app: AppContext, file: str | None) -> list[Traversable]:
     if file:
         return [Path(file)]
     return configured_paths(app.config.get("watchlist", "path"), app.config.get("watchlist", "extra"))
@@ -55,7 +56,9 @@ def check(app: AppContext, file: str | None, alone: bool) -> None:
                f"version {parsed.version}: no problems")
 
 
-def _same_file(one: Path, other: Path) -> bool:
+def _same_file(one: Traversable, other: Traversable) -> bool:
+    if not (isinstance(one, Path) and isinstance(other, Path)):
+        return one == other  # the shipped watchlist inside a zip (a Scrapyd egg): no file to resolve
     try:
         return one.resolve() == other.resolve()
     except OSError:

@@ -35,7 +35,6 @@ YEARS = (1949, 2100)                   # a time outside these is a typo or a hos
 # Text columns of fixed width: longer values would be refused by PostgreSQL and cut by nothing on SQLite.
 WIDTHS = {"source": 40, "source_id": 200, "notice_type_label": 100, "region_code": 12, "region_name": 100,
           "project_code": 200, "raw_sha256": 64}
-TEXTS = ("notice_type_label", "region_name", "buyer", "agency", "project_code", "body_text", "raw_sha256")
 ATTACHMENT_WIDTHS = {"download_status": 20, "content_type": 20, "extraction_status": 20, "raw_sha256": 64}
 
 
@@ -127,10 +126,11 @@ def _structured(row: dict[str, Any], key: str, kind: type) -> Any:
     """A column holding JSON (a string in CSV, the value itself in JSON Lines), of the ``kind`` asked for."""
     value = row.get(key)
     if isinstance(value, str):
+        written = value
         try:
-            value = _loads(value) if value else None
+            value = _loads(written) if written else None
         except json.JSONDecodeError as exc:
-            raise ImportError_(f"{key}: not JSON: {value[:60]!r}") from exc
+            raise ImportError_(f"{key}: not JSON: {written[:60]!r}") from exc
         _check_tree(value)
     if value is None:
         return kind()
@@ -173,8 +173,8 @@ def record_from_row(row: dict[str, Any]) -> NoticeRecord:
         if not isinstance(item.get("url"), str) or not item["url"]:
             raise ImportError_(f"attachment {number} has no url")
         attachments.append(AttachmentRecord(url=item["url"], name=_text(item, "name")))
-    notice_id = row.get("notice_id")
-    preferred = int(notice_id) if str(notice_id or "").isdigit() and 0 < int(notice_id) < 2**31 else None
+    notice_id = str(row.get("notice_id") or "")
+    preferred = int(notice_id) if notice_id.isdigit() and 0 < int(notice_id) < 2**31 else None
     region_code = _text(row, "region_code")
     return NoticeRecord(
         source=_text(row, "source", required=True), source_key=_text(row, "source_id", required=True, numbers=True),
@@ -185,7 +185,10 @@ def record_from_row(row: dict[str, Any]) -> NoticeRecord:
         attachments=attachments, preferred_id=preferred,
         first_seen_at=_time(row.get("first_seen_at"), "first_seen_at"),
         last_seen_at=_time(row.get("last_seen_at"), "last_seen_at"),
-        **{key: _text(row, key) for key in TEXTS},
+        # The free text columns, read (and so refused) in this order.
+        notice_type_label=_text(row, "notice_type_label"), region_name=_text(row, "region_name"),
+        buyer=_text(row, "buyer"), agency=_text(row, "agency"), project_code=_text(row, "project_code"),
+        body_text=_text(row, "body_text"), raw_sha256=_text(row, "raw_sha256"),
     )
 
 
