@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 import click
 from sqlalchemy import ColumnElement, Select, exists, func, or_, select
@@ -35,6 +35,8 @@ from caigou.pipelines.matching.watchlist import CATEGORIES
 from caigou.pipelines.normalise import parse_date_arg
 from caigou.pipelines.regions import code_prefix, regions, tibetan_region_prefixes
 from caigou.pipelines.store import SOURCE_TITLES
+
+_Ts = TypeVarTuple("_Ts")  # the columns a select returns, kept through narrowing it
 
 TIBETAN_AREAS = "tibetan"  # the region value meaning "the TAR and every Tibetan autonomous prefecture/county"
 
@@ -121,7 +123,7 @@ def _region_clause(values: list[str]) -> Any:
     return or_(*(Notice.region_code.startswith(prefix, autoescape=True) for prefix in prefixes))
 
 
-def apply_filters(statement: Select[Any], filters: NoticeFilters) -> Select[Any]:
+def apply_filters(statement: Select[*_Ts], filters: NoticeFilters) -> Select[*_Ts]:
     """Narrow a select over ``Notice`` to the filtered notices."""
     if filters.since:
         statement = statement.where(Notice.published_at >= dt.datetime.combine(filters.since, dt.time(), SHANGHAI))

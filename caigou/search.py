@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from markupsafe import Markup, escape
 from sqlalchemy import (
@@ -49,6 +49,8 @@ from caigou.models.errors import CaigouError
 from caigou.pipelines.linking import group_key, group_rank, other_copies
 from caigou.pipelines.regions import region_by_code, tibetan_region_prefixes
 from caigou.pipelines.search_index import phrase_tokens, search_tokens
+
+_Ts = TypeVarTuple("_Ts")  # the columns a select returns, kept through narrowing it
 
 SORTS = ("relevance", "date", "score")
 SIMPLE: ColumnClause[Any] = literal_column("'simple'::regconfig")  # PostgreSQL's text search configuration
@@ -296,8 +298,8 @@ def fulltext_clause(query: Query, dialect: str, probe: bool = False) -> ColumnEl
     return Notice.id.in_(select(FTS.c.rowid).where(match))
 
 
-def filtered(statement: Select[Any], filters: NoticeFilters, query: Query | None, dialect: str,
-             probe: bool = False) -> Select[Any]:
+def filtered(statement: Select[*_Ts], filters: NoticeFilters, query: Query | None, dialect: str,
+             probe: bool = False) -> Select[*_Ts]:
     statement = apply_filters(statement, filters)
     if query is not None:
         if probe and filters.min_score:

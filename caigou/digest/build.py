@@ -170,7 +170,7 @@ def candidates(session: Session, subscription: Subscription) -> list[tuple[Notic
                                                    row[0].id))
 
 
-def _later_notices_of_reported_projects(subscription: Subscription, since: dt.datetime) -> Select[Any]:
+def _later_notices_of_reported_projects(subscription: Subscription, since: dt.datetime) -> Select[Notice, NoticeScore]:
     """Notices scored after ``since`` of a procurement (``pipelines.linking``) or project code of a notice this
     subscription delivered; the delivered notices themselves are left to the delivery log."""
     delivered = select(DeliveredNotice.notice_id).where(DeliveredNotice.subscription_id == subscription.id)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from email.headerregistry import Address
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Select, func, select
@@ -25,6 +25,8 @@ from caigou.models import DeliveredNotice, Delivery, Subscription, SubscriptionE
 from caigou.models.errors import CaigouError
 from caigou.models.types import now
 from caigou.search import fulltext_clause, parse_query
+
+_Ts = TypeVarTuple("_Ts")  # the columns a select returns, kept through narrowing it
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _DATES = ("since", "until")
@@ -48,7 +50,8 @@ def filters_from_json(data: dict[str, Any]) -> NoticeFilters:
     unknown = set(data) - known
     if unknown:
         raise CaigouError(f"unknown subscription filter(s): {', '.join(sorted(unknown))}")
-    values = {k: dt.date.fromisoformat(v) if k in _DATES and v else v for k, v in data.items()}
+    # Stored JSON: each value's type is whatever was saved, checked by check_filters, not here.
+    values: dict[str, Any] = {k: dt.date.fromisoformat(v) if k in _DATES and v else v for k, v in data.items()}
     return NoticeFilters(**values)
 
 
@@ -61,7 +64,7 @@ def check_query(query: str) -> str:
     return query
 
 
-def subscription_notices(statement: Select[Any], subscription: Subscription, dialect: str) -> Select[Any]:
+def subscription_notices(statement: Select[*_Ts], subscription: Subscription, dialect: str) -> Select[*_Ts]:
     """Narrow a select over ``Notice`` to what the subscription asks for: its filters and its saved query. The
     digest, the feed and the preview on the search page all go through here."""
     statement = apply_filters(statement, filters_from_json(subscription.filters))
@@ -85,7 +88,7 @@ def parse_zone(value: str) -> str:
     return value
 
 
-def parse_recipients(values: list[str] | tuple[str, ...]) -> list[str]:
+def parse_recipients(values: Sequence[str]) -> list[str]:
     """Addresses as given (``"名字 <a@b.org>"`` or ``a@b.org``), checked; the list keeps their order, no repeats."""
     out: list[str] = []
     for value in values:

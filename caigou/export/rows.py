@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import Select, func, null, select
 
@@ -12,6 +12,8 @@ from caigou.filters import NoticeFilters, check_filters
 from caigou.models import Attachment, Notice, NoticeLink, NoticeMatch, NoticeScore, Review, Source, Supplier
 from caigou.models.db import Database
 from caigou.pipelines.linking import group_key
+
+_Ts = TypeVarTuple("_Ts")  # the columns a select returns, kept through narrowing it
 
 # Order is the CSV/XLSX column order and the JSON key order. Never reorder or rename: users' scripts read them.
 COLUMNS = (
@@ -142,7 +144,7 @@ class Selection:
     query: str = ""
     batch: int = 2000
 
-    def narrowed(self, statement: Select[Any], database: Database) -> Select[Any]:
+    def narrowed(self, statement: Select[*_Ts], database: Database) -> Select[*_Ts]:
         from caigou.search import filtered, parse_query  # search builds on the same filters
 
         query = parse_query(self.query) if self.query.strip() else None
