@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import NotRequired, TypedDict
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 
@@ -104,6 +105,13 @@ def tls_context(host: str) -> ssl.SSLContext:
     return context
 
 
+class ReplySpec(TypedDict):
+    """One reply of a manifest, as its JSON gives it."""
+    file: str
+    status: NotRequired[int]
+    content_type: NotRequired[str]
+
+
 class ReplayServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply]] = {}
@@ -129,7 +137,7 @@ class ReplayServer:
         ``[{"url": …, "form": {…} | "json": {…}, "replies": [{"file": …}, …]}, …]``."""
         entries = json.loads(manifest.read_text(encoding="utf-8"))
 
-        def replies(specs: list[dict[str, object]]) -> list[Reply]:
+        def replies(specs: list[ReplySpec]) -> list[Reply]:
             return [Reply(body=(manifest.parent / str(s["file"])).read_bytes(), status=int(s.get("status", 200)),
                           content_type=str(s.get("content_type", "text/html; charset=utf-8"))) for s in specs]
 
@@ -166,6 +174,7 @@ class ReplayServer:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)  # an AF_INET server's address: (str, int), never a Unix socket's bytes
         return f"http://{host}:{port}"
 
     def start(self) -> ReplayServer:
@@ -206,7 +215,8 @@ class ReplayServer:
                     self.close_connection = True
                     return
                 self.connection = tunnel
-                self.rfile = tunnel.makefile("rb", self.rbufsize)
+                # Buffered, as StreamRequestHandler.setup's makefile("rb", rbufsize) with its rbufsize of -1.
+                self.rfile = tunnel.makefile("rb")
                 self.wfile = tunnel.makefile("wb")
                 self.close_connection = False  # handle() goes on with the request inside the tunnel
 

@@ -8,6 +8,8 @@ import ipaddress
 import json
 import os
 import sys
+from collections.abc import Mapping
+from typing import TypedDict
 
 import click
 
@@ -53,6 +55,21 @@ class QueryCommand(click.Command):
         return super().parse_args(ctx, options + (["--", *words] if words else []))
 
 
+class SearchRow(TypedDict):
+    """A hit as ``caigou search`` prints it (a JSON Lines line, a CSV row without the reasons, a table line)."""
+    notice_id: int
+    score: int
+    published: str
+    source: str
+    type: str
+    region: str
+    buyer: str
+    title: str
+    terms: list[str]
+    status: str
+    reasons: list[str]
+
+
 @click.command("search", cls=QueryCommand)
 @click.argument("query", nargs=-1)
 @filter_options(default_min_score=REVIEW_FIRST_SCORE)
@@ -73,10 +90,12 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
     """
     results = search(app.db, " ".join(query), filters, sort=sort, limit=limit, offset=offset,
                      facets=fmt == "table")
-    rows = [{"notice_id": h.notice.id, "score": h.score, "published": h.notice.published_at.date().isoformat()
-             if h.notice.published_at else "", "source": h.notice.source.name, "type": h.notice.notice_type,
-             "region": h.notice.region_name, "buyer": h.notice.buyer, "title": h.notice.title,
-             "terms": h.terms, "status": h.status, "reasons": h.reasons} for h in results.hits]
+    rows: list[SearchRow] = [
+        {"notice_id": h.notice.id, "score": h.score,
+         "published": h.notice.published_at.date().isoformat() if h.notice.published_at else "",
+         "source": h.notice.source.name, "type": h.notice.notice_type, "region": h.notice.region_name,
+         "buyer": h.notice.buyer, "title": h.notice.title, "terms": h.terms, "status": h.status,
+         "reasons": h.reasons} for h in results.hits]
     if fmt == "jsonl":
         for row in rows:
             echo(json.dumps(row, ensure_ascii=False))
@@ -88,9 +107,13 @@ def search_command(app: AppContext, query: tuple[str, ...], filters: NoticeFilte
         columns = ["notice_id", "score", "published", "source", "type", "region", "buyer", "title", "terms",
                    "status"]
         writer.writerow(columns)
+
+        def text(value: object) -> str:
+            return for_terminal(neutralise("; ".join(value) if isinstance(value, list) else str(value)))
+
         for row in rows:
-            writer.writerow([for_terminal(neutralise("; ".join(row[c]) if isinstance(row[c], list) else str(row[c])))
-                             if c not in {"notice_id", "score"} else row[c] for c in columns])
+            cells: Mapping[str, object] = row
+            writer.writerow([text(cells[c]) if c not in {"notice_id", "score"} else cells[c] for c in columns])
         return
     if results.also_searched:
         click.echo(f"also searched: {', '.join(results.also_searched)} (spellings of the same watchlist term)",

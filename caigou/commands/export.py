@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -17,6 +18,10 @@ from caigou.export.writers import write_csv, write_jsonl, write_ocds, write_xlsx
 from caigou.filters import NoticeFilters, filter_options
 from caigou.models.errors import CaigouError
 
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns; click exports no name for it
+
+_T = TypeVar("_T")
 PROGRESS_FROM = 10_000  # rows: larger exports show progress on stderr
 
 
@@ -129,7 +134,7 @@ def check_writable(output: str) -> None:
         raise CaigouError(f"cannot write {output}: permission denied")
 
 
-def _counting(rows, bar):  # type: ignore[no-untyped-def]
+def _counting(rows: Iterable[_T], bar: ProgressBar[int]) -> Iterator[_T]:
     for row in rows:
         bar.update(1)
         yield row

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -14,6 +16,7 @@ from caigou.filters import _date
 from caigou.models.errors import CaigouError
 from caigou.reports.render import FORMATS
 
+_F = TypeVar("_F", bound=Callable[..., Any])
 _OPTIONS = [
     click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True,
                  help="A self-contained HTML page (print it to PDF), CSV (one row per notice) or JSON."),
@@ -21,7 +24,7 @@ _OPTIONS = [
 ]
 
 
-def _options(function):  # type: ignore[no-untyped-def]
+def _options(function: _F) -> _F:
     for option in reversed(_OPTIONS):
         function = option(function)
     return function

@@ -16,6 +16,7 @@ and the watermark stops waiting for that recipient (its digests are still tried;
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -242,7 +243,7 @@ def run_digests(db: Database, config: Config, names: list[str] | None = None, dr
                 with mailer(settings) as connection:
                     outcomes += deliver_subscription(session, subscription, connection, base_url, settings.sender,
                                                      moment, echo, alerting, full_limit=full,
-                                                     renew=lambda sub=subscription.id: claim(db, sub, me))
+                                                     renew=functools.partial(claim, db, subscription.id, me))
             finally:
                 session.rollback()
                 release(db, subscription.id, me)

@@ -252,12 +252,12 @@ def ocds_release(row: dict[str, Any], prefix: str) -> dict[str, Any]:
         tender["status"] = "cancelled"
     release["tender"] = tender
     if row["notice_type"] == "award":
-        awards = []
+        awards: list[dict[str, Any]] = []  # OCDS award objects, as JSON
         for index, supplier in enumerate(row["supplier_details"], start=1):
             party = {"id": _party_id("supplier", supplier["name"]), "name": supplier["name"]}
             if not any(p["id"] == party["id"] for p in release["parties"]):
                 release["parties"].append({**party, "roles": ["supplier"]})
-            award = {"id": f"{release['id']}-{index}", "status": "active", "suppliers": [party]}
+            award: dict[str, Any] = {"id": f"{release['id']}-{index}", "status": "active", "suppliers": [party]}
             if supplier["lot"]:
                 award["title"] = f"标包 {supplier['lot']}"
             if supplier["amount_cny"] is not None:
