@@ -213,7 +213,8 @@ def filter_options(default_min_score: int | None = None) -> Callable[[F], F]:
 
         collect.__name__ = function.__name__
         collect.__doc__ = function.__doc__
-        # Options declared below this decorator were attached to ``function``: keep them.
+        # Options declared below this decorator were attached to ``function``: keep them. (Click's own attribute on
+        # a plain function, which no function type declares: hence the ignore.)
         collect.__click_params__ = list(getattr(function, "__click_params__", []))  # type: ignore[attr-defined]
         wrapped: Any = collect
         for option in reversed(options):

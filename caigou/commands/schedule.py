@@ -1,6 +1,7 @@
 """``caigou schedule``, ``caigou status`` and ``caigou health``: running the pipeline unattended and watching it."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 
@@ -44,8 +45,8 @@ def schedule(app: AppContext, once: bool) -> None:
     run_forever(app)
 
 
-def _when(value: object) -> str:
-    return f"{value.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if value is not None else "never"  # type: ignore[attr-defined]
+def _when(value: dt.datetime | None) -> str:
+    return f"{value.astimezone(SHANGHAI):%Y-%m-%d %H:%M}" if value is not None else "never"
 
 
 @click.command()

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, HTTPException
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -96,6 +96,9 @@ class ProxyTrust:
         return self.trusts(peer) and proto == "https"
 
 
+_K = TypeVar("_K")  # a throttle table's key: a (name, address) pair or an address
+
+
 @dataclass
 class LoginThrottle:
     per_pair: int = 5
@@ -154,9 +157,12 @@ class LoginThrottle:
                 self._all.pop()
             if len(self._pairs) > 10_000:  # names and addresses that failed long ago take no memory for ever
                 moment = time.monotonic()
-                for table in (self._pairs, self._addresses):
-                    for key in [key for key, times in table.items() if not self._recent(times, moment)]:
-                        del table[key]  # type: ignore[arg-type]
+                self._forget_stale(self._pairs, moment)
+                self._forget_stale(self._addresses, moment)
+
+    def _forget_stale(self, table: dict[_K, deque[float]], moment: float) -> None:
+        for key in [key for key, times in table.items() if not self._recent(times, moment)]:
+            del table[key]
 
 
 @dataclass
