@@ -760,3 +760,44 @@ def test_a_slider_captcha_stops_the_source_at_once(sqlite_db: Database, server: 
         assert session.get(RawPage, error.raw_page_id).kind == "blocked"
         assert session.scalar(select(Watermark.id)) is None
     assert last_run(sqlite_db).status == "failed"
+
+
+# ---------------------------------------------------------------------------------------------------- gansu
+
+GS_AWARD, GS_TENDER = "20240618047", "20240603047"
+
+
+def gansu_url(key: str) -> str:
+    return f"http://www.ccgp-gansu.gov.cn/web/article/128/0/{key}.html"
+
+
+def gansu_list(total: int, *rows: tuple[str, str, str]) -> Reply:
+    items = "".join(f'<li><a href="/web/article/128/0/{key}.html">{title}</a><p><span>发布时间：{time}</span></p></li>'
+                    for key, title, time in rows)
+    return Reply(f'<html><body><p>共找到 {total} 条</p><ul class="Expand_SearchSLisi">{items}</ul></body></html>'
+                 .encode())
+
+
+def test_gansu_html_list_details_and_a_block(sqlite_db: Database, server: ReplayServer) -> None:
+    from caigou.crawler.parsers import gansu
+
+    server.add(gansu.list_url("", "", *WINDOW_JUNE, 1, 20), gansu_list(
+        2, (GS_AWARD, "甘南州公安局DNA实验室试剂耗材采购项目中标（成交）结果公告", "2024-06-18 15:20:00"),
+        (GS_TENDER, "甘南州公安局DNA实验室试剂耗材采购项目公开招标公告", "2024-06-03 09:00:00")))
+    server.add(gansu.list_url("", "", *WINDOW_MAY, 1, 20), gansu_list(0))
+    server.add(gansu_url(GS_AWARD), html("gansu", "waf_block.html"), html("gansu", "detail_award.html"))
+    server.add(gansu_url(GS_TENDER), html("gansu", "detail_tender.html"))
+    result = crawl(sqlite_db.url, "gansu", *JUNE, proxy=server.url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert server.misses == []
+    notices = stored(sqlite_db)
+    assert set(notices) == {GS_AWARD, GS_TENDER}
+    award, tender = notices[GS_AWARD], notices[GS_TENDER]
+    assert award["source"] == "gansu" and award["type"] == "award" and award["published"] == "2024-06-18 15:20"
+    assert award["award"] == Decimal("412500.00") and award["region"].startswith("62")
+    assert award["suppliers"] == [("甘肃陇原生物科技有限公司", Decimal("412500.00"))]
+    assert tender["type"] == "tender" and tender["budget"] == Decimal("420000.00")
+    run = last_run(sqlite_db)
+    assert run.status == "succeeded" and run.counts["new"] == 2 and run.counts["blocked"] == 1
+    with sqlite_db.session() as session:
+        assert session.scalar(select(Watermark.until_date)) == dt.date(2024, 6, 30)

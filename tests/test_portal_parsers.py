@@ -269,3 +269,42 @@ def test_replay_routes_posts_by_their_body() -> None:
         assert server.misses == []
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------------------------------- gansu
+
+GANSU_LIST = """<html><body><div class="search"><p>共找到 2 条</p><ul class="Expand_SearchSLisi">
+<li><a href="/web/article/128/0/20240618047.html">甘南州公安局DNA实验室试剂耗材采购项目中标（成交）结果公告</a>
+<p><span>发布时间：2024-06-18 15:20:00 | 采购人：甘南藏族自治州公安局</span></p></li>
+<li><a href="/web/article/128/0/20240603047.html">甘南州公安局DNA实验室试剂耗材采购项目公开招标公告</a>
+<p><span>发布时间：2024-06-03 09:00:00</span></p></li></ul></div></body></html>"""
+
+
+def test_gansu_list_rows() -> None:
+    from caigou.crawler.parsers import gansu
+
+    listed = gansu.parse_list(GANSU_LIST, "http://www.ccgp-gansu.gov.cn/web/doSearchmxarticle.action")
+    assert listed.total == 2 and [row.key for row in listed.rows] == ["20240618047", "20240603047"]
+    row = listed.rows[0]
+    assert row.url == "http://www.ccgp-gansu.gov.cn/web/article/128/0/20240618047.html"
+    assert row.published_text == "2024-06-18 15:20:00" and row.listing == {"buyer": "甘南藏族自治州公安局"}
+    assert row.title == "甘南州公安局DNA实验室试剂耗材采购项目中标（成交）结果公告"
+
+
+def test_gansu_award_detail_and_its_errors() -> None:
+    from caigou.crawler.parsers import gansu
+
+    item = gansu.parse_detail(page("gansu", "detail_award.html"),
+                              "http://www.ccgp-gansu.gov.cn/web/article/128/0/20240618047.html")
+    assert item.source_key == "20240618047" and item.published_text == "2024-06-18 15:20:00"
+    assert (item.buyer, item.agency, item.project_code) == ("甘南藏族自治州公安局", "甘肃陇信招标代理有限公司",
+                                                            "GNZC2024-047")
+    assert item.award_text == "41.25万元" and [s.name for s in item.suppliers] == ["甘肃陇原生物科技有限公司"]
+    assert [row["brand"] for row in item.line_items] == ["Thermo Fisher", "Whatman"]
+    with pytest.raises(ParseError, match="no notice"):
+        gansu.parse_detail(page("gansu", "waf_block.html"), "http://x")
+    with pytest.raises(ParseError, match="共找到"):
+        gansu.parse_list(page("gansu", "detail_award.html"), "http://x")
+    assert gansu.block_reason(page("gansu", "waf_block.html"), "detail") == "web application firewall page"
+    assert gansu.block_reason(page("gansu", "detail_award.html"), "list").startswith("list page without 共找到")
+    assert gansu.block_reason(GANSU_LIST, "list") is None
