@@ -48,7 +48,6 @@ Outcome = Literal["new", "updated", "unchanged"]
 # Sources caigou knows, with what they cover; a crawl of any of them registers it on first use.
 SOURCE_TITLES = {
     "ccgp": ("中国政府采购网 China Government Procurement (national, every province)", "http://www.ccgp.gov.cn"),
-    "gansu": ("甘肃政府采购网 Gansu procurement portal", "http://www.ccgp-gansu.gov.cn"),
     "xizang": ("西藏自治区政府采购网 Tibet Autonomous Region procurement portal", "http://www.ccgp-xizang.gov.cn"),
     "ggzy": ("全国公共资源交易平台 National Public Resources Trading Platform", "https://www.ggzy.gov.cn"),
     "qinghai": ("青海省政府采购网 Qinghai procurement portal (政采云)", "http://www.ccgp-qinghai.gov.cn"),

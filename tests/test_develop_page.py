@@ -8,8 +8,6 @@ import importlib
 import re
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "develop.md"
 
@@ -68,17 +66,20 @@ def test_the_fixtures_named_exist() -> None:
     assert "def server(" in (ROOT / "tests" / "test_crawl_portals.py").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("span", _spans())
-def test_what_the_add_a_portal_steps_name_exists(span: str) -> None:
+def _problem(span: str, names: set[str]) -> str | None:
     if re.fullmatch(r"[\w.]*/[\w./<>-]*", span) and not span.startswith("/"):  # a file or folder of the checkout
-        assert (ROOT / span).exists(), f"docs/develop.md names {span}, which does not exist"
-        return
+        return None if (ROOT / span).exists() else f"{span}: no such file or folder"
     call = re.match(r"(?:yield )?(?:self\.)?([A-Za-z_][\w.]*)\(", span)
     name = call.group(1) if call else span
     if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
-        return  # a value, a command line or a heading (`"pages"`, `caigou sources`, `**Domain**`)
+        return None  # a value, a command line or a heading (`"pages"`, `caigou sources`, `**Domain**`)
     if "." in name and not name.startswith(("window.", "self.", "server.")):
-        assert _resolve(name), f"docs/develop.md names {name}, which does not resolve"
-    else:
-        last = name.split(".")[-1]
-        assert last in _names(), f"docs/develop.md names {name}, which nothing it points to defines"
+        return None if _resolve(name) else f"{name}: does not resolve"
+    return None if name.split(".")[-1] in names else f"{name}: nothing the section points to defines it"
+
+
+def test_what_the_add_a_portal_steps_name_exists() -> None:
+    spans, names = _spans(), _names()
+    assert len(spans) > 50  # the section was found and read
+    problems = [problem for span in spans if (problem := _problem(span, names))]
+    assert problems == [], "docs/develop.md's add-a-portal steps name what is not there"

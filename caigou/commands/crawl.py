@@ -56,7 +56,7 @@ def crawl(app: AppContext, source: str, since: str | None, until: str | None, ke
           region: str | None, types: tuple[str, ...], buyer: str | None, urls: tuple[str, ...], refresh: bool,
           attachments: str | None, settings: tuple[str, ...], redis_url: str | None, redis_prefix: str,
           verbose: bool) -> None:
-    """Crawl SOURCE (ccgp, xizang, ggzy, qinghai, sichuan, gansu: see ``caigou sources``) into the archive and print a
+    """Crawl SOURCE (ccgp, xizang, ggzy, qinghai, sichuan: see ``caigou sources``) into the archive and print a
     summary.
 
     \b

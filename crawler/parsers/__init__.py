@@ -22,7 +22,7 @@ from caigou.crawler.parsers.common import ParseError
 
 logger = logging.getLogger(__name__)
 
-PORTALS = ("ccgp", "gansu", "ggzy", "qinghai", "sichuan", "xizang")
+PORTALS = ("ccgp", "ggzy", "qinghai", "sichuan", "xizang")
 # Not portals: ``common`` (helpers) and ``notice_body``, the notice body reader every portal calls, whose reader
 # holds the contract too (and so does each portal's name for it, ``ccgp.parse_body``).
 SHARED = ("common", "notice_body")

@@ -38,7 +38,7 @@ def api_search(
         until: str = Query("", description="Published on or before this date (YYYY-MM-DD)."),
         region: list[str] = Query([], description="Region code (54 or 540000 = TAR, 540600 = 那曲), a name, or "
                                                   "`tibetan` for every Tibetan area; repeatable."),
-        source: list[str] = Query([], description="Source name (ccgp, xizang, ggzy, qinghai, sichuan, gansu); "
+        source: list[str] = Query([], description="Source name (ccgp, xizang, ggzy, qinghai, sichuan); "
                                                   "repeatable."),
         type_: list[str] = Query([], alias="type", description=TYPE_HELP),
         buyer: str = Query("", description="The buyer's name contains this text."),
