@@ -156,3 +156,20 @@ def test_the_folders_are_imported_only_by_their_installed_names() -> None:
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             wrong += [f"{path.relative_to(ROOT)} imports {n}" for n in names if n.split(".")[0] in LINKED]
     assert wrong == []
+
+
+def test_every_command_is_found_in_its_own_module() -> None:
+    """``caigou <command>`` imports only the module ALONE names for it (caigou/cli.py): a name pointing at the
+    wrong module would make the command unknown, and a command left out would load every module again."""
+    import importlib
+
+    from caigou.cli import ALONE
+
+    found = {command.name: module.rsplit(".", 1)[-1]
+             for module in (f"caigou.commands.{name}" for name in set(ALONE.values()))
+             for command in importlib.import_module(module).COMMANDS}
+    registered = {path.stem for path in (ROOT / "caigou" / "commands").glob("*.py")} - {"__init__"}
+    declared = {command.name for name in registered
+                for command in getattr(importlib.import_module(f"caigou.commands.{name}"), "COMMANDS", [])}
+    assert found == ALONE
+    assert declared == set(ALONE), f"commands missing from ALONE: {sorted(declared - set(ALONE))}"
