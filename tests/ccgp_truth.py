@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from caigou.crawler.parsers.ccgp import parse_detail
-from caigou.pipelines.normalise import parse_money, parse_published, record_from_item
+from caigou.pipelines.money import parse_money
+from caigou.pipelines.normalise import parse_published, record_from_item
 from caigou.pipelines.text import clean_text, squeeze_cjk
 
 # Where each page was published: the URL its header comment gives, else one made up in the channel its breadcrumb

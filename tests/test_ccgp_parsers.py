@@ -19,7 +19,8 @@ from caigou.crawler.parsers.ccgp import (
     parse_search_page,
     source_key_from_url,
 )
-from caigou.pipelines.normalise import parse_money, parse_published, record_from_item
+from caigou.pipelines.money import parse_money
+from caigou.pipelines.normalise import parse_published, record_from_item
 from caigou.pipelines.regions import prefecture_of
 from tests import ccgp_truth
 

@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from caigou.crawler.items import NoticeItem
-from caigou.crawler.parsers.ccgp import ParseError, parse_body, parse_detail
-from caigou.pipelines.normalise import parse_money, record_from_item
+from caigou.crawler.parsers.ccgp import ParseError, parse_detail
+from caigou.crawler.parsers.notice_body import parse_body
+from caigou.pipelines.money import parse_money
+from caigou.pipelines.normalise import record_from_item
 
 URL = "http://www.ccgp.gov.cn/cggg/dfgg/zbgg/202609/t20260930_29990001.htm"  # made up
 

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from caigou.crawler.items import NoticeItem, SupplierItem
+from caigou.models.errors import NormaliseError
 from caigou.models.types import SHANGHAI
+from caigou.pipelines.money import parse_money
 from caigou.pipelines.normalise import (
-    NormaliseError,
     notice_type_from_label,
     parse_date_arg,
-    parse_money,
     parse_published,
     record_from_item,
 )

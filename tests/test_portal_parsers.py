@@ -13,7 +13,8 @@ import pytest
 from caigou.crawler.parsers import ggzy, qinghai, sichuan, xizang
 from caigou.crawler.parsers.common import ParseError, json_block_reason, soup_of, waf_block_reason
 from caigou.crawler.parsers.notice_body import parse_body
-from caigou.pipelines.normalise import parse_money, record_from_item
+from caigou.pipelines.money import parse_money
+from caigou.pipelines.normalise import record_from_item
 from caigou.replay import ReplayServer, Reply
 from tests.portals import page
 

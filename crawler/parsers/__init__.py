@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 PORTALS = ("ccgp", "ggzy", "qinghai", "sichuan", "xizang")
 # Not portals: ``common`` (helpers) and ``notice_body``, the notice body reader every portal calls, whose reader
-# holds the contract too (and so does each portal's name for it, ``ccgp.parse_body``).
+# holds the contract too, also under the name a portal imported it by (``ccgp``'s ``parse_body``).
 SHARED = ("common", "notice_body")
 SHARED_READERS = ("notice_body",)
 ANSWER_PARAMETERS = ("body", "html")

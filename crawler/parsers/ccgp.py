@@ -13,12 +13,12 @@ from urllib.parse import urlencode, urljoin
 
 from caigou.crawler.items import AttachmentItem, NoticeItem
 from caigou.crawler.parsers.common import ParseError, cell_text, labelled_cells, links, soup_of
-from caigou.crawler.parsers.notice_body import CORRECTION_LABELS, DOWNLOAD_URL, Lot, NoticeBody, parse_body
+from caigou.crawler.parsers.notice_body import CORRECTION_LABELS, DOWNLOAD_URL, parse_body
 from caigou.pipelines.normalise import notice_type_from_label
 from caigou.pipelines.regions import places_in, prefecture_of, region_by_code, resolve_region
 from caigou.pipelines.text import clean_text, squeeze_cjk
 
-__all__ = ["Lot", "NoticeBody", "ParseError", "block_reason", "build_search_url", "channel_url", "parse_body",
+__all__ = ["ParseError", "block_reason", "build_search_url", "channel_url",
            "parse_channel_page", "parse_detail", "parse_search_page", "source_key_from_url"]
 
 SEARCH_URL = "http://search.ccgp.gov.cn/bxsearch"
