@@ -42,7 +42,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import pytest
 
@@ -99,7 +99,8 @@ def start_caigou(*args: str, proxy: str | None = None) -> subprocess.Popen[str]:
 
 def run_caigou(*args: str, proxy: str | None = None, env: dict[str, str] | None = None,
                timeout: float = 120, input_text: str | None = None,
-               how: str | None = None) -> subprocess.CompletedProcess[str]:
+               how: Literal["in-process", "forked", "subprocess"] | None = None,
+               ) -> subprocess.CompletedProcess[str]:
     """The command run to its end: ``how`` is "in-process" (the commands in ``IN_PROCESS``, without a proxy),
     "forked" (the others) or "subprocess"; see the module's docstring."""
     if how is None:
@@ -163,7 +164,7 @@ def _run_forked(args: tuple[str, ...], environment: dict[str, str], input_text: 
     with tempfile.TemporaryDirectory(prefix="caigou-fork-") as folder:
         streams = {name: Path(folder) / name for name in ("stdin", "stdout", "stderr")}
         streams["stdin"].write_text(input_text or "", encoding="utf-8")
-        streams["stdout"].touch()
+        streams["stdout"].touch()  # there to read even if the child dies before it opens them
         streams["stderr"].touch()
         _warm_up()
         pid = os.fork()
@@ -216,8 +217,8 @@ def _child_runs_cli(args: tuple[str, ...], environment: dict[str, str], streams:
         os.environ.clear()
         os.environ.update(environment)
         os.chdir(ROOT)
-        for number in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(number, signal.SIG_DFL if number == signal.SIGTERM else signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # as a fresh interpreter has them
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         logging.root.handlers.clear()  # pytest's capture handlers: the command installs its own
         logging.root.setLevel(logging.WARNING)
         warnings.resetwarnings()  # pytest records warnings; a fresh interpreter prints them with these filters
